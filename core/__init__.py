@@ -1,0 +1,15 @@
+"""evokegraph: a knowledge base of what images evoke.
+
+The distribution maps the user's top-level folders under one import namespace:
+``ingest/`` -> ``evokegraph.ingest``, ``graph/`` -> ``evokegraph.graph``,
+``captioning/`` -> ``evokegraph.captioning``, ``training/`` -> ``evokegraph.training``,
+``queries/`` -> ``evokegraph.queries``; ``core/`` holds the package root
+(records, errors, registry, CLI).
+"""
+
+from evokegraph.errors import EvokeGraphError
+
+__version__ = "0.1.0"
+SCHEMA_VERSION = 1
+
+__all__ = ["EvokeGraphError", "SCHEMA_VERSION", "__version__"]

@@ -1,0 +1,170 @@
+"""The ``evokegraph`` command: a thin typer layer over the library.
+
+Library errors (:class:`~evokegraph.errors.EvokeGraphError`) become one line
+``Error: ...`` and a non-zero exit code; ``--verbose`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from evokegraph.cli_common import State, console, err_console, open_kb, print_json, print_table, state
+from evokegraph.errors import EvokeGraphError
+from evokegraph.graph.store import DEFAULT_DB, StoreConfig
+
+app = typer.Typer(
+    name="evokegraph",
+    help="A knowledge base of what images evoke.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Each stage registers its own commands (module path, attribute).
+COMMAND_MODULES = (
+    "evokegraph.ingest.cli",
+    "evokegraph.captioning.cli",
+    "evokegraph.training.cli",
+    "evokegraph.queries.cli",
+)
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    db: Annotated[
+        Path, typer.Option("--db", envvar="EVOKEGRAPH_DB", help="Embedded knowledge base file.")
+    ] = Path(DEFAULT_DB),
+    backend: Annotated[
+        str,
+        typer.Option("--backend", envvar="EVOKEGRAPH_BACKEND", help="ladybug (embedded) or neo4j."),
+    ] = "ladybug",
+    neo4j_uri: Annotated[
+        str, typer.Option("--neo4j-uri", envvar="EVOKEGRAPH_NEO4J_URI", help="bolt:// or neo4j:// URI.")
+    ] = "",
+    neo4j_user: Annotated[
+        str, typer.Option("--neo4j-user", envvar="EVOKEGRAPH_NEO4J_USER", help="Neo4j user.")
+    ] = "neo4j",
+    neo4j_password: Annotated[
+        str,
+        typer.Option(
+            "--neo4j-password", envvar="EVOKEGRAPH_NEO4J_PASSWORD", help="Neo4j password."
+        ),
+    ] = "",
+    neo4j_database: Annotated[
+        str, typer.Option("--neo4j-database", envvar="EVOKEGRAPH_NEO4J_DATABASE", help="Neo4j database.")
+    ] = "",
+    batch_size: Annotated[
+        int, typer.Option("--write-batch", help="Rows per UNWIND batch (Neo4j).", min=1)
+    ] = 5000,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks.")] = False,
+) -> None:
+    """A knowledge base of what images evoke."""
+    if backend not in ("ladybug", "neo4j"):
+        raise typer.BadParameter(f"unknown backend {backend!r}; use ladybug or neo4j")
+    ctx.obj = State(
+        store=StoreConfig(
+            backend=backend,  # type: ignore[arg-type]
+            path=str(db),
+            uri=neo4j_uri,
+            user=neo4j_user,
+            password=neo4j_password,
+            database=neo4j_database or None,
+            batch_size=batch_size,
+        ),
+        verbose=verbose,
+    )
+
+
+@app.command()
+def init(ctx: typer.Context) -> None:
+    """Create an empty knowledge base (or stamp the schema on a Neo4j database)."""
+    with open_kb(ctx, create=True) as kb:
+        kb.ensure_schema()
+        where = state(ctx).store.path if kb.backend == "ladybug" else state(ctx).store.uri
+    console.print(f"knowledge base ready: {where} ({kb.backend})")
+
+
+@app.command()
+def stats(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Counts of images, elements, concepts, edges, captions and failures."""
+    with open_kb(ctx, read_only=True) as kb:
+        s = kb.stats()
+    if as_json:
+        print_json(s.model_dump())
+    else:
+        print_table([{"what": k, "count": v} for k, v in s.model_dump().items()], title="stats")
+
+
+@app.command()
+def cypher(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help="A Cypher query.")],
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="Parameter as key=value (JSON values allowed).")
+    ] = None,
+    write: Annotated[bool, typer.Option("--write", help="Allow a query that writes.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON.")] = False,
+) -> None:
+    """Run a Cypher query (read-only unless --write)."""
+    from evokegraph.params import parse_params
+
+    params = parse_params(param or [])
+    with open_kb(ctx, read_only=not write) as kb:
+        rows = kb.query(query, params, write=write)
+    if as_json:
+        print_json(rows)
+    else:
+        print_table(rows)
+
+
+def _register_all() -> None:
+    for mod in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name == mod:
+                continue  # that stage has no commands yet
+            raise
+        module.register(app)
+
+
+_register_all()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code (tests call it in-process)."""
+    args = sys.argv[1:] if argv is None else argv
+    verbose = "--verbose" in args or "-v" in args
+    try:
+        app(args=args, standalone_mode=False)
+    except EvokeGraphError as exc:
+        if verbose:
+            raise
+        err_console.print(f"Error: {exc}", highlight=False, soft_wrap=True)
+        return exc.exit_code
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except (typer.Abort, KeyboardInterrupt):
+        err_console.print("Aborted.")
+        return 130
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,63 @@
+"""One exception hierarchy for the whole library.
+
+The CLI turns any :class:`EvokeGraphError` into a one-line ``Error: ...`` and a
+non-zero exit code; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class EvokeGraphError(Exception):
+    """Base class of every error evokegraph raises on purpose."""
+
+    exit_code = 1
+
+
+class UserInputError(EvokeGraphError):
+    """Bad input from the user: a path, an option, a parameter."""
+
+    exit_code = 2
+
+
+class StoreError(EvokeGraphError):
+    """The graph store cannot do what was asked."""
+
+
+class NotAKnowledgeBaseError(StoreError):
+    """The path exists but holds no evokegraph knowledge base."""
+
+
+class SchemaVersionError(StoreError):
+    """The knowledge base was written by a newer evokegraph."""
+
+
+class WriterLockedError(StoreError):
+    """Another process holds the single writer slot of the embedded store."""
+
+
+class ReadOnlyQueryError(UserInputError):
+    """A write query was sent without permission to write."""
+
+
+class SourceError(UserInputError):
+    """A source file (COCO JSON, list file) is malformed; names file and line."""
+
+
+class ImageError(EvokeGraphError):
+    """One image cannot be used; recorded as a failure, never fatal to a run."""
+
+
+class ModelError(EvokeGraphError):
+    """A model backend cannot be loaded or answered badly."""
+
+
+class ModelOutputError(ModelError):
+    """A model answer could not be repaired into the expected schema."""
+
+    def __init__(self, message: str, raw: str = "") -> None:
+        super().__init__(message)
+        self.raw = raw
+
+
+class RegistryError(UserInputError):
+    """An unknown backend or model name."""

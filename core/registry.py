@@ -1,0 +1,53 @@
+"""Name -> factory registries for backends (extractors, miners, realizers, ...).
+
+Modelled on open_clip's model registry: every kind of backend has one
+:class:`Registry`; backends register a factory under a short name and users
+select them by that name on the command line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from evokegraph.errors import RegistryError
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """A named collection of factories producing objects of one protocol."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._factories: dict[str, Callable[..., T]] = {}
+        self._help: dict[str, str] = {}
+
+    def register(self, name: str, help: str = "") -> Callable[[Callable[..., T]], Callable[..., T]]:
+        def deco(factory: Callable[..., T]) -> Callable[..., T]:
+            self.add(name, factory, help)
+            return factory
+
+        return deco
+
+    def add(self, name: str, factory: Callable[..., T], help: str = "") -> None:
+        self._factories[name] = factory
+        doc = (factory.__doc__ or "").strip().splitlines()
+        self._help[name] = help or (doc[0] if doc else "")
+
+    def names(self) -> list[str]:
+        return sorted(self._factories)
+
+    def describe(self) -> dict[str, str]:
+        return {n: self._help.get(n, "") for n in self.names()}
+
+    def create(self, name: str, /, **kwargs: object) -> T:
+        try:
+            factory = self._factories[name]
+        except KeyError:
+            known = ", ".join(self.names()) or "(none)"
+            raise RegistryError(f"unknown {self.kind} {name!r}; known: {known}") from None
+        return factory(**kwargs)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._factories

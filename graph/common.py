@@ -1,0 +1,340 @@
+"""What both backends share: the write plan, portable Cypher, row decoding.
+
+Everything here is pure (no I/O). The Cypher texts are constants built only
+from the fixed schema; every value travels as a parameter. Both LadybugDB and
+Neo4j 5 accept these texts unchanged (checked by the contract suite).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from evokegraph.errors import UserInputError
+from evokegraph.graph import rows as R
+from evokegraph.graph.traversal import Edge
+from evokegraph.graph.weights import aggregate_weight
+from evokegraph.records import (
+    Caption,
+    Element,
+    EvocationView,
+    Failure,
+    GraphBatch,
+    ImageEntry,
+    ImageRecord,
+    ImageView,
+    Pair,
+    PathStep,
+)
+
+MAX_DEPTH = 15
+STAGE_ELEMENTS = "elements"
+STAGE_ASSOCIATIONS = "associations"
+SHARED_PER_SOURCE = 20
+
+STAT_NODES = (
+    ("Image", "images"),
+    ("Element", "elements"),
+    ("Concept", "concepts"),
+    ("Caption", "captions"),
+    ("Failure", "failures"),
+    ("Run", "runs"),
+)
+STAT_RELS = (("EVOKES", "evokes"), ("ASSOCIATED_WITH", "associated_with"))
+
+Row = dict[str, Any]
+
+# -- portable Cypher ----------------------------------------------------------
+Q_ELEMENT_CONCEPTS = (
+    "MATCH (i:Image {id: $id})-[:HAS_ELEMENT]->(e:Element) RETURN e.concept AS concept"
+)
+_EVOKES_OF_IMAGE = (
+    "MATCH (i:Image {id: $id})-[:HAS_ELEMENT]->(e:Element) "
+    "MATCH (e)-[v:EVOKES]->(c:Concept) "
+)
+_EVOKES_RETURN = "RETURN e.concept AS element, c.name AS concept, v.distance AS distance, v.weight AS weight, c.pos AS pos"
+Q_CONTEXT_EVOKES_AT = _EVOKES_OF_IMAGE + "WHERE v.distance = $d " + _EVOKES_RETURN
+Q_CONTEXT_EVOKES_BELOW = _EVOKES_OF_IMAGE + "WHERE v.distance < $d " + _EVOKES_RETURN
+Q_SHARED = (
+    "UNWIND $names AS k MATCH (a:Concept {name: k})-[r:ASSOCIATED_WITH]->(b:Concept) "
+    "WHERE r.distance <= $maxd "
+    "RETURN a.name AS source, b.name AS target, r.distance AS distance, r.weight AS weight, "
+    "b.pos AS pos"
+)
+Q_IMAGE_ELEMENTS = (
+    "MATCH (i:Image {id: $id})-[:HAS_ELEMENT]->(e:Element) "
+    "RETURN e.name AS name, e.concept AS concept, e.pos AS pos, e.saliency AS saliency, "
+    "e.rank AS rank, e.box AS box, e.grounding AS grounding ORDER BY rank, concept"
+)
+Q_IMAGE_EVOKES = (
+    _EVOKES_OF_IMAGE
+    + "RETURN e.concept AS element, c.name AS concept, v.surface AS surface, c.pos AS pos, "
+    "v.distance AS distance, v.rank AS rank, v.weight AS weight "
+    "ORDER BY element, distance, rank, concept"
+)
+Q_IMAGE_CAPTIONS = (
+    "MATCH (c:Caption)-[:DESCRIBES]->(i:Image {id: $id}) "
+    "OPTIONAL MATCH (c)-[:USES]->(u:Concept) "
+    "RETURN c.id AS id, c.text AS text, c.depth AS depth, c.realizer AS realizer, "
+    "c.model AS model, c.path AS path, c.weight AS weight, c.run AS run, "
+    "collect(u.name) AS uses ORDER BY depth, id"
+)
+Q_LITERAL_PAIRS = (
+    "MATCH (i:Image) RETURN i.id AS image_id, i.uris AS uris, i.captions AS captions, "
+    "i.split AS split ORDER BY image_id"
+)
+Q_TOUCHED_CONCEPTS = (
+    "MATCH (i:Image {id: $id})-[:HAS_ELEMENT]->(e:Element) MATCH (e)-[:IS|EVOKES]->(c:Concept) "
+    "RETURN DISTINCT c.name AS name "
+    "UNION "
+    "MATCH (cap:Caption)-[:DESCRIBES]->(i:Image {id: $id}) MATCH (cap)-[:USES]->(c:Concept) "
+    "RETURN DISTINCT c.name AS name"
+)
+DELETE_IMAGE = (
+    "MATCH (c:Caption)-[:DESCRIBES]->(i:Image {id: $id}) DETACH DELETE c",
+    "MATCH (i:Image {id: $id})-[:HAS_ELEMENT]->(e:Element) DETACH DELETE e",
+    "MATCH (f:Failure) WHERE f.image_id = $id DELETE f",
+    "MATCH (i:Image {id: $id}) DETACH DELETE i",
+)
+DELETE_ORPHAN_CONCEPTS = (
+    "UNWIND $names AS k MATCH (c:Concept {name: k}) "
+    "WHERE NOT EXISTS { MATCH (c)<-[:IS|EVOKES|USES]-() } DETACH DELETE c"
+)
+_AGG_RETURN = (
+    "WHERE a.name <> b.name "
+    "RETURN a.name AS source, b.name AS target, v.distance AS distance, "
+    "count(DISTINCT e.image_id) AS support, avg(v.weight) AS mean_weight"
+)
+Q_AGGREGATE_ALL = (
+    "MATCH (a:Concept)<-[:IS]-(e:Element) MATCH (e)-[v:EVOKES]->(b:Concept) " + _AGG_RETURN
+)
+Q_AGGREGATE_SOME = (
+    "UNWIND $names AS k MATCH (a:Concept {name: k})<-[:IS]-(e:Element) "
+    "MATCH (e)-[v:EVOKES]->(b:Concept) " + _AGG_RETURN
+)
+
+
+def pairs_query(
+    depths: Sequence[int] | None, min_weight: float, realizer: str | None
+) -> tuple[str, dict[str, Any]]:
+    """Caption pairs, filtered; WHERE fragments are constants, values params."""
+    where = ["c.weight >= $min_weight"]
+    params: dict[str, Any] = {"min_weight": float(min_weight)}
+    if depths is not None:
+        where.append("c.depth IN $depths")
+        params["depths"] = [int(d) for d in depths]
+    if realizer is not None:
+        where.append("c.realizer = $realizer")
+        params["realizer"] = realizer
+    cypher = (
+        "MATCH (c:Caption)-[:DESCRIBES]->(i:Image) WHERE "
+        + " AND ".join(where)
+        + " RETURN c.image_id AS image_id, i.uris AS uris, c.text AS text, c.depth AS depth, "
+        "c.weight AS weight, i.split AS split, c.realizer AS realizer, c.path AS path "
+        "ORDER BY c.id SKIP $skip LIMIT $limit"
+    )
+    return cypher, params
+
+
+# -- the write plan -----------------------------------------------------------
+@dataclass
+class WritePlan:
+    concepts: list[Row] = field(default_factory=list)
+    images: list[Row] = field(default_factory=list)
+    replace_elements: list[str] = field(default_factory=list)
+    replace_evocations_only: list[str] = field(default_factory=list)
+    elements: list[Row] = field(default_factory=list)
+    has_element: list[Row] = field(default_factory=list)
+    is_rows: list[Row] = field(default_factory=list)
+    evokes: list[Row] = field(default_factory=list)
+    captions: list[Row] = field(default_factory=list)
+    uses: list[Row] = field(default_factory=list)
+    failures: list[Row] = field(default_factory=list)
+    drop_stages: dict[str, set[str]] = field(default_factory=dict)
+
+
+def _merge_entries(entries: Sequence[ImageEntry]) -> list[ImageEntry]:
+    """Several entries for one image id in one batch become one (last wins)."""
+    out: dict[str, ImageEntry] = {}
+    for e in entries:
+        old = out.get(e.image.id)
+        if old is None:
+            out[e.image.id] = e
+            continue
+        im = e.image.model_copy(
+            update={
+                "uris": R.merge_uris(old.image.uris, e.image.uris),
+                "captions": list(dict.fromkeys([*old.image.captions, *e.image.captions])),
+            }
+        )
+        out[e.image.id] = ImageEntry(
+            image=im,
+            elements=e.elements if e.elements is not None else old.elements,
+            evocations=e.evocations if e.evocations is not None else old.evocations,
+            stage_keys={**old.stage_keys, **e.stage_keys},
+        )
+    return list(out.values())
+
+
+def plan_write(batch: GraphBatch) -> WritePlan:
+    """Turn a batch into the rows each table receives (pure)."""
+    entries = _merge_entries(batch.images)
+    plan = WritePlan(concepts=R.concept_rows(batch))
+    plan.images = [R.image_row(e) for e in entries]
+    for e in entries:
+        if e.elements is not None:
+            plan.replace_elements.append(e.image.id)
+            if e.evocations is None:
+                plan.drop_stages[e.image.id] = {STAGE_ASSOCIATIONS}
+        elif e.evocations is not None:
+            plan.replace_evocations_only.append(e.image.id)
+    plan.elements = R.element_rows(entries)
+    plan.has_element = [{"from": r["image_id"], "to": r["id"]} for r in plan.elements]
+    plan.is_rows = [{"from": r["id"], "to": r["concept"]} for r in plan.elements]
+    plan.evokes = R.evokes_rows(entries)
+    seen: set[str] = set()
+    for c in batch.captions:
+        if c.id in seen:
+            continue
+        seen.add(c.id)
+        plan.captions.append(R.caption_row(c))
+        plan.uses += [{"from": c.id, "to": u} for u in dict.fromkeys(c.uses)]
+    plan.failures = list({f.id: R.failure_row(f) for f in batch.failures}.values())
+    return plan
+
+
+def merge_image_row(old: Row, new: Row, plan: WritePlan) -> Row:
+    """An image already stored, seen again: keep the union of what is known."""
+    keys = {**json.loads(old.get("stage_keys") or "{}"), **json.loads(new["stage_keys"])}
+    for stage in plan.drop_stages.get(new["id"], ()):
+        if stage not in json.loads(new["stage_keys"]):
+            keys.pop(stage, None)
+    return {
+        "id": new["id"],
+        "uris": R.merge_uris(old.get("uris"), new["uris"]),
+        "width": new["width"] or old.get("width") or 0,
+        "height": new["height"] or old.get("height") or 0,
+        "format": new["format"] or old.get("format") or "",
+        "split": new["split"] or old.get("split") or "",
+        "captions": list(dict.fromkeys([*(old.get("captions") or []), *new["captions"]])),
+        "description": new["description"] or old.get("description") or "",
+        "stage_keys": json.dumps(keys, sort_keys=True),
+    }
+
+
+def aggregate_rows(rows: Sequence[Row]) -> list[Row]:
+    return [
+        {
+            "from": r["source"],
+            "to": r["target"],
+            "distance": int(r["distance"]),
+            "weight": aggregate_weight(float(r["mean_weight"]), int(r["support"])),
+            "support": int(r["support"]),
+        }
+        for r in rows
+    ]
+
+
+# -- decoding -----------------------------------------------------------------
+def check_depth(depth: int) -> None:
+    if not 1 <= depth <= MAX_DEPTH:
+        raise UserInputError(f"depth must be between 1 and {MAX_DEPTH}, got {depth}")
+
+
+def shared_edges(rows: Sequence[Sequence[Any]], per_source: int = SHARED_PER_SOURCE) -> dict[str, list[Edge]]:
+    out: dict[str, list[Edge]] = defaultdict(list)
+    for r in rows:
+        out[r[0]].append(Edge(r[0], r[1], int(r[2]), float(r[3]), r[4] or "NOUN"))
+    return {k: sorted(v, key=lambda e: (-e.weight, e.target))[:per_source] for k, v in out.items()}
+
+
+def _props(node: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in node.items() if not k.startswith("_")}
+
+
+def image_record(node: dict[str, Any]) -> tuple[ImageRecord, dict[str, str]]:
+    p = _props(node)
+    keys = json.loads(p.pop("stage_keys", None) or "{}")
+    p = {k: v for k, v in p.items() if k in ImageRecord.model_fields and v is not None}
+    return ImageRecord(**p), keys
+
+
+def image_view(
+    node: dict[str, Any], elements: list[Row], evokes: list[Row], captions: list[Row]
+) -> ImageView:
+    image, keys = image_record(node)
+    return ImageView(
+        image=image,
+        elements=[Element(**{k: v for k, v in e.items() if v is not None}) for e in elements],
+        evocations=[EvocationView(**e) for e in evokes],
+        captions=[caption_from_row(image.id, c) for c in captions],
+        stage_keys=keys,
+    )
+
+
+def caption_from_row(image_id: str, r: Row) -> Caption:
+    return Caption(
+        id=r["id"],
+        image_id=image_id,
+        text=r["text"],
+        depth=r["depth"],
+        realizer=r["realizer"],
+        model=r["model"] or "",
+        path=[PathStep(**s) for s in json.loads(r["path"] or "[]")],
+        uses=[u for u in (r.get("uses") or []) if u],
+        weight=r["weight"],
+        run=r["run"] or "",
+    )
+
+
+def pairs_from_rows(rows: Sequence[Row], depths: Sequence[int] | None) -> Iterator[Pair]:
+    for r in rows:
+        yield Pair(
+            image_id=r["image_id"],
+            uri=(r["uris"] or [""])[0],
+            caption=r["text"],
+            depth=r["depth"],
+            weight=r["weight"],
+            split=r["split"] or "",
+            realizer=r["realizer"],
+            path=[PathStep(**s) for s in json.loads(r["path"] or "[]")],
+        )
+
+
+def literal_pairs(r: Row) -> Iterator[Pair]:
+    """The image's own literal captions, as depth-0 pairs."""
+    for text in dict.fromkeys(r["captions"] or []):
+        yield Pair(
+            image_id=r["image_id"],
+            uri=(r["uris"] or [""])[0],
+            caption=text,
+            depth=0,
+            weight=1.0,
+            split=r["split"] or "",
+            realizer="literal",
+        )
+
+
+def failure_from_row(node: dict[str, Any]) -> Failure:
+    p = _props(node)
+    p["at"] = datetime.fromisoformat(p["at"])
+    return Failure(**{k: ("" if v is None else v) for k, v in p.items()})
+
+
+def jsonable(value: Any) -> Any:
+    """Query results as plain JSON values (nodes/edges become dicts)."""
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items() if k not in ("_ID", "_SRC", "_DST")}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if hasattr(value, "items") and hasattr(value, "labels"):  # neo4j Node
+        return {"_LABEL": ":".join(sorted(value.labels)), **jsonable(dict(value.items()))}
+    if hasattr(value, "items") and hasattr(value, "type"):  # neo4j Relationship
+        return {"_LABEL": value.type, **jsonable(dict(value.items()))}
+    return value

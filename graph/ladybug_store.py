@@ -1,0 +1,420 @@
+"""The embedded default store: LadybugDB (the maintained Kuzu fork), in process.
+
+Bulk writes go through ``COPY FROM`` Arrow tables inside one transaction per
+batch (atomic: a killed process leaves either the whole batch or none of it);
+small updates use ``UNWIND $rows`` with separate ``MATCH`` clauses, never the
+comma form, which LadybugDB plans ~700x slower. Only one process may hold the
+database for writing; read-only openers keep working beside it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from evokegraph.errors import (
+    NotAKnowledgeBaseError,
+    ReadOnlyQueryError,
+    SchemaVersionError,
+    StoreError,
+    UserInputError,
+    WriterLockedError,
+)
+from evokegraph.graph import common
+from evokegraph.graph import rows as R
+from evokegraph.graph.schema import NODE_BY_LABEL, REL_BY_TYPE, SCHEMA_VERSION, ladybug_ddl
+from evokegraph.graph.store import is_write_query
+from evokegraph.graph.traversal import Edge, paths_at_depth
+from evokegraph.records import (
+    ContextPath,
+    Failure,
+    GraphBatch,
+    ImageView,
+    Pair,
+    RunRecord,
+    Stats,
+)
+
+_ARROW = {
+    "STRING": pa.string(),
+    "INT64": pa.int64(),
+    "DOUBLE": pa.float64(),
+    "STRING[]": pa.list_(pa.string()),
+    "DOUBLE[]": pa.list_(pa.float64()),
+}
+
+
+def _node_schema(label: str) -> pa.Schema:
+    return pa.schema([(c, _ARROW[t]) for c, t in NODE_BY_LABEL[label].columns])
+
+
+def _rel_schema(rel: str) -> pa.Schema:
+    cols = [("from", pa.string()), ("to", pa.string())]
+    cols += [(c, _ARROW[t]) for c, t in REL_BY_TYPE[rel].columns]
+    return pa.schema(cols)
+
+
+class LadybugStore:
+    """:class:`~evokegraph.graph.store.GraphStore` over an embedded LadybugDB file."""
+
+    backend = "ladybug"
+
+    def __init__(self, path: Path, *, read_only: bool = False, create: bool = False) -> None:
+        import ladybug
+
+        self.path = Path(path)
+        self.read_only = read_only
+        if self.path.is_dir():
+            raise NotAKnowledgeBaseError(
+                f"{self.path} is a directory, not an evokegraph knowledge base; "
+                "pass the path of a .kb file with --db"
+            )
+        if not self.path.exists() and not create:
+            raise NotAKnowledgeBaseError(
+                f"no knowledge base at {self.path}; create one with `evokegraph init --db {self.path}`"
+            )
+        if create and read_only:
+            raise UserInputError("cannot create a knowledge base read-only")
+        try:
+            self._db = ladybug.Database(str(self.path), read_only=read_only)
+        except RuntimeError as exc:
+            msg = str(exc)
+            if "lock" in msg.lower():
+                raise WriterLockedError(
+                    f"{self.path} is open for writing by another process; wait for it to "
+                    "finish, or use a read-only command (stats, show, query, cypher)"
+                ) from None
+            if "not a valid" in msg.lower() or "database file" in msg.lower():
+                raise NotAKnowledgeBaseError(
+                    f"{self.path} is not an evokegraph knowledge base (not a LadybugDB file); "
+                    "pass another --db path"
+                ) from None
+            raise StoreError(f"cannot open {self.path}: {msg.splitlines()[0]}") from None
+        self._conn = ladybug.Connection(self._db)
+        tables = self._tables()
+        if "Meta" not in tables:
+            if create and not tables:
+                self.ensure_schema()
+            else:
+                self.close()
+                raise NotAKnowledgeBaseError(
+                    f"{self.path} is a LadybugDB database but not an evokegraph knowledge "
+                    "base (no schema stamp); pass another --db path"
+                )
+        self.schema_version = self._schema_version()
+        if self.schema_version > SCHEMA_VERSION:
+            self.close()
+            raise SchemaVersionError(
+                f"{self.path} has schema version {self.schema_version}, newer than this "
+                f"evokegraph supports ({SCHEMA_VERSION}); upgrade evokegraph"
+            )
+
+    # -- plumbing -----------------------------------------------------------
+    def __enter__(self) -> LadybugStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        conn, db = getattr(self, "_conn", None), getattr(self, "_db", None)
+        self._conn = self._db = None  # type: ignore[assignment]
+        if conn is not None:
+            conn.close()
+        if db is not None:
+            db.close()
+
+    def _run(self, cypher: str, params: dict[str, Any] | None = None) -> list[list[Any]]:
+        if self._conn is None:
+            raise StoreError("the store is closed")
+        res = self._conn.execute(cypher, params or {})
+        if isinstance(res, list):  # several statements
+            res = res[-1]
+        return res.get_all()
+
+    def _dicts(self, cypher: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        res = self._conn.execute(cypher, params or {})
+        if isinstance(res, list):
+            res = res[-1]
+        cols = res.get_column_names()
+        return [dict(zip(cols, row, strict=True)) for row in res.get_all()]
+
+    def _tables(self) -> set[str]:
+        return {row[1] for row in self._run("CALL show_tables() RETURN *")}
+
+    def _schema_version(self) -> int:
+        rows = self._run("MATCH (m:Meta {key: $k}) RETURN m.value", {"k": "schema_version"})
+        return int(rows[0][0]) if rows else 0
+
+    def _require_writable(self) -> None:
+        if self.read_only:
+            raise StoreError(f"{self.path} is open read-only; this command needs write access")
+
+    @contextmanager
+    def _tx(self) -> Iterator[None]:
+        self._run("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self._run("ROLLBACK")
+            raise
+        self._run("COMMIT")
+
+    def _copy_nodes(self, label: str, rows: list[dict[str, Any]]) -> int:
+        if rows:
+            table = pa.Table.from_pylist(rows, schema=_node_schema(label))
+            self._run(f"COPY {label} FROM $t", {"t": table})
+        return len(rows)
+
+    def _copy_rels(self, rel: str, rows: list[dict[str, Any]]) -> int:
+        if rows:
+            table = pa.Table.from_pylist(rows, schema=_rel_schema(rel))
+            self._run(f"COPY {rel} FROM $t", {"t": table})
+        return len(rows)
+
+    def _existing(self, label: str, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        if not keys:
+            return {}
+        key = NODE_BY_LABEL[label].key
+        rows = self._run(
+            f"UNWIND $keys AS k MATCH (n:{label} {{{key}: k}}) RETURN n", {"keys": list(keys)}
+        )
+        return {r[0][key]: r[0] for r in rows}
+
+    # -- schema -------------------------------------------------------------
+    def ensure_schema(self) -> None:
+        self._require_writable()
+        for stmt in ladybug_ddl():
+            self._run(stmt)
+        self._run(
+            "MERGE (m:Meta {key: $k}) SET m.value = $v",
+            {"k": "schema_version", "v": str(SCHEMA_VERSION)},
+        )
+
+    # -- writes -------------------------------------------------------------
+    def write(self, batch: GraphBatch) -> dict[str, int]:
+        self._require_writable()
+        plan = common.plan_write(batch)
+        counts: dict[str, int] = {}
+        with self._tx():
+            crow = plan.concepts
+            have = self._existing("Concept", [r["name"] for r in crow])
+            counts["concepts"] = self._copy_nodes(
+                "Concept", [r for r in crow if r["name"] not in have]
+            )
+            upd = [r for r in crow if r["name"] in have and r["concreteness"] is not None]
+            if upd:
+                self._run(
+                    "UNWIND $rows AS r MATCH (c:Concept {name: r.name}) "
+                    "SET c.concreteness = r.concreteness",
+                    {"rows": upd},
+                )
+            counts["images"] = self._write_images(plan)
+            if plan.replace_elements:
+                self._run(
+                    "UNWIND $ids AS k MATCH (i:Image {id: k})-[:HAS_ELEMENT]->(e:Element) "
+                    "DETACH DELETE e",
+                    {"ids": plan.replace_elements},
+                )
+            counts["elements"] = self._copy_nodes("Element", plan.elements)
+            self._copy_rels("HAS_ELEMENT", plan.has_element)
+            self._copy_rels("IS", plan.is_rows)
+            if plan.replace_evocations_only:
+                self._run(
+                    "UNWIND $ids AS k MATCH (i:Image {id: k})-[:HAS_ELEMENT]->(e:Element) "
+                    "MATCH (e)-[v:EVOKES]->(:Concept) DELETE v",
+                    {"ids": plan.replace_evocations_only},
+                )
+            known = self._element_ids(plan.replace_evocations_only) | {
+                r["id"] for r in plan.elements
+            }
+            counts["evokes"] = self._copy_rels(
+                "EVOKES", [r for r in plan.evokes if r["from"] in known]
+            )
+            counts["dropped_evokes"] = len(plan.evokes) - counts["evokes"]
+            counts["captions"] = self._write_captions(plan)
+            have_f = self._existing("Failure", [r["id"] for r in plan.failures])
+            counts["failures"] = self._copy_nodes(
+                "Failure", [r for r in plan.failures if r["id"] not in have_f]
+            )
+        return counts
+
+    def _element_ids(self, image_ids: Sequence[str]) -> set[str]:
+        if not image_ids:
+            return set()
+        rows = self._run(
+            "UNWIND $ids AS k MATCH (i:Image {id: k})-[:HAS_ELEMENT]->(e:Element) RETURN e.id",
+            {"ids": list(image_ids)},
+        )
+        return {r[0] for r in rows}
+
+    def _write_images(self, plan: common.WritePlan) -> int:
+        old = self._existing("Image", [r["id"] for r in plan.images])
+        new = [r for r in plan.images if r["id"] not in old]
+        self._copy_nodes("Image", new)
+        upd = [common.merge_image_row(old[r["id"]], r, plan) for r in plan.images if r["id"] in old]
+        if upd:
+            self._run(
+                "UNWIND $rows AS r MATCH (i:Image {id: r.id}) "
+                "SET i.uris = r.uris, i.width = r.width, i.height = r.height, "
+                "i.format = r.format, i.split = r.split, i.captions = r.captions, "
+                "i.description = r.description, i.stage_keys = r.stage_keys",
+                {"rows": upd},
+            )
+        return len(new)
+
+    def _write_captions(self, plan: common.WritePlan) -> int:
+        have = self._existing("Caption", [r["id"] for r in plan.captions])
+        new = [r for r in plan.captions if r["id"] not in have]
+        ids = {r["id"] for r in new}
+        self._copy_nodes("Caption", new)
+        images = set(self._existing("Image", list({r["image_id"] for r in new})))
+        self._copy_rels(
+            "DESCRIBES",
+            [{"from": r["id"], "to": r["image_id"]} for r in new if r["image_id"] in images],
+        )
+        self._copy_rels("USES", [r for r in plan.uses if r["from"] in ids])
+        return len(new)
+
+    def record_run(self, run: RunRecord) -> None:
+        self._require_writable()
+        row = R.run_row(run)
+        sets = ", ".join(f"n.{k} = $r.{k}" for k in row if k != "id")
+        self._run(f"MERGE (n:Run {{id: $r.id}}) SET {sets}", {"r": row})
+
+    # -- reads --------------------------------------------------------------
+    def runs(self) -> list[RunRecord]:
+        rows = self._run("MATCH (n:Run) RETURN n ORDER BY n.started")
+        return [R.run_from_row(r[0]) for r in rows]
+
+    def stats(self) -> Stats:
+        counts: dict[str, int] = {}
+        for label, name in common.STAT_NODES:
+            counts[name] = self._run(f"MATCH (n:{label}) RETURN count(n)")[0][0]
+        for rel, name in common.STAT_RELS:
+            counts[name] = self._run(f"MATCH ()-[r:{rel}]->() RETURN count(r)")[0][0]
+        return Stats(**counts)
+
+    def image_ids(self) -> list[str]:
+        return [r[0] for r in self._run("MATCH (i:Image) RETURN i.id ORDER BY i.id")]
+
+    def stage_keys(self, image_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        rows = self._run(
+            "UNWIND $ids AS k MATCH (i:Image {id: k}) RETURN i.id, i.stage_keys",
+            {"ids": list(image_ids)},
+        )
+        return {r[0]: json.loads(r[1] or "{}") for r in rows}
+
+    def get_image(self, image_id: str) -> ImageView | None:
+        img = self._existing("Image", [image_id]).get(image_id)
+        if img is None:
+            return None
+        elements = self._dicts(common.Q_IMAGE_ELEMENTS, {"id": image_id})
+        evokes = self._dicts(common.Q_IMAGE_EVOKES, {"id": image_id})
+        captions = self._dicts(common.Q_IMAGE_CAPTIONS, {"id": image_id})
+        return common.image_view(img, elements, evokes, captions)
+
+    def _image_edges(self, image_id: str, depth: int) -> tuple[list[Edge], list[str]]:
+        if depth <= 5:
+            rows = self._run(common.Q_CONTEXT_EVOKES_AT, {"id": image_id, "d": depth})
+        else:
+            rows = self._run(common.Q_CONTEXT_EVOKES_BELOW, {"id": image_id, "d": depth})
+        elements = [r[0] for r in self._run(common.Q_ELEMENT_CONCEPTS, {"id": image_id})]
+        return [Edge(r[0], r[1], r[2], r[3], r[4]) for r in rows], elements
+
+    def _shared(self, concepts: Iterable[str], max_distance: int) -> dict[str, list[Edge]]:
+        rows = self._run(
+            common.Q_SHARED, {"names": sorted(concepts), "maxd": max_distance}
+        )
+        return common.shared_edges(rows)
+
+    def context(self, image_id: str, depth: int, *, max_shared_hops: int = 2) -> list[ContextPath]:
+        common.check_depth(depth)
+        edges, elements = self._image_edges(image_id, depth)
+        return paths_at_depth(
+            image_id,
+            edges,
+            depth,
+            self._shared,
+            max_shared_hops=max_shared_hops,
+            exclude=elements,
+        )
+
+    def iter_pairs(
+        self,
+        depths: Sequence[int] | None = None,
+        min_weight: float = 0.0,
+        realizer: str | None = None,
+    ) -> Iterator[Pair]:
+        cypher, params = common.pairs_query(depths, min_weight, realizer)
+        page = 0
+        while True:
+            rows = self._dicts(cypher, {**params, "skip": page * 10000, "limit": 10000})
+            yield from common.pairs_from_rows(rows, depths)
+            if len(rows) < 10000:
+                break
+            page += 1
+        if (depths is None or 0 in depths) and realizer in (None, "literal"):
+            for r in self._dicts(common.Q_LITERAL_PAIRS):
+                yield from common.literal_pairs(r)
+
+    def failures(self, run: str | None = None) -> list[Failure]:
+        if run:
+            rows = self._run("MATCH (f:Failure) WHERE f.run = $run RETURN f ORDER BY f.at", {"run": run})
+        else:
+            rows = self._run("MATCH (f:Failure) RETURN f ORDER BY f.at")
+        return [common.failure_from_row(r[0]) for r in rows]
+
+    # -- maintenance --------------------------------------------------------
+    def delete_image(self, image_id: str) -> bool:
+        self._require_writable()
+        if not self._existing("Image", [image_id]):
+            return False
+        with self._tx():
+            touched = [r[0] for r in self._run(common.Q_TOUCHED_CONCEPTS, {"id": image_id})]
+            sources = [r[0] for r in self._run(common.Q_ELEMENT_CONCEPTS, {"id": image_id})]
+            for stmt in common.DELETE_IMAGE:
+                self._run(stmt, {"id": image_id})
+            self._run(common.DELETE_ORPHAN_CONCEPTS, {"names": touched})
+            self._recompute(sources)
+        return True
+
+    def recompute_associations(self, concepts: Iterable[str] | None = None) -> int:
+        self._require_writable()
+        with self._tx():
+            return self._recompute(None if concepts is None else sorted(set(concepts)))
+
+    def _recompute(self, concepts: list[str] | None) -> int:
+        if concepts is None:
+            self._run("MATCH ()-[r:ASSOCIATED_WITH]->() DELETE r")
+            rows = self._dicts(common.Q_AGGREGATE_ALL)
+        else:
+            if not concepts:
+                return 0
+            self._run(
+                "UNWIND $names AS k MATCH (a:Concept {name: k})-[r:ASSOCIATED_WITH]->(:Concept) "
+                "DELETE r",
+                {"names": concepts},
+            )
+            rows = self._dicts(common.Q_AGGREGATE_SOME, {"names": concepts})
+        return self._copy_rels("ASSOCIATED_WITH", common.aggregate_rows(rows))
+
+    # -- user Cypher --------------------------------------------------------
+    def query(
+        self, cypher: str, params: dict[str, Any] | None = None, *, write: bool = False
+    ) -> list[dict[str, Any]]:
+        if not write and is_write_query(cypher):
+            raise ReadOnlyQueryError(
+                "refusing a query that writes; pass --write (write=True) to allow it"
+            )
+        if write:
+            self._require_writable()
+        try:
+            return [common.jsonable(r) for r in self._dicts(cypher, params)]
+        except RuntimeError as exc:
+            raise UserInputError(f"query failed: {str(exc).splitlines()[0]}") from None

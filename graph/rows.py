@@ -1,0 +1,169 @@
+"""Pure conversion of typed records into table rows (no I/O).
+
+Both backends write the same rows: LadybugDB through ``COPY FROM`` Arrow
+tables, Neo4j through ``UNWIND $rows``. Keeping the conversion here means the
+two can only differ in how they send rows, never in what they send.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from evokegraph.records import (
+    Caption,
+    Element,
+    Failure,
+    GraphBatch,
+    ImageEntry,
+    RunRecord,
+    element_id,
+)
+
+Row = dict[str, Any]
+
+
+def image_row(entry: ImageEntry) -> Row:
+    im = entry.image
+    return {
+        "id": im.id,
+        "uris": list(dict.fromkeys(im.uris)),
+        "width": im.width,
+        "height": im.height,
+        "format": im.format,
+        "split": im.split,
+        "captions": list(im.captions),
+        "description": im.description,
+        "stage_keys": json.dumps(entry.stage_keys, sort_keys=True),
+    }
+
+
+def element_row(image_id: str, el: Element) -> Row:
+    return {
+        "id": element_id(image_id, el.concept),
+        "image_id": image_id,
+        "name": el.name,
+        "concept": el.concept,
+        "pos": el.pos,
+        "saliency": float(el.saliency),
+        "rank": el.rank,
+        "box": [float(x) for x in el.box] if el.box is not None else None,
+        "grounding": el.grounding,
+    }
+
+
+def element_rows(entries: Iterable[ImageEntry]) -> list[Row]:
+    rows: dict[str, Row] = {}
+    for e in entries:
+        for el in e.elements or ():
+            r = element_row(e.image.id, el)
+            rows.setdefault(r["id"], r)  # first (highest-ranked) mention wins
+    return list(rows.values())
+
+
+def evokes_rows(entries: Iterable[ImageEntry]) -> list[Row]:
+    """One EVOKES row per (element, concept, distance); the best rank wins."""
+    rows: dict[tuple[str, str, int], Row] = {}
+    for e in entries:
+        for ev in e.evocations or ():
+            if ev.concept == ev.element:
+                continue  # an element never evokes itself
+            key = (element_id(e.image.id, ev.element), ev.concept, ev.distance)
+            row = {
+                "from": key[0],
+                "to": ev.concept,
+                "distance": ev.distance,
+                "weight": float(ev.weight),
+                "rank": ev.rank,
+                "surface": ev.surface or ev.concept,
+                "grounding": ev.grounding,
+                "run": ev.run,
+            }
+            old = rows.get(key)
+            if old is None or (row["rank"], -row["weight"]) < (old["rank"], -old["weight"]):
+                rows[key] = row
+    return list(rows.values())
+
+
+def concept_rows(batch: GraphBatch) -> list[Row]:
+    """Every concept the batch refers to, with the part of speech first seen."""
+    pos: dict[str, str] = {}
+    for e in batch.images:
+        for el in e.elements or ():
+            pos.setdefault(el.concept, el.pos)
+        for ev in e.evocations or ():
+            pos.setdefault(ev.element, "NOUN")
+            pos.setdefault(ev.concept, ev.pos)
+    for c in batch.captions:
+        for u in c.uses:
+            pos.setdefault(u, "NOUN")
+        for s in c.path:
+            pos.setdefault(s.source, "NOUN")
+            pos.setdefault(s.target, "NOUN")
+    for k in batch.concepts:
+        pos.setdefault(k, "NOUN")
+    return [
+        {"name": k, "pos": p, "concreteness": batch.concepts.get(k)} for k, p in pos.items()
+    ]
+
+
+def caption_row(c: Caption) -> Row:
+    return {
+        "id": c.id,
+        "image_id": c.image_id,
+        "text": c.text,
+        "depth": c.depth,
+        "realizer": c.realizer,
+        "model": c.model,
+        "path": json.dumps([s.model_dump() for s in c.path]),
+        "weight": float(c.weight),
+        "run": c.run,
+    }
+
+
+def failure_row(f: Failure) -> Row:
+    return {
+        "id": f.id,
+        "image_id": f.image_id,
+        "uri": f.uri,
+        "stage": f.stage,
+        "reason": f.reason,
+        "raw": f.raw[:20000],
+        "run": f.run,
+        "at": f.at.isoformat(),
+    }
+
+
+def run_row(r: RunRecord) -> Row:
+    return {
+        "id": r.id,
+        "command": r.command,
+        "config": json.dumps(r.config, sort_keys=True, default=str),
+        "versions": json.dumps(r.versions, sort_keys=True),
+        "started": r.started.isoformat(),
+        "finished": r.finished.isoformat() if r.finished else "",
+        "counts": json.dumps(r.counts, sort_keys=True),
+        "timings": json.dumps(r.timings, sort_keys=True),
+        "status": r.status,
+    }
+
+
+def run_from_row(row: Row) -> RunRecord:
+    from datetime import datetime
+
+    return RunRecord(
+        id=row["id"],
+        command=row["command"],
+        config=json.loads(row["config"] or "{}"),
+        versions=json.loads(row["versions"] or "{}"),
+        started=datetime.fromisoformat(row["started"]),
+        finished=datetime.fromisoformat(row["finished"]) if row["finished"] else None,
+        counts=json.loads(row["counts"] or "{}"),
+        timings=json.loads(row["timings"] or "{}"),
+        status=row["status"],
+    )
+
+
+def merge_uris(old: list[str] | None, new: list[str]) -> list[str]:
+    return list(dict.fromkeys([*(old or []), *new]))
