@@ -1,0 +1,107 @@
+"""The ingestion stages' protocols and registries.
+
+Two small protocols: :class:`ElementExtractor` (image -> description + ranked
+salient elements) and :class:`AssociationMiner` (elements in context ->
+associations at distances 1..5). Backends register under a short name
+(``caption-text``, ``lexical``, ``vlm``, ``llm``) and the runner only ever sees
+the protocol. A backend answers per item either a result or a :class:`Failed`
+with a one-line reason (and the raw model text, if any); it never raises for
+one bad item.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from evokegraph.records import Element, Evocation, ImageRecord
+from evokegraph.registry import Registry
+
+if TYPE_CHECKING:
+    from PIL import Image as PILImage
+
+
+@dataclass
+class Failed:
+    """One item a stage could not handle: recorded, never fatal."""
+
+    reason: str
+    raw: str = ""
+
+
+@dataclass
+class ImageItem:
+    """An image on its way through the stages."""
+
+    record: ImageRecord
+    path: Path | None = None
+    image: PILImage.Image | None = None  # decoded, RGB, upright; None if not loaded
+
+
+@dataclass
+class Extraction:
+    description: str
+    elements: list[Element]
+    usage: dict[str, float] = field(default_factory=dict)  # tokens, cost
+
+
+@dataclass
+class MiningInput:
+    item: ImageItem
+    description: str
+    elements: list[Element]
+
+
+@runtime_checkable
+class ElementExtractor(Protocol):
+    name: str
+
+    def settings(self) -> dict[str, Any]:
+        """Everything that changes the output; hashed into the stage key."""
+
+    def extract(self, items: Sequence[ImageItem]) -> list[Extraction | Failed]:
+        """One answer per item, in order."""
+
+
+@runtime_checkable
+class AssociationMiner(Protocol):
+    name: str
+
+    def settings(self) -> dict[str, Any]: ...
+
+    def mine(self, items: Sequence[MiningInput]) -> list[list[Evocation] | Failed]:
+        """For each item, associations of its elements at distances 1..5."""
+
+
+EXTRACTORS: Registry[ElementExtractor] = Registry("extractor")
+MINERS: Registry[AssociationMiner] = Registry("miner")
+
+# Modules whose import registers backends. Model backends import their heavy
+# dependencies lazily, so listing them costs nothing until they are used.
+BACKEND_MODULES = (
+    "evokegraph.ingest.caption_text",
+    "evokegraph.ingest.lexical",
+    "evokegraph.ingest.models.backends",
+)
+
+
+def load_backends() -> None:
+    for mod in BACKEND_MODULES:
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name != mod:
+                raise
+
+
+def make_extractor(name: str, **options: Any) -> ElementExtractor:
+    load_backends()
+    return EXTRACTORS.create(name, **options)
+
+
+def make_miner(name: str, **options: Any) -> AssociationMiner:
+    load_backends()
+    return MINERS.create(name, **options)
