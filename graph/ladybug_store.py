@@ -49,6 +49,13 @@ _ARROW = {
 }
 
 
+def _arrow(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
+    """Rows -> Arrow, column by column (several times faster than from_pylist)."""
+    return pa.table(
+        [pa.array([r.get(f.name) for r in rows], type=f.type) for f in schema], schema=schema
+    )
+
+
 def _node_schema(label: str) -> pa.Schema:
     return pa.schema([(c, _ARROW[t]) for c, t in NODE_BY_LABEL[label].columns])
 
@@ -167,13 +174,13 @@ class LadybugStore:
 
     def _copy_nodes(self, label: str, rows: list[dict[str, Any]]) -> int:
         if rows:
-            table = pa.Table.from_pylist(rows, schema=_node_schema(label))
+            table = _arrow(rows, _node_schema(label))
             self._run(f"COPY {label} FROM $t", {"t": table})
         return len(rows)
 
     def _copy_rels(self, rel: str, rows: list[dict[str, Any]]) -> int:
         if rows:
-            table = pa.Table.from_pylist(rows, schema=_rel_schema(rel))
+            table = _arrow(rows, _rel_schema(rel))
             self._run(f"COPY {rel} FROM $t", {"t": table})
         return len(rows)
 

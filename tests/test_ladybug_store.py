@@ -1,0 +1,105 @@
+"""What only the embedded store does: opening rules, schema stamp, one writer."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from evokegraph.errors import (
+    NotAKnowledgeBaseError,
+    SchemaVersionError,
+    StoreError,
+    WriterLockedError,
+)
+from evokegraph.graph.ladybug_store import LadybugStore
+from evokegraph.graph.schema import SCHEMA_VERSION
+from evokegraph.records import GraphBatch, ImageEntry, ImageRecord
+
+
+def test_missing_path_says_how_to_create(tmp_path: Path) -> None:
+    with pytest.raises(NotAKnowledgeBaseError, match=r"no knowledge base at .*nope\.kb; create one with `evokegraph init"):
+        LadybugStore(tmp_path / "nope.kb")
+    assert not (tmp_path / "nope.kb").exists()
+
+
+def test_not_a_database_file(tmp_path: Path) -> None:
+    p = tmp_path / "notes.txt"
+    p.write_text("hello")
+    with pytest.raises(NotAKnowledgeBaseError, match="is not an evokegraph knowledge base"):
+        LadybugStore(p)
+    assert p.read_text() == "hello"
+    with pytest.raises(NotAKnowledgeBaseError, match="is a directory"):
+        LadybugStore(tmp_path)
+
+
+def test_foreign_ladybug_database(tmp_path: Path) -> None:
+    import ladybug
+
+    p = tmp_path / "other.db"
+    db = ladybug.Database(str(p))
+    conn = ladybug.Connection(db)
+    conn.execute("CREATE NODE TABLE Person(name STRING, PRIMARY KEY(name))")
+    conn.close()
+    db.close()
+    with pytest.raises(NotAKnowledgeBaseError, match="LadybugDB database but not an evokegraph"):
+        LadybugStore(p, create=True)
+
+
+def test_newer_schema_is_refused(kb_path: Path) -> None:
+    with LadybugStore(kb_path, create=True) as kb:
+        kb._run("MATCH (m:Meta {key: 'schema_version'}) SET m.value = $v", {"v": str(SCHEMA_VERSION + 1)})
+    with pytest.raises(SchemaVersionError, match=f"schema version {SCHEMA_VERSION + 1}, newer than"):
+        LadybugStore(kb_path)
+
+
+def test_read_only_store_refuses_writes(kb_path: Path) -> None:
+    LadybugStore(kb_path, create=True).close()
+    with LadybugStore(kb_path, read_only=True) as kb:
+        with pytest.raises(StoreError, match="open read-only"):
+            kb.write(GraphBatch())
+        assert kb.stats().images == 0
+
+
+HOLD_WRITER = textwrap.dedent(
+    """
+    import sys, time
+    from evokegraph.graph.ladybug_store import LadybugStore
+    from evokegraph.records import GraphBatch, ImageEntry, ImageRecord
+    kb = LadybugStore(sys.argv[1])
+    kb.write(GraphBatch(images=[ImageEntry(image=ImageRecord(id="f" * 64, uris=["w.jpg"]))]))
+    print("ready", flush=True)
+    time.sleep(30)
+    """
+)
+
+
+def test_one_writer_at_a_time_readers_keep_working(kb_path: Path) -> None:
+    LadybugStore(kb_path, create=True).close()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD_WRITER, str(kb_path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        with pytest.raises(WriterLockedError, match="open for writing by another process"):
+            LadybugStore(kb_path)
+        with LadybugStore(kb_path, read_only=True) as reader:
+            assert reader.stats().images == 1
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.time() + 10
+    while True:  # the lock goes with the writer
+        try:
+            with LadybugStore(kb_path) as kb:
+                kb.write(GraphBatch(images=[ImageEntry(image=ImageRecord(id="e" * 64))]))
+                assert kb.stats().images == 2
+            break
+        except WriterLockedError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.1)
