@@ -62,8 +62,10 @@ def bulk(kb: LadybugStore, images: int, batch: int, seed: int) -> tuple[int, flo
         b = synthetic_batch(start, min(batch, images - start), rng)
         t = time.perf_counter()
         counts = kb.write(b)
-        spent += time.perf_counter() - t
+        dt = time.perf_counter() - t
+        spent += dt
         edges += counts["evokes"]
+        print(f"  batch at {start}: {counts['evokes']} edges in {dt:.2f} s", flush=True)
     return edges, spent
 
 

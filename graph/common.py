@@ -59,11 +59,19 @@ _EVOKES_OF_IMAGE = (
 _EVOKES_RETURN = "RETURN e.concept AS element, c.name AS concept, v.distance AS distance, v.weight AS weight, c.pos AS pos"
 Q_CONTEXT_EVOKES_AT = _EVOKES_OF_IMAGE + "WHERE v.distance = $d " + _EVOKES_RETURN
 Q_CONTEXT_EVOKES_BELOW = _EVOKES_OF_IMAGE + "WHERE v.distance < $d " + _EVOKES_RETURN
-Q_SHARED = (
-    "UNWIND $names AS k MATCH (a:Concept {name: k})-[r:ASSOCIATED_WITH]->(b:Concept) "
-    "WHERE r.distance <= $maxd "
+_SHARED_RETURN = (
     "RETURN a.name AS source, b.name AS target, r.distance AS distance, r.weight AS weight, "
     "b.pos AS pos"
+)
+Q_SHARED = (
+    "MATCH (a:Concept)-[r:ASSOCIATED_WITH]->(b:Concept) "
+    "WHERE a.name IN $names AND r.distance <= $maxd " + _SHARED_RETURN
+)
+# One concept at a time: LadybugDB answers a primary-key lookup in ~0.1 ms but
+# plans `IN $names` / `UNWIND` over a rel table as a scan (~100 ms at 1M edges).
+Q_SHARED_ONE = (
+    "MATCH (a:Concept {name: $name})-[r:ASSOCIATED_WITH]->(b:Concept) "
+    "WHERE r.distance <= $maxd " + _SHARED_RETURN
 )
 Q_IMAGE_ELEMENTS = (
     "MATCH (i:Image {id: $id})-[:HAS_ELEMENT]->(e:Element) "

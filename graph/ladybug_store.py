@@ -40,6 +40,12 @@ from evokegraph.records import (
     Stats,
 )
 
+# Up to this many keys, look nodes up with `WHERE key IN $keys`; beyond, with
+# `UNWIND $keys ... MATCH {key: k}` (LadybugDB: the first is fast for a few
+# keys, the second has a fixed cost of one join but scales; measured in
+# bench/bench_store.py).
+SMALL_LOOKUP = 100
+
 _ARROW = {
     "STRING": pa.string(),
     "INT64": pa.int64(),
@@ -188,9 +194,11 @@ class LadybugStore:
         if not keys:
             return {}
         key = NODE_BY_LABEL[label].key
-        rows = self._run(
-            f"UNWIND $keys AS k MATCH (n:{label} {{{key}: k}}) RETURN n", {"keys": list(keys)}
-        )
+        if len(keys) <= SMALL_LOOKUP:
+            cypher = f"MATCH (n:{label}) WHERE n.{key} IN $keys RETURN n"
+        else:
+            cypher = f"UNWIND $keys AS k MATCH (n:{label} {{{key}: k}}) RETURN n"
+        rows = self._run(cypher, {"keys": list(keys)})
         return {r[0][key]: r[0] for r in rows}
 
     # -- schema -------------------------------------------------------------
@@ -311,11 +319,10 @@ class LadybugStore:
         return [r[0] for r in self._run("MATCH (i:Image) RETURN i.id ORDER BY i.id")]
 
     def stage_keys(self, image_ids: Sequence[str]) -> dict[str, dict[str, str]]:
-        rows = self._run(
-            "UNWIND $ids AS k MATCH (i:Image {id: k}) RETURN i.id, i.stage_keys",
-            {"ids": list(image_ids)},
-        )
-        return {r[0]: json.loads(r[1] or "{}") for r in rows}
+        return {
+            k: json.loads(n.get("stage_keys") or "{}")
+            for k, n in self._existing("Image", list(image_ids)).items()
+        }
 
     def get_image(self, image_id: str) -> ImageView | None:
         img = self._existing("Image", [image_id]).get(image_id)
@@ -335,9 +342,9 @@ class LadybugStore:
         return [Edge(r[0], r[1], r[2], r[3], r[4]) for r in rows], elements
 
     def _shared(self, concepts: Iterable[str], max_distance: int) -> dict[str, list[Edge]]:
-        rows = self._run(
-            common.Q_SHARED, {"names": sorted(concepts), "maxd": max_distance}
-        )
+        rows: list[list[Any]] = []
+        for name in sorted(concepts):
+            rows += self._run(common.Q_SHARED_ONE, {"name": name, "maxd": max_distance})
         return common.shared_edges(rows)
 
     def context(self, image_id: str, depth: int, *, max_shared_hops: int = 2) -> list[ContextPath]:

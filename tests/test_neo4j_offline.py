@@ -186,7 +186,7 @@ def test_context_builds_paths_from_rows() -> None:
     def handler(q: str, p: dict[str, Any]) -> list[dict[str, Any]]:
         if "v.distance < $d" in q:
             return [{"element": "dog", "concept": "loyalty", "distance": 4, "weight": 0.5, "pos": "NOUN"}]
-        if q.startswith("UNWIND $names") and "ASSOCIATED_WITH" in q:
+        if "ASSOCIATED_WITH" in q and "a.name IN $names" in q:
             assert p == {"names": ["loyalty"], "maxd": 3}
             return [{"source": "loyalty", "target": "trust", "distance": 3, "weight": 0.4, "pos": "NOUN"}]
         if "RETURN e.concept AS concept" in q:

@@ -1,0 +1,43 @@
+# Two entry points for a fresh machine (Python 3.11, no GPU, package registries only):
+#   make demo   set up, then run the main job on the bundled sample (embedded store)
+#   make test   set up with the dev tools, then run the whole test suite
+# Everything is installed into ./.venv; Debian packages with apt-get (as root or via sudo).
+
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DB     ?= demo.kb
+APT_RUNTIME := wordnet-base wordnet-sense-index
+APT_TEST    := $(APT_RUNTIME) chromium
+
+.PHONY: demo test setup setup-dev apt-runtime apt-test clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+apt-runtime:
+	@dpkg -s $(APT_RUNTIME) >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_RUNTIME); }
+
+apt-test:
+	@dpkg -s $(APT_TEST) >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_TEST); }
+
+setup: $(BIN)/python apt-runtime
+	$(BIN)/pip install -q -e '.[sample]'
+
+setup-dev: $(BIN)/python apt-test
+	# torch + torchvision first, pinned to the builds this workplace serves from disk
+	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
+	$(BIN)/pip install -q -e '.[dev]'
+
+demo: setup
+	rm -rf $(DB) $(DB).wal sample
+	$(BIN)/evokegraph --db $(DB) init
+	$(BIN)/evokegraph --db $(DB) stats
+
+test: setup-dev
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) $(DB) $(DB).wal sample build *.egg-info
