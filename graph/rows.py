@@ -66,12 +66,19 @@ def evokes_rows(entries: Iterable[ImageEntry]) -> list[Row]:
     """One EVOKES row per (element, concept, distance); the best rank wins."""
     rows: dict[tuple[str, str, int], Row] = {}
     for e in entries:
+        ids: dict[str, str] = {}
         for ev in e.evocations or ():
             if ev.concept == ev.element:
                 continue  # an element never evokes itself
-            key = (element_id(e.image.id, ev.element), ev.concept, ev.distance)
-            row = {
-                "from": key[0],
+            el_id = ids.get(ev.element)
+            if el_id is None:
+                el_id = ids[ev.element] = element_id(e.image.id, ev.element)
+            key = (el_id, ev.concept, ev.distance)
+            old = rows.get(key)
+            if old is not None and (old["rank"], -old["weight"]) <= (ev.rank, -ev.weight):
+                continue
+            rows[key] = {
+                "from": el_id,
                 "to": ev.concept,
                 "distance": ev.distance,
                 "weight": float(ev.weight),
@@ -80,9 +87,6 @@ def evokes_rows(entries: Iterable[ImageEntry]) -> list[Row]:
                 "grounding": ev.grounding,
                 "run": ev.run,
             }
-            old = rows.get(key)
-            if old is None or (row["rank"], -row["weight"]) < (old["rank"], -old["weight"]):
-                rows[key] = row
     return list(rows.values())
 
 
