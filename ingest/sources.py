@@ -1,0 +1,203 @@
+"""Where images come from: folders, list files (CSV/JSONL), COCO captions JSON.
+
+Every source yields :class:`SourceItem` (a path plus optional captions and
+split), in a stable order. A malformed source file raises
+:class:`~evokegraph.errors.SourceError` naming the file and line; a missing
+image named by a list file is *not* an error here: the runner records it as a
+failed image and goes on.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from evokegraph.errors import SourceError, UserInputError
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
+PATH_KEYS = ("path", "filepath", "file", "image", "file_name", "filename")
+CAPTION_KEYS = ("captions", "caption", "title", "text")
+CAPTION_SEPARATOR = "|"
+
+
+@dataclass
+class SourceItem:
+    path: Path
+    captions: list[str] = field(default_factory=list)
+    split: str = ""
+    origin: str = ""  # "list.csv:12", for messages
+
+    @property
+    def uri(self) -> str:
+        return str(self.path)
+
+
+def _clean(captions: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(" ".join(c.split()) for c in captions if c and c.strip()))
+
+
+def sidecar_captions(image: Path) -> list[str]:
+    """``photo.jpg`` + ``photo.txt``: one caption per non-empty line."""
+    txt = image.with_suffix(".txt")
+    if not txt.is_file():
+        return []
+    try:
+        return _clean(txt.read_text(encoding="utf-8", errors="replace").splitlines())
+    except OSError:
+        return []
+
+
+def iter_folder(root: Path) -> Iterator[SourceItem]:
+    paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    for p in paths:
+        if p.is_file() or p.is_symlink():
+            yield SourceItem(path=p, captions=sidecar_captions(p), origin=str(p))
+
+
+def _first(row: dict[str, object], keys: Sequence[str]) -> object:
+    for k in keys:
+        if k in row and row[k] not in (None, ""):
+            return row[k]
+    return None
+
+
+def _item_from_row(row: dict[str, object], base: Path, origin: str) -> SourceItem:
+    raw_path = _first(row, PATH_KEYS)
+    if not isinstance(raw_path, str) or not raw_path.strip():
+        raise SourceError(f"{origin}: no image path; give a column/key named one of {', '.join(PATH_KEYS)}")
+    caps = _first(row, CAPTION_KEYS)
+    if isinstance(caps, str):
+        captions = caps.split(CAPTION_SEPARATOR)
+    elif isinstance(caps, list) and all(isinstance(c, str) for c in caps):
+        captions = caps
+    elif caps is None:
+        captions = []
+    else:
+        raise SourceError(f"{origin}: captions must be a string or a list of strings")
+    p = Path(raw_path.strip())
+    path = p if p.is_absolute() else base / p
+    split = row.get("split")
+    return SourceItem(
+        path=path, captions=_clean(captions), split=str(split or ""), origin=origin
+    )
+
+
+def iter_csv(path: Path) -> Iterator[SourceItem]:
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        if not reader.fieldnames or not set(reader.fieldnames) & set(PATH_KEYS):
+            raise SourceError(
+                f"{path}:1: no path column; the header must name one of {', '.join(PATH_KEYS)}"
+            )
+        for row in reader:
+            origin = f"{path}:{reader.line_num}"
+            if None in row:  # more fields than the header
+                raise SourceError(f"{origin}: {len(row) - 1 + len(row[None])} fields, header has {len(reader.fieldnames)}; quote fields that contain commas")
+            yield _item_from_row(row, path.parent, origin)
+
+
+def iter_jsonl(path: Path) -> Iterator[SourceItem]:
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            origin = f"{path}:{n}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise SourceError(f"{origin}: malformed JSON ({exc.msg}); one JSON object per line") from None
+            if not isinstance(row, dict):
+                raise SourceError(f"{origin}: expected a JSON object, got {type(row).__name__}")
+            yield _item_from_row(row, path.parent, origin)
+
+
+def load_coco(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise SourceError(f"{path}:{exc.lineno}: malformed COCO JSON ({exc.msg})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
+        raise SourceError(f"{path}:1: not a COCO captions file; it needs an 'images' list")
+    if not isinstance(data.get("annotations", []), list):
+        raise SourceError(f"{path}:1: 'annotations' must be a list")
+    return data
+
+
+def iter_coco(path: Path, image_root: Path | None = None) -> Iterator[SourceItem]:
+    """COCO ``captions_*.json``: images + annotations; files under ``image_root``
+    (default: the JSON's folder, or its sibling folder named after the split,
+    e.g. ``annotations/captions_val2017.json`` -> ``val2017/``)."""
+    data = load_coco(path)
+    caps: dict[object, list[str]] = defaultdict(list)
+    for i, a in enumerate(data.get("annotations", [])):
+        if not isinstance(a, dict) or "image_id" not in a or not isinstance(a.get("caption"), str):
+            raise SourceError(f"{path}: annotation #{i} needs 'image_id' and a string 'caption'")
+        caps[a["image_id"]].append(a["caption"])
+    root = image_root or _coco_root(path)
+    split = path.stem.removeprefix("captions_")
+    for i, im in enumerate(data["images"]):
+        if not isinstance(im, dict) or not isinstance(im.get("file_name"), str):
+            raise SourceError(f"{path}: image #{i} needs a string 'file_name'")
+        yield SourceItem(
+            path=root / im["file_name"],
+            captions=_clean(caps.get(im.get("id"), [])),
+            split=split,
+            origin=f"{path}#images[{i}]",
+        )
+
+
+def _coco_root(path: Path) -> Path:
+    split = path.stem.removeprefix("captions_")
+    for cand in (path.parent.parent / split, path.parent / split):
+        if cand.is_dir():
+            return cand
+    return path.parent
+
+
+def caption_map(path: Path) -> dict[str, list[str]]:
+    """An extra captions file (CSV, JSONL or COCO JSON): file name -> captions."""
+    items = iter_source(path)
+    out: dict[str, list[str]] = defaultdict(list)
+    for it in items:
+        out[it.path.name] += it.captions
+    return dict(out)
+
+
+def iter_source(
+    source: Path, *, image_root: Path | None = None
+) -> Iterator[SourceItem]:
+    """Dispatch on what ``source`` is."""
+    if source.is_dir():
+        return iter_folder(source)
+    if not source.exists():
+        raise UserInputError(f"source {source} does not exist; give a folder, a .csv/.jsonl list or a COCO .json")
+    suffix = source.suffix.lower()
+    if suffix == ".csv":
+        return iter_csv(source)
+    if suffix in (".jsonl", ".ndjson"):
+        return iter_jsonl(source)
+    if suffix == ".json":
+        return iter_coco(source, image_root)
+    if suffix in IMAGE_SUFFIXES:
+        return iter([SourceItem(path=source, captions=sidecar_captions(source), origin=str(source))])
+    raise UserInputError(
+        f"cannot read source {source}: give a folder, a .csv/.jsonl list, a COCO .json or an image"
+    )
+
+
+def iter_sources(
+    sources: Sequence[Path],
+    *,
+    captions: Path | None = None,
+    image_root: Path | None = None,
+) -> Iterator[SourceItem]:
+    extra = caption_map(captions) if captions else {}
+    for src in sources:
+        for item in iter_source(src, image_root=image_root):
+            if extra:
+                item.captions = _clean([*item.captions, *extra.get(item.path.name, [])])
+            yield item

@@ -1,0 +1,95 @@
+"""WordNet, offline: Debian's ``wordnet-base`` files read through NLTK.
+
+No download at run time: the dictionary comes from the Debian packages
+``wordnet-base`` (data, index, exception files) and ``wordnet-sense-index``
+(``index.sense``). NLTK's reader also wants a ``lexnames`` file, which Debian
+does not ship; it is the fixed list of the 45 lexicographer files, written
+here. Set ``EVOKEGRAPH_WORDNET_DIR`` to use another WordNet 3.0 ``dict`` dir.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import warnings
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from evokegraph.errors import EvokeGraphError
+
+DEBIAN_DIRS = (Path("/usr/share/wordnet"), Path("/usr/share/wordnet/dict"))
+REQUIRED = ("index.noun", "data.noun", "index.verb", "data.verb", "index.adj", "data.adj")
+LEXNAMES = (
+    "adj.all adj.pert adv.all noun.Tops noun.act noun.animal noun.artifact noun.attribute "
+    "noun.body noun.cognition noun.communication noun.event noun.feeling noun.food noun.group "
+    "noun.location noun.motive noun.object noun.person noun.phenomenon noun.plant "
+    "noun.possession noun.process noun.quantity noun.relation noun.shape noun.state "
+    "noun.substance noun.time verb.body verb.change verb.cognition verb.communication "
+    "verb.competition verb.consumption verb.contact verb.creation verb.emotion verb.motion "
+    "verb.perception verb.possession verb.social verb.stative verb.weather adj.ppl"
+).split()
+_LEX_POS = {"adj": 3, "adv": 4, "noun": 1, "verb": 2}
+
+
+class WordNetMissingError(EvokeGraphError):
+    """WordNet's files are not installed."""
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("EVOKEGRAPH_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "evokegraph"
+    )
+    return Path(base)
+
+
+def find_source() -> Path:
+    env = os.environ.get("EVOKEGRAPH_WORDNET_DIR")
+    for cand in ([Path(env)] if env else []) + list(DEBIAN_DIRS):
+        if all((cand / f).is_file() for f in REQUIRED):
+            return cand
+    raise WordNetMissingError(
+        "WordNet not found; install the Debian packages wordnet-base and wordnet-sense-index "
+        "(apt-get install wordnet-base wordnet-sense-index) or set EVOKEGRAPH_WORDNET_DIR"
+    )
+
+
+def lexnames_text() -> str:
+    return "".join(
+        f"{i:02d}\t{name}\t{_LEX_POS[name.split('.')[0]]}\n" for i, name in enumerate(LEXNAMES)
+    )
+
+
+def prepare(target: Path | None = None) -> Path:
+    """An NLTK data dir holding ``corpora/wordnet``: copies of Debian's files
+    plus ``lexnames``. Returns the NLTK data root.
+
+    Copies (~30 MB, once): NLTK refuses to read through symlinks or hard
+    links that could lead outside its data roots.
+    """
+    src = find_source()
+    data_root = target or cache_dir() / "nltk_data"
+    root = data_root / "corpora" / "wordnet"
+    root.mkdir(parents=True, exist_ok=True)
+    for f in src.iterdir():
+        link = root / f.name
+        if f.is_file() and not link.exists():
+            shutil.copyfile(f, link)
+    lex = root / "lexnames"
+    if not lex.exists() or lex.read_text() != lexnames_text():
+        lex.write_text(lexnames_text())
+    return data_root
+
+
+@lru_cache(maxsize=1)
+def wordnet() -> Any:
+    """The shared NLTK WordNet reader (loaded once per process)."""
+    import nltk
+    from nltk.corpus.reader.wordnet import WordNetCorpusReader
+
+    data_root = prepare()
+    if str(data_root) not in nltk.data.path:
+        nltk.data.path.append(str(data_root))
+    with warnings.catch_warnings():  # "multilingual functions are not available": expected
+        warnings.simplefilter("ignore", UserWarning)
+        return WordNetCorpusReader(str(data_root / "corpora" / "wordnet"), None)
