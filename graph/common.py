@@ -49,6 +49,8 @@ STAT_RELS = (("EVOKES", "evokes"), ("ASSOCIATED_WITH", "associated_with"))
 Row = dict[str, Any]
 
 # -- portable Cypher ----------------------------------------------------------
+Q_GET_META = "MATCH (m:Meta {key: $k}) RETURN m.value AS v"
+W_SET_META = "MERGE (m:Meta {key: $k}) SET m.value = $v"
 Q_ELEMENT_CONCEPTS = (
     "MATCH (i:Image {id: $id})-[:HAS_ELEMENT]->(e:Element) RETURN e.concept AS concept"
 )

@@ -35,6 +35,7 @@ from evokegraph.records import (
     ContextPath,
     Failure,
     GraphBatch,
+    ImageRecord,
     ImageView,
     Pair,
     RunRecord,
@@ -164,8 +165,15 @@ class LadybugStore:
         return {row[1] for row in self._run("CALL show_tables() RETURN *")}
 
     def _schema_version(self) -> int:
-        rows = self._run("MATCH (m:Meta {key: $k}) RETURN m.value", {"k": "schema_version"})
-        return int(rows[0][0]) if rows else 0
+        return int(self.get_meta("schema_version") or 0)
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self._run(common.Q_GET_META, {"k": key})
+        return rows[0][0] if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._require_writable()
+        self._run(common.W_SET_META, {"k": key, "v": value})
 
     def _require_writable(self) -> None:
         if self.read_only:
@@ -209,10 +217,7 @@ class LadybugStore:
         self._require_writable()
         for stmt in ladybug_ddl():
             self._run(stmt)
-        self._run(
-            "MERGE (m:Meta {key: $k}) SET m.value = $v",
-            {"k": "schema_version", "v": str(SCHEMA_VERSION)},
-        )
+        self.set_meta("schema_version", str(SCHEMA_VERSION))
 
     # -- writes -------------------------------------------------------------
     def write(self, batch: GraphBatch) -> dict[str, int]:
@@ -326,6 +331,11 @@ class LadybugStore:
             k: json.loads(n.get("stage_keys") or "{}")
             for k, n in self._existing("Image", list(image_ids)).items()
         }
+
+    def image_records(
+        self, image_ids: Sequence[str]
+    ) -> dict[str, tuple[ImageRecord, dict[str, str]]]:
+        return {k: common.image_record(n) for k, n in self._existing("Image", list(image_ids)).items()}
 
     def get_image(self, image_id: str) -> ImageView | None:
         img = self._existing("Image", [image_id]).get(image_id)

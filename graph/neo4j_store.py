@@ -33,6 +33,7 @@ from evokegraph.records import (
     ContextPath,
     Failure,
     GraphBatch,
+    ImageRecord,
     ImageView,
     Pair,
     RunRecord,
@@ -85,7 +86,6 @@ W_DELETE_ASSOCIATED_SOME = (
     "UNWIND $names AS k MATCH (:Concept {name: k})-[w:ASSOCIATED_WITH]->(:Concept) DELETE w"
 )
 W_RUN = "MERGE (n:Run {id: $r.id}) SET n += $r"
-W_META = "MERGE (m:Meta {key: $k}) SET m.value = $v"
 W_WIPE = "MATCH (n) WITH n LIMIT 10000 DETACH DELETE n RETURN count(*) AS n"
 
 
@@ -193,16 +193,20 @@ class Neo4jStore:
         return version
 
     def _schema_version(self) -> int:
-        rows = self._read("MATCH (m:Meta {key: $k}) RETURN m.value AS v", {"k": "schema_version"})
-        return int(rows[0]["v"]) if rows else 0
+        return int(self.get_meta("schema_version") or 0)
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self._read(common.Q_GET_META, {"k": key})
+        return rows[0]["v"] if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._driver.execute_query(common.W_SET_META, {"k": key, "v": value}, database_=self.database)
 
     # -- schema -------------------------------------------------------------
     def ensure_schema(self) -> None:
         for stmt in neo4j_ddl():
             self._driver.execute_query(stmt, {}, database_=self.database)
-        self._driver.execute_query(
-            W_META, {"k": "schema_version", "v": str(SCHEMA_VERSION)}, database_=self.database
-        )
+        self.set_meta("schema_version", str(SCHEMA_VERSION))
         self.schema_version = SCHEMA_VERSION
 
     def wipe(self) -> None:
@@ -284,6 +288,15 @@ class Neo4jStore:
             {"ids": list(image_ids)},
         )
         return {r["id"]: json.loads(r["keys"] or "{}") for r in rows}
+
+    def image_records(
+        self, image_ids: Sequence[str]
+    ) -> dict[str, tuple[ImageRecord, dict[str, str]]]:
+        rows = self._read(
+            "UNWIND $ids AS k MATCH (i:Image {id: k}) RETURN properties(i) AS n",
+            {"ids": list(image_ids)},
+        )
+        return {r["n"]["id"]: common.image_record(r["n"]) for r in rows}
 
     def get_image(self, image_id: str) -> ImageView | None:
         rows = self._read("MATCH (i:Image {id: $id}) RETURN properties(i) AS n", {"id": image_id})

@@ -79,6 +79,7 @@ def load_engine(spec: str, **options: Any) -> ChatEngine:
     try:
         importlib.import_module("evokegraph.ingest.models.engines")
     except ModuleNotFoundError as exc:
-        if exc.name != "evokegraph.ingest.models.engines":
+        mod = "evokegraph.ingest.models.engines"
+        if not exc.name or not (mod == exc.name or mod.startswith(exc.name + ".")):
             raise
     return ENGINES.create(engine, model=model, **options)

@@ -93,8 +93,8 @@ def load_backends() -> None:
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as exc:
-            if exc.name != mod:
-                raise
+            if not exc.name or not (mod == exc.name or mod.startswith(exc.name + ".")):
+                raise  # a missing dependency inside the backend: a real error
 
 
 def make_extractor(name: str, **options: Any) -> ElementExtractor:
