@@ -126,6 +126,25 @@ def cypher(
         print_table(rows)
 
 
+@app.command()
+def show(
+    ctx: typer.Context,
+    image: Annotated[str, typer.Argument(help="Image id (or a unique prefix of it), or the image file.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """An image's elements, associations by distance and captions by depth."""
+    from evokegraph.views import image_tables, resolve_image
+
+    with open_kb(ctx, read_only=True) as kb:
+        view = kb.get_image(resolve_image(kb, image))
+    assert view is not None
+    if as_json:
+        print_json(view.model_dump(mode="json"))
+        return
+    for title, rows in image_tables(view):
+        print_table(rows, title=title)
+
+
 def _register_all() -> None:
     for mod in COMMAND_MODULES:
         try:
@@ -145,7 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     verbose = "--verbose" in args or "-v" in args
     try:
-        app(args=args, standalone_mode=False)
+        rv = app(args=args, standalone_mode=False)
+        if isinstance(rv, int):  # click returns typer.Exit's code here
+            return rv
     except EvokeGraphError as exc:
         if verbose:
             raise

@@ -184,8 +184,8 @@ class Failure(Record):
     at: datetime = Field(default_factory=utcnow)
 
     def model_post_init(self, __context: object) -> None:
-        if not self.id:
-            self.id = short_hash(self.image_id or self.uri, self.stage, self.run)
+        if not self.id:  # the same failure seen again is the same record (run, at: latest)
+            self.id = short_hash(self.image_id or self.uri, self.stage, self.reason)
 
 
 class RunRecord(Record):

@@ -49,6 +49,9 @@ STAT_RELS = (("EVOKES", "evokes"), ("ASSOCIATED_WITH", "associated_with"))
 Row = dict[str, Any]
 
 # -- portable Cypher ----------------------------------------------------------
+W_FAILURE_SEEN_AGAIN = (
+    "UNWIND $rows AS r MATCH (f:Failure {id: r.id}) SET f.run = r.run, f.at = r.at, f.raw = r.raw"
+)
 Q_GET_META = "MATCH (m:Meta {key: $k}) RETURN m.value AS v"
 W_SET_META = "MERGE (m:Meta {key: $k}) SET m.value = $v"
 Q_ELEMENT_CONCEPTS = (

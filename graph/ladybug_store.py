@@ -265,6 +265,9 @@ class LadybugStore:
             counts["failures"] = self._copy_nodes(
                 "Failure", [r for r in plan.failures if r["id"] not in have_f]
             )
+            seen_again = [r for r in plan.failures if r["id"] in have_f]
+            if seen_again:
+                self._run(common.W_FAILURE_SEEN_AGAIN, {"rows": seen_again})
         return counts
 
     def _element_ids(self, image_ids: Sequence[str]) -> set[str]:

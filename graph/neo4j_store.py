@@ -75,7 +75,7 @@ W_USES = (
     "UNWIND $rows AS r MATCH (c:Caption {id: r.from}) MATCH (k:Concept {name: r.to}) "
     "MERGE (c)-[:USES]->(k)"
 )
-W_FAILURES = "UNWIND $rows AS r MERGE (f:Failure {id: r.id}) ON CREATE SET f += r"
+W_FAILURES = "UNWIND $rows AS r MERGE (f:Failure {id: r.id}) SET f += r"
 W_ASSOCIATED = (
     "UNWIND $rows AS r MATCH (a:Concept {name: r.from}) MATCH (b:Concept {name: r.to}) "
     "MERGE (a)-[w:ASSOCIATED_WITH {distance: r.distance}]->(b) "

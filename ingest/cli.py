@@ -88,7 +88,9 @@ def ingest_cmd(
     _print_summary(summary, dry_run)
     if summary.failed:
         err_console.print(
-            f"{summary.failed} failure(s) recorded; list them with `evokegraph failures --run {summary.run_id}`"
+            f"{summary.failed} failure(s) recorded; list them with `evokegraph failures --run {summary.run_id}`",
+            soft_wrap=True,
+            highlight=False,
         )
         raise typer.Exit(EXIT_FAILURES)
 

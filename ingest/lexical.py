@@ -26,7 +26,7 @@ from functools import lru_cache
 from typing import Any
 
 from evokegraph.graph.weights import evokes_weight
-from evokegraph.ingest.concreteness import concreteness
+from evokegraph.ingest.concreteness import UNKNOWN, concreteness, rating
 from evokegraph.ingest.stages import MINERS, Failed, MiningInput
 from evokegraph.ingest.text import STOPWORDS, content_words, tokenize
 from evokegraph.ingest.wordnet_data import wordnet
@@ -44,8 +44,9 @@ _GENERIC = frozenset(
 MAX_SENSES = 6
 # Each distance aims this much lower on the 1..5 concreteness scale than the
 # previous one; candidates above the aim are penalised by PENALTY per point.
-CONCRETENESS_STEP = 0.4
-CONCRETENESS_PENALTY = 0.25
+CONCRETENESS_STEP = 0.5
+CONCRETENESS_PENALTY = 0.4
+UNRATED_PENALTY = 0.2
 
 
 def _word(lemma_name: str) -> str:
@@ -252,8 +253,11 @@ class LexicalMiner:
                 or not w.replace(" ", "").replace("-", "").isalpha()
             ):
                 continue
-            excess = max(0.0, concreteness(w) - target)
+            rated = rating(w)
+            excess = max(0.0, (rated if rated is not None else UNKNOWN) - target)
             score = ctx.relatedness(s) - CONCRETENESS_PENALTY * excess - 0.02 * w.count(" ")
+            if rated is None:  # unrated words are mostly rare ("cylix"): prefer known ones
+                score -= UNRATED_PENALTY
             if w not in best or score > best[w][0]:
                 best[w] = (score, _POS_BACK.get(s.pos(), "NOUN"))
         ranked = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0]))
