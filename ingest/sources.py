@@ -190,14 +190,14 @@ def iter_source(
 
 
 def iter_sources(
-    sources: Sequence[Path],
+    sources: Sequence[Path | str],
     *,
     captions: Path | None = None,
     image_root: Path | None = None,
 ) -> Iterator[SourceItem]:
-    extra = caption_map(captions) if captions else {}
+    extra = caption_map(Path(captions)) if captions else {}
     for src in sources:
-        for item in iter_source(src, image_root=image_root):
+        for item in iter_source(Path(src), image_root=image_root):
             if extra:
                 item.captions = _clean([*item.captions, *extra.get(item.path.name, [])])
             yield item
