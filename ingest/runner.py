@@ -59,6 +59,10 @@ class IngestConfig:
     extractor_options: dict[str, Any] = field(default_factory=dict)
     miner_options: dict[str, Any] = field(default_factory=dict)
     batch_size: int = 32
+    # Images per store transaction. LadybugDB pays a fixed cost per commit that
+    # grows with the graph (rel-table rewrites), so several model batches are
+    # written together; a crash loses at most this many images' work.
+    flush_every: int = 2048
     limit: int | None = None
     force: bool = False
     dry_run: bool = False
@@ -147,6 +151,8 @@ class Ingestor:
         self.assoc_key = settings_key(self.miner.name, self.miner.settings(), self.element_key)
         self.summary = Summary(run_id=f"ingest-{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}")
         self.decode = DecodeOptions(max_pixels=config.max_pixels)
+        self._pending: list[ImageEntry] = []
+        self._pending_failures: list[Failure] = []
         self._touched: set[str] = set()  # element concepts whose associations changed
         self._full_recompute = False
 
@@ -163,6 +169,9 @@ class Ingestor:
             self.store.set_meta(AW_DIRTY, "1")
         for batch in _batches(items, cfg.batch_size, cfg.limit):
             self._batch(batch)
+            if len(self._pending) >= cfg.flush_every:
+                self._flush()
+        self._flush()
         if not cfg.dry_run:
             t = time.perf_counter()
             if self._full_recompute:
@@ -227,10 +236,17 @@ class Ingestor:
         entries, need_el, need_assoc = self._plan(items, stored)
         extractions = self._extract(need_el, failures)
         self._mine(need_el, need_assoc, extractions, entries, failures)
+        self._pending += entries.values()
+        self._pending_failures += failures
+
+    def _flush(self) -> None:
+        if self.config.dry_run or not (self._pending or self._pending_failures):
+            return
         t = time.perf_counter()
-        self.store.write(GraphBatch(images=list(entries.values()), failures=failures))
-        s.add_time("write", time.perf_counter() - t)
-        self.progress.advance("write", len(items))
+        self.store.write(GraphBatch(images=self._pending, failures=self._pending_failures))
+        self.summary.add_time("write", time.perf_counter() - t)
+        self.progress.advance("write", len(self._pending))
+        self._pending, self._pending_failures = [], []
 
     def _plan(
         self, items: list[ImageItem], stored: dict[str, tuple[ImageRecord, dict[str, str]]]

@@ -52,7 +52,7 @@ SCRIPT = textwrap.dedent(
     EXTRACTORS.add("slow-words", Slow)
     MINERS.add("suffix", Miner)
     with LadybugStore(sys.argv[1], create=True) as kb:
-        ingest(kb, [sys.argv[2]], IngestConfig(extractor="slow-words", miner="suffix", batch_size=1))
+        ingest(kb, [sys.argv[2]], IngestConfig(extractor="slow-words", miner="suffix", batch_size=1, flush_every=1))
     print("done", flush=True)
     """
 )
