@@ -34,7 +34,10 @@ setup-dev: $(BIN)/python apt-test
 demo: setup
 	rm -rf $(DB) $(DB).wal sample
 	$(BIN)/evokegraph --db $(DB) init
+	$(BIN)/evokegraph sample sample
+	$(BIN)/evokegraph --db $(DB) ingest sample --no-progress
 	$(BIN)/evokegraph --db $(DB) stats
+	$(BIN)/evokegraph --db $(DB) show sample/coffee.jpg
 
 test: setup-dev
 	$(BIN)/python -m pytest -q
