@@ -68,14 +68,16 @@ _SHARED_RETURN = (
     "RETURN a.name AS source, b.name AS target, r.distance AS distance, r.weight AS weight, "
     "b.pos AS pos"
 )
+# The shared network is walked both ways: if "cup" evokes "chalice" somewhere,
+# "chalice" is associated with "cup" too (same distance, same weight).
 Q_SHARED = (
-    "MATCH (a:Concept)-[r:ASSOCIATED_WITH]->(b:Concept) "
+    "MATCH (a:Concept)-[r:ASSOCIATED_WITH]-(b:Concept) "
     "WHERE a.name IN $names AND r.distance <= $maxd " + _SHARED_RETURN
 )
 # One concept at a time: LadybugDB answers a primary-key lookup in ~0.1 ms but
 # plans `IN $names` / `UNWIND` over a rel table as a scan (~100 ms at 1M edges).
 Q_SHARED_ONE = (
-    "MATCH (a:Concept {name: $name})-[r:ASSOCIATED_WITH]->(b:Concept) "
+    "MATCH (a:Concept {name: $name})-[r:ASSOCIATED_WITH]-(b:Concept) "
     "WHERE r.distance <= $maxd " + _SHARED_RETURN
 )
 Q_IMAGE_ELEMENTS = (

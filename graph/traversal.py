@@ -50,6 +50,7 @@ def paths_at_depth(
     *,
     max_shared_hops: int = 2,
     exclude: Iterable[str] = (),
+    beam: int = 32,
 ) -> list[ContextPath]:
     """All best paths reaching concepts at accumulated ``depth``.
 
@@ -58,73 +59,71 @@ def paths_at_depth(
     ``concepts`` with distance <= ``max_distance``. For each (element, concept)
     only the heaviest path is kept; contextual paths win ties. Concepts equal
     or near-equal to the element, or to any concept in ``exclude`` (the
-    image's other elements), are skipped. Sorted by weight, descending.
+    image's other elements), are skipped. Past depth 5, only the ``beam``
+    heaviest unfinished paths are extended at each shared hop. Sorted by
+    weight, descending.
     """
     if depth < 1:
         raise ValueError(f"depth must be >= 1, got {depth}")
     banned = set(exclude)
-    best: dict[tuple[str, str], ContextPath] = {}
+    # a path while searching: (weight, depth, element, pos, edges as (kind, Edge))
+    Work = tuple[float, int, str, str, tuple[tuple[str, Edge], ...]]
+    best: dict[tuple[str, str], Work] = {}
 
-    def offer(p: ContextPath) -> None:
-        if p.concept in banned or near_duplicate(p.concept, p.element):
+    def offer(w: Work) -> None:
+        concept = w[4][-1][1].target
+        element = w[2]
+        if concept in banned or near_duplicate(concept, element):
             return
-        key = (p.element, p.concept)
+        key = (element, concept)
         old = best.get(key)
-        if old is None or (p.weight, p.contextual) > (old.weight, old.contextual):
-            best[key] = p
+        contextual = len(w[4]) == 1
+        if old is None or (w[0], contextual) > (old[0], len(old[4]) == 1):
+            best[key] = w
 
-    frontier: list[ContextPath] = []
+    frontier: list[Work] = []
     for e in evokes:
-        if e.distance != depth and not (e.distance < depth and depth > MAX_EVOKES_DISTANCE):
-            continue
-        step = PathStep(
-            kind="EVOKES", source=e.source, target=e.target, distance=e.distance, weight=e.weight
-        )
-        p = ContextPath(
-            image_id=image_id,
-            element=e.source,
-            concept=e.target,
-            depth=e.distance,
-            weight=e.weight,
-            steps=[step],
-            pos=e.pos if e.pos in ("NOUN", "VERB", "ADJ", "ADV") else "OTHER",
-        )
+        w: Work = (e.weight, e.distance, e.source, e.pos, (("EVOKES", e),))
         if e.distance == depth:
-            offer(p)
-        else:
-            frontier.append(p)
+            offer(w)
+        elif e.distance < depth and depth > MAX_EVOKES_DISTANCE:
+            frontier.append(w)
 
     for _ in range(max_shared_hops):
         if not frontier or shared is None:
             break
-        remaining = max(depth - p.depth for p in frontier)
-        edges = shared({p.concept for p in frontier}, remaining)
-        nxt: list[ContextPath] = []
-        for p in frontier:
-            seen = {p.element, *(s.target for s in p.steps)}
-            for e in edges.get(p.concept, ()):
-                d = p.depth + e.distance
+        frontier = sorted(frontier, key=lambda w: (-w[0], w[2], w[4][-1][1].target))[:beam]
+        remaining = max(depth - w[1] for w in frontier)
+        edges = shared({w[4][-1][1].target for w in frontier}, remaining)
+        nxt: list[Work] = []
+        for w in frontier:
+            seen = {w[2], *(e.target for _, e in w[4])}
+            for e in edges.get(w[4][-1][1].target, ()):
+                d = w[1] + e.distance
                 if d > depth or e.target in seen:
                     continue
-                step = PathStep(
-                    kind="ASSOCIATED_WITH",
-                    source=e.source,
-                    target=e.target,
-                    distance=e.distance,
-                    weight=e.weight,
-                )
-                q = p.model_copy(
-                    update={
-                        "concept": e.target,
-                        "depth": d,
-                        "weight": p.weight * e.weight,
-                        "steps": [*p.steps, step],
-                    }
-                )
+                q: Work = (w[0] * e.weight, d, w[2], w[3], (*w[4], ("ASSOCIATED_WITH", e)))
                 if d == depth:
                     offer(q)
                 else:
                     nxt.append(q)
         frontier = nxt
 
-    return sorted(best.values(), key=lambda p: (-p.weight, p.element, p.concept))
+    out = [_to_path(image_id, w) for w in best.values()]
+    return sorted(out, key=lambda p: (-p.weight, p.element, p.concept))
+
+
+def _to_path(image_id: str, w: tuple) -> ContextPath:
+    weight, depth, element, pos, edges = w
+    return ContextPath(
+        image_id=image_id,
+        element=element,
+        concept=edges[-1][1].target,
+        depth=depth,
+        weight=weight,
+        steps=[
+            PathStep(kind=kind, source=e.source, target=e.target, distance=e.distance, weight=e.weight)
+            for kind, e in edges
+        ],
+        pos=edges[-1][1].pos if edges[-1][1].pos in ("NOUN", "VERB", "ADJ", "ADV") else "OTHER",
+    )
