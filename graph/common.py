@@ -292,6 +292,8 @@ def image_view(
 
 
 def caption_from_row(image_id: str, r: Row) -> Caption:
+    path = [PathStep(**s) for s in json.loads(r["path"] or "[]")]
+    order = {s.target: i for i, s in enumerate(path)}  # `collect` has no order: the path's
     return Caption(
         id=r["id"],
         image_id=image_id,
@@ -299,8 +301,8 @@ def caption_from_row(image_id: str, r: Row) -> Caption:
         depth=r["depth"],
         realizer=r["realizer"],
         model=r["model"] or "",
-        path=[PathStep(**s) for s in json.loads(r["path"] or "[]")],
-        uses=[u for u in (r.get("uses") or []) if u],
+        path=path,
+        uses=sorted((u for u in (r.get("uses") or []) if u), key=lambda u: (order.get(u, len(order)), u)),
         weight=r["weight"],
         run=r["run"] or "",
     )
