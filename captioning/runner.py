@@ -148,9 +148,9 @@ class Captioner:
                 continue
             todo.append(image_id)
             pixels = _load_pixels(record.uris) if cfg.load_images else None
-            for depth in cfg.depths:
+            for depth, paths in self.store.contexts(image_id, cfg.depths).items():
                 rng = _rng(cfg.seed, image_id, depth) if cfg.sample else None
-                for path in choose(self.store.context(image_id, depth), cfg.per_element, rng):
+                for path in choose(paths, cfg.per_element, rng):
                     requests.append(CaptionRequest(path=path, image=pixels, captions=record.captions))
         self._time("traverse", t)
         t = time.perf_counter()

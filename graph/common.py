@@ -16,10 +16,11 @@ from typing import Any
 
 from evokegraph.errors import UserInputError
 from evokegraph.graph import rows as R
-from evokegraph.graph.traversal import Edge
+from evokegraph.graph.traversal import Edge, paths_at_depth
 from evokegraph.graph.weights import aggregate_weight
 from evokegraph.records import (
     Caption,
+    ContextPath,
     Element,
     EvocationView,
     Failure,
@@ -62,14 +63,13 @@ _EVOKES_OF_IMAGE = (
     "MATCH (e)-[v:EVOKES]->(c:Concept) "
 )
 _EVOKES_RETURN = "RETURN e.concept AS element, c.name AS concept, v.distance AS distance, v.weight AS weight, c.pos AS pos"
-Q_CONTEXT_EVOKES_AT = _EVOKES_OF_IMAGE + "WHERE v.distance = $d " + _EVOKES_RETURN
-Q_CONTEXT_EVOKES_BELOW = _EVOKES_OF_IMAGE + "WHERE v.distance < $d " + _EVOKES_RETURN
+# One read for every depth: the image's EVOKES edges, all distances (a plain
+# MATCH; LadybugDB runs the OPTIONAL MATCH form ~6x slower), plus its elements.
+Q_CONTEXT_EDGES = _EVOKES_OF_IMAGE + _EVOKES_RETURN
 _SHARED_RETURN = (
     "RETURN a.name AS source, b.name AS target, r.distance AS distance, r.weight AS weight, "
     "b.pos AS pos"
 )
-# The shared network is walked both ways: if "cup" evokes "chalice" somewhere,
-# "chalice" is associated with "cup" too (same distance, same weight).
 Q_SHARED = (
     "MATCH (a:Concept)-[r:ASSOCIATED_WITH]-(b:Concept) "
     "WHERE a.name IN $names AND r.distance <= $maxd " + _SHARED_RETURN
@@ -258,6 +258,31 @@ def aggregate_rows(rows: Sequence[Row]) -> list[Row]:
 def check_depth(depth: int) -> None:
     if not 1 <= depth <= MAX_DEPTH:
         raise UserInputError(f"depth must be between 1 and {MAX_DEPTH}, got {depth}")
+
+
+def context_edges(
+    rows: Sequence[Sequence[Any]], element_rows: Sequence[Sequence[Any]]
+) -> tuple[list[Edge], list[str]]:
+    """Rows of Q_CONTEXT_EDGES and Q_ELEMENT_CONCEPTS -> (edges, element concepts)."""
+    edges = [Edge(r[0], r[1], int(r[2]), float(r[3]), r[4] or "NOUN") for r in rows]
+    return edges, sorted({r[0] for r in element_rows})
+
+
+def contexts(
+    image_id: str,
+    rows: Sequence[Sequence[Any]],
+    element_rows: Sequence[Sequence[Any]],
+    depths: Sequence[int],
+    shared: Any,
+    max_shared_hops: int,
+) -> dict[int, list[ContextPath]]:
+    for d in depths:
+        check_depth(d)
+    edges, elements = context_edges(rows, element_rows)
+    return {
+        d: paths_at_depth(image_id, edges, d, shared, max_shared_hops=max_shared_hops, exclude=elements)
+        for d in depths
+    }
 
 
 def shared_edges(rows: Sequence[Sequence[Any]], per_source: int = SHARED_PER_SOURCE) -> dict[str, list[Edge]]:

@@ -30,7 +30,7 @@ from evokegraph.graph import common
 from evokegraph.graph import rows as R
 from evokegraph.graph.schema import NODE_BY_LABEL, REL_BY_TYPE, SCHEMA_VERSION, ladybug_ddl
 from evokegraph.graph.store import is_write_query
-from evokegraph.graph.traversal import Edge, paths_at_depth
+from evokegraph.graph.traversal import Edge
 from evokegraph.records import (
     ContextPath,
     Failure,
@@ -349,14 +349,6 @@ class LadybugStore:
         captions = self._dicts(common.Q_IMAGE_CAPTIONS, {"id": image_id})
         return common.image_view(img, elements, evokes, captions)
 
-    def _image_edges(self, image_id: str, depth: int) -> tuple[list[Edge], list[str]]:
-        if depth <= 5:
-            rows = self._run(common.Q_CONTEXT_EVOKES_AT, {"id": image_id, "d": depth})
-        else:
-            rows = self._run(common.Q_CONTEXT_EVOKES_BELOW, {"id": image_id, "d": depth})
-        elements = [r[0] for r in self._run(common.Q_ELEMENT_CONCEPTS, {"id": image_id})]
-        return [Edge(r[0], r[1], r[2], r[3], r[4]) for r in rows], elements
-
     def _shared(self, concepts: Iterable[str], max_distance: int) -> dict[str, list[Edge]]:
         rows: list[list[Any]] = []
         for name in sorted(concepts):
@@ -364,16 +356,14 @@ class LadybugStore:
         return common.shared_edges(rows)
 
     def context(self, image_id: str, depth: int, *, max_shared_hops: int = 2) -> list[ContextPath]:
-        common.check_depth(depth)
-        edges, elements = self._image_edges(image_id, depth)
-        return paths_at_depth(
-            image_id,
-            edges,
-            depth,
-            self._shared,
-            max_shared_hops=max_shared_hops,
-            exclude=elements,
-        )
+        return self.contexts(image_id, [depth], max_shared_hops=max_shared_hops)[depth]
+
+    def contexts(
+        self, image_id: str, depths: Sequence[int], *, max_shared_hops: int = 2
+    ) -> dict[int, list[ContextPath]]:
+        rows = self._run(common.Q_CONTEXT_EDGES, {"id": image_id})
+        elements = self._run(common.Q_ELEMENT_CONCEPTS, {"id": image_id})
+        return common.contexts(image_id, rows, elements, depths, self._shared, max_shared_hops)
 
     def iter_pairs(
         self,

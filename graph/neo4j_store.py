@@ -28,7 +28,7 @@ from evokegraph.graph import common
 from evokegraph.graph import rows as R
 from evokegraph.graph.schema import NODE_BY_LABEL, SCHEMA_VERSION, neo4j_ddl
 from evokegraph.graph.store import is_write_query
-from evokegraph.graph.traversal import Edge, paths_at_depth
+from evokegraph.graph.traversal import Edge
 from evokegraph.records import (
     ContextPath,
     Failure,
@@ -314,13 +314,14 @@ class Neo4jStore:
         return common.shared_edges(rows)
 
     def context(self, image_id: str, depth: int, *, max_shared_hops: int = 2) -> list[ContextPath]:
-        common.check_depth(depth)
-        q = common.Q_CONTEXT_EVOKES_AT if depth <= 5 else common.Q_CONTEXT_EVOKES_BELOW
-        edges = [Edge(r[0], r[1], r[2], r[3], r[4]) for r in self._rows(q, {"id": image_id, "d": depth})]
-        elements = [r[0] for r in self._rows(common.Q_ELEMENT_CONCEPTS, {"id": image_id})]
-        return paths_at_depth(
-            image_id, edges, depth, self._shared, max_shared_hops=max_shared_hops, exclude=elements
-        )
+        return self.contexts(image_id, [depth], max_shared_hops=max_shared_hops)[depth]
+
+    def contexts(
+        self, image_id: str, depths: Sequence[int], *, max_shared_hops: int = 2
+    ) -> dict[int, list[ContextPath]]:
+        rows = self._rows(common.Q_CONTEXT_EDGES, {"id": image_id})
+        elements = self._rows(common.Q_ELEMENT_CONCEPTS, {"id": image_id})
+        return common.contexts(image_id, rows, elements, depths, self._shared, max_shared_hops)
 
     def iter_pairs(
         self,

@@ -91,6 +91,11 @@ class GraphStore(Protocol):
     ) -> list[ContextPath]:
         """Paths from the image's elements to concepts at accumulated depth."""
 
+    def contexts(
+        self, image_id: str, depths: Sequence[int], *, max_shared_hops: int = 2
+    ) -> dict[int, list[ContextPath]]:
+        """``context`` for several depths with one read of the image's edges."""
+
     def iter_pairs(
         self,
         depths: Sequence[int] | None = None,

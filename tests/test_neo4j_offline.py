@@ -185,13 +185,13 @@ def test_existing_image_merges_uris_and_stage_keys() -> None:
 
 def test_context_builds_paths_from_rows() -> None:
     def handler(q: str, p: dict[str, Any]) -> list[dict[str, Any]]:
-        if "v.distance < $d" in q:
+        if "RETURN e.concept AS concept" in q:
+            return [{"concept": "dog"}]
+        if "MATCH (e)-[v:EVOKES]->(c:Concept) RETURN" in q:
             return [{"element": "dog", "concept": "loyalty", "distance": 4, "weight": 0.5, "pos": "NOUN"}]
         if "ASSOCIATED_WITH" in q and "a.name IN $names" in q:
             assert p == {"names": ["loyalty"], "maxd": 3}
             return [{"source": "loyalty", "target": "trust", "distance": 3, "weight": 0.4, "pos": "NOUN"}]
-        if "RETURN e.concept AS concept" in q:
-            return [{"concept": "dog"}]
         return []
 
     store = N.Neo4jStore(FakeDriver(handler=handler))
