@@ -36,8 +36,10 @@ demo: setup
 	$(BIN)/evokegraph --db $(DB) init
 	$(BIN)/evokegraph sample sample
 	$(BIN)/evokegraph --db $(DB) ingest sample --no-progress
+	$(BIN)/evokegraph --db $(DB) caption --depth 1 --depth 2 --depth 3 --depth 4 --depth 5 --depth 7
 	$(BIN)/evokegraph --db $(DB) stats
 	$(BIN)/evokegraph --db $(DB) show sample/coffee.jpg
+	$(BIN)/evokegraph --db $(DB) report abstraction
 
 test: setup-dev
 	$(BIN)/python -m pytest -q
