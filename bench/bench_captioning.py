@@ -20,7 +20,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_store import synthetic_batch  # noqa: E402
-
 from evokegraph.captioning.realizers import CaptionRequest, TemplateRealizer  # noqa: E402
 from evokegraph.captioning.runner import choose  # noqa: E402
 from evokegraph.graph.ladybug_store import LadybugStore  # noqa: E402
@@ -49,7 +48,9 @@ def main() -> None:
         texts = TemplateRealizer().realize([CaptionRequest(path=p) for p in chosen])
         t_tpl = time.perf_counter() - t
     print(f"images={len(ids)} paths chosen={len(chosen)}")
-    print(f"contexts depths 1..5 for {len(ids)} images: {t_ctx:.2f} s ({1000 * t_ctx / len(ids) / 5:.3f} ms per image-depth)")
+    print(
+        f"contexts depths 1..5 for {len(ids)} images: {t_ctx:.2f} s ({1000 * t_ctx / len(ids) / 5:.3f} ms per image-depth)"
+    )
     print(f"contexts depth 7 for 1000 images: {t_deep:.2f} s ({deep} paths)")
     print(f"template captions: {len(texts)} in {t_tpl:.2f} s ({len(texts) / t_tpl:,.0f}/s)")
 

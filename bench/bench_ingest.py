@@ -21,15 +21,31 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
-
 from evokegraph.graph.ladybug_store import LadybugStore
 from evokegraph.ingest.images import decode
 from evokegraph.ingest.runner import IngestConfig, Ingestor
 from evokegraph.ingest.stages import Extraction, ImageItem, MiningInput
 from evokegraph.records import Element, Evocation
+from PIL import Image
 
-WORDS = "red green blue sky sea sand tree leaf rock moss cat dog road car boat hill".split()
+WORDS = [
+    "red",
+    "green",
+    "blue",
+    "sky",
+    "sea",
+    "sand",
+    "tree",
+    "leaf",
+    "rock",
+    "moss",
+    "cat",
+    "dog",
+    "road",
+    "car",
+    "boat",
+    "hill",
+]
 
 
 class Instant:
@@ -42,7 +58,10 @@ class Instant:
         return [
             Extraction(
                 description=it.record.captions[0],
-                elements=[Element(name=w, concept=w, rank=i) for i, w in enumerate(it.record.captions[0].split())],
+                elements=[
+                    Element(name=w, concept=w, rank=i)
+                    for i, w in enumerate(it.record.captions[0].split())
+                ],
             )
             for it in items
         ]
@@ -83,22 +102,31 @@ def main() -> None:
         t = time.perf_counter()
         for _ in range(1000):
             hashlib.sha256(sample).hexdigest()
-        hash_ms = (time.perf_counter() - t)
+        hash_ms = time.perf_counter() - t
         t = time.perf_counter()
         for _ in range(1000):
             decode(sample)
-        decode_ms = (time.perf_counter() - t)
+        decode_ms = time.perf_counter() - t
         with LadybugStore(Path(tmp) / "b.kb", create=True) as kb:
             inst = Instant()
-            runner = Ingestor(kb, IngestConfig(batch_size=args.batch, flush_every=args.flush_every), extractor=inst, miner=inst)
+            runner = Ingestor(
+                kb,
+                IngestConfig(batch_size=args.batch, flush_every=args.flush_every),
+                extractor=inst,
+                miner=inst,
+            )
             t = time.perf_counter()
             s = runner.run([imgs])
             total = time.perf_counter() - t
     n = s.seen
     per = {k: 1000 * v / n for k, v in s.seconds.items()}
     records = total - sum(s.seconds.values())
-    print(f"images={n} elements={s.elements} associations={s.associations} batch={args.batch} flush_every={args.flush_every}")
-    print(f"  of which: sha256 {hash_ms:.3f} ms/image, Pillow decode+validate {decode_ms:.3f} ms/image (1000 reps)")
+    print(
+        f"images={n} elements={s.elements} associations={s.associations} batch={args.batch} flush_every={args.flush_every}"
+    )
+    print(
+        f"  of which: sha256 {hash_ms:.3f} ms/image, Pillow decode+validate {decode_ms:.3f} ms/image (1000 reps)"
+    )
     for k, v in per.items():
         print(f"  {k:<24} {v:7.3f} ms/image")
     print(f"  {'records + planning':<24} {1000 * records / n:7.3f} ms/image")

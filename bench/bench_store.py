@@ -39,7 +39,9 @@ def synthetic_batch(start: int, n: int, rng: random.Random) -> GraphBatch:
         els = rng.sample(range(VOCAB), ELEMENTS_PER_IMAGE)
         elements = [Element(name=f"w{e}", concept=f"w{e}", rank=r) for r, e in enumerate(els)]
         evocations = [
-            Evocation(element=f"w{e}", concept=f"w{rng.randrange(VOCAB)}", distance=d, weight=rng.random())
+            Evocation(
+                element=f"w{e}", concept=f"w{rng.randrange(VOCAB)}", distance=d, weight=rng.random()
+            )
             for e in els
             for d in range(1, 6)
         ]
@@ -83,7 +85,12 @@ def naive(path: Path, n_edges: int, seed: int) -> float:
             kb._run("BEGIN TRANSACTION")
             kb._run(
                 NAIVE_EDGE,
-                {"e": f"e{i // 5}", "c": f"w{rng.randrange(VOCAB)}", "d": i % 5 + 1, "w": rng.random()},
+                {
+                    "e": f"e{i // 5}",
+                    "c": f"w{rng.randrange(VOCAB)}",
+                    "d": i % 5 + 1,
+                    "w": rng.random(),
+                },
             )
             kb._run("COMMIT")
         return n_edges / (time.perf_counter() - t)
@@ -125,7 +132,9 @@ def main() -> None:
 
     bulk_rate = edges / spent
     print(f"images={s.images} elements={s.elements} concepts={s.concepts} evokes={s.evokes}")
-    print(f"bulk write: {edges} edges in {spent:.2f} s = {bulk_rate:,.0f} edges/s (batch {args.batch} images)")
+    print(
+        f"bulk write: {edges} edges in {spent:.2f} s = {bulk_rate:,.0f} edges/s (batch {args.batch} images)"
+    )
     print(f"naive one-MERGE-per-transaction: {naive_rate:,.0f} edges/s ({args.naive_edges} edges)")
     print(f"ratio bulk/naive: {bulk_rate / naive_rate:,.0f}x")
     print(f"recompute ASSOCIATED_WITH: {n_assoc} edges in {t_assoc:.2f} s")

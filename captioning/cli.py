@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-
 from evokegraph.cli_common import console, open_kb, print_json, print_table
 from evokegraph.errors import UserInputError
 
@@ -14,14 +13,33 @@ report_app = typer.Typer(help="Reports over the knowledge base.", no_args_is_hel
 
 def caption_cmd(
     ctx: typer.Context,
-    image: Annotated[list[str] | None, typer.Option("--image", help="Image id, id prefix or file (repeatable; default: all).")] = None,
-    depth: Annotated[list[int] | None, typer.Option("--depth", help="Depth of abstraction (repeatable; default 1..5; > 5 uses the shared network).")] = None,
-    realizer: Annotated[str, typer.Option("--realizer", help="template (offline) or vlm.")] = "template",
-    vlm: Annotated[str, typer.Option("--vlm", help="Model spec for the vlm realizer, ENGINE:MODEL.")] = "",
-    per_element: Annotated[int, typer.Option("--per-element", min=1, help="Captions per element and depth.")] = 1,
+    image: Annotated[
+        list[str] | None,
+        typer.Option("--image", help="Image id, id prefix or file (repeatable; default: all)."),
+    ] = None,
+    depth: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--depth",
+            help="Depth of abstraction (repeatable; default 1..5; > 5 uses the shared network).",
+        ),
+    ] = None,
+    realizer: Annotated[
+        str, typer.Option("--realizer", help="template (offline) or vlm.")
+    ] = "template",
+    vlm: Annotated[
+        str, typer.Option("--vlm", help="Model spec for the vlm realizer, ENGINE:MODEL.")
+    ] = "",
+    per_element: Annotated[
+        int, typer.Option("--per-element", min=1, help="Captions per element and depth.")
+    ] = 1,
     seed: Annotated[int, typer.Option("--seed", help="Seed for --sample and template choice.")] = 0,
-    sample: Annotated[bool, typer.Option("--sample", help="Draw paths by weight instead of taking the top.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Redo images already captioned with these settings.")] = False,
+    sample: Annotated[
+        bool, typer.Option("--sample", help="Draw paths by weight instead of taking the top.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Redo images already captioned with these settings.")
+    ] = False,
 ) -> None:
     """Write captions at depths of abstraction, each with its graph path."""
     from evokegraph.captioning.realizers import REALIZERS
@@ -31,15 +49,27 @@ def caption_cmd(
     depths = tuple(depth or (1, 2, 3, 4, 5))
     if any(not 1 <= d <= 15 for d in depths):
         raise UserInputError(f"depths must be between 1 and 15, got {list(depths)}")
-    options = {"seed": seed} if realizer == "template" else {"spec": vlm} if realizer == "vlm" else {}
+    options = (
+        {"seed": seed} if realizer == "template" else {"spec": vlm} if realizer == "vlm" else {}
+    )
     real = REALIZERS.create(realizer, **options)
-    config = CaptionConfig(depths=depths, per_element=per_element, seed=seed, sample=sample,
-                           force=force, load_images=realizer == "vlm")
+    config = CaptionConfig(
+        depths=depths,
+        per_element=per_element,
+        seed=seed,
+        sample=sample,
+        force=force,
+        load_images=realizer == "vlm",
+    )
     with open_kb(ctx) as kb:
         ids = [resolve_image(kb, i) for i in image] if image else None
         s = Captioner(kb, real, config).run(ids)
-    rows = [{"what": "images", "value": s.images}, {"what": "skipped", "value": s.skipped},
-            {"what": "captions", "value": s.captions}, {"what": "failed", "value": s.failed}]
+    rows = [
+        {"what": "images", "value": s.images},
+        {"what": "skipped", "value": s.skipped},
+        {"what": "captions", "value": s.captions},
+        {"what": "failed", "value": s.failed},
+    ]
     rows += [{"what": f"depth {d}", "value": n} for d, n in sorted(s.by_depth.items())]
     print_table(rows, title=f"caption {s.run_id}")
     if s.failed:
@@ -60,7 +90,9 @@ def explain_cmd(
             {"id": caption_id},
         )
     if not rows:
-        raise UserInputError(f"no caption with id {caption_id!r}; list an image's captions with `evokegraph show IMAGE`")
+        raise UserInputError(
+            f"no caption with id {caption_id!r}; list an image's captions with `evokegraph show IMAGE`"
+        )
     import json
 
     r = rows[0]
@@ -68,20 +100,39 @@ def explain_cmd(
     if as_json:
         print_json({**r, "path": steps})
         return
-    console.print(f"[bold]{r['text']}[/bold]  (depth {r['depth']}, {r['realizer']}{' ' + r['model'] if r['model'] else ''}, path weight {r['weight']:.3f})")
+    console.print(
+        f"[bold]{r['text']}[/bold]  (depth {r['depth']}, {r['realizer']}{' ' + r['model'] if r['model'] else ''}, path weight {r['weight']:.3f})"
+    )
     console.print(f"image {r['image']}  {', '.join(r['uris'] or [])}")
     print_table(
-        [{"hop": n + 1, "edge": s["kind"], "from": s["source"], "to": s["target"],
-          "distance": s["distance"], "weight": s["weight"]} for n, s in enumerate(steps)],
+        [
+            {
+                "hop": n + 1,
+                "edge": s["kind"],
+                "from": s["source"],
+                "to": s["target"],
+                "distance": s["distance"],
+                "weight": s["weight"],
+            }
+            for n, s in enumerate(steps)
+        ],
         title="path",
     )
 
 
 def report_abstraction_cmd(
     ctx: typer.Context,
-    realizer: Annotated[str | None, typer.Option("--realizer", help="Only captions of this realizer.")] = None,
-    clip_model: Annotated[str | None, typer.Option("--clip-model", help="open_clip model name for CLIP cosines, e.g. ViT-B-32.")] = None,
-    clip_pretrained: Annotated[str | None, typer.Option("--clip-pretrained", help="open_clip pretrained tag or checkpoint path.")] = None,
+    realizer: Annotated[
+        str | None, typer.Option("--realizer", help="Only captions of this realizer.")
+    ] = None,
+    clip_model: Annotated[
+        str | None,
+        typer.Option("--clip-model", help="open_clip model name for CLIP cosines, e.g. ViT-B-32."),
+    ] = None,
+    clip_pretrained: Annotated[
+        str | None,
+        typer.Option("--clip-pretrained", help="open_clip pretrained tag or checkpoint path."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Per depth: captions, mean concreteness of association words, CLIP cosine."""

@@ -132,7 +132,9 @@ def template_caption(path: ContextPath, abstract: bool, seed: int = 0) -> str:
     depth = min(max(path.depth, 1), 5)
     table = {"VERB": VERB_PATTERNS, "ADJ": ADJ_PATTERNS}.get(path.pos, NOUN_PATTERNS)
     patterns = table[depth]
-    h = int(hashlib.sha256(f"{path.image_id}|{el}|{word}|{path.depth}|{seed}".encode()).hexdigest(), 16)
+    h = int(
+        hashlib.sha256(f"{path.image_id}|{el}|{word}|{path.depth}|{seed}".encode()).hexdigest(), 16
+    )
     pattern = patterns[h % len(patterns)]
     el_phrase = f"the {el}"
     values = {
@@ -181,10 +183,10 @@ def caption_prompt(path: ContextPath, captions: Sequence[str]) -> list[dict[str,
     literal = captions[0] if captions else ""
     text = (
         f"Write one caption for this image, under {MAX_WORDS} words.\n"
-        f"The caption must contain the word \"{path.concept}\" and stay grounded in what the image shows.\n"
-        f"The word is an association of the \"{path.element}\" in the image at abstraction level "
+        f'The caption must contain the word "{path.concept}" and stay grounded in what the image shows.\n'
+        f'The word is an association of the "{path.element}" in the image at abstraction level '
         f"{level} ({DISTANCE_NAMES[level]}): {LEVEL_DEFINITIONS[level]}.\n"
-        + (f"A literal caption of the image: \"{literal}\".\n" if literal else "")
+        + (f'A literal caption of the image: "{literal}".\n' if literal else "")
         + "Answer with the caption only."
     )
     return [{"role": "user", "content": text}]
@@ -228,7 +230,9 @@ class VLMRealizer:
             )
             for r in reqs
         ]
-        return [(res.text.strip().strip('"').strip(), res.error) for res in self.engine.generate(chats)]
+        return [
+            (res.text.strip().strip('"').strip(), res.error) for res in self.engine.generate(chats)
+        ]
 
     def realize(self, requests: Sequence[CaptionRequest]) -> list[str | Failed]:
         out: list[str | Failed] = [Failed("not answered")] * len(requests)
@@ -239,7 +243,11 @@ class VLMRealizer:
             answers = self._ask([requests[i] for i in todo])
             retry = []
             for i, (text, error) in zip(todo, answers, strict=True):
-                reason = f"engine error: {error}" if error else check_caption(text, requests[i].path.concept)
+                reason = (
+                    f"engine error: {error}"
+                    if error
+                    else check_caption(text, requests[i].path.concept)
+                )
                 if reason is None:
                     out[i] = text
                 else:

@@ -45,31 +45,43 @@ def abstraction_report(
     out = []
     for depth in sorted(by):
         group = by[depth]
-        words = [json.loads(r["path"])[-1]["target"] for r in group if r["path"] not in (None, "", "[]")]
+        words = [
+            json.loads(r["path"])[-1]["target"] for r in group if r["path"] not in (None, "", "[]")
+        ]
         conc = mean(concreteness(w) for w in words) if words else float("nan")
         cos = None
         if scorer is not None:
-            pairs = [(r["uris"][0], r["text"]) for r in group if r["uris"] and Path(r["uris"][0]).is_file()]
+            pairs = [
+                (r["uris"][0], r["text"])
+                for r in group
+                if r["uris"] and Path(r["uris"][0]).is_file()
+            ]
             if pairs:
                 cos = float(mean(scorer([p for p, _ in pairs], [t for _, t in pairs])))
         out.append(DepthRow(depth, len(group), conc, cos))
     return out
 
 
-def clip_scorer(model_name: str, pretrained: str | None = None, device: str = "cpu", batch: int = 32) -> Scorer:
+def clip_scorer(
+    model_name: str, pretrained: str | None = None, device: str = "cpu", batch: int = 32
+) -> Scorer:
     """Image-text cosine with an open_clip model (name as open_clip names it)."""
     import open_clip
     import torch
     from PIL import Image
 
-    model, _, preprocess = open_clip.create_model_and_transforms(model_name, pretrained=pretrained, device=device)
+    model, _, preprocess = open_clip.create_model_and_transforms(
+        model_name, pretrained=pretrained, device=device
+    )
     tokenizer = open_clip.get_tokenizer(model_name)
     model.eval()
 
     def score(paths: Sequence[str], texts: Sequence[str]) -> list[float]:
         out: list[float] = []
         for i in range(0, len(paths), batch):
-            ims = torch.stack([preprocess(Image.open(p).convert("RGB")) for p in paths[i : i + batch]])
+            ims = torch.stack(
+                [preprocess(Image.open(p).convert("RGB")) for p in paths[i : i + batch]]
+            )
             toks = tokenizer(list(texts[i : i + batch]))
             with torch.no_grad():
                 a = model.encode_image(ims.to(device))

@@ -58,7 +58,9 @@ class CaptionSummary:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def choose(paths: Sequence[ContextPath], per_element: int, rng: random.Random | None) -> list[ContextPath]:
+def choose(
+    paths: Sequence[ContextPath], per_element: int, rng: random.Random | None
+) -> list[ContextPath]:
     """Per element: the ``per_element`` heaviest paths, or draws by weight."""
     by_el: dict[str, list[ContextPath]] = {}
     for p in paths:
@@ -93,7 +95,9 @@ class Captioner:
         self.realizer = realizer
         self.config = config or CaptionConfig()
         self.progress = progress or Progress()
-        self.summary = CaptionSummary(run_id=f"caption-{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}")
+        self.summary = CaptionSummary(
+            run_id=f"caption-{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+        )
         blob = json.dumps(
             {
                 "realizer": realizer.name,
@@ -114,9 +118,15 @@ class Captioner:
         run = RunRecord(
             id=self.summary.run_id,
             command="caption",
-            config={"realizer": self.realizer.name, "model": self.realizer.model, "key": self.key,
-                    "depths": list(self.config.depths), "per_element": self.config.per_element,
-                    "seed": self.config.seed, "sample": self.config.sample},
+            config={
+                "realizer": self.realizer.name,
+                "model": self.realizer.model,
+                "key": self.key,
+                "depths": list(self.config.depths),
+                "per_element": self.config.per_element,
+                "seed": self.config.seed,
+                "sample": self.config.sample,
+            },
             versions={"evokegraph": __version__},
         )
         self.store.record_run(run)
@@ -124,8 +134,12 @@ class Captioner:
             self._batch(ids[i : i + self.config.batch_size])
         run.finished = utcnow()
         run.status = "done"
-        run.counts = {"images": self.summary.images, "captions": self.summary.captions,
-                      "failed": self.summary.failed, "skipped": self.summary.skipped}
+        run.counts = {
+            "images": self.summary.images,
+            "captions": self.summary.captions,
+            "failed": self.summary.failed,
+            "skipped": self.summary.skipped,
+        }
         run.timings = dict(self.summary.seconds)
         self.store.record_run(run)
         return self.summary
@@ -151,7 +165,9 @@ class Captioner:
             for depth, paths in self.store.contexts(image_id, cfg.depths).items():
                 rng = _rng(cfg.seed, image_id, depth) if cfg.sample else None
                 for path in choose(paths, cfg.per_element, rng):
-                    requests.append(CaptionRequest(path=path, image=pixels, captions=record.captions))
+                    requests.append(
+                        CaptionRequest(path=path, image=pixels, captions=record.captions)
+                    )
         self._time("traverse", t)
         t = time.perf_counter()
         answers = self.realizer.realize(requests) if requests else []
@@ -160,15 +176,30 @@ class Captioner:
         for req, ans in zip(requests, answers, strict=True):
             if isinstance(ans, Failed):
                 self.summary.failed += 1
-                failures.append(Failure(image_id=req.path.image_id, stage="caption",
-                                        reason=f"depth {req.path.depth}, {req.path.concept!r}: {ans.reason}",
-                                        raw=ans.raw, run=self.summary.run_id))
+                failures.append(
+                    Failure(
+                        image_id=req.path.image_id,
+                        stage="caption",
+                        reason=f"depth {req.path.depth}, {req.path.concept!r}: {ans.reason}",
+                        raw=ans.raw,
+                        run=self.summary.run_id,
+                    )
+                )
                 continue
             p = req.path
-            captions.append(Caption(image_id=p.image_id, text=ans, depth=p.depth,
-                                    realizer=self.realizer.name, model=self.realizer.model,
-                                    path=p.steps, uses=[s.target for s in p.steps],
-                                    weight=p.weight, run=self.summary.run_id))
+            captions.append(
+                Caption(
+                    image_id=p.image_id,
+                    text=ans,
+                    depth=p.depth,
+                    realizer=self.realizer.name,
+                    model=self.realizer.model,
+                    path=p.steps,
+                    uses=[s.target for s in p.steps],
+                    weight=p.weight,
+                    run=self.summary.run_id,
+                )
+            )
             self.summary.by_depth[p.depth] = self.summary.by_depth.get(p.depth, 0) + 1
         entries = [ImageEntry(image=stored[i][0], stage_keys={self.stage: self.key}) for i in todo]
         t = time.perf_counter()

@@ -12,8 +12,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from evokegraph.cli_common import State, console, err_console, open_kb, print_json, print_table, state
+from evokegraph.cli_common import (
+    State,
+    console,
+    err_console,
+    open_kb,
+    print_json,
+    print_table,
+    state,
+)
 from evokegraph.errors import EvokeGraphError
 from evokegraph.graph.store import DEFAULT_DB, StoreConfig
 
@@ -45,7 +52,8 @@ def main_options(
         typer.Option("--backend", envvar="EVOKEGRAPH_BACKEND", help="ladybug (embedded) or neo4j."),
     ] = "ladybug",
     neo4j_uri: Annotated[
-        str, typer.Option("--neo4j-uri", envvar="EVOKEGRAPH_NEO4J_URI", help="bolt:// or neo4j:// URI.")
+        str,
+        typer.Option("--neo4j-uri", envvar="EVOKEGRAPH_NEO4J_URI", help="bolt:// or neo4j:// URI."),
     ] = "",
     neo4j_user: Annotated[
         str, typer.Option("--neo4j-user", envvar="EVOKEGRAPH_NEO4J_USER", help="Neo4j user.")
@@ -57,7 +65,10 @@ def main_options(
         ),
     ] = "",
     neo4j_database: Annotated[
-        str, typer.Option("--neo4j-database", envvar="EVOKEGRAPH_NEO4J_DATABASE", help="Neo4j database.")
+        str,
+        typer.Option(
+            "--neo4j-database", envvar="EVOKEGRAPH_NEO4J_DATABASE", help="Neo4j database."
+        ),
     ] = "",
     batch_size: Annotated[
         int, typer.Option("--write-batch", help="Rows per UNWIND batch (Neo4j).", min=1)
@@ -109,7 +120,8 @@ def cypher(
     ctx: typer.Context,
     query: Annotated[str, typer.Argument(help="A Cypher query.")],
     param: Annotated[
-        list[str] | None, typer.Option("--param", "-p", help="Parameter as key=value (JSON values allowed).")
+        list[str] | None,
+        typer.Option("--param", "-p", help="Parameter as key=value (JSON values allowed)."),
     ] = None,
     write: Annotated[bool, typer.Option("--write", help="Allow a query that writes.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON.")] = False,
@@ -129,7 +141,9 @@ def cypher(
 @app.command()
 def show(
     ctx: typer.Context,
-    image: Annotated[str, typer.Argument(help="Image id (or a unique prefix of it), or the image file.")],
+    image: Annotated[
+        str, typer.Argument(help="Image id (or a unique prefix of it), or the image file.")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """An image's elements, associations by distance and captions by depth."""

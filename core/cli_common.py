@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import typer
+from evokegraph.graph.store import GraphStore, StoreConfig, open_store
 from rich.console import Console
 from rich.table import Table
-
-from evokegraph.graph.store import GraphStore, StoreConfig, open_store
 
 console = Console()
 err_console = Console(stderr=True)
@@ -40,9 +39,7 @@ def state(ctx: typer.Context) -> State:
 def open_kb(ctx: typer.Context, *, read_only: bool = False, create: bool = False) -> GraphStore:
     """Open the store named by the global options (read-only where possible)."""
     cfg = state(ctx).store
-    return open_store(
-        StoreConfig(**{**cfg.__dict__, "read_only": read_only, "create": create})
-    )
+    return open_store(StoreConfig(**{**cfg.__dict__, "read_only": read_only, "create": create}))
 
 
 def print_json(data: Any) -> None:

@@ -24,7 +24,9 @@ def resolve_image(kb: GraphStore, ref: str) -> str:
         raise UserInputError(f"{ref!r} is neither an image file nor an image id (6+ hex digits)")
     ids = [r["id"] for r in kb.query(Q_IMAGE_PREFIX, {"p": prefix})]
     if not ids:
-        raise UserInputError(f"no image with id {prefix}...; list some with `evokegraph cypher \"MATCH (i:Image) RETURN i.id, i.uris LIMIT 10\"`")
+        raise UserInputError(
+            f'no image with id {prefix}...; list some with `evokegraph cypher "MATCH (i:Image) RETURN i.id, i.uris LIMIT 10"`'
+        )
     if len(ids) > 1:
         raise UserInputError(f"image id prefix {prefix!r} is ambiguous; give more digits")
     return ids[0]
@@ -46,7 +48,10 @@ def image_tables(view: ImageView) -> list[tuple[str, list[dict[str, Any]]]]:
     for v in view.evocations:
         by[v.element][v.distance].append(v.concept)
     assoc = [
-        {"element": e.concept, **{f"{d} {DISTANCE_NAMES[d]}": ", ".join(by[e.concept][d]) for d in DISTANCE_NAMES}}
+        {
+            "element": e.concept,
+            **{f"{d} {DISTANCE_NAMES[d]}": ", ".join(by[e.concept][d]) for d in DISTANCE_NAMES},
+        }
         for e in view.elements
     ]
     captions = [

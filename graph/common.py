@@ -59,8 +59,7 @@ Q_ELEMENT_CONCEPTS = (
     "MATCH (i:Image {id: $id})-[:HAS_ELEMENT]->(e:Element) RETURN e.concept AS concept"
 )
 _EVOKES_OF_IMAGE = (
-    "MATCH (i:Image {id: $id})-[:HAS_ELEMENT]->(e:Element) "
-    "MATCH (e)-[v:EVOKES]->(c:Concept) "
+    "MATCH (i:Image {id: $id})-[:HAS_ELEMENT]->(e:Element) MATCH (e)-[v:EVOKES]->(c:Concept) "
 )
 _EVOKES_RETURN = "RETURN e.concept AS element, c.name AS concept, v.distance AS distance, v.weight AS weight, c.pos AS pos"
 # One read for every depth: the image's EVOKES edges, all distances (a plain
@@ -280,12 +279,16 @@ def contexts(
         check_depth(d)
     edges, elements = context_edges(rows, element_rows)
     return {
-        d: paths_at_depth(image_id, edges, d, shared, max_shared_hops=max_shared_hops, exclude=elements)
+        d: paths_at_depth(
+            image_id, edges, d, shared, max_shared_hops=max_shared_hops, exclude=elements
+        )
         for d in depths
     }
 
 
-def shared_edges(rows: Sequence[Sequence[Any]], per_source: int = SHARED_PER_SOURCE) -> dict[str, list[Edge]]:
+def shared_edges(
+    rows: Sequence[Sequence[Any]], per_source: int = SHARED_PER_SOURCE
+) -> dict[str, list[Edge]]:
     out: dict[str, list[Edge]] = defaultdict(list)
     for r in rows:
         out[r[0]].append(Edge(r[0], r[1], int(r[2]), float(r[3]), r[4] or "NOUN"))
@@ -327,7 +330,9 @@ def caption_from_row(image_id: str, r: Row) -> Caption:
         realizer=r["realizer"],
         model=r["model"] or "",
         path=path,
-        uses=sorted((u for u in (r.get("uses") or []) if u), key=lambda u: (order.get(u, len(order)), u)),
+        uses=sorted(
+            (u for u in (r.get("uses") or []) if u), key=lambda u: (order.get(u, len(order)), u)
+        ),
         weight=r["weight"],
         run=r["run"] or "",
     )

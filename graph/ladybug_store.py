@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-
 from evokegraph.errors import (
     NotAKnowledgeBaseError,
     ReadOnlyQueryError,
@@ -338,7 +337,9 @@ class LadybugStore:
     def image_records(
         self, image_ids: Sequence[str]
     ) -> dict[str, tuple[ImageRecord, dict[str, str]]]:
-        return {k: common.image_record(n) for k, n in self._existing("Image", list(image_ids)).items()}
+        return {
+            k: common.image_record(n) for k, n in self._existing("Image", list(image_ids)).items()
+        }
 
     def get_image(self, image_id: str) -> ImageView | None:
         img = self._existing("Image", [image_id]).get(image_id)
@@ -385,7 +386,9 @@ class LadybugStore:
 
     def failures(self, run: str | None = None) -> list[Failure]:
         if run:
-            rows = self._run("MATCH (f:Failure) WHERE f.run = $run RETURN f ORDER BY f.at", {"run": run})
+            rows = self._run(
+                "MATCH (f:Failure) WHERE f.run = $run RETURN f ORDER BY f.at", {"run": run}
+            )
         else:
             rows = self._run("MATCH (f:Failure) RETURN f ORDER BY f.at")
         return [common.failure_from_row(r[0]) for r in rows]

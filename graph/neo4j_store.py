@@ -200,7 +200,9 @@ class Neo4jStore:
         return rows[0]["v"] if rows else None
 
     def set_meta(self, key: str, value: str) -> None:
-        self._driver.execute_query(common.W_SET_META, {"k": key, "v": value}, database_=self.database)
+        self._driver.execute_query(
+            common.W_SET_META, {"k": key, "v": value}, database_=self.database
+        )
 
     # -- schema -------------------------------------------------------------
     def ensure_schema(self) -> None:

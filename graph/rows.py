@@ -107,9 +107,7 @@ def concept_rows(batch: GraphBatch) -> list[Row]:
             pos.setdefault(s.target, "NOUN")
     for k in batch.concepts:
         pos.setdefault(k, "NOUN")
-    return [
-        {"name": k, "pos": p, "concreteness": batch.concepts.get(k)} for k, p in pos.items()
-    ]
+    return [{"name": k, "pos": p, "concreteness": batch.concepts.get(k)} for k, p in pos.items()]
 
 
 def caption_row(c: Caption) -> Row:

@@ -84,11 +84,10 @@ class GraphStore(Protocol):
         self, image_ids: Sequence[str]
     ) -> dict[str, tuple[ImageRecord, dict[str, str]]]:
         """Stored images (record, stage keys) among ``image_ids``, in one query."""
+
     def image_ids(self) -> list[str]: ...
 
-    def context(
-        self, image_id: str, depth: int, *, max_shared_hops: int = 2
-    ) -> list[ContextPath]:
+    def context(self, image_id: str, depth: int, *, max_shared_hops: int = 2) -> list[ContextPath]:
         """Paths from the image's elements to concepts at accumulated depth."""
 
     def contexts(
@@ -134,9 +133,7 @@ def open_store(config: StoreConfig | None = None, **overrides: Any) -> GraphStor
     if cfg.backend == "ladybug":
         from evokegraph.graph.ladybug_store import LadybugStore
 
-        return LadybugStore(
-            Path(cfg.path), read_only=cfg.read_only, create=cfg.create
-        )
+        return LadybugStore(Path(cfg.path), read_only=cfg.read_only, create=cfg.create)
     if cfg.backend == "neo4j":
         from evokegraph.graph.neo4j_store import Neo4jStore
 

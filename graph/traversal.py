@@ -122,7 +122,9 @@ def _to_path(image_id: str, w: tuple) -> ContextPath:
         depth=depth,
         weight=weight,
         steps=[
-            PathStep(kind=kind, source=e.source, target=e.target, distance=e.distance, weight=e.weight)
+            PathStep(
+                kind=kind, source=e.source, target=e.target, distance=e.distance, weight=e.weight
+            )
             for kind, e in edges
         ],
         pos=edges[-1][1].pos if edges[-1][1].pos in ("NOUN", "VERB", "ADJ", "ADV") else "OTHER",

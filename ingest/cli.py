@@ -6,12 +6,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn
-from rich.progress import Progress as RichProgress
-
 from evokegraph.cli_common import console, err_console, open_kb, print_json, print_table
 from evokegraph.ingest.images import DEFAULT_MAX_PIXELS
 from evokegraph.ingest.runner import IngestConfig, Ingestor, Progress, Summary
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.progress import Progress as RichProgress
 
 EXIT_FAILURES = 3  # the run finished, but some images or answers were recorded as failures
 
@@ -43,7 +48,10 @@ def _progress_bar() -> RichProgress:
 
 def _print_summary(s: Summary, dry_run: bool) -> None:
     d = s.as_dict()
-    rows = [{"what": k, "value": d[k]} for k in ("seen", "new", "skipped", "failed", "elements", "associations")]
+    rows = [
+        {"what": k, "value": d[k]}
+        for k in ("seen", "new", "skipped", "failed", "elements", "associations")
+    ]
     rows += [{"what": f"{k} (s)", "value": v} for k, v in d["seconds"].items()]
     rows += [{"what": f"failed at {k}", "value": v} for k, v in d["failures_by_stage"].items()]
     print_table(rows, title=f"ingest {'(dry run) ' if dry_run else ''}{s.run_id}")
@@ -51,20 +59,61 @@ def _print_summary(s: Summary, dry_run: bool) -> None:
 
 def ingest_cmd(
     ctx: typer.Context,
-    sources: Annotated[list[Path], typer.Argument(help="Folders, .csv/.jsonl list files, COCO captions .json, or images.")],
-    captions: Annotated[Path | None, typer.Option("--captions", help="Extra captions file (CSV, JSONL or COCO JSON), matched by file name.")] = None,
-    image_root: Annotated[Path | None, typer.Option("--image-root", help="Folder that COCO file names are relative to.")] = None,
-    extractor: Annotated[str, typer.Option("--extractor", help="Element extractor backend.")] = "caption-text",
+    sources: Annotated[
+        list[Path],
+        typer.Argument(help="Folders, .csv/.jsonl list files, COCO captions .json, or images."),
+    ],
+    captions: Annotated[
+        Path | None,
+        typer.Option(
+            "--captions",
+            help="Extra captions file (CSV, JSONL or COCO JSON), matched by file name.",
+        ),
+    ] = None,
+    image_root: Annotated[
+        Path | None,
+        typer.Option("--image-root", help="Folder that COCO file names are relative to."),
+    ] = None,
+    extractor: Annotated[
+        str, typer.Option("--extractor", help="Element extractor backend.")
+    ] = "caption-text",
     miner: Annotated[str, typer.Option("--miner", help="Association miner backend.")] = "lexical",
-    top_k: Annotated[int, typer.Option("--top-k", min=1, help="Salient elements per image (caption-text).")] = 5,
-    per_distance: Annotated[int, typer.Option("--per-distance", min=1, help="Associations per element and distance (lexical).")] = 3,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Images per batch (model stages and writes).")] = 32,
-    flush_every: Annotated[int, typer.Option("--flush-every", min=1, help="Images per store transaction (a crash redoes at most this many).")] = 2048,
-    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Stop after N source items.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Redo images already done with the same settings.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Read and validate only; write nothing, call no model.")] = False,
-    max_pixels: Annotated[int, typer.Option("--max-pixels", min=1, help="Refuse images above this many pixels.")] = DEFAULT_MAX_PIXELS,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bars on stderr.")] = True,
+    top_k: Annotated[
+        int, typer.Option("--top-k", min=1, help="Salient elements per image (caption-text).")
+    ] = 5,
+    per_distance: Annotated[
+        int,
+        typer.Option(
+            "--per-distance", min=1, help="Associations per element and distance (lexical)."
+        ),
+    ] = 3,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, help="Images per batch (model stages and writes).")
+    ] = 32,
+    flush_every: Annotated[
+        int,
+        typer.Option(
+            "--flush-every",
+            min=1,
+            help="Images per store transaction (a crash redoes at most this many).",
+        ),
+    ] = 2048,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="Stop after N source items.")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Redo images already done with the same settings.")
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Read and validate only; write nothing, call no model."),
+    ] = False,
+    max_pixels: Annotated[
+        int, typer.Option("--max-pixels", min=1, help="Refuse images above this many pixels.")
+    ] = DEFAULT_MAX_PIXELS,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Progress bars on stderr.")
+    ] = True,
 ) -> None:
     """Ingest images: elements, associations by distance, into the graph."""
     config = IngestConfig(
@@ -81,12 +130,11 @@ def ingest_cmd(
         captions=captions,
         image_root=image_root,
     )
-    with open_kb(ctx, read_only=dry_run) as kb:
-        with _progress_bar() as bar:
-            if not progress:
-                bar.stop()
-            runner = Ingestor(kb, config, progress=RichStages(bar) if progress else None)
-            summary = runner.run(sources)
+    with open_kb(ctx, read_only=dry_run) as kb, _progress_bar() as bar:
+        if not progress:
+            bar.stop()
+        runner = Ingestor(kb, config, progress=RichStages(bar) if progress else None)
+        summary = runner.run(sources)
     _print_summary(summary, dry_run)
     if summary.failed:
         err_console.print(
@@ -112,13 +160,17 @@ def failures_cmd(
 
 
 def sample_cmd(
-    directory: Annotated[Path, typer.Argument(help="Where to write the sample images and captions.")],
+    directory: Annotated[
+        Path, typer.Argument(help="Where to write the sample images and captions.")
+    ],
 ) -> None:
     """Write the bundled sample (package photos + literal captions) to DIR."""
     from evokegraph.ingest.sample import write_sample
 
     paths = write_sample(directory)
-    console.print(f"wrote {len(paths)} images with captions to {directory} (and {directory / 'sample.jsonl'})")
+    console.print(
+        f"wrote {len(paths)} images with captions to {directory} (and {directory / 'sample.jsonl'})"
+    )
 
 
 def register(app: typer.Typer) -> None:

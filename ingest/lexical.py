@@ -36,10 +36,37 @@ _POS = {"NOUN": "n", "VERB": "v", "ADJ": "a", "ADV": "r"}
 _POS_BACK = {"n": "NOUN", "v": "VERB", "a": "ADJ", "s": "ADJ", "r": "ADV"}
 # Upper ontology: too generic to be an association of anything.
 _GENERIC = frozenset(
-    "entity physical_entity abstraction abstract_entity object whole thing matter "
-    "physical_object unit artifact artefact living_thing organism being causal_agent "
-    "cause psychological_feature attribute relation group grouping measure "
-    "instrumentality act human_action human_activity event state".split()
+    [
+        "entity",
+        "physical_entity",
+        "abstraction",
+        "abstract_entity",
+        "object",
+        "whole",
+        "thing",
+        "matter",
+        "physical_object",
+        "unit",
+        "artifact",
+        "artefact",
+        "living_thing",
+        "organism",
+        "being",
+        "causal_agent",
+        "cause",
+        "psychological_feature",
+        "attribute",
+        "relation",
+        "group",
+        "grouping",
+        "measure",
+        "instrumentality",
+        "act",
+        "human_action",
+        "human_activity",
+        "event",
+        "state",
+    ]
 )
 MAX_SENSES = 6
 # Each distance aims this much lower on the 1..5 concreteness scale than the
@@ -81,7 +108,9 @@ class Context:
         self.synsets = [
             s
             for w in self.words
-            for s in (wn.synsets(w.replace(" ", "_"), "n")[:2] or wn.synsets(w.replace(" ", "_"))[:2])
+            for s in (
+                wn.synsets(w.replace(" ", "_"), "n")[:2] or wn.synsets(w.replace(" ", "_"))[:2]
+            )
         ]
 
     def relatedness(self, synset: Any) -> float:
@@ -100,9 +129,10 @@ def _lemma_count(synset: Any, word: str) -> int:
 def choose_sense(word: str, pos: str, context: Context) -> Any | None:
     """The sense of ``word`` that best fits the context (frequency as a prior)."""
     wn = wordnet()
-    senses = wn.synsets(word.replace(" ", "_"), _POS.get(pos, "n"))[:MAX_SENSES] or wn.synsets(
-        word.replace(" ", "_")
-    )[:MAX_SENSES]
+    senses = (
+        wn.synsets(word.replace(" ", "_"), _POS.get(pos, "n"))[:MAX_SENSES]
+        or wn.synsets(word.replace(" ", "_"))[:MAX_SENSES]
+    )
     if not senses:
         return None
     return max(
@@ -208,7 +238,9 @@ class LexicalMiner:
         base = concreteness(el.concept)
         for d in (1, 2, 3):
             target = base - CONCRETENESS_STEP * (d - 1)
-            picked[d] = self._rank(raw[d], el.concept, banned | used, ctx, self.per_distance, target)
+            picked[d] = self._rank(
+                raw[d], el.concept, banned | used, ctx, self.per_distance, target
+            )
             used |= {w for w, _ in picked[d]}
         target = base - CONCRETENESS_STEP * 3
         pool = self._rank(raw[45], el.concept, banned | used, ctx, 4 * self.per_distance, target)

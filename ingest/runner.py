@@ -12,6 +12,7 @@ recorded :class:`~evokegraph.records.Failure`; the run goes on.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -101,7 +102,9 @@ class Summary:
 
 
 def settings_key(name: str, settings: dict[str, Any], *parts: str) -> str:
-    blob = json.dumps({"name": name, "settings": settings, "parts": parts}, sort_keys=True, default=str)
+    blob = json.dumps(
+        {"name": name, "settings": settings, "parts": parts}, sort_keys=True, default=str
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -110,7 +113,9 @@ def image_stage_key(stage_key: str, captions: Sequence[str]) -> str:
     return settings_key("image", {}, stage_key, *sorted(captions))
 
 
-def _batches(items: Iterable[SourceItem], size: int, limit: int | None) -> Iterator[list[SourceItem]]:
+def _batches(
+    items: Iterable[SourceItem], size: int, limit: int | None
+) -> Iterator[list[SourceItem]]:
     batch: list[SourceItem] = []
     for n, item in enumerate(items):
         if limit is not None and n >= limit:
@@ -182,7 +187,9 @@ class Ingestor:
             self.summary.add_time("associations_aggregate", time.perf_counter() - t)
             run.finished = utcnow()
             run.status = "done"
-            run.counts = {k: float(v) for k, v in self.summary.as_dict().items() if isinstance(v, int)}
+            run.counts = {
+                k: float(v) for k, v in self.summary.as_dict().items() if isinstance(v, int)
+            }
             run.timings = dict(self.summary.seconds)
             self.store.record_run(run)
         return self.summary
@@ -215,7 +222,11 @@ class Ingestor:
             s.seen += 1
             try:
                 item = load_image(
-                    src.path, uri=src.uri, captions=src.captions, split=src.split, options=self.decode
+                    src.path,
+                    uri=src.uri,
+                    captions=src.captions,
+                    split=src.split,
+                    options=self.decode,
                 )
             except ImageError as exc:
                 failures.append(self._failure("decode", str(exc), uri=src.uri, origin=src.origin))
@@ -223,7 +234,9 @@ class Ingestor:
             old = loaded.get(item.record.id)
             if old is not None:  # the same picture twice in one batch: one image
                 old.record.uris = list(dict.fromkeys([*old.record.uris, *item.record.uris]))
-                old.record.captions = list(dict.fromkeys([*old.record.captions, *item.record.captions]))
+                old.record.captions = list(
+                    dict.fromkeys([*old.record.captions, *item.record.captions])
+                )
                 continue
             loaded[item.record.id] = item
         s.add_time("decode", time.perf_counter() - t)
@@ -274,9 +287,7 @@ class Ingestor:
                 self._full_recompute = True
         return entries, need_el, need_assoc
 
-    def _extract(
-        self, items: list[ImageItem], failures: list[Failure]
-    ) -> dict[str, Extraction]:
+    def _extract(self, items: list[ImageItem], failures: list[Failure]) -> dict[str, Extraction]:
         if not items:
             return {}
         t = time.perf_counter()
@@ -313,7 +324,9 @@ class Ingestor:
         for it in stale:  # elements stored, associations out of date
             view = self.store.get_image(it.record.id)
             if view is not None and view.elements:
-                inputs.append(MiningInput(item=it, description=view.image.description, elements=view.elements))
+                inputs.append(
+                    MiningInput(item=it, description=view.image.description, elements=view.elements)
+                )
         if not inputs:
             return
         t = time.perf_counter()
@@ -368,10 +381,8 @@ def _versions() -> dict[str, str]:
 
     out = {"evokegraph": __version__}
     for pkg in ("ladybug", "neo4j", "pillow", "nltk"):
-        try:
+        with contextlib.suppress(PackageNotFoundError):
             out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            pass
     return out
 
 

@@ -68,7 +68,9 @@ def _first(row: dict[str, object], keys: Sequence[str]) -> object:
 def _item_from_row(row: dict[str, object], base: Path, origin: str) -> SourceItem:
     raw_path = _first(row, PATH_KEYS)
     if not isinstance(raw_path, str) or not raw_path.strip():
-        raise SourceError(f"{origin}: no image path; give a column/key named one of {', '.join(PATH_KEYS)}")
+        raise SourceError(
+            f"{origin}: no image path; give a column/key named one of {', '.join(PATH_KEYS)}"
+        )
     caps = _first(row, CAPTION_KEYS)
     if isinstance(caps, str):
         captions = caps.split(CAPTION_SEPARATOR)
@@ -81,9 +83,7 @@ def _item_from_row(row: dict[str, object], base: Path, origin: str) -> SourceIte
     p = Path(raw_path.strip())
     path = p if p.is_absolute() else base / p
     split = row.get("split")
-    return SourceItem(
-        path=path, captions=_clean(captions), split=str(split or ""), origin=origin
-    )
+    return SourceItem(path=path, captions=_clean(captions), split=str(split or ""), origin=origin)
 
 
 def iter_csv(path: Path) -> Iterator[SourceItem]:
@@ -96,7 +96,9 @@ def iter_csv(path: Path) -> Iterator[SourceItem]:
         for row in reader:
             origin = f"{path}:{reader.line_num}"
             if None in row:  # more fields than the header
-                raise SourceError(f"{origin}: {len(row) - 1 + len(row[None])} fields, header has {len(reader.fieldnames)}; quote fields that contain commas")
+                raise SourceError(
+                    f"{origin}: {len(row) - 1 + len(row[None])} fields, header has {len(reader.fieldnames)}; quote fields that contain commas"
+                )
             yield _item_from_row(row, path.parent, origin)
 
 
@@ -109,7 +111,9 @@ def iter_jsonl(path: Path) -> Iterator[SourceItem]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise SourceError(f"{origin}: malformed JSON ({exc.msg}); one JSON object per line") from None
+                raise SourceError(
+                    f"{origin}: malformed JSON ({exc.msg}); one JSON object per line"
+                ) from None
             if not isinstance(row, dict):
                 raise SourceError(f"{origin}: expected a JSON object, got {type(row).__name__}")
             yield _item_from_row(row, path.parent, origin)
@@ -167,14 +171,14 @@ def caption_map(path: Path) -> dict[str, list[str]]:
     return dict(out)
 
 
-def iter_source(
-    source: Path, *, image_root: Path | None = None
-) -> Iterator[SourceItem]:
+def iter_source(source: Path, *, image_root: Path | None = None) -> Iterator[SourceItem]:
     """Dispatch on what ``source`` is."""
     if source.is_dir():
         return iter_folder(source)
     if not source.exists():
-        raise UserInputError(f"source {source} does not exist; give a folder, a .csv/.jsonl list or a COCO .json")
+        raise UserInputError(
+            f"source {source} does not exist; give a folder, a .csv/.jsonl list or a COCO .json"
+        )
     suffix = source.suffix.lower()
     if suffix == ".csv":
         return iter_csv(source)
@@ -183,7 +187,9 @@ def iter_source(
     if suffix == ".json":
         return iter_coco(source, image_root)
     if suffix in IMAGE_SUFFIXES:
-        return iter([SourceItem(path=source, captions=sidecar_captions(source), origin=str(source))])
+        return iter(
+            [SourceItem(path=source, captions=sidecar_captions(source), origin=str(source))]
+        )
     raise UserInputError(
         f"cannot read source {source}: give a folder, a .csv/.jsonl list, a COCO .json or an image"
     )

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-
 from evokegraph.captioning.realizers import (
     REALIZERS,
     CaptionRequest,
@@ -37,40 +36,115 @@ from evokegraph.records import (
 A = "a" * 64
 
 
-def path(element: str, concept: str, depth: int, weight: float = 1.0, pos: str = "NOUN") -> ContextPath:
-    step = PathStep(kind="EVOKES", source=element, target=concept, distance=min(depth, 5), weight=weight)
-    return ContextPath(image_id=A, element=element, concept=concept, depth=depth, weight=weight, steps=[step], pos=pos)
+def path(
+    element: str, concept: str, depth: int, weight: float = 1.0, pos: str = "NOUN"
+) -> ContextPath:
+    step = PathStep(
+        kind="EVOKES", source=element, target=concept, distance=min(depth, 5), weight=weight
+    )
+    return ContextPath(
+        image_id=A,
+        element=element,
+        concept=concept,
+        depth=depth,
+        weight=weight,
+        steps=[step],
+        pos=pos,
+    )
 
 
 def test_articles_and_gerunds() -> None:
-    assert [article(w) for w in ("apple", "hour", "unicorn", "euro", "dog", "honest", "umbrella")] == [
-        "an", "an", "a", "a", "a", "an", "an"]
+    assert [
+        article(w) for w in ("apple", "hour", "unicorn", "euro", "dog", "honest", "umbrella")
+    ] == ["an", "an", "a", "a", "a", "an", "an"]
     assert [gerund(v) for v in ("run", "make", "see", "lie", "swim", "open", "ski", "fix")] == [
-        "running", "making", "seeing", "lying", "swimming", "opening", "skiing", "fixing"]
+        "running",
+        "making",
+        "seeing",
+        "lying",
+        "swimming",
+        "opening",
+        "skiing",
+        "fixing",
+    ]
 
 
 @pytest.mark.parametrize(
     ("element", "concept", "depth", "pos", "abstract", "expected"),
     [
-        ("cup", "chalice", 1, "NOUN", False, {"The cup, or a chalice", "A chalice in the picture", "The cup that could be a chalice"}),
-        ("cup", "container", 2, "NOUN", False, {"The cup, a kind of container", "The cup: a container of sorts", "A container, seen as the cup"}),
-        ("cup", "eternity", 5, "NOUN", True, {"Eternity, held in the cup", "The cup: an image of eternity", "Eternity made visible"}),
-        ("dog", "run", 3, "VERB", False, {"The dog and the act of running", "A moment of running with the dog"}),
+        (
+            "cup",
+            "chalice",
+            1,
+            "NOUN",
+            False,
+            {
+                "The cup, or a chalice",
+                "A chalice in the picture",
+                "The cup that could be a chalice",
+            },
+        ),
+        (
+            "cup",
+            "container",
+            2,
+            "NOUN",
+            False,
+            {
+                "The cup, a kind of container",
+                "The cup: a container of sorts",
+                "A container, seen as the cup",
+            },
+        ),
+        (
+            "cup",
+            "eternity",
+            5,
+            "NOUN",
+            True,
+            {"Eternity, held in the cup", "The cup: an image of eternity", "Eternity made visible"},
+        ),
+        (
+            "dog",
+            "run",
+            3,
+            "VERB",
+            False,
+            {"The dog and the act of running", "A moment of running with the dog"},
+        ),
         ("dog", "loyal", 4, "ADJ", False, {"The dog, loyal at heart", "The loyal side of the dog"}),
-        ("astronaut", "orbit", 1, "NOUN", False, {"The astronaut, or an orbit", "An orbit in the picture", "The astronaut that could be an orbit"}),
+        (
+            "astronaut",
+            "orbit",
+            1,
+            "NOUN",
+            False,
+            {
+                "The astronaut, or an orbit",
+                "An orbit in the picture",
+                "The astronaut that could be an orbit",
+            },
+        ),
     ],
 )
-def test_template_grammar(element: str, concept: str, depth: int, pos: str, abstract: bool, expected: set[str]) -> None:
+def test_template_grammar(
+    element: str, concept: str, depth: int, pos: str, abstract: bool, expected: set[str]
+) -> None:
     text = template_caption(path(element, concept, depth, pos=pos), abstract)
     assert text in expected
     assert concept[:3] in text.lower() and len(text.split()) < 10
-    assert template_caption(path(element, concept, depth, pos=pos), abstract) == text  # deterministic
+    assert (
+        template_caption(path(element, concept, depth, pos=pos), abstract) == text
+    )  # deterministic
 
 
 def test_choose_top_and_sample() -> None:
     paths = [path("dog", c, 3, w) for c, w in (("park", 0.9), ("walk", 0.5), ("leash", 0.1))]
     paths += [path("sky", "cloud", 3, 0.3)]
-    assert [(p.element, p.concept) for p in choose(paths, 1, None)] == [("dog", "park"), ("sky", "cloud")]
+    assert [(p.element, p.concept) for p in choose(paths, 1, None)] == [
+        ("dog", "park"),
+        ("sky", "cloud"),
+    ]
     assert [p.concept for p in choose(paths, 2, None)] == ["park", "walk", "cloud"]
     one = [p.concept for p in choose(paths, 2, random.Random(7))]
     assert one == [p.concept for p in choose(paths, 2, random.Random(7))]  # seeded
@@ -93,21 +167,32 @@ class FakeVLM:
 
 
 def test_vlm_realizer_rules_and_one_retry() -> None:
-    reqs = [CaptionRequest(path=path("dog", "loyalty", 4), captions=["a dog on a beach"]) for _ in range(3)]
-    engine = FakeVLM([
-        "A dog's quiet loyalty by the sea",          # ok at once
-        "A dog on the beach",                        # word missing -> retried
-        "",                                          # empty -> retried
-        "Loyal friend waiting on the sand",           # retry ok (loyal ~ loyalty)
-        "one two three four five six seven eight nine ten loyalty",  # retry too long
-    ])
+    reqs = [
+        CaptionRequest(path=path("dog", "loyalty", 4), captions=["a dog on a beach"])
+        for _ in range(3)
+    ]
+    engine = FakeVLM(
+        [
+            "A dog's quiet loyalty by the sea",  # ok at once
+            "A dog on the beach",  # word missing -> retried
+            "",  # empty -> retried
+            "Loyal friend waiting on the sand",  # retry ok (loyal ~ loyalty)
+            "one two three four five six seven eight nine ten loyalty",  # retry too long
+        ]
+    )
     out = VLMRealizer(engine).realize(reqs)
     assert out[0] == "A dog's quiet loyalty by the sea"
     assert out[1] == "Loyal friend waiting on the sand"
-    assert isinstance(out[2], Failed) and out[2].reason.startswith("11 words; the limit is under 10 (after 2 tries)")
+    assert isinstance(out[2], Failed) and out[2].reason.startswith(
+        "11 words; the limit is under 10 (after 2 tries)"
+    )
     assert len(engine.requests) == 5
     prompt = engine.requests[0].messages[0]["content"]
-    assert '"loyalty"' in prompt and "level 4 (conceptual association)" in prompt and "a dog on a beach" in prompt
+    assert (
+        '"loyalty"' in prompt
+        and "level 4 (conceptual association)" in prompt
+        and "a dog on a beach" in prompt
+    )
     assert check_caption("A dog", "loyalty") == "caption does not contain 'loyalty'"
 
 
@@ -115,21 +200,36 @@ def small_kb(kb: LadybugStore) -> None:
     def ev(e: str, c: str, d: int, w: float) -> Evocation:
         return Evocation(element=e, concept=c, distance=d, weight=w)
 
-    kb.write(GraphBatch(images=[
-        ImageEntry(
-            image=ImageRecord(id=A, uris=["a.jpg"], captions=["a dog on a beach"]),
-            elements=[Element(name="dog", concept="dog"), Element(name="beach", concept="beach", rank=1)],
-            evocations=[ev("dog", "puppy", 1, 0.9), ev("dog", "pet", 2, 0.8), ev("dog", "play", 3, 0.7),
-                        ev("dog", "loyalty", 4, 0.6), ev("dog", "devotion", 5, 0.5),
-                        ev("beach", "shore", 1, 0.9), ev("beach", "coast", 2, 0.8), ev("beach", "holiday", 3, 0.7),
-                        ev("beach", "freedom", 4, 0.6), ev("beach", "eternity", 5, 0.4)],
-        ),
-        ImageEntry(
-            image=ImageRecord(id="c" * 64, uris=["c.jpg"]),
-            elements=[Element(name="loyalty", concept="loyalty")],
-            evocations=[ev("loyalty", "trust", 3, 0.8)],
-        ),
-    ]))
+    kb.write(
+        GraphBatch(
+            images=[
+                ImageEntry(
+                    image=ImageRecord(id=A, uris=["a.jpg"], captions=["a dog on a beach"]),
+                    elements=[
+                        Element(name="dog", concept="dog"),
+                        Element(name="beach", concept="beach", rank=1),
+                    ],
+                    evocations=[
+                        ev("dog", "puppy", 1, 0.9),
+                        ev("dog", "pet", 2, 0.8),
+                        ev("dog", "play", 3, 0.7),
+                        ev("dog", "loyalty", 4, 0.6),
+                        ev("dog", "devotion", 5, 0.5),
+                        ev("beach", "shore", 1, 0.9),
+                        ev("beach", "coast", 2, 0.8),
+                        ev("beach", "holiday", 3, 0.7),
+                        ev("beach", "freedom", 4, 0.6),
+                        ev("beach", "eternity", 5, 0.4),
+                    ],
+                ),
+                ImageEntry(
+                    image=ImageRecord(id="c" * 64, uris=["c.jpg"]),
+                    elements=[Element(name="loyalty", concept="loyalty")],
+                    evocations=[ev("loyalty", "trust", 3, 0.8)],
+                ),
+            ]
+        )
+    )
     kb.recompute_associations()
 
 
@@ -146,7 +246,9 @@ def test_caption_runner_idempotent_with_paths(kb: LadybugStore) -> None:
     deep = [c for c in view.captions if c.depth == 7]
     assert len(deep) == 1 and "trust" in deep[0].text.lower()
     assert [(s.kind, s.source, s.target) for s in deep[0].path] == [
-        ("EVOKES", "dog", "loyalty"), ("ASSOCIATED_WITH", "loyalty", "trust")]
+        ("EVOKES", "dog", "loyalty"),
+        ("ASSOCIATED_WITH", "loyalty", "trust"),
+    ]
     assert deep[0].uses == ["loyalty", "trust"]
 
 

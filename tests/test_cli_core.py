@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-
 from typing import Any
 
 import pytest
 import typer
-
 from evokegraph.cli import app, main
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -39,7 +37,9 @@ def test_init_stats_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     }
 
 
-def test_db_from_env(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_db_from_env(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("EVOKEGRAPH_DB", str(tmp_path / "env.kb"))
     assert run(capsys, "init")[0] == 0
     assert (tmp_path / "env.kb").exists()
@@ -50,13 +50,21 @@ def test_cypher_read_write_and_params(tmp_path: Path, capsys: pytest.CaptureFixt
     run(capsys, "--db", db, "init")
     code, _, err = run(capsys, "--db", db, "cypher", "CREATE (:Concept {name: 'x'})")
     assert code == 2
-    assert err.strip() == "Error: refusing a query that writes; pass --write (write=True) to allow it"
-    code, _, _ = run(capsys, "--db", db, "cypher", "--write", "MERGE (:Concept {name: $n})", "-p", "n=tree")
+    assert (
+        err.strip() == "Error: refusing a query that writes; pass --write (write=True) to allow it"
+    )
+    code, _, _ = run(
+        capsys, "--db", db, "cypher", "--write", "MERGE (:Concept {name: $n})", "-p", "n=tree"
+    )
     assert code == 0
-    code, out, _ = run(capsys, "--db", db, "cypher", "--json", "MATCH (c:Concept) RETURN c.name AS name")
+    code, out, _ = run(
+        capsys, "--db", db, "cypher", "--json", "MATCH (c:Concept) RETURN c.name AS name"
+    )
     assert code == 0 and json.loads(out) == [{"name": "tree"}]
     code, _, err = run(capsys, "--db", db, "cypher", "MATCH (c:Nope) RETURN c")
-    assert code == 2 and err.startswith("Error: query failed:") and len(err.strip().splitlines()) == 1
+    assert (
+        code == 2 and err.startswith("Error: query failed:") and len(err.strip().splitlines()) == 1
+    )
     code, _, err = run(capsys, "--db", db, "cypher", "RETURN 1", "-p", "oops")
     assert code == 2 and "bad parameter 'oops'; write it as key=value" in err
 

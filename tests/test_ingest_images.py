@@ -7,10 +7,9 @@ import os
 from pathlib import Path
 
 import pytest
-from PIL import Image
-
 from evokegraph.errors import ImageError
 from evokegraph.ingest.images import DecodeOptions, load_image, sha256_bytes
+from PIL import Image
 
 
 def jpeg_bytes(size: tuple[int, int] = (40, 30), color: str = "red", **save: object) -> bytes:
@@ -64,7 +63,9 @@ def test_unsupported_format(tmp_path: Path) -> None:
 
 def test_decompression_bomb_limit(tmp_path: Path) -> None:
     p = write(tmp_path, "big.png", _png(Image.new("L", (1000, 1000))))
-    with pytest.raises(ImageError, match=r"1000x1000 = 1,000,000 pixels is over the limit of 999,999.*--max-pixels"):
+    with pytest.raises(
+        ImageError, match=r"1000x1000 = 1,000,000 pixels is over the limit of 999,999.*--max-pixels"
+    ):
         load_image(p, options=DecodeOptions(max_pixels=999_999))
     assert load_image(p, options=DecodeOptions(max_pixels=1_000_000)).record.width == 1000
 

@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
-
 from evokegraph.graph.ladybug_store import LadybugStore
+from PIL import Image
 
 N_IMAGES = 8
 
@@ -60,7 +59,7 @@ SCRIPT = textwrap.dedent(
 
 def make_images(d: Path) -> Path:
     d.mkdir()
-    words = "red green blue sky sea sand tree leaf rock moss".split()
+    words = ["red", "green", "blue", "sky", "sea", "sand", "tree", "leaf", "rock", "moss"]
     for i in range(N_IMAGES):
         Image.new("RGB", (8, 8), (i * 30, 0, 0)).save(d / f"{i}.png")
         if i != 3:  # one image without caption: a recorded failure
@@ -73,14 +72,30 @@ def dump(path: Path) -> dict[str, Any]:
         q = kb.query
         return {
             "stats": {k: v for k, v in kb.stats().model_dump().items() if k != "runs"},
-            "images": sorted(json.dumps(r, sort_keys=True) for r in q(
-                "MATCH (i:Image) RETURN i.id AS id, i.uris AS u, i.captions AS c, i.stage_keys AS k")),
-            "evokes": sorted(tuple(r.values()) for r in q(
-                "MATCH (e:Element)-[v:EVOKES]->(c:Concept) RETURN e.id, c.name, v.distance, v.weight")),
-            "is": sorted(tuple(r.values()) for r in q(
-                "MATCH (i:Image)-[:HAS_ELEMENT]->(e:Element)-[:IS]->(c:Concept) RETURN i.id, e.id, c.name")),
-            "assoc": sorted(tuple(r.values()) for r in q(
-                "MATCH (a:Concept)-[r:ASSOCIATED_WITH]->(b:Concept) RETURN a.name, b.name, r.distance, r.support, r.weight")),
+            "images": sorted(
+                json.dumps(r, sort_keys=True)
+                for r in q(
+                    "MATCH (i:Image) RETURN i.id AS id, i.uris AS u, i.captions AS c, i.stage_keys AS k"
+                )
+            ),
+            "evokes": sorted(
+                tuple(r.values())
+                for r in q(
+                    "MATCH (e:Element)-[v:EVOKES]->(c:Concept) RETURN e.id, c.name, v.distance, v.weight"
+                )
+            ),
+            "is": sorted(
+                tuple(r.values())
+                for r in q(
+                    "MATCH (i:Image)-[:HAS_ELEMENT]->(e:Element)-[:IS]->(c:Concept) RETURN i.id, e.id, c.name"
+                )
+            ),
+            "assoc": sorted(
+                tuple(r.values())
+                for r in q(
+                    "MATCH (a:Concept)-[r:ASSOCIATED_WITH]->(b:Concept) RETURN a.name, b.name, r.distance, r.support, r.weight"
+                )
+            ),
             "concepts": sorted(r["n"] for r in q("MATCH (c:Concept) RETURN c.name AS n")),
             "failures": sorted((f.uri, f.stage, f.reason) for f in kb.failures()),
         }

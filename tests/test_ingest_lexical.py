@@ -6,7 +6,6 @@ from pathlib import Path
 from statistics import mean
 
 import pytest
-
 from evokegraph.ingest import wordnet_data
 from evokegraph.ingest.caption_text import CaptionTextExtractor
 from evokegraph.ingest.concreteness import concreteness, rating
@@ -20,7 +19,13 @@ def test_tagger_on_literal_captions() -> None:
     got = [(t.lemma, t.pos) for t in content_words("Two cats sleeping on a red couch")]
     assert got == [("cat", "NOUN"), ("sleep", "VERB"), ("red", "ADJ"), ("couch", "NOUN")]
     got = [(t.lemma, t.pos) for t in content_words("The old trees stand in a foggy field")]
-    assert got == [("old", "ADJ"), ("tree", "NOUN"), ("stand", "VERB"), ("foggy", "ADJ"), ("field", "NOUN")]
+    assert got == [
+        ("old", "ADJ"),
+        ("tree", "NOUN"),
+        ("stand", "VERB"),
+        ("foggy", "ADJ"),
+        ("field", "NOUN"),
+    ]
 
 
 def test_concreteness_norms() -> None:
@@ -31,7 +36,9 @@ def test_concreteness_norms() -> None:
 
 
 def test_caption_text_ranks_by_concreteness() -> None:
-    ex = CaptionTextExtractor(top_k=3).extract_one(["A dog running on a sandy beach", "a dog by the sea"])
+    ex = CaptionTextExtractor(top_k=3).extract_one(
+        ["A dog running on a sandy beach", "a dog by the sea"]
+    )
     assert isinstance(ex, Extraction)
     assert [e.concept for e in ex.elements] == ["dog", "beach", "sea"]
     assert [e.rank for e in ex.elements] == [0, 1, 2]
@@ -75,8 +82,19 @@ def test_lexical_distances_and_rules() -> None:
     words = [w for v in dog.values() for w in v]
     assert "dog" not in words and len(words) == len(set(words))  # never itself, no repeats
     # broader categories: the dog sense's hypernyms (canine, domestic animal) and theirs
-    assert set(dog[2]) <= {"canine", "canid", "domestic animal", "domesticated animal", "carnivore",
-                           "animal", "animate being", "beast", "brute", "creature", "fauna"}, dog[2]
+    assert set(dog[2]) <= {
+        "canine",
+        "canid",
+        "domestic animal",
+        "domesticated animal",
+        "carnivore",
+        "animal",
+        "animate being",
+        "beast",
+        "brute",
+        "creature",
+        "fauna",
+    }, dog[2]
     elements = {e.concept for e in ex.elements}
     assert not elements & {e.concept for e in evs}  # never another element of the image
     for e in evs:
@@ -90,7 +108,10 @@ def test_same_word_different_context_different_associations() -> None:
 
 
 def test_deterministic() -> None:
-    assert mine(["a cup of coffee on a wooden table"])[1] == mine(["a cup of coffee on a wooden table"])[1]
+    assert (
+        mine(["a cup of coffee on a wooden table"])[1]
+        == mine(["a cup of coffee on a wooden table"])[1]
+    )
 
 
 def test_concreteness_falls_with_distance_on_the_sample_captions() -> None:
@@ -107,14 +128,23 @@ def test_concreteness_falls_with_distance_on_the_sample_captions() -> None:
     assert means[0] - means[4] > 0.8, means
 
 
-def test_missing_wordnet_names_the_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_wordnet_names_the_packages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(wordnet_data, "DEBIAN_DIRS", (tmp_path / "none",))
     monkeypatch.delenv("EVOKEGRAPH_WORDNET_DIR", raising=False)
-    with pytest.raises(wordnet_data.WordNetMissingError, match="install the Debian packages wordnet-base and wordnet-sense-index"):
+    with pytest.raises(
+        wordnet_data.WordNetMissingError,
+        match="install the Debian packages wordnet-base and wordnet-sense-index",
+    ):
         wordnet_data.find_source()
 
 
 def test_lexnames_has_the_45_lexicographer_files() -> None:
     lines = wordnet_data.lexnames_text().splitlines()
     assert len(lines) == 45
-    assert lines[0] == "00\tadj.all\t3" and lines[3] == "03\tnoun.Tops\t1" and lines[44] == "44\tadj.ppl\t3"
+    assert (
+        lines[0] == "00\tadj.all\t3"
+        and lines[3] == "03\tnoun.Tops\t1"
+        and lines[44] == "44\tadj.ppl\t3"
+    )

@@ -9,11 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
-
 from evokegraph.cli import main
 from evokegraph.graph.ladybug_store import LadybugStore
-from evokegraph.ingest.runner import IngestConfig, Ingestor, ingest
+from evokegraph.ingest.runner import IngestConfig, ingest
 from evokegraph.ingest.stages import (
     EXTRACTORS,
     MINERS,
@@ -23,6 +21,7 @@ from evokegraph.ingest.stages import (
     MiningInput,
 )
 from evokegraph.records import Element, Evocation
+from PIL import Image
 
 
 class WordsExtractor:
@@ -103,12 +102,33 @@ def graph_dump(kb: LadybugStore) -> dict[str, Any]:
     """Everything but provenance (run ids, Run nodes, failure timestamps)."""
     q = kb.query
     return {
-        "stats": {k: v for k, v in kb.stats().model_dump().items() if k not in ("runs", "failures")},
-        "images": sorted(json.dumps(r, sort_keys=True) for r in q(
-            "MATCH (i:Image) RETURN i.id AS id, i.uris AS uris, i.captions AS c, i.stage_keys AS k, i.description AS d")),
-        "elements": sorted(tuple(r.values()) for r in q("MATCH (i:Image)-[:HAS_ELEMENT]->(e:Element)-[:IS]->(c:Concept) RETURN i.id, e.id, c.name, e.rank")),
-        "evokes": sorted(tuple(r.values()) for r in q("MATCH (e:Element)-[v:EVOKES]->(c:Concept) RETURN e.id, c.name, v.distance, v.weight, v.rank")),
-        "assoc": sorted(tuple(r.values()) for r in q("MATCH (a:Concept)-[r:ASSOCIATED_WITH]->(b:Concept) RETURN a.name, b.name, r.distance, r.support, r.weight")),
+        "stats": {
+            k: v for k, v in kb.stats().model_dump().items() if k not in ("runs", "failures")
+        },
+        "images": sorted(
+            json.dumps(r, sort_keys=True)
+            for r in q(
+                "MATCH (i:Image) RETURN i.id AS id, i.uris AS uris, i.captions AS c, i.stage_keys AS k, i.description AS d"
+            )
+        ),
+        "elements": sorted(
+            tuple(r.values())
+            for r in q(
+                "MATCH (i:Image)-[:HAS_ELEMENT]->(e:Element)-[:IS]->(c:Concept) RETURN i.id, e.id, c.name, e.rank"
+            )
+        ),
+        "evokes": sorted(
+            tuple(r.values())
+            for r in q(
+                "MATCH (e:Element)-[v:EVOKES]->(c:Concept) RETURN e.id, c.name, v.distance, v.weight, v.rank"
+            )
+        ),
+        "assoc": sorted(
+            tuple(r.values())
+            for r in q(
+                "MATCH (a:Concept)-[r:ASSOCIATED_WITH]->(b:Concept) RETURN a.name, b.name, r.distance, r.support, r.weight"
+            )
+        ),
         "failures": sorted((f.uri, f.stage, f.reason) for f in kb.failures()),
     }
 
@@ -189,32 +209,67 @@ def test_missing_files_in_a_list_are_failures(kb: LadybugStore, tmp_path: Path) 
     assert f.stage == "decode" and f.reason == f"file not found ({tmp_path / 'list.csv'}:3)"
 
 
-def test_cli_exit_codes_and_failures_listing(tmp_path: Path, folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_exit_codes_and_failures_listing(
+    tmp_path: Path, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = str(tmp_path / "k.kb")
     assert main(["--db", db, "init"]) == 0
-    code = main(["--db", db, "ingest", str(folder), "--extractor", "test-words", "--miner", "test-suffix", "--no-progress"])
+    code = main(
+        [
+            "--db",
+            db,
+            "ingest",
+            str(folder),
+            "--extractor",
+            "test-words",
+            "--miner",
+            "test-suffix",
+            "--no-progress",
+        ]
+    )
     out, err = capsys.readouterr()
-    assert code == 3 and "2 failure(s) recorded; list them with `evokegraph failures --run ingest-" in err
+    assert (
+        code == 3
+        and "2 failure(s) recorded; list them with `evokegraph failures --run ingest-" in err
+    )
     assert main(["--db", db, "failures", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert sorted(Path(r["uri"]).name for r in rows) == ["bad.jpg", "nocap.jpg"]
     (folder / "bad.jpg").unlink()
     (folder / "nocap.jpg").unlink()
-    code = main(["--db", db, "ingest", str(folder), "--extractor", "test-words", "--miner", "test-suffix", "--no-progress"])
+    code = main(
+        [
+            "--db",
+            db,
+            "ingest",
+            str(folder),
+            "--extractor",
+            "test-words",
+            "--miner",
+            "test-suffix",
+            "--no-progress",
+        ]
+    )
     assert code == 0
     capsys.readouterr()
     code = main(["--db", db, "ingest", str(folder), "--extractor", "nope", "--no-progress"])
     assert code == 2 and "unknown extractor 'nope'; known: " in capsys.readouterr().err
 
 
-def test_bad_source_file_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_source_file_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = str(tmp_path / "k.kb")
     main(["--db", db, "init"])
     p = tmp_path / "captions_x.json"
     p.write_text("{not json")
     code = main(["--db", db, "ingest", str(p), "--no-progress"])
     err = capsys.readouterr().err.strip()
-    assert code == 2 and err == f"Error: {p}:1: malformed COCO JSON (Expecting property name enclosed in double quotes)"
+    assert (
+        code == 2
+        and err
+        == f"Error: {p}:1: malformed COCO JSON (Expecting property name enclosed in double quotes)"
+    )
     # and nothing stored was lost or half-written
     assert LadybugStore(Path(db), read_only=True).stats().images == 0
 

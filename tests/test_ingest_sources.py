@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from evokegraph.errors import SourceError, UserInputError
 from evokegraph.ingest.sources import iter_source, iter_sources
 
@@ -61,8 +60,10 @@ def test_csv_bad_row_names_file_and_line(tmp_path: Path) -> None:
 def test_jsonl_list(tmp_path: Path) -> None:
     p = tmp_path / "list.jsonl"
     p.write_text(
-        json.dumps({"path": "a.jpg", "captions": ["one", "two"]}) + "\n\n"
-        + json.dumps({"file_name": "b.jpg", "caption": "three", "split": "test"}) + "\n"
+        json.dumps({"path": "a.jpg", "captions": ["one", "two"]})
+        + "\n\n"
+        + json.dumps({"file_name": "b.jpg", "caption": "three", "split": "test"})
+        + "\n"
     )
     items = list(iter_source(p))
     assert [(i.path.name, i.captions, i.split) for i in items] == [
@@ -81,7 +82,10 @@ def coco(tmp_path: Path) -> Path:
     ann.write_text(
         json.dumps(
             {
-                "images": [{"id": 7, "file_name": "000007.jpg"}, {"id": 9, "file_name": "000009.jpg"}],
+                "images": [
+                    {"id": 7, "file_name": "000007.jpg"},
+                    {"id": 9, "file_name": "000009.jpg"},
+                ],
                 "annotations": [
                     {"image_id": 7, "id": 1, "caption": "A man riding a horse."},
                     {"image_id": 7, "id": 2, "caption": "A rider on a brown horse."},
@@ -96,7 +100,11 @@ def test_coco_captions(tmp_path: Path) -> None:
     ann = coco(tmp_path)
     items = list(iter_source(ann))
     assert [(i.path, i.captions, i.split) for i in items] == [
-        (tmp_path / "val2017" / "000007.jpg", ["A man riding a horse.", "A rider on a brown horse."], "val2017"),
+        (
+            tmp_path / "val2017" / "000007.jpg",
+            ["A man riding a horse.", "A rider on a brown horse."],
+            "val2017",
+        ),
         (tmp_path / "val2017" / "000009.jpg", [], "val2017"),
     ]
     other = tmp_path / "elsewhere"
@@ -118,7 +126,9 @@ def test_malformed_coco(tmp_path: Path) -> None:
 
 def test_extra_captions_file_and_missing_source(tmp_path: Path) -> None:
     touch(tmp_path / "imgs" / "a.jpg")
-    (tmp_path / "caps.jsonl").write_text(json.dumps({"path": "a.jpg", "captions": ["extra"]}) + "\n")
+    (tmp_path / "caps.jsonl").write_text(
+        json.dumps({"path": "a.jpg", "captions": ["extra"]}) + "\n"
+    )
     (items,) = [list(iter_sources([tmp_path / "imgs"], captions=tmp_path / "caps.jsonl"))]
     assert items[0].captions == ["extra"]
     with pytest.raises(UserInputError, match="does not exist"):

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from evokegraph.errors import (
     NotAKnowledgeBaseError,
     SchemaVersionError,
@@ -22,7 +21,10 @@ from evokegraph.records import GraphBatch, ImageEntry, ImageRecord
 
 
 def test_missing_path_says_how_to_create(tmp_path: Path) -> None:
-    with pytest.raises(NotAKnowledgeBaseError, match=r"no knowledge base at .*nope\.kb; create one with `evokegraph init"):
+    with pytest.raises(
+        NotAKnowledgeBaseError,
+        match=r"no knowledge base at .*nope\.kb; create one with `evokegraph init",
+    ):
         LadybugStore(tmp_path / "nope.kb")
     assert not (tmp_path / "nope.kb").exists()
 
@@ -52,8 +54,13 @@ def test_foreign_ladybug_database(tmp_path: Path) -> None:
 
 def test_newer_schema_is_refused(kb_path: Path) -> None:
     with LadybugStore(kb_path, create=True) as kb:
-        kb._run("MATCH (m:Meta {key: 'schema_version'}) SET m.value = $v", {"v": str(SCHEMA_VERSION + 1)})
-    with pytest.raises(SchemaVersionError, match=f"schema version {SCHEMA_VERSION + 1}, newer than"):
+        kb._run(
+            "MATCH (m:Meta {key: 'schema_version'}) SET m.value = $v",
+            {"v": str(SCHEMA_VERSION + 1)},
+        )
+    with pytest.raises(
+        SchemaVersionError, match=f"schema version {SCHEMA_VERSION + 1}, newer than"
+    ):
         LadybugStore(kb_path)
 
 

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
 from evokegraph.errors import (
     NotAKnowledgeBaseError,
     ReadOnlyQueryError,
@@ -65,7 +64,9 @@ class FakeSession:
 class FakeDriver:
     """Records every (cypher, params) and answers from a handler."""
 
-    def __init__(self, version: str = "5.26.0", schema: str | None = "1", handler: Handler | None = None):
+    def __init__(
+        self, version: str = "5.26.0", schema: str | None = "1", handler: Handler | None = None
+    ):
         self.calls: list[tuple[str, dict[str, Any], str]] = []
         self.version = version
         self.schema = schema
@@ -105,7 +106,9 @@ def entry(image_id: str = "img0" * 16) -> ImageEntry:
 
 
 def test_connect_checks_schema_stamp() -> None:
-    with pytest.raises(NotAKnowledgeBaseError, match="no evokegraph schema; run `evokegraph --backend neo4j init`"):
+    with pytest.raises(
+        NotAKnowledgeBaseError, match="no evokegraph schema; run `evokegraph --backend neo4j init`"
+    ):
         N.Neo4jStore(FakeDriver(schema=None), uri="bolt://x")
     with pytest.raises(SchemaVersionError, match="schema version 9, newer than"):
         N.Neo4jStore(FakeDriver(schema="9"))
@@ -137,7 +140,13 @@ def test_write_is_one_transaction_of_unwind_merge_batches() -> None:
     # five concepts (dog, lawn, puppy, loyalty, garden) in chunks of 2
     concept_calls = [p["rows"] for q, p in sent if q == N.W_CONCEPTS]
     assert [len(c) for c in concept_calls] == [2, 2, 1]
-    assert {r["name"] for c in concept_calls for r in c} == {"dog", "lawn", "puppy", "loyalty", "garden"}
+    assert {r["name"] for c in concept_calls for r in c} == {
+        "dog",
+        "lawn",
+        "puppy",
+        "loyalty",
+        "garden",
+    }
     # replace-per-image: delete old elements before merging new ones
     assert queries.index(N.W_DELETE_ELEMENTS) < queries.index(N.W_ELEMENTS)
     evokes = [r for q, p in sent if q == N.W_EVOKES for r in p["rows"]]
@@ -161,7 +170,7 @@ def test_model_text_never_enters_cypher() -> None:
     store.context(e.image.id, 3)
     store.get_image(e.image.id)
     assert d.calls
-    for cypher, params, _ in d.calls:
+    for cypher, _params, _ in d.calls:
         assert evil.casefold() not in cypher.casefold()
     assert any(evil.casefold() in str(p).casefold() for _, p, _ in d.calls)
 
@@ -188,10 +197,26 @@ def test_context_builds_paths_from_rows() -> None:
         if "RETURN e.concept AS concept" in q:
             return [{"concept": "dog"}]
         if "MATCH (e)-[v:EVOKES]->(c:Concept) RETURN" in q:
-            return [{"element": "dog", "concept": "loyalty", "distance": 4, "weight": 0.5, "pos": "NOUN"}]
+            return [
+                {
+                    "element": "dog",
+                    "concept": "loyalty",
+                    "distance": 4,
+                    "weight": 0.5,
+                    "pos": "NOUN",
+                }
+            ]
         if "ASSOCIATED_WITH" in q and "a.name IN $names" in q:
             assert p == {"names": ["loyalty"], "maxd": 3}
-            return [{"source": "loyalty", "target": "trust", "distance": 3, "weight": 0.4, "pos": "NOUN"}]
+            return [
+                {
+                    "source": "loyalty",
+                    "target": "trust",
+                    "distance": 3,
+                    "weight": 0.4,
+                    "pos": "NOUN",
+                }
+            ]
         return []
 
     store = N.Neo4jStore(FakeDriver(handler=handler))
@@ -202,15 +227,19 @@ def test_context_builds_paths_from_rows() -> None:
 
 def test_query_refuses_writes_and_recompute_sends_aggregate() -> None:
     d = FakeDriver(
-        handler=lambda q, p: [{"source": "dog", "target": "puppy", "distance": 1, "support": 3, "mean_weight": 0.8}]
-        if "avg(v.weight)" in q
-        else []
+        handler=lambda q, p: (
+            [{"source": "dog", "target": "puppy", "distance": 1, "support": 3, "mean_weight": 0.8}]
+            if "avg(v.weight)" in q
+            else []
+        )
     )
     store = N.Neo4jStore(d)
     with pytest.raises(ReadOnlyQueryError, match="pass --write"):
         store.query("MATCH (n) DETACH DELETE n")
     assert store.recompute_associations() == 1
     agg = [p["rows"] for q, p, _ in d.calls if q == N.W_ASSOCIATED][0]
-    assert agg == [{"from": "dog", "to": "puppy", "distance": 1, "weight": pytest.approx(0.6), "support": 3}]
+    assert agg == [
+        {"from": "dog", "to": "puppy", "distance": 1, "weight": pytest.approx(0.6), "support": 3}
+    ]
     store.close()
     assert d.closed

@@ -8,15 +8,30 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FOLDERS = {"core": "evokegraph", "ingest": "evokegraph/ingest", "graph": "evokegraph/graph",
-           "captioning": "evokegraph/captioning", "training": "evokegraph/training",
-           "queries": "evokegraph/queries"}
+FOLDERS = {
+    "core": "evokegraph",
+    "ingest": "evokegraph/ingest",
+    "graph": "evokegraph/graph",
+    "captioning": "evokegraph/captioning",
+    "training": "evokegraph/training",
+    "queries": "evokegraph/queries",
+}
 
 
 def test_wheel_maps_folders_under_evokegraph(tmp_path: Path) -> None:
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(tmp_path), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
         check=True,
     )
     (wheel,) = tmp_path.glob("evokegraph-*.whl")

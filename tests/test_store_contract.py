@@ -8,7 +8,6 @@ out.
 from __future__ import annotations
 
 import pytest
-
 from evokegraph.errors import ReadOnlyQueryError, UserInputError
 from evokegraph.records import (
     Caption,
@@ -34,7 +33,10 @@ def image_a() -> ImageEntry:
     """A dog on a beach: dog and beach are elements."""
     return ImageEntry(
         image=ImageRecord(id=A, uris=["a.jpg"], captions=["a dog on a beach"], split="train"),
-        elements=[Element(name="dog", concept="dog"), Element(name="beach", concept="beach", rank=1)],
+        elements=[
+            Element(name="dog", concept="dog"),
+            Element(name="beach", concept="beach", rank=1),
+        ],
         evocations=[
             ev("dog", "puppy", 1, 0.9),
             ev("dog", "pet", 2, 0.8),
@@ -147,7 +149,10 @@ def test_replacing_elements_drops_old_ones_and_stale_stage(store) -> None:
 
 def test_context_depths_one_to_five(store) -> None:
     store.write(GraphBatch(images=[image_a()]))
-    got = {d: [(p.element, p.concept, round(p.weight, 3)) for p in store.context(A, d)] for d in range(1, 6)}
+    got = {
+        d: [(p.element, p.concept, round(p.weight, 3)) for p in store.context(A, d)]
+        for d in range(1, 6)
+    }
     assert got == {
         1: [("beach", "shore", 0.9), ("dog", "puppy", 0.9)],
         2: [("beach", "coast", 0.8), ("dog", "pet", 0.8)],
@@ -212,7 +217,11 @@ def test_delete_image_cleans_up_only_its_own(store) -> None:
                     text="a loyal dog",
                     depth=4,
                     realizer="template",
-                    path=[PathStep(kind="EVOKES", source="dog", target="loyalty", distance=4, weight=0.6)],
+                    path=[
+                        PathStep(
+                            kind="EVOKES", source="dog", target="loyalty", distance=4, weight=0.6
+                        )
+                    ],
                     uses=["loyalty"],
                 )
             ]
@@ -273,13 +282,20 @@ def test_captions_pairs_and_failures(store) -> None:
 
 
 def test_runs_are_recorded(store) -> None:
-    run = RunRecord(id="run-1", command="ingest", config={"batch": 32}, versions={"evokegraph": "0.1.0"})
+    run = RunRecord(
+        id="run-1", command="ingest", config={"batch": 32}, versions={"evokegraph": "0.1.0"}
+    )
     store.record_run(run)
     run.status = "done"
     run.counts = {"images": 2}
     store.record_run(run)
     (got,) = store.runs()
-    assert (got.id, got.status, got.counts, got.config) == ("run-1", "done", {"images": 2}, {"batch": 32})
+    assert (got.id, got.status, got.counts, got.config) == (
+        "run-1",
+        "done",
+        {"images": 2},
+        {"batch": 32},
+    )
 
 
 def test_user_text_is_data_not_cypher(store) -> None:
