@@ -31,15 +31,19 @@ def norms() -> dict[str, float]:
     return {**blended, **brysbaert}
 
 
+@lru_cache(maxsize=200_000)
 def rating(word: str) -> float | None:
     """The rating of ``word`` (or its WordNet lemma), None if unrated."""
     table = norms()
     key = " ".join(word.lower().replace("_", " ").split())
     if key in table:
         return table[key]
-    from evokegraph.ingest.wordnet_data import wordnet
+    from evokegraph.ingest.wordnet_data import WordNetMissingError, wordnet
 
-    wn = wordnet()
+    try:
+        wn = wordnet()
+    except WordNetMissingError:  # no lemma fallback without WordNet
+        return None
     for pos in ("n", "v", "a"):
         lemma = wn.morphy(key.replace(" ", "_"), pos)
         if lemma and lemma.replace("_", " ") in table:

@@ -27,6 +27,7 @@ from evokegraph import __version__
 from evokegraph.errors import ImageError
 from evokegraph.graph.common import STAGE_ASSOCIATIONS, STAGE_ELEMENTS
 from evokegraph.graph.store import GraphStore
+from evokegraph.ingest.concreteness import rating
 from evokegraph.ingest.images import DEFAULT_MAX_PIXELS, DecodeOptions, load_image
 from evokegraph.ingest.sources import SourceItem, iter_sources
 from evokegraph.ingest.stages import (
@@ -256,7 +257,10 @@ class Ingestor:
         if self.config.dry_run or not (self._pending or self._pending_failures):
             return
         t = time.perf_counter()
-        self.store.write(GraphBatch(images=self._pending, failures=self._pending_failures))
+        batch = GraphBatch(
+            images=self._pending, failures=self._pending_failures, concepts=_ratings(self._pending)
+        )
+        self.store.write(batch)
         self.summary.add_time("write", time.perf_counter() - t)
         self.progress.advance("write", len(self._pending))
         self._pending, self._pending_failures = [], []
@@ -374,6 +378,18 @@ class Ingestor:
             raw=raw,
             run=self.summary.run_id,
         )
+
+
+def _ratings(entries: Sequence[ImageEntry]) -> dict[str, float]:
+    """Brysbaert concreteness of the batch's concepts, where rated (stored on Concept)."""
+    words = {el.concept for e in entries for el in e.elements or ()}
+    words |= {ev.concept for e in entries for ev in e.evocations or ()}
+    out = {}
+    for w in words:
+        r = rating(w)
+        if r is not None:
+            out[w] = r
+    return out
 
 
 def _versions() -> dict[str, str]:

@@ -1,0 +1,8 @@
+// description: The abstraction ladder of one element in one image: its associations from distance 1 to 5, with concreteness.
+// param: image (required) - the image id
+// param: element (required) - the element's concept
+MATCH (i:Image {id: $image})-[:HAS_ELEMENT]->(e:Element)
+MATCH (e)-[v:EVOKES]->(c:Concept)
+WHERE e.concept = $element
+RETURN v.distance AS distance, c.name AS association, v.weight AS weight, c.concreteness AS concreteness
+ORDER BY distance, v.rank, association

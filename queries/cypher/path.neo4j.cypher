@@ -1,0 +1,6 @@
+// description: The shortest associative path (fewest hops up to 6, either direction) between two concepts over the shared network, with its edge weights; `evokegraph analyze path` finds the strongest (weighted) one.
+// param: source (required) - a concept
+// param: target (required) - another concept
+MATCH (a:Concept {name: $source}), (b:Concept {name: $target})
+MATCH p = shortestPath((a)-[:ASSOCIATED_WITH*1..6]-(b))
+RETURN [n IN nodes(p) | n.name] AS concepts, [r IN relationships(p) | r.distance] AS distances, [r IN relationships(p) | r.weight] AS weights

@@ -1,0 +1,8 @@
+// description: The top evoked concepts per distance: for each distance, the concepts evoked in the most images.
+// param: per_distance = 10 - concepts listed per distance
+MATCH (e:Element)-[v:EVOKES]->(c:Concept)
+WITH v.distance AS distance, c.name AS concept, count(DISTINCT e.image_id) AS images
+ORDER BY distance, images DESC, concept
+WITH distance, collect(concept) AS concepts, collect(images) AS counts
+RETURN distance, concepts[0..$per_distance] AS concepts, counts[0..$per_distance] AS images
+ORDER BY distance

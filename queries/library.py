@@ -1,0 +1,113 @@
+"""Named, documented, parameterized Cypher queries.
+
+Each query is a file in ``queries/cypher/``: ``NAME.cypher`` (portable) or
+``NAME.ladybug.cypher`` + ``NAME.neo4j.cypher`` where the dialects differ.
+Header comments document it::
+
+    // description: what it answers
+    // param: concept (required) - what it is
+    // param: limit = 50 - what it is
+
+Values only ever travel as parameters; ``evokegraph query show NAME`` prints
+the Cypher so that users can learn and adapt it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from evokegraph.errors import UserInputError
+from evokegraph.graph.store import GraphStore
+
+REQUIRED = object()
+_PARAM = re.compile(r"^//\s*param:\s*(\w+)\s*(?:\((required)\)|=\s*(\S+))?\s*(?:-\s*(.*))?$")
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: Any
+    help: str
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+
+@dataclass
+class NamedQuery:
+    name: str
+    description: str
+    params: list[Param]
+    texts: dict[str, str] = field(default_factory=dict)  # dialect ("" = portable) -> Cypher
+
+    def text(self, backend: str) -> str:
+        return self.texts.get(backend) or self.texts[""]
+
+    def bind(self, given: dict[str, Any]) -> dict[str, Any]:
+        known = {p.name for p in self.params}
+        unknown = sorted(set(given) - known)
+        if unknown:
+            raise UserInputError(
+                f"query {self.name!r} has no parameter {', '.join(unknown)}; "
+                f"its parameters: {', '.join(sorted(known)) or '(none)'}"
+            )
+        missing = [p.name for p in self.params if p.required and p.name not in given]
+        if missing:
+            raise UserInputError(
+                f"query {self.name!r} needs {', '.join(missing)}; pass --param "
+                + " --param ".join(f"{m}=..." for m in missing)
+            )
+        return {p.name: given.get(p.name, p.default) for p in self.params}
+
+
+def parse(name: str, text: str) -> tuple[str, list[Param], str]:
+    description, params, body = "", [], []
+    for line in text.splitlines():
+        s = line.strip()
+        if s.startswith("// description:"):
+            description = s.split(":", 1)[1].strip()
+        elif s.startswith("// param:"):
+            m = _PARAM.match(s)
+            if not m:
+                raise ValueError(f"{name}: bad param line {s!r}")
+            pname, req, default, help_ = m.groups()
+            value: Any = REQUIRED if req or default is None else json.loads(default)
+            params.append(Param(pname, value, help_ or ""))
+        elif not s.startswith("//"):
+            body.append(line)
+    return description, params, "\n".join(body).strip()
+
+
+@lru_cache(maxsize=1)
+def catalogue() -> dict[str, NamedQuery]:
+    out: dict[str, NamedQuery] = {}
+    folder = resources.files("evokegraph.queries") / "cypher"
+    for f in sorted(folder.iterdir(), key=lambda f: f.name):
+        if not f.name.endswith(".cypher"):
+            continue
+        stem = f.name[: -len(".cypher")]
+        name, _, dialect = stem.partition(".")
+        description, params, body = parse(name, f.read_text(encoding="utf-8"))
+        q = out.setdefault(name, NamedQuery(name, description, params))
+        q.texts[dialect] = body
+    return out
+
+
+def get(name: str) -> NamedQuery:
+    try:
+        return catalogue()[name]
+    except KeyError:
+        raise UserInputError(
+            f"unknown query {name!r}; known: {', '.join(sorted(catalogue()))}"
+        ) from None
+
+
+def run(store: GraphStore, name: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    q = get(name)
+    return store.query(q.text(store.backend), q.bind(params or {}))
