@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_store import synthetic_batch  # noqa: E402
+
 from evokegraph.captioning.realizers import CaptionRequest, TemplateRealizer  # noqa: E402
 from evokegraph.captioning.runner import choose  # noqa: E402
 from evokegraph.graph.ladybug_store import LadybugStore  # noqa: E402

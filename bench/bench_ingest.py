@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
+
 from evokegraph.graph.ladybug_store import LadybugStore
 from evokegraph.ingest.images import decode
 from evokegraph.ingest.runner import IngestConfig, Ingestor
 from evokegraph.ingest.stages import Extraction, ImageItem, MiningInput
 from evokegraph.records import Element, Evocation
-from PIL import Image
 
 WORDS = [
     "red",

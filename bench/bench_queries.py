@@ -55,10 +55,16 @@ def main() -> None:
             kb.write(synthetic_batch(start, min(10_000, args.images - start), rng))
         kb.recompute_associations()
         s = kb.stats()
-        print(f"built {s.images} images, {s.evokes} EVOKES, {s.associated_with} ASSOCIATED_WITH "
-              f"in {time.perf_counter() - t:.0f} s")
+        print(
+            f"built {s.images} images, {s.evokes} EVOKES, {s.associated_with} ASSOCIATED_WITH "
+            f"in {time.perf_counter() - t:.0f} s"
+        )
         for name in catalogue():
-            reps = args.global_reps if name in ("context_dependent", "cooccurrence", "top_concepts") else args.reps
+            reps = (
+                args.global_reps
+                if name in ("context_dependent", "cooccurrence", "top_concepts")
+                else args.reps
+            )
             times = []
             for _ in range(reps):
                 p = params_for(name, rng, args.images)
@@ -67,7 +73,9 @@ def main() -> None:
                 times.append(1000 * (time.perf_counter() - t))
             times.sort()
             p99 = times[min(len(times) - 1, int(0.99 * len(times)))]
-            print(f"  {name:<20} p50 {statistics.median(times):9.1f} ms   p99 {p99:9.1f} ms   ({reps} runs)")
+            print(
+                f"  {name:<20} p50 {statistics.median(times):9.1f} ms   p99 {p99:9.1f} ms   ({reps} runs)"
+            )
         t = time.perf_counter()
         g = analytics.concept_graph(kb)
         t_graph = time.perf_counter() - t
@@ -75,8 +83,12 @@ def main() -> None:
         ego = analytics.ego_graph(g, hub, 2)
         t = time.perf_counter()
         _, n = viz.render(ego, Path(tmp) / "v.html", title="bench", max_nodes=300, keep={hub})
-        print(f"concept graph to networkx: {t_graph:.1f} s ({g.number_of_nodes()} nodes, {g.number_of_edges()} edges)")
-        print(f"render a {n}-node view (ego graph of {ego.number_of_nodes()} capped to 300): {time.perf_counter() - t:.2f} s")
+        print(
+            f"concept graph to networkx: {t_graph:.1f} s ({g.number_of_nodes()} nodes, {g.number_of_edges()} edges)"
+        )
+        print(
+            f"render a {n}-node view (ego graph of {ego.number_of_nodes()} capped to 300): {time.perf_counter() - t:.2f} s"
+        )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+
 from evokegraph.cli_common import console, open_kb, print_json, print_table
 from evokegraph.errors import UserInputError
 

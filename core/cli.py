@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
 from evokegraph.cli_common import (
     State,
     console,

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import typer
-from evokegraph.graph.store import GraphStore, StoreConfig, open_store
 from rich.console import Console
 from rich.table import Table
+
+from evokegraph.graph.store import GraphStore, StoreConfig, open_store
 
 console = Console()
 err_console = Console(stderr=True)

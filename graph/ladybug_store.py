@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+
 from evokegraph.errors import (
     NotAKnowledgeBaseError,
     ReadOnlyQueryError,

@@ -6,9 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from evokegraph.cli_common import console, err_console, open_kb, print_json, print_table
-from evokegraph.ingest.images import DEFAULT_MAX_PIXELS
-from evokegraph.ingest.runner import IngestConfig, Ingestor, Progress, Summary
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -17,6 +14,10 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.progress import Progress as RichProgress
+
+from evokegraph.cli_common import console, err_console, open_kb, print_json, print_table
+from evokegraph.ingest.images import DEFAULT_MAX_PIXELS
+from evokegraph.ingest.runner import IngestConfig, Ingestor, Progress, Summary
 
 EXIT_FAILURES = 3  # the run finished, but some images or answers were recorded as failures
 

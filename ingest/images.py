@@ -13,10 +13,11 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from PIL import Image, ImageOps, UnidentifiedImageError
+
 from evokegraph.errors import ImageError
 from evokegraph.ingest.stages import ImageItem
 from evokegraph.records import ImageRecord
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 SUPPORTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO"})
 DEFAULT_MAX_PIXELS = 64_000_000  # well above a 50 MP camera, far below a bomb

@@ -42,16 +42,27 @@ def concept_graph(store: GraphStore) -> nx.DiGraph:
     """The whole shared association network."""
     g = nx.DiGraph()
     for r in store.query(Q_CONCEPTS):
-        g.add_node(r["name"], **_clean({"kind": "concept", "pos": r["pos"], "concreteness": r["concreteness"]}))
+        g.add_node(
+            r["name"],
+            **_clean({"kind": "concept", "pos": r["pos"], "concreteness": r["concreteness"]}),
+        )
     for r in store.query(Q_ASSOCIATED):
-        g.add_edge(r["source"], r["target"], kind="ASSOCIATED_WITH", distance=r["distance"],
-                   weight=r["weight"], support=r["support"])
+        g.add_edge(
+            r["source"],
+            r["target"],
+            kind="ASSOCIATED_WITH",
+            distance=r["distance"],
+            weight=r["weight"],
+            support=r["support"],
+        )
     return g
 
 
 def ego_graph(g: nx.DiGraph, concept: str, hops: int) -> nx.DiGraph:
     if concept not in g:
-        raise UserInputError(f"no concept {concept!r} in the knowledge base; try `evokegraph query run top_concepts`")
+        raise UserInputError(
+            f"no concept {concept!r} in the knowledge base; try `evokegraph query run top_concepts`"
+        )
     return nx.ego_graph(g, concept, radius=hops, undirected=True)
 
 
@@ -62,15 +73,26 @@ def image_graph(store: GraphStore, image_id: str) -> nx.DiGraph:
         raise UserInputError(f"no image {image_id!r}")
     g = nx.DiGraph()
     img = f"image:{image_id}"
-    g.add_node(img, kind="image", id=image_id, uri=(node[0]["uris"] or [""])[0],
-               captions=" | ".join(node[0]["captions"] or []))
+    g.add_node(
+        img,
+        kind="image",
+        id=image_id,
+        uri=(node[0]["uris"] or [""])[0],
+        captions=" | ".join(node[0]["captions"] or []),
+    )
     for r in store.query(Q_IMAGE, {"id": image_id}):
         el = f"element:{r['element']}"
         g.add_node(el, kind="element", concept=r["element"], rank=r["rank"])
         g.add_edge(img, el, kind="HAS_ELEMENT", weight=1.0)
         g.add_node(r["concept"], **_clean({"kind": "concept", "concreteness": r["concreteness"]}))
-        g.add_edge(el, r["concept"], kind="EVOKES", distance=r["distance"], weight=r["weight"],
-                   run=r["run"] or "")
+        g.add_edge(
+            el,
+            r["concept"],
+            kind="EVOKES",
+            distance=r["distance"],
+            weight=r["weight"],
+            run=r["run"] or "",
+        )
     return g
 
 
@@ -78,17 +100,35 @@ def pagerank(g: nx.DiGraph, top: int = 20) -> list[dict[str, Any]]:
     if g.number_of_nodes() == 0:
         return []
     pr = nx.pagerank(g, weight="weight")
-    rows = [{"concept": n, "pagerank": pr[n], "in_degree": g.in_degree(n), "out_degree": g.out_degree(n)} for n in g]
+    rows = [
+        {
+            "concept": n,
+            "pagerank": pr[n],
+            "in_degree": g.in_degree(n),
+            "out_degree": g.out_degree(n),
+        }
+        for n in g
+    ]
     return sorted(rows, key=lambda r: (-r["pagerank"], r["concept"]))[:top]
 
 
-def communities(g: nx.DiGraph, resolution: float = 1.0, seed: int = 0, top: int = 20) -> list[dict[str, Any]]:
+def communities(
+    g: nx.DiGraph, resolution: float = 1.0, seed: int = 0, top: int = 20
+) -> list[dict[str, Any]]:
     if g.number_of_nodes() == 0:
         return []
-    parts = nx.community.louvain_communities(g.to_undirected(), weight="weight", resolution=resolution, seed=seed)
+    parts = nx.community.louvain_communities(
+        g.to_undirected(), weight="weight", resolution=resolution, seed=seed
+    )
     parts = sorted((sorted(p) for p in parts), key=lambda p: (-len(p), p[0]))
-    return [{"community": i, "size": len(p), "concepts": ", ".join(p[:12]) + (" ..." if len(p) > 12 else "")}
-            for i, p in enumerate(parts[:top])]
+    return [
+        {
+            "community": i,
+            "size": len(p),
+            "concepts": ", ".join(p[:12]) + (" ..." if len(p) > 12 else ""),
+        }
+        for i, p in enumerate(parts[:top])
+    ]
 
 
 def strongest_path(g: nx.DiGraph, source: str, target: str) -> list[dict[str, Any]]:
@@ -109,7 +149,15 @@ def strongest_path(g: nx.DiGraph, source: str, target: str) -> list[dict[str, An
     for a, b in zip(nodes, nodes[1:], strict=False):
         e = u[a][b]
         total *= e["weight"]
-        rows.append({"from": a, "to": b, "distance": e["distance"], "weight": e["weight"], "path_weight": total})
+        rows.append(
+            {
+                "from": a,
+                "to": b,
+                "distance": e["distance"],
+                "weight": e["weight"],
+                "path_weight": total,
+            }
+        )
     return rows
 
 

@@ -12,7 +12,9 @@ import typer
 from evokegraph.cli_common import console, open_kb, print_json, print_table
 from evokegraph.errors import UserInputError
 
-query_app = typer.Typer(help="Named Cypher queries over the association graph.", no_args_is_help=True)
+query_app = typer.Typer(
+    help="Named Cypher queries over the association graph.", no_args_is_help=True
+)
 analyze_app = typer.Typer(help="Graph analytics (networkx).", no_args_is_help=True)
 viz_app = typer.Typer(help="Interactive, offline HTML graph views (pyvis).", no_args_is_help=True)
 
@@ -27,7 +29,9 @@ def query_list() -> None:
     rows = [
         {
             "name": q.name,
-            "parameters": ", ".join(p.name if p.required else f"{p.name}={p.default}" for p in q.params),
+            "parameters": ", ".join(
+                p.name if p.required else f"{p.name}={p.default}" for p in q.params
+            ),
             "description": q.description,
         }
         for q in catalogue().values()
@@ -46,7 +50,9 @@ def query_show(
     q = get(name)
     console.print(f"[bold]{q.name}[/bold]: {q.description}")
     for p in q.params:
-        console.print(f"  ${p.name}: {'required' if p.required else f'default {p.default}'} - {p.help}")
+        console.print(
+            f"  ${p.name}: {'required' if p.required else f'default {p.default}'} - {p.help}"
+        )
     sys.stdout.write(q.text(state(ctx).store.backend) + "\n")
 
 
@@ -54,7 +60,9 @@ def query_show(
 def query_run(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Query name (see `query list`).")],
-    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="Parameter key=value (repeatable).")] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="Parameter key=value (repeatable).")
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
 ) -> None:
     """Run a named query with parameters."""
@@ -118,9 +126,15 @@ def analyze_path(
 def analyze_export(
     ctx: typer.Context,
     out: Annotated[Path, typer.Argument(help="Output file, .graphml or .gexf (Gephi).")],
-    concept: Annotated[str | None, typer.Option("--concept", help="Only this concept's neighbourhood.")] = None,
-    hops: Annotated[int, typer.Option("--hops", min=1, help="Neighbourhood radius with --concept.")] = 2,
-    image: Annotated[str | None, typer.Option("--image", help="Only this image's neighbourhood.")] = None,
+    concept: Annotated[
+        str | None, typer.Option("--concept", help="Only this concept's neighbourhood.")
+    ] = None,
+    hops: Annotated[
+        int, typer.Option("--hops", min=1, help="Neighbourhood radius with --concept.")
+    ] = 2,
+    image: Annotated[
+        str | None, typer.Option("--image", help="Only this image's neighbourhood.")
+    ] = None,
 ) -> None:
     """Export the graph (or a neighbourhood) to GraphML or GEXF."""
     from evokegraph.queries import analytics
@@ -137,7 +151,9 @@ def analyze_export(
     console.print(f"wrote {g.number_of_nodes()} nodes, {g.number_of_edges()} edges to {out}")
 
 
-MaxNodes = Annotated[int, typer.Option("--max-nodes", min=1, help="Cap on drawn nodes (strongest first).")]
+MaxNodes = Annotated[
+    int, typer.Option("--max-nodes", min=1, help="Cap on drawn nodes (strongest first).")
+]
 Out = Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")]
 
 
@@ -155,7 +171,9 @@ def viz_image(
     with open_kb(ctx, read_only=True) as kb:
         image_id = resolve_image(kb, image)
         g = analytics.image_graph(kb, image_id)
-    _, n = viz.render(g, out, title=f"image {image_id[:12]}", max_nodes=max_nodes, keep={f"image:{image_id}"})
+    _, n = viz.render(
+        g, out, title=f"image {image_id[:12]}", max_nodes=max_nodes, keep={f"image:{image_id}"}
+    )
     console.print(f"wrote {out} ({n} nodes)")
 
 

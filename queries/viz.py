@@ -68,7 +68,9 @@ def thumbnail_uri(path: str, size: int = 96) -> str | None:
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def cap_graph(g: nx.DiGraph, max_nodes: int, keep: set[str] | frozenset[str] = frozenset()) -> tuple[nx.DiGraph, int]:
+def cap_graph(
+    g: nx.DiGraph, max_nodes: int, keep: set[str] | frozenset[str] = frozenset()
+) -> tuple[nx.DiGraph, int]:
     """Keep the ``max_nodes`` strongest nodes (by total incident weight); the
     nodes in ``keep`` always stay. Returns (subgraph, number dropped)."""
     if g.number_of_nodes() <= max_nodes:
@@ -102,8 +104,14 @@ def _legend(note: str) -> str:
 def _node_style(n: str, d: dict[str, Any]) -> dict[str, Any]:
     kind = d.get("kind", "concept")
     label = d.get("concept") or (n.split(":", 1)[1][:10] + "..." if kind == "image" else n)
-    title = "\n".join(f"{k}: {v}" for k, v in d.items() if k not in ("uri",) and v not in (None, ""))
-    style: dict[str, Any] = {"label": str(label), "title": title, "color": KIND_COLOURS.get(kind, "#4e79a7")}
+    title = "\n".join(
+        f"{k}: {v}" for k, v in d.items() if k not in ("uri",) and v not in (None, "")
+    )
+    style: dict[str, Any] = {
+        "label": str(label),
+        "title": title,
+        "color": KIND_COLOURS.get(kind, "#4e79a7"),
+    }
     if kind == "image":
         uri = thumbnail_uri(d["uri"]) if d.get("uri") else None
         style.update({"shape": "image", "image": uri} if uri else {"shape": "box"})
@@ -115,8 +123,14 @@ def _node_style(n: str, d: dict[str, Any]) -> dict[str, Any]:
     return style
 
 
-def render(g: nx.DiGraph, out: Path, *, title: str, max_nodes: int = DEFAULT_MAX_NODES,
-           keep: set[str] | frozenset[str] = frozenset()) -> tuple[Path, int]:
+def render(
+    g: nx.DiGraph,
+    out: Path,
+    *,
+    title: str,
+    max_nodes: int = DEFAULT_MAX_NODES,
+    keep: set[str] | frozenset[str] = frozenset(),
+) -> tuple[Path, int]:
     """Write ``g`` as a self-contained HTML page; returns (path, nodes drawn)."""
     from pyvis.network import Network
 
@@ -129,8 +143,13 @@ def render(g: nx.DiGraph, out: Path, *, title: str, max_nodes: int = DEFAULT_MAX
         w = float(d.get("weight") or 0.0)
         prov = f"\nrun: {d['run']}" if d.get("run") else ""
         sup = f"\nsupport: {d['support']} images" if d.get("support") else ""
-        net.add_edge(str(a), str(b), width=1 + 6 * w, color=DISTANCE_COLOURS.get(min(dist, 5), "#999"),
-                     title=f"{d.get('kind', '')} distance {dist}\nweight {w:.3f}{sup}{prov}")
+        net.add_edge(
+            str(a),
+            str(b),
+            width=1 + 6 * w,
+            color=DISTANCE_COLOURS.get(min(dist, 5), "#999"),
+            title=f"{d.get('kind', '')} distance {dist}\nweight {w:.3f}{sup}{prov}",
+        )
     net.set_options(
         '{"physics": {"stabilization": {"enabled": true, "iterations": 400}, '
         '"barnesHut": {"springLength": 120}}, "interaction": {"hover": true}}'
@@ -150,5 +169,10 @@ def offline_html(page: str, *, title: str, legend: str) -> str:
     """Strip external resources, add a title, legend and the after-draw hook."""
     page = _EXTERNAL.sub("", page)
     page = page.replace("<head>", f"<head>\n<title>{html.escape(title)}</title>", 1)
-    page = re.sub(r"<body>", f"<body>\n<h3 style=\"font:16px sans-serif;margin:8px 10px\">{html.escape(title)}</h3>\n{legend}", page, count=1)
+    page = re.sub(
+        r"<body>",
+        f'<body>\n<h3 style="font:16px sans-serif;margin:8px 10px">{html.escape(title)}</h3>\n{legend}',
+        page,
+        count=1,
+    )
     return page.replace("</body>", _AFTER_DRAW + "</body>", 1)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import typer
+
 from evokegraph.cli import app, main
 
 README = Path(__file__).resolve().parents[1] / "README.md"

@@ -7,9 +7,10 @@ import os
 from pathlib import Path
 
 import pytest
+from PIL import Image
+
 from evokegraph.errors import ImageError
 from evokegraph.ingest.images import DecodeOptions, load_image, sha256_bytes
-from PIL import Image
 
 
 def jpeg_bytes(size: tuple[int, int] = (40, 30), color: str = "red", **save: object) -> bytes:

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from evokegraph.graph.ladybug_store import LadybugStore
 from PIL import Image
+
+from evokegraph.graph.ladybug_store import LadybugStore
 
 N_IMAGES = 8
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from statistics import mean
 
 import pytest
+
 from evokegraph.ingest import wordnet_data
 from evokegraph.ingest.caption_text import CaptionTextExtractor
 from evokegraph.ingest.concreteness import concreteness, rating

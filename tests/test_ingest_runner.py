@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
+
 from evokegraph.cli import main
 from evokegraph.graph.ladybug_store import LadybugStore
 from evokegraph.ingest.runner import IngestConfig, ingest
@@ -21,7 +23,6 @@ from evokegraph.ingest.stages import (
     MiningInput,
 )
 from evokegraph.records import Element, Evocation
-from PIL import Image
 
 
 class WordsExtractor:

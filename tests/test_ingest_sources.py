@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from evokegraph.errors import SourceError, UserInputError
 from evokegraph.ingest.sources import iter_source, iter_sources
 

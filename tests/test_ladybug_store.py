@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from evokegraph.errors import (
     NotAKnowledgeBaseError,
     SchemaVersionError,

@@ -8,6 +8,7 @@ out.
 from __future__ import annotations
 
 import pytest
+
 from evokegraph.errors import ReadOnlyQueryError, UserInputError
 from evokegraph.records import (
     Caption,
