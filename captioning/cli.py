@@ -2,12 +2,44 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from evokegraph.cli_common import console, open_kb, print_json, print_table
 from evokegraph.errors import UserInputError
+
+
+class _Bar:
+    """Progress events from the captioner -> one rich bar with rate."""
+
+    def __init__(self, bar: Any, total: int) -> None:
+        self.bar = bar
+        self.task = bar.add_task("caption", total=total)
+
+    def advance(self, stage: str, n: int) -> None:
+        self.bar.advance(self.task, n)
+
+
+def _progress() -> Any:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+    )
+
+    from evokegraph.cli_common import err_console
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(show_speed=True),
+        console=err_console,
+    )
+
 
 report_app = typer.Typer(help="Reports over the knowledge base.", no_args_is_help=True)
 
@@ -62,9 +94,10 @@ def caption_cmd(
         force=force,
         load_images=realizer == "vlm",
     )
-    with open_kb(ctx) as kb:
+    with open_kb(ctx) as kb, _progress() as bar:
         ids = [resolve_image(kb, i) for i in image] if image else None
-        s = Captioner(kb, real, config).run(ids)
+        total = len(ids) if ids else kb.stats().images
+        s = Captioner(kb, real, config, progress=_Bar(bar, total)).run(ids)
     rows = [
         {"what": "images", "value": s.images},
         {"what": "skipped", "value": s.skipped},

@@ -300,3 +300,53 @@ def test_sample_concreteness_falls_with_depth(tmp_path: Path) -> None:
     conc = [r.concreteness for r in rows]
     assert conc == sorted(conc, reverse=True), conc
     assert all(r.captions >= 14 for r in rows)
+
+
+def test_report_clip_cosine_with_a_tiny_local_open_clip(kb: LadybugStore, tmp_path: Path) -> None:
+    """The CLIP column through open_clip's real factory, on a tiny random model."""
+    import open_clip
+    import torch
+    from PIL import Image
+
+    from evokegraph.captioning.report import clip_scorer
+
+    torch.manual_seed(0)
+    cfg = {
+        "embed_dim": 16,
+        "vision_cfg": {
+            "image_size": 32,
+            "layers": 1,
+            "width": 32,
+            "patch_size": 16,
+            "head_width": 16,
+        },
+        "text_cfg": {
+            "context_length": 77,
+            "vocab_size": 49408,
+            "width": 32,
+            "heads": 2,
+            "layers": 1,
+        },
+    }
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "tiny-test-clip.json").write_text(json.dumps(cfg))
+    open_clip.add_model_config(tmp_path / "cfg")
+    scorer = clip_scorer("tiny-test-clip", None)
+    Image.new("RGB", (40, 40), "red").save(tmp_path / "a.jpg")
+    cos = scorer([str(tmp_path / "a.jpg")] * 2, ["a red square", "a red square"])
+    assert len(cos) == 2 and -1.0 <= cos[0] <= 1.0 and cos[0] == pytest.approx(cos[1])
+    kb.write(
+        GraphBatch(
+            images=[
+                ImageEntry(
+                    image=ImageRecord(id=A, uris=[str(tmp_path / "a.jpg")]),
+                    elements=[Element(name="dog", concept="dog")],
+                    evocations=[Evocation(element="dog", concept="loyalty", distance=4)],
+                )
+            ]
+        )
+    )
+    Captioner(kb, REALIZERS.create("template"), CaptionConfig(depths=(4,))).run()
+    (row,) = abstraction_report(kb, scorer=scorer)
+    assert row.depth == 4 and row.captions == 1 and row.clip_cosine is not None
+    assert row.concreteness == pytest.approx(1.57)
