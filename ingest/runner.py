@@ -27,7 +27,7 @@ from evokegraph import __version__
 from evokegraph.errors import ImageError
 from evokegraph.graph.common import STAGE_ASSOCIATIONS, STAGE_ELEMENTS
 from evokegraph.graph.store import GraphStore
-from evokegraph.ingest.concreteness import rating
+from evokegraph.ingest.concreteness import norms
 from evokegraph.ingest.images import DEFAULT_MAX_PIXELS, DecodeOptions, load_image
 from evokegraph.ingest.sources import SourceItem, iter_sources
 from evokegraph.ingest.stages import (
@@ -381,15 +381,14 @@ class Ingestor:
 
 
 def _ratings(entries: Sequence[ImageEntry]) -> dict[str, float]:
-    """Brysbaert concreteness of the batch's concepts, where rated (stored on Concept)."""
+    """Brysbaert concreteness of the batch's concepts, where rated (stored on Concept).
+
+    Concepts are lemmas already, so this is a plain look-up in the norms (no
+    WordNet lemma fallback on the write path)."""
+    table = norms()
     words = {el.concept for e in entries for el in e.elements or ()}
     words |= {ev.concept for e in entries for ev in e.evocations or ()}
-    out = {}
-    for w in words:
-        r = rating(w)
-        if r is not None:
-            out[w] = r
-    return out
+    return {w: table[w] for w in words if w in table}
 
 
 def _versions() -> dict[str, str]:
