@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from evokegraph.cli_common import console, open_kb, print_json, print_table
+from evokegraph.cli_common import console, open_kb, print_json, print_table, progress_bar
 from evokegraph.errors import UserInputError
 
 
@@ -19,26 +19,6 @@ class _Bar:
 
     def advance(self, stage: str, n: int) -> None:
         self.bar.advance(self.task, n)
-
-
-def _progress() -> Any:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TaskProgressColumn,
-        TextColumn,
-    )
-
-    from evokegraph.cli_common import err_console
-
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TaskProgressColumn(show_speed=True),
-        console=err_console,
-    )
 
 
 report_app = typer.Typer(help="Reports over the knowledge base.", no_args_is_help=True)
@@ -94,7 +74,7 @@ def caption_cmd(
         force=force,
         load_images=realizer == "vlm",
     )
-    with open_kb(ctx) as kb, _progress() as bar:
+    with open_kb(ctx) as kb, progress_bar() as bar:
         ids = [resolve_image(kb, i) for i in image] if image else None
         total = len(ids) if ids else kb.stats().images
         s = Captioner(kb, real, config, progress=_Bar(bar, total)).run(ids)

@@ -43,6 +43,27 @@ def open_kb(ctx: typer.Context, *, read_only: bool = False, create: bool = False
     return open_store(StoreConfig(**{**cfg.__dict__, "read_only": read_only, "create": create}))
 
 
+def progress_bar() -> Any:
+    """The rich progress display every long command uses (stderr, with rates)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    return Progress(
+        TextColumn("{task.description:<12}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(show_speed=True),
+        TimeElapsedColumn(),
+        console=err_console,
+    )
+
+
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -336,6 +336,30 @@ def caption_from_row(image_id: str, r: Row) -> Caption:
         weight=r["weight"],
         run=r["run"] or "",
     )
+
+
+PAIRS_PAGE = 10_000
+
+
+def iter_pairs(
+    read: Callable[[str, dict[str, Any]], list[Row]],
+    depths: Sequence[int] | None,
+    min_weight: float,
+    realizer: str | None,
+) -> Iterator[Pair]:
+    """Caption pairs page by page through a backend's ``read`` (Cypher -> dict
+    rows), then the images' literal captions as depth-0 pairs."""
+    cypher, params = pairs_query(depths, min_weight, realizer)
+    page = 0
+    while True:
+        rows = read(cypher, {**params, "skip": page * PAIRS_PAGE, "limit": PAIRS_PAGE})
+        yield from pairs_from_rows(rows, depths)
+        if len(rows) < PAIRS_PAGE:
+            break
+        page += 1
+    if (depths is None or 0 in depths) and realizer in (None, "literal"):
+        for r in read(Q_LITERAL_PAIRS, {}):
+            yield from literal_pairs(r)
 
 
 def pairs_from_rows(rows: Sequence[Row], depths: Sequence[int] | None) -> Iterator[Pair]:

@@ -331,17 +331,7 @@ class Neo4jStore:
         min_weight: float = 0.0,
         realizer: str | None = None,
     ) -> Iterator[Pair]:
-        cypher, params = common.pairs_query(depths, min_weight, realizer)
-        page = 0
-        while True:
-            rows = self._read(cypher, {**params, "skip": page * 10000, "limit": 10000})
-            yield from common.pairs_from_rows(rows, depths)
-            if len(rows) < 10000:
-                break
-            page += 1
-        if (depths is None or 0 in depths) and realizer in (None, "literal"):
-            for r in self._read(common.Q_LITERAL_PAIRS):
-                yield from common.literal_pairs(r)
+        return common.iter_pairs(self._read, depths, min_weight, realizer)
 
     def failures(self, run: str | None = None) -> list[Failure]:
         if run:

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.progress import Progress as RichProgress
 
-from evokegraph.cli_common import console, err_console, open_kb, print_json, print_table
+from evokegraph.cli_common import (
+    console,
+    err_console,
+    open_kb,
+    print_json,
+    print_table,
+    progress_bar,
+)
 from evokegraph.ingest.images import DEFAULT_MAX_PIXELS
 from evokegraph.ingest.runner import IngestConfig, Ingestor, Progress, Summary
 
@@ -27,24 +26,12 @@ class RichStages(Progress):
 
     STAGES = ("decode", "elements", "associations", "write")
 
-    def __init__(self, bar: RichProgress) -> None:
+    def __init__(self, bar: Any) -> None:
         self.bar = bar
         self.tasks = {s: bar.add_task(s, total=None) for s in self.STAGES}
 
     def advance(self, stage: str, n: int) -> None:
         self.bar.advance(self.tasks[stage], n)
-
-
-def _progress_bar() -> RichProgress:
-    return RichProgress(
-        TextColumn("{task.description:<12}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TaskProgressColumn(show_speed=True),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=False,
-    )
 
 
 def _print_summary(s: Summary, dry_run: bool) -> None:
@@ -131,7 +118,7 @@ def ingest_cmd(
         captions=captions,
         image_root=image_root,
     )
-    with open_kb(ctx, read_only=dry_run) as kb, _progress_bar() as bar:
+    with open_kb(ctx, read_only=dry_run) as kb, progress_bar() as bar:
         if not progress:
             bar.stop()
         runner = Ingestor(kb, config, progress=RichStages(bar) if progress else None)
