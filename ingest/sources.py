@@ -33,7 +33,8 @@ class SourceItem:
 
     @property
     def uri(self) -> str:
-        return str(self.path)
+        """Absolute, so that exports and views find the file from any folder."""
+        return str(self.path.absolute())
 
 
 def _clean(captions: Sequence[str]) -> list[str]:

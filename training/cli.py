@@ -1,0 +1,178 @@
+"""CLI: ``export``, ``train``, ``eval``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from evokegraph.cli_common import console, open_kb, print_json, print_table
+
+
+def export_cmd(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Argument(help="Output folder.")],
+    fmt: Annotated[str, typer.Option("--format", help="csv, webdataset or parquet.")] = "csv",
+    depth: Annotated[
+        list[int] | None,
+        typer.Option("--depth", help="Only these depths (repeatable; 0 = literal)."),
+    ] = None,
+    min_weight: Annotated[
+        float, typer.Option("--min-weight", help="Only pairs whose path weight is at least this.")
+    ] = 0.0,
+    realizer: Annotated[
+        str | None,
+        typer.Option(
+            "--realizer", help="Only captions of this realizer ('literal': the image's own)."
+        ),
+    ] = None,
+    split_ratio: Annotated[
+        str,
+        typer.Option("--split-ratio", help="Splits by image, e.g. train=0.9,val=0.05,test=0.05."),
+    ] = "train=0.9,val=0.05,test=0.05",
+    shard_size: Annotated[
+        int, typer.Option("--shard-size", min=1, help="Samples per WebDataset shard.")
+    ] = 1000,
+) -> None:
+    """Export image-caption pairs (open_clip csv, WebDataset shards, parquet)."""
+    from evokegraph.training.export import export, parse_split_ratio
+
+    with open_kb(ctx, read_only=True) as kb:
+        s = export(
+            kb,
+            out,
+            fmt,
+            depths=depth,
+            min_weight=min_weight,
+            realizer=realizer,
+            ratios=parse_split_ratio(split_ratio),
+            shard_size=shard_size,
+        )
+    print_table(s.rows(), title="pairs per split and depth")
+    console.print(f"images per split: {dict(s.images)}; wrote {len(s.files)} file(s) to {out}")
+    if s.missing:
+        console.print(f"{len(s.missing)} image file(s) not found and left out, e.g. {s.missing[0]}")
+
+
+def train_cmd(
+    data: Annotated[
+        Path, typer.Option("--data", help="An export: train.csv (tab-separated) or pairs.parquet.")
+    ],
+    model: Annotated[
+        str, typer.Option("--model", help="open_clip model name, or local-dir:PATH.")
+    ] = "ViT-B-32",
+    pretrained: Annotated[
+        str | None,
+        typer.Option("--pretrained", help="open_clip pretrained tag or checkpoint path."),
+    ] = None,
+    method: Annotated[
+        str, typer.Option("--method", help="distance-tokens (the method) or finetune.")
+    ] = "distance-tokens",
+    out: Annotated[
+        Path, typer.Option("--out", help="Run folder (checkpoint.pt, metrics.jsonl).")
+    ] = Path("runs/train"),
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Epochs.")] = 1,
+    lr: Annotated[float, typer.Option("--lr", help="Learning rate (Adam).")] = 1e-4,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=2, help="Pairs per batch, each stream.")
+    ] = 64,
+    accum: Annotated[int, typer.Option("--accum", min=1, help="Gradient accumulation steps.")] = 1,
+    distance_tokens: Annotated[
+        int, typer.Option("--distance-tokens", min=1, help="Tokens per depth.")
+    ] = 5,
+    shuffled_weight: Annotated[
+        float, typer.Option("--shuffled-weight", help="Loss weight of shuffled batches.")
+    ] = 0.6,
+    hard_weight: Annotated[
+        float, typer.Option("--hard-weight", help="Loss weight of same-image batches.")
+    ] = 0.4,
+    lock_image: Annotated[
+        bool, typer.Option("--lock-image/--unlock-image", help="finetune: freeze the image tower.")
+    ] = True,
+    lock_text: Annotated[
+        bool, typer.Option("--lock-text/--unlock-text", help="finetune: freeze the text tower.")
+    ] = False,
+    save_every: Annotated[
+        int, typer.Option("--save-every", min=0, help="Checkpoint every N steps (0: at the end).")
+    ] = 0,
+    resume: Annotated[
+        str | None, typer.Option("--resume", help="Checkpoint to resume from.")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed.")] = 0,
+) -> None:
+    """Fine-tune CLIP on exported pairs (distance tokens or plain)."""
+    from evokegraph.training.train import TrainConfig, train
+
+    result = train(
+        TrainConfig(
+            data=str(data),
+            model=model,
+            pretrained=pretrained,
+            method=method,
+            out=str(out),
+            epochs=epochs,
+            lr=lr,
+            batch_size=batch_size,
+            accum=accum,
+            distance_tokens=distance_tokens,
+            shuffled_weight=shuffled_weight,
+            hard_weight=hard_weight,
+            lock_image=lock_image,
+            lock_text=lock_text,
+            save_every=save_every,
+            resume=resume,
+            seed=seed,
+        )
+    )
+    print_json(result)
+
+
+def eval_cmd(
+    data: Annotated[
+        Path,
+        typer.Option(
+            "--data", help="Pairs: an export csv/parquet, or any csv/jsonl of image path + text."
+        ),
+    ],
+    model: Annotated[
+        str, typer.Option("--model", help="open_clip model name, or local-dir:PATH.")
+    ] = "ViT-B-32",
+    pretrained: Annotated[
+        str | None,
+        typer.Option("--pretrained", help="open_clip pretrained tag or checkpoint path."),
+    ] = None,
+    checkpoint: Annotated[
+        str | None,
+        typer.Option("--checkpoint", help="A fine-tuned checkpoint to compare with the baseline."),
+    ] = None,
+    depth: Annotated[
+        list[int] | None, typer.Option("--depth", help="Only these depths (repeatable).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Retrieval over the full similarity matrix: baseline and fine-tuned side by side."""
+    from evokegraph.training.evaluate import evaluate_model
+
+    rows = [
+        {"model": "baseline", **r}
+        for r in evaluate_model(model, str(data), pretrained=pretrained, depths=depth)
+    ]
+    if checkpoint:
+        rows += [
+            {"model": "fine-tuned", **r}
+            for r in evaluate_model(
+                model, str(data), pretrained=pretrained, checkpoint=checkpoint, depths=depth
+            )
+        ]
+        rows.sort(key=lambda r: (r["depth"], r["direction"], r["model"]))
+    if as_json:
+        print_json(rows)
+    else:
+        print_table(rows, title="retrieval")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("export")(export_cmd)
+    app.command("train")(train_cmd)
+    app.command("eval")(eval_cmd)

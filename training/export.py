@@ -1,0 +1,202 @@
+"""Export graph-derived image-caption pairs for training.
+
+Formats:
+
+* ``csv``: one tab-separated file per split with columns ``filepath`` and
+  ``title`` (open_clip's trainer defaults: ``--csv-separator "\\t"
+  --csv-img-key filepath --csv-caption-key title``), plus ``depth``,
+  ``weight`` and ``image_id`` that open_clip ignores and our trainer uses;
+* ``webdataset``: tar shards per split (``webdataset.ShardWriter``), one
+  sample per image: the image bytes, a ``json`` with the captions of every
+  depth and a ``txt`` with the literal caption;
+* ``parquet``: one table (image id, uri, caption, depth, weight, split, path).
+
+Splits are by image id (a stable hash), so no image is in two splits;
+identical captions of one image are written once.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from evokegraph.errors import UserInputError
+from evokegraph.graph.store import GraphStore
+from evokegraph.records import Pair
+
+FORMATS = ("csv", "webdataset", "parquet")
+
+
+def parse_split_ratio(text: str) -> dict[str, float]:
+    """``"train=0.9,val=0.05,test=0.05"`` -> ratios that sum to 1."""
+    out: dict[str, float] = {}
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise UserInputError(
+                f"bad split ratio {part!r}; write e.g. train=0.9,val=0.05,test=0.05"
+            ) from None
+        if not sep or not name.strip() or out[name.strip()] < 0:
+            raise UserInputError(
+                f"bad split ratio {part!r}; write e.g. train=0.9,val=0.05,test=0.05"
+            )
+    total = sum(out.values())
+    if total <= 0:
+        raise UserInputError("split ratios must not all be zero")
+    return {k: v / total for k, v in out.items()}
+
+
+def split_of(image_id: str, ratios: dict[str, float]) -> str:
+    """Stable assignment: the same image always lands in the same split."""
+    u = int(hashlib.sha256(f"split|{image_id}".encode()).hexdigest()[:12], 16) / 16**12
+    acc = 0.0
+    for name, r in ratios.items():
+        acc += r
+        if u < acc:
+            return name
+    return list(ratios)[-1]
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.casefold().split()).strip(" .")
+
+
+def dedupe(pairs: Iterable[Pair]) -> list[Pair]:
+    """Identical captions of one image (ignoring case, spaces, final dot) once;
+    the first (lowest depth, as iterated) wins."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for p in sorted(pairs, key=lambda p: (p.image_id, p.depth, -p.weight, p.caption)):
+        key = (p.image_id, _norm(p.caption))
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
+@dataclass
+class ExportSummary:
+    counts: Counter[tuple[str, int]] = field(default_factory=Counter)  # (split, depth) -> pairs
+    images: Counter[str] = field(default_factory=Counter)
+    files: list[Path] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # image files gone (webdataset)
+
+    def rows(self) -> list[dict[str, object]]:
+        return [{"split": s, "depth": d, "pairs": n} for (s, d), n in sorted(self.counts.items())]
+
+
+def export(
+    store: GraphStore,
+    out: Path,
+    fmt: str,
+    *,
+    depths: Sequence[int] | None = None,
+    min_weight: float = 0.0,
+    realizer: str | None = None,
+    ratios: dict[str, float] | None = None,
+    shard_size: int = 1000,
+) -> ExportSummary:
+    if fmt not in FORMATS:
+        raise UserInputError(f"unknown format {fmt!r}; use {', '.join(FORMATS)}")
+    ratios = ratios or {"train": 1.0}
+    pairs = dedupe(store.iter_pairs(depths=depths, min_weight=min_weight, realizer=realizer))
+    if not pairs:
+        raise UserInputError("no pairs to export; caption the images first (`evokegraph caption`)")
+    out.mkdir(parents=True, exist_ok=True)
+    by_split: dict[str, list[Pair]] = defaultdict(list)
+    summary = ExportSummary()
+    for p in pairs:
+        s = split_of(p.image_id, ratios)
+        by_split[s].append(p.model_copy(update={"split": s}))
+        summary.counts[(s, p.depth)] += 1
+    for s, ps in by_split.items():
+        summary.images[s] = len({p.image_id for p in ps})
+    if fmt == "webdataset":
+        summary.files = _write_wds(by_split, out, shard_size, summary.missing)
+    else:
+        writer = {"csv": _write_csv, "parquet": _write_parquet}[fmt]
+        summary.files = writer(by_split, out, shard_size)
+    return summary
+
+
+def _write_csv(by_split: dict[str, list[Pair]], out: Path, shard_size: int) -> list[Path]:
+    files = []
+    for s, ps in sorted(by_split.items()):
+        path = out / f"{s}.csv"
+        with path.open("w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f, delimiter="\t")
+            w.writerow(["filepath", "title", "depth", "weight", "image_id"])
+            for p in ps:
+                w.writerow(
+                    [p.uri, " ".join(p.caption.split()), p.depth, f"{p.weight:.6f}", p.image_id]
+                )
+        files.append(path)
+    return files
+
+
+def _write_parquet(by_split: dict[str, list[Pair]], out: Path, shard_size: int) -> list[Path]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [p for s in sorted(by_split) for p in by_split[s]]
+    table = pa.table(
+        {
+            "image_id": [p.image_id for p in rows],
+            "uri": [p.uri for p in rows],
+            "caption": [p.caption for p in rows],
+            "depth": pa.array([p.depth for p in rows], type=pa.int32()),
+            "weight": [p.weight for p in rows],
+            "split": [p.split for p in rows],
+            "path": [json.dumps([st.model_dump() for st in p.path]) for p in rows],
+        }
+    )
+    path = out / "pairs.parquet"
+    pq.write_table(table, path)
+    return [path]
+
+
+def _write_wds(
+    by_split: dict[str, list[Pair]], out: Path, shard_size: int, missing: list[str]
+) -> list[Path]:
+    import webdataset as wds
+
+    files: list[Path] = []
+    for s, ps in sorted(by_split.items()):
+        by_image: dict[str, list[Pair]] = defaultdict(list)
+        for p in ps:
+            by_image[p.image_id].append(p)
+        pattern = str(out / f"{s}-%06d.tar")
+        with wds.ShardWriter(pattern, maxcount=shard_size, verbose=0) as sink:
+            for image_id, group in sorted(by_image.items()):
+                uri = group[0].uri
+                try:
+                    data = Path(uri).read_bytes()
+                except OSError:
+                    missing.append(uri)  # the file is gone: nothing to train on
+                    continue
+                captions: dict[str, list[str]] = defaultdict(list)
+                for p in group:
+                    captions[str(p.depth)].append(p.caption)
+                literal = captions.get("0", [group[0].caption])[0]
+                sink.write(
+                    {
+                        "__key__": image_id,
+                        Path(uri).suffix.lower().lstrip(".").replace("jpeg", "jpg") or "jpg": data,
+                        "json": {
+                            "image_id": image_id,
+                            "uri": uri,
+                            "split": s,
+                            "captions": dict(captions),
+                        },
+                        "txt": literal,
+                    }
+                )
+        files += sorted(out.glob(f"{s}-*.tar"))
+    return files

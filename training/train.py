@@ -1,0 +1,351 @@
+"""Fine-tuning on graph-derived pairs: distance tokens (the method) or plain CLIP.
+
+Two batch streams per step, as in the published method: shuffled pairs
+(loss weight 0.6) and batches that hold whole images at several depths, so
+the other depths of the same picture are hard negatives (0.4). The loss is
+symmetric InfoNCE with false negatives masked: identical or near-identical
+captions of *different* pairs in one batch (abstract captions repeat across
+images) are not counted as negatives. AMP on GPU, gradient accumulation,
+checkpoints with resume, a torchrun-compatible DDP path, a metrics jsonl.
+
+``main(argv)`` is the entry point (``python -m evokegraph.training.train`` or
+under ``torchrun``); ``evokegraph train`` calls :func:`train`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import re
+import time
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from evokegraph.errors import UserInputError
+
+
+@dataclass
+class TrainConfig:
+    data: str
+    model: str = "ViT-B-32"
+    pretrained: str | None = None
+    method: str = "distance-tokens"  # or "finetune"
+    out: str = "runs/train"
+    epochs: int = 1
+    lr: float = 1e-4
+    batch_size: int = 64
+    accum: int = 1
+    distance_tokens: int = 5
+    shuffled_weight: float = 0.6
+    hard_weight: float = 0.4
+    lock_image: bool = True
+    lock_text: bool = False
+    save_every: int = 0  # steps; 0 = at the end only
+    resume: str | None = None
+    seed: int = 0
+    workers: int = 0
+    device: str = field(default_factory=lambda: "cuda" if torch.cuda.is_available() else "cpu")
+
+
+# -- data ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class PairRow:
+    path: str
+    caption: str
+    depth: int
+    image_id: str
+
+
+def read_pairs(data: str) -> list[PairRow]:
+    """An export: a csv (tab-separated, open_clip layout) or a parquet file."""
+    p = Path(data)
+    if not p.is_file():
+        raise UserInputError(
+            f"no training data at {p}; export it with `evokegraph export --format csv`"
+        )
+    if p.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        t = pq.read_table(p).to_pylist()
+        return [PairRow(r["uri"], r["caption"], int(r["depth"]), r["image_id"]) for r in t]
+    with p.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    if rows and not {"filepath", "title"} <= set(rows[0]):
+        raise UserInputError(f"{p}: needs tab-separated columns filepath and title")
+    return [
+        PairRow(
+            r["filepath"], r["title"], int(r.get("depth") or 0), r.get("image_id") or r["filepath"]
+        )
+        for r in rows
+    ]
+
+
+def norm_caption(text: str) -> str:
+    return re.sub(r"[^a-z0-9 ]", "", " ".join(text.casefold().split()))
+
+
+class PairDataset(Dataset):
+    def __init__(self, rows: Sequence[PairRow], preprocess: Any) -> None:
+        self.rows = list(rows)
+        self.preprocess = preprocess
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, str, int, str]:
+        from PIL import Image
+
+        r = self.rows[i]
+        with Image.open(r.path) as im:
+            image = self.preprocess(im.convert("RGB"))
+        return image, r.caption, r.depth, r.image_id
+
+
+def collate(batch: list[tuple[torch.Tensor, str, int, str]]) -> dict[str, Any]:
+    images, captions, depths, ids = zip(*batch, strict=True)
+    return {
+        "images": torch.stack(images),
+        "captions": list(captions),
+        "depths": torch.tensor(depths, dtype=torch.long),
+        "image_ids": list(ids),
+    }
+
+
+class SameImageBatches(torch.utils.data.Sampler[list[int]]):
+    """Batches of whole images: every depth of an image lands in one batch."""
+
+    def __init__(self, rows: Sequence[PairRow], batch_size: int, seed: int = 0) -> None:
+        self.groups: dict[str, list[int]] = defaultdict(list)
+        for i, r in enumerate(rows):
+            self.groups[r.image_id].append(i)
+        self.batch_size = batch_size
+        self.seed = seed
+        self.epoch = 0
+
+    def __iter__(self) -> Iterator[list[int]]:
+        keys = sorted(self.groups)
+        random.Random(self.seed + self.epoch).shuffle(keys)
+        batch: list[int] = []
+        for k in keys:
+            group = self.groups[k][: self.batch_size]
+            if batch and len(batch) + len(group) > self.batch_size:
+                yield batch
+                batch = []
+            batch += group
+        if len(batch) > 1:
+            yield batch
+
+    def __len__(self) -> int:
+        return max(1, sum(len(g) for g in self.groups.values()) // self.batch_size)
+
+
+# -- loss ---------------------------------------------------------------------
+def false_negative_mask(captions: Sequence[str]) -> torch.Tensor:
+    """True where two *different* pairs carry the same (normalised) caption."""
+    keys = [norm_caption(c) for c in captions]
+    n = len(keys)
+    m = torch.zeros(n, n, dtype=torch.bool)
+    for i in range(n):
+        for j in range(n):
+            if i != j and keys[i] == keys[j]:
+                m[i, j] = True
+    return m
+
+
+def contrastive_loss(
+    image: torch.Tensor, text: torch.Tensor, scale: torch.Tensor, mask: torch.Tensor | None = None
+) -> torch.Tensor:
+    logits = scale * image @ text.T
+    if mask is not None and mask.any():
+        logits = logits.masked_fill(mask.to(logits.device), torch.finfo(logits.dtype).min)
+    labels = torch.arange(len(image), device=image.device)
+    return (
+        nn.functional.cross_entropy(logits, labels) + nn.functional.cross_entropy(logits.T, labels)
+    ) / 2
+
+
+# -- model --------------------------------------------------------------------
+def build_model(cfg: TrainConfig) -> tuple[nn.Module, Any, Any]:
+    from evokegraph.training.model import DistanceTokenCLIP, PlainCLIP, load_open_clip
+
+    clip, preprocess, tokenizer = load_open_clip(cfg.model, cfg.pretrained, cfg.device)
+    if cfg.method == "distance-tokens":
+        model: nn.Module = DistanceTokenCLIP(clip, n_tokens=cfg.distance_tokens)
+    elif cfg.method == "finetune":
+        model = PlainCLIP(clip, lock_image=cfg.lock_image, lock_text=cfg.lock_text)
+    else:
+        raise UserInputError(f"unknown method {cfg.method!r}; use distance-tokens or finetune")
+    return model.to(cfg.device), preprocess, tokenizer
+
+
+def trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu() for k, v in model.named_parameters() if v.requires_grad}
+
+
+def save_checkpoint(
+    path: Path, model: nn.Module, opt: torch.optim.Optimizer, step: int, cfg: TrainConfig
+) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(
+        {
+            "trainable": trainable_state(model),
+            "optimizer": opt.state_dict(),
+            "step": step,
+            "config": asdict(cfg),
+        },
+        tmp,
+    )
+    tmp.replace(path)  # never a half-written checkpoint
+
+
+def load_checkpoint(path: str, model: nn.Module, opt: torch.optim.Optimizer | None = None) -> int:
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    missing = model.load_state_dict(ckpt["trainable"], strict=False)
+    if missing.unexpected_keys:
+        raise UserInputError(
+            f"checkpoint {path} does not fit this model: {missing.unexpected_keys[:3]}"
+        )
+    if opt is not None:
+        opt.load_state_dict(ckpt["optimizer"])
+    return int(ckpt["step"])
+
+
+# -- the loop -----------------------------------------------------------------
+def _distributed() -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not torch.distributed.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        torch.distributed.init_process_group(backend)
+        if torch.cuda.is_available():
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    rank = torch.distributed.get_rank() if world > 1 else 0
+    return rank, world
+
+
+def train(cfg: TrainConfig) -> dict[str, Any]:
+    torch.manual_seed(cfg.seed)
+    random.seed(cfg.seed)
+    rank, world = _distributed()
+    rows = read_pairs(cfg.data)
+    model, preprocess, tokenizer = build_model(cfg)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise UserInputError("nothing to train: every tower is locked")
+    opt = torch.optim.Adam(params, lr=cfg.lr)
+    step = load_checkpoint(cfg.resume, model, opt) if cfg.resume else 0
+    core = model
+    if world > 1:
+        model = nn.parallel.DistributedDataParallel(model, find_unused_parameters=True)
+        core = model.module
+    ds = PairDataset(rows, preprocess)
+    sampler = torch.utils.data.DistributedSampler(ds, seed=cfg.seed) if world > 1 else None
+    shuffled = DataLoader(
+        ds,
+        batch_size=cfg.batch_size,
+        shuffle=sampler is None,
+        sampler=sampler,
+        collate_fn=collate,
+        num_workers=cfg.workers,
+        drop_last=len(ds) > cfg.batch_size,
+    )
+    hard_sampler = SameImageBatches(rows, cfg.batch_size, cfg.seed + rank)
+    hard = DataLoader(ds, batch_sampler=hard_sampler, collate_fn=collate, num_workers=cfg.workers)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = (out / "metrics.jsonl").open("a", encoding="utf-8")
+    amp = torch.autocast("cuda", dtype=torch.bfloat16) if cfg.device.startswith("cuda") else _null()
+    t0, last = time.perf_counter(), {}
+    micro = 0
+    for epoch in range(cfg.epochs):
+        hard_sampler.epoch = epoch
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        for b1, b2 in zip(shuffled, _cycle(hard), strict=False):
+            with amp:
+                loss = cfg.shuffled_weight * _batch_loss(core, model, b1, tokenizer, cfg.device)
+                loss = loss + cfg.hard_weight * _batch_loss(core, model, b2, tokenizer, cfg.device)
+            (loss / cfg.accum).backward()
+            micro += 1
+            if micro % cfg.accum:
+                continue
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            step += 1
+            last = {
+                "step": step,
+                "epoch": epoch,
+                "loss": float(loss),
+                "lr": cfg.lr,
+                "seconds": round(time.perf_counter() - t0, 3),
+            }
+            if rank == 0:
+                log.write(json.dumps(last) + "\n")
+                log.flush()
+                if cfg.save_every and step % cfg.save_every == 0:
+                    save_checkpoint(out / "checkpoint.pt", core, opt, step, cfg)
+    if rank == 0:
+        save_checkpoint(out / "checkpoint.pt", core, opt, step, cfg)
+    log.close()
+    return {"steps": step, **last, "checkpoint": str(out / "checkpoint.pt")}
+
+
+def _batch_loss(
+    core: nn.Module, model: nn.Module, batch: dict[str, Any], tokenizer: Any, device: str
+) -> torch.Tensor:
+    images = batch["images"].to(device)
+    tokens = tokenizer(batch["captions"]).to(device)
+    img = core.encode_image(images, batch["depths"].to(device))
+    txt = core.encode_text(tokens)
+    return contrastive_loss(
+        img, txt, core.logit_scale.exp(), false_negative_mask(batch["captions"])
+    )
+
+
+def _cycle(loader: DataLoader) -> Iterator[Any]:
+    while True:
+        yield from loader
+
+
+class _null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(
+        prog="python -m evokegraph.training.train", description=__doc__.splitlines()[0]
+    )
+    for f in TrainConfig.__dataclass_fields__.values():
+        if f.name == "device":
+            ap.add_argument("--device", default=None)
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if f.type in ("bool",):
+            ap.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
+        elif f.name == "data":
+            ap.add_argument(flag, required=True)
+        else:
+            kind = {"int": int, "float": float}.get(str(f.type), str)
+            ap.add_argument(flag, type=kind, default=f.default)
+    args = vars(ap.parse_args(argv))
+    if args.get("device") is None:
+        args.pop("device")
+    return train(TrainConfig(**args))
+
+
+if __name__ == "__main__":
+    print(json.dumps(main()))
