@@ -34,6 +34,25 @@ class RichStages(Progress):
         self.bar.advance(self.tasks[stage], n)
 
 
+def _model_options(
+    backend: str,
+    model_backend: str,
+    spec: str,
+    base_url: str | None,
+    api_key: str | None,
+    **kw: int,
+) -> dict[str, object]:
+    """Options for a backend: model spec and HTTP settings only for model backends."""
+    if backend != model_backend:
+        return {k: v for k, v in kw.items() if backend in ("caption-text", "lexical")}
+    opts: dict[str, object] = {"spec": spec, **kw}
+    if spec.startswith("openai:"):
+        opts.update(
+            {k: v for k, v in (("base_url", base_url), ("api_key", api_key)) if v is not None}
+        )
+    return opts
+
+
 def _print_summary(s: Summary, dry_run: bool) -> None:
     d = s.as_dict()
     rows = [
@@ -99,6 +118,37 @@ def ingest_cmd(
     max_pixels: Annotated[
         int, typer.Option("--max-pixels", min=1, help="Refuse images above this many pixels.")
     ] = DEFAULT_MAX_PIXELS,
+    vlm: Annotated[
+        str,
+        typer.Option(
+            "--vlm",
+            help="Model for --extractor vlm, ENGINE:MODEL (e.g. vllm:Qwen/Qwen2.5-VL-7B-Instruct).",
+        ),
+    ] = "",
+    llm: Annotated[
+        str,
+        typer.Option(
+            "--llm", help="Model for --miner llm, ENGINE:MODEL (e.g. openai:gpt-4o-mini)."
+        ),
+    ] = "",
+    vlm_base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--vlm-base-url", help="OpenAI-compatible URL for the VLM (else OPENAI_BASE_URL)."
+        ),
+    ] = None,
+    vlm_api_key: Annotated[
+        str | None, typer.Option("--vlm-api-key", help="API key for the VLM (else OPENAI_API_KEY).")
+    ] = None,
+    llm_base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--llm-base-url", help="OpenAI-compatible URL for the LLM (else OPENAI_BASE_URL)."
+        ),
+    ] = None,
+    llm_api_key: Annotated[
+        str | None, typer.Option("--llm-api-key", help="API key for the LLM (else OPENAI_API_KEY).")
+    ] = None,
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Progress bars on stderr.")
     ] = True,
@@ -107,8 +157,12 @@ def ingest_cmd(
     config = IngestConfig(
         extractor=extractor,
         miner=miner,
-        extractor_options={"top_k": top_k} if extractor == "caption-text" else {},
-        miner_options={"per_distance": per_distance} if miner == "lexical" else {},
+        extractor_options=_model_options(
+            extractor, "vlm", vlm, vlm_base_url, vlm_api_key, top_k=top_k
+        ),
+        miner_options=_model_options(
+            miner, "llm", llm, llm_base_url, llm_api_key, per_distance=per_distance
+        ),
         batch_size=batch_size,
         flush_every=flush_every,
         limit=limit,

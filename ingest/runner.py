@@ -191,6 +191,13 @@ class Ingestor:
             run.counts = {
                 k: float(v) for k, v in self.summary.as_dict().items() if isinstance(v, int)
             }
+            for stage, backend in (("elements", self.extractor), ("associations", self.miner)):
+                engine = getattr(backend, "engine", None)  # tokens and cost of model backends
+                for k, v in {
+                    **getattr(engine, "usage", {}),
+                    **getattr(backend, "usage", {}),
+                }.items():
+                    run.counts[f"{stage}_{k}"] = float(v)
             run.timings = dict(self.summary.seconds)
             self.store.record_run(run)
         return self.summary

@@ -1,0 +1,1 @@
+"""Model backends: engines (transformers, vLLM, OpenAI-compatible), VLM extractor, LLM miner."""

@@ -1,0 +1,234 @@
+"""The ``llm`` association miner and the ``vlm`` element extractor.
+
+Both run on any :class:`~evokegraph.ingest.engine.ChatEngine` given by a spec
+(``openai:gpt-4o-mini``, ``vllm:Qwen/Qwen2.5-VL-7B-Instruct``, ...), ask for
+schema-constrained JSON, repair and validate every answer, and return a
+:class:`~evokegraph.ingest.stages.Failed` with the raw text for answers that
+cannot be used (policy ``skip``; ``raise`` stops at the first). Answers are
+cached on disk by (model spec, prompt, image id), so a resumed or repeated
+run does not pay twice. Importing this module imports no model library.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from evokegraph.errors import ModelOutputError
+from evokegraph.graph.weights import evokes_weight
+from evokegraph.ingest.engine import ChatEngine, ChatRequest, load_engine
+from evokegraph.ingest.models import parsing, prompts
+from evokegraph.ingest.stages import (
+    EXTRACTORS,
+    MINERS,
+    Extraction,
+    Failed,
+    ImageItem,
+    MiningInput,
+)
+from evokegraph.ingest.wordnet_data import cache_dir
+from evokegraph.records import Element, Evocation, concept_key
+
+
+class ResponseCache:
+    """model spec + prompt + image id -> answer text, in one sqlite file."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with sqlite3.connect(path) as db:
+                db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, text TEXT)")
+
+    @staticmethod
+    def key(spec: str, req: ChatRequest, image_id: str) -> str:
+        blob = json.dumps(
+            [spec, req.messages, req.json_schema, req.temperature, req.seed, image_id],
+            sort_keys=True,
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def get(self, key: str) -> str | None:
+        if self.path is None:
+            return None
+        with self._lock, sqlite3.connect(self.path) as db:
+            row = db.execute("SELECT text FROM answers WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def put(self, key: str, text: str) -> None:
+        if self.path is not None:
+            with self._lock, sqlite3.connect(self.path) as db:
+                db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?)", (key, text))
+
+
+def _cache(cache: str | Path | None) -> ResponseCache:
+    if cache == "off":
+        return ResponseCache(None)
+    return ResponseCache(Path(cache) if cache else cache_dir() / "responses.sqlite")
+
+
+class _EngineBackend:
+    def __init__(
+        self,
+        spec: str = "",
+        engine: ChatEngine | None = None,
+        cache: str | Path | None = None,
+        policy: parsing.Policy = "skip",
+        **engine_options: Any,
+    ) -> None:
+        if engine is None:
+            from evokegraph.errors import UserInputError
+
+            if not spec:
+                raise UserInputError("this backend needs a model: pass --llm/--vlm ENGINE:MODEL")
+            engine = load_engine(spec, **engine_options)
+        self.engine = engine
+        self.cache = _cache(cache)
+        self.policy = policy
+        self.usage: dict[str, float] = {"cached": 0.0}
+
+    def _ask(self, reqs: list[ChatRequest], image_ids: list[str]) -> list[tuple[str, str]]:
+        """(text, error) per request, through the cache."""
+        keys = [
+            ResponseCache.key(self.engine.spec, r, i) for r, i in zip(reqs, image_ids, strict=True)
+        ]
+        answers: dict[int, tuple[str, str]] = {}
+        todo = []
+        for n, k in enumerate(keys):
+            hit = self.cache.get(k)
+            if hit is not None:
+                answers[n] = (hit, "")
+                self.usage["cached"] += 1
+            else:
+                todo.append(n)
+        for n, res in zip(todo, self.engine.generate([reqs[n] for n in todo]), strict=True):
+            answers[n] = (res.text, res.error)
+            if not res.error and res.text.strip():
+                self.cache.put(keys[n], res.text)
+        return [answers[n] for n in range(len(reqs))]
+
+    def _fail(self, reason: str, raw: str) -> Failed:
+        if self.policy == "raise":
+            raise ModelOutputError(reason, raw=raw)
+        return Failed(reason, raw=raw)
+
+
+class LLMMiner(_EngineBackend):
+    """Associations at five distances from an LLM (the published method's step 2)."""
+
+    name = "llm"
+
+    def __init__(self, spec: str = "", per_distance: int = 3, **kw: Any) -> None:
+        super().__init__(spec, **kw)
+        self.per_distance = per_distance
+
+    def settings(self) -> dict[str, Any]:
+        return {"model": self.engine.spec, "per_distance": self.per_distance, "prompt": 1}
+
+    def mine(self, items: Sequence[MiningInput]) -> list[list[Evocation] | Failed]:
+        reqs = []
+        for it in items:
+            words = [e.concept for e in it.elements]
+            caption = it.item.record.captions[0] if it.item.record.captions else ""
+            reqs.append(
+                ChatRequest(
+                    messages=prompts.association_messages(
+                        it.description, caption, it.elements, self.per_distance
+                    ),
+                    json_schema=prompts.association_schema(words, self.per_distance),
+                    max_tokens=120 * max(1, len(words)),
+                )
+            )
+        out: list[list[Evocation] | Failed] = []
+        for it, (text, error) in zip(
+            items, self._ask(reqs, [i.item.record.id for i in items]), strict=True
+        ):
+            if error:
+                out.append(self._fail(f"engine error: {error}", text))
+                continue
+            try:
+                found = parsing.parse_associations(
+                    text, [e.concept for e in it.elements], self.per_distance
+                )
+            except ModelOutputError as exc:
+                out.append(self._fail(f"malformed answer: {exc}", text))
+                continue
+            pos = {e.concept: e.pos for e in it.elements}
+            out.append(
+                [
+                    Evocation(
+                        element=w,
+                        concept=concept_key(a),
+                        surface=a,
+                        pos=pos.get(w, "NOUN"),
+                        distance=d,
+                        rank=r,
+                        weight=evokes_weight(r),
+                    )
+                    for w, levels in found.items()
+                    for d, assoc in levels.items()
+                    for r, a in enumerate(assoc)
+                ]
+            )
+        return out
+
+
+class VLMExtractor(_EngineBackend):
+    """Dense description + salient elements from a vision-language model."""
+
+    name = "vlm"
+
+    def __init__(self, spec: str = "", top_k: int = 5, **kw: Any) -> None:
+        super().__init__(spec, **kw)
+        self.top_k = top_k
+
+    def settings(self) -> dict[str, Any]:
+        return {"model": self.engine.spec, "top_k": self.top_k, "prompt": 1}
+
+    def extract(self, items: Sequence[ImageItem]) -> list[Extraction | Failed]:
+        reqs = [
+            ChatRequest(
+                messages=prompts.extraction_messages(it.record.captions, self.top_k),
+                images=[it.image] if it.image is not None else [],
+                json_schema=prompts.EXTRACTION_SCHEMA,
+                max_tokens=600,
+            )
+            for it in items
+        ]
+        out: list[Extraction | Failed] = []
+        for text, error in self._ask(reqs, [i.record.id for i in items]):
+            if error:
+                out.append(self._fail(f"engine error: {error}", text))
+                continue
+            try:
+                ans = parsing.parse_extraction(text, self.top_k)
+            except ModelOutputError as exc:
+                out.append(self._fail(f"malformed answer: {exc}", text))
+                continue
+            out.append(
+                Extraction(
+                    description=ans.description,
+                    elements=[
+                        Element(
+                            name=e.name,
+                            concept=e.name,
+                            pos=e.pos,
+                            saliency=e.salience,
+                            rank=r,
+                            box=e.box,
+                        )
+                        for r, e in enumerate(ans.elements)
+                    ],
+                )
+            )
+        return out
+
+
+MINERS.add("llm", LLMMiner, "associations from an LLM (--llm ENGINE:MODEL)")
+EXTRACTORS.add("vlm", VLMExtractor, "elements from a vision-language model (--vlm ENGINE:MODEL)")

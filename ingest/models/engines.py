@@ -1,0 +1,238 @@
+"""Chat engines behind :class:`~evokegraph.ingest.engine.ChatEngine`.
+
+* ``openai``: any OpenAI-compatible HTTP server (a vLLM server, hosted APIs
+  such as the method's gpt-4o-mini): JSON-schema ``response_format``, a
+  concurrency limit, retries with exponential backoff on 429/5xx/timeouts,
+  token and cost accounting.
+* ``vllm``: a thin adapter over ``vllm.LLM.chat`` (GPU only; cannot be
+  installed in this workplace): images passed as PIL parts after resizing,
+  structured outputs from the JSON schema, one large batch per call.
+
+Each engine answers every request (``ChatResult.error`` on failure) and never
+raises for one bad request.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from evokegraph.errors import ModelError
+from evokegraph.ingest.engine import ENGINES, ChatRequest, ChatResult
+
+RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+
+
+def image_data_url(image: Any, max_side: int = 768) -> str:
+    im = image.convert("RGB")
+    im.thumbnail((max_side, max_side))
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=90)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def openai_messages(req: ChatRequest, max_side: int = 768) -> list[dict[str, Any]]:
+    """Messages with the request's images attached to the last user turn."""
+    msgs: list[dict[str, Any]] = [dict(m) for m in req.messages]
+    if req.images:
+        last = max(i for i, m in enumerate(msgs) if m["role"] == "user")
+        parts: list[dict[str, Any]] = [{"type": "text", "text": msgs[last]["content"]}]
+        parts += [
+            {"type": "image_url", "image_url": {"url": image_data_url(im, max_side)}}
+            for im in req.images
+        ]
+        msgs[last] = {"role": "user", "content": parts}
+    return msgs
+
+
+class OpenAIEngine:
+    """OpenAI-compatible chat completions over HTTP (httpx)."""
+
+    def __init__(
+        self,
+        model: str,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        concurrency: int = 8,
+        timeout: float = 60.0,
+        max_retries: int = 4,
+        backoff: float = 0.5,
+        price_in_per_mtok: float = 0.0,
+        price_out_per_mtok: float = 0.0,
+    ) -> None:
+        import httpx
+
+        self.spec = f"openai:{model}"
+        self.model = model
+        self.base_url = (
+            base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+        ).rstrip("/")
+        key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY", "")
+        self.client = httpx.Client(
+            base_url=self.base_url,
+            timeout=timeout,
+            headers={"Authorization": f"Bearer {key}"} if key else {},
+        )
+        self.concurrency = max(1, concurrency)
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.prices = (price_in_per_mtok, price_out_per_mtok)
+        self.usage = {
+            "requests": 0.0,
+            "retries": 0.0,
+            "prompt_tokens": 0.0,
+            "completion_tokens": 0.0,
+            "cost_usd": 0.0,
+        }
+        self._lock = threading.Lock()
+
+    def generate(self, requests: Sequence[ChatRequest]) -> list[ChatResult]:
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            return list(pool.map(self._one, requests))
+
+    def _body(self, req: ChatRequest) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": openai_messages(req),
+            "max_tokens": req.max_tokens,
+            "temperature": req.temperature,
+            "top_p": req.top_p,
+        }
+        if req.seed is not None:
+            body["seed"] = req.seed
+        if req.json_schema is not None:
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "answer", "schema": req.json_schema},
+            }
+        return body
+
+    def _one(self, req: ChatRequest) -> ChatResult:
+        import httpx
+
+        body = self._body(req)
+        error = ""
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                with self._lock:
+                    self.usage["retries"] += 1
+            try:
+                r = self.client.post("/chat/completions", json=body)
+            except httpx.TimeoutException:
+                error = "timed out"
+                time.sleep(self.backoff * 2**attempt)
+                continue
+            except httpx.HTTPError as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                time.sleep(self.backoff * 2**attempt)
+                continue
+            if r.status_code in RETRY_STATUS:
+                error = f"HTTP {r.status_code}"
+                wait = r.headers.get("retry-after")
+                time.sleep(
+                    float(wait)
+                    if wait and wait.replace(".", "", 1).isdigit()
+                    else self.backoff * 2**attempt
+                )
+                continue
+            if r.status_code >= 400:
+                return ChatResult(text="", error=f"HTTP {r.status_code}: {r.text[:200]}")
+            return self._result(r)
+        return ChatResult(text="", error=f"{error} after {self.max_retries + 1} tries")
+
+    def _result(self, r: Any) -> ChatResult:
+        try:
+            data = r.json()
+            text = data["choices"][0]["message"]["content"] or ""
+        except (ValueError, KeyError, IndexError, TypeError):
+            return ChatResult(text="", error=f"malformed response body: {r.text[:200]}")
+        usage = data.get("usage") or {}
+        p, c = int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
+        cost = (p * self.prices[0] + c * self.prices[1]) / 1e6
+        with self._lock:
+            self.usage["requests"] += 1
+            self.usage["prompt_tokens"] += p
+            self.usage["completion_tokens"] += c
+            self.usage["cost_usd"] += cost
+        return ChatResult(text=text, prompt_tokens=p, completion_tokens=c, cost_usd=cost)
+
+
+class VLLMEngine:
+    """vLLM's offline engine (GPU). Thin on purpose: build prompts, call ``chat``."""
+
+    def __init__(
+        self, model: str, llm: Any = None, max_image_side: int = 768, **engine_kwargs: Any
+    ) -> None:
+        try:
+            import vllm
+        except ImportError:
+            raise ModelError(
+                "vLLM is not installed (GPU machines only): pip install 'evokegraph[gpu]', "
+                "or use transformers:MODEL or openai:MODEL"
+            ) from None
+        self.vllm = vllm
+        self.spec = f"vllm:{model}"
+        self.max_image_side = max_image_side
+        self.llm = llm if llm is not None else vllm.LLM(model=model, **engine_kwargs)
+        self.usage = {"requests": 0.0, "prompt_tokens": 0.0, "completion_tokens": 0.0}
+
+    def _params(self, req: ChatRequest) -> Any:
+        kw: dict[str, Any] = {
+            "max_tokens": req.max_tokens,
+            "temperature": req.temperature,
+            "top_p": req.top_p,
+        }
+        if req.seed is not None:
+            kw["seed"] = req.seed
+        if req.json_schema is not None:
+            sp = self.vllm.sampling_params
+            if hasattr(sp, "StructuredOutputsParams"):  # vLLM >= 0.10
+                kw["structured_outputs"] = sp.StructuredOutputsParams(json=req.json_schema)
+            else:
+                kw["guided_decoding"] = sp.GuidedDecodingParams(json=req.json_schema)
+        return self.vllm.SamplingParams(**kw)
+
+    def _messages(self, req: ChatRequest) -> list[dict[str, Any]]:
+        msgs: list[dict[str, Any]] = [dict(m) for m in req.messages]
+        if req.images:
+            last = max(i for i, m in enumerate(msgs) if m["role"] == "user")
+            parts: list[dict[str, Any]] = [{"type": "text", "text": msgs[last]["content"]}]
+            for im in req.images:
+                small = im.convert("RGB")
+                small.thumbnail((self.max_image_side, self.max_image_side))
+                parts.append({"type": "image_pil", "image_pil": small})
+            msgs[last] = {"role": "user", "content": parts}
+        return msgs
+
+    def generate(self, requests: Sequence[ChatRequest]) -> list[ChatResult]:
+        if not requests:
+            return []
+        try:
+            outs = self.llm.chat(
+                [self._messages(r) for r in requests],
+                sampling_params=[self._params(r) for r in requests],
+                use_tqdm=False,
+            )
+        except Exception as exc:  # the whole batch failed: every request says why
+            return [
+                ChatResult(text="", error=f"vLLM: {type(exc).__name__}: {exc}") for _ in requests
+            ]
+        results = []
+        for o in outs:
+            text = o.outputs[0].text if o.outputs else ""
+            p, c = len(o.prompt_token_ids or []), len(o.outputs[0].token_ids) if o.outputs else 0
+            self.usage["requests"] += 1
+            self.usage["prompt_tokens"] += p
+            self.usage["completion_tokens"] += c
+            results.append(ChatResult(text=text, prompt_tokens=p, completion_tokens=c))
+        return results
+
+
+ENGINES.add("openai", OpenAIEngine, "OpenAI-compatible HTTP (vLLM server, hosted APIs)")
+ENGINES.add("vllm", VLLMEngine, "vLLM offline engine (GPU only)")
