@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import os
 import threading
 import time
@@ -234,5 +235,125 @@ class VLLMEngine:
         return results
 
 
+class TransformersEngine:
+    """Hugging Face transformers ``generate`` (CPU or GPU), batched, chat templates.
+
+    Takes a hub name or a local dir. Text-only causal LMs load with
+    ``AutoModelForCausalLM``; models with a vision config load with
+    ``AutoProcessor`` + ``AutoModelForImageTextToText`` and get the request's
+    images. transformers has no schema-constrained decoding here: the schema
+    travels in the prompt and every answer is validated by the caller.
+    """
+
+    def __init__(
+        self, model: str, device: str | None = None, batch_size: int = 8, dtype: str = "auto"
+    ) -> None:
+        import torch
+        from transformers import AutoConfig
+
+        self.spec = f"transformers:{model}"
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.batch_size = batch_size
+        offline = (
+            os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("TRANSFORMERS_OFFLINE") == "1"
+        )
+        try:
+            cfg = AutoConfig.from_pretrained(model, local_files_only=offline)
+            self.vision = hasattr(cfg, "vision_config")
+            if self.vision:
+                from transformers import AutoModelForImageTextToText, AutoProcessor
+
+                self.processor = AutoProcessor.from_pretrained(model, local_files_only=offline)
+                self.tokenizer = self.processor.tokenizer
+                self.model = AutoModelForImageTextToText.from_pretrained(
+                    model, local_files_only=offline, dtype=dtype
+                )
+            else:
+                from transformers import AutoModelForCausalLM, AutoTokenizer
+
+                self.processor = None
+                self.tokenizer = AutoTokenizer.from_pretrained(model, local_files_only=offline)
+                self.model = AutoModelForCausalLM.from_pretrained(
+                    model, local_files_only=offline, dtype=dtype
+                )
+        except OSError as exc:
+            raise ModelError(
+                f"cannot load transformers model {model!r} ({str(exc).splitlines()[0][:120]}); "
+                "offline, download it where the hub is reachable and pass transformers:/path/to/dir"
+            ) from None
+        self.model.to(self.device).eval()
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.usage = {"requests": 0.0, "prompt_tokens": 0.0, "completion_tokens": 0.0}
+
+    def _prompt(self, req: ChatRequest) -> str:
+        msgs: list[dict[str, Any]] = [dict(m) for m in req.messages]
+        if req.json_schema is not None:
+            msgs[-1]["content"] += "\nJSON schema of the answer: " + json.dumps(req.json_schema)
+        if self.vision and req.images:
+            last = max(i for i, m in enumerate(msgs) if m["role"] == "user")
+            msgs[last]["content"] = [{"type": "image"} for _ in req.images] + [
+                {"type": "text", "text": msgs[last]["content"]}
+            ]
+        owner = self.processor if self.vision else self.tokenizer
+        return owner.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
+
+    def generate(self, requests: Sequence[ChatRequest]) -> list[ChatResult]:
+        out: list[ChatResult] = []
+        for i in range(0, len(requests), self.batch_size):
+            chunk = list(requests[i : i + self.batch_size])
+            try:
+                out += self._batch(chunk)
+            except Exception as exc:  # one bad batch: every request in it says why
+                out += [
+                    ChatResult(text="", error=f"transformers: {type(exc).__name__}: {exc}")
+                    for _ in chunk
+                ]
+        return out
+
+    def _batch(self, reqs: list[ChatRequest]) -> list[ChatResult]:
+        import torch
+
+        prompts = [self._prompt(r) for r in reqs]
+        if self.vision and any(r.images for r in reqs):
+            enc = self.processor(
+                text=prompts,
+                images=[im for r in reqs for im in r.images],
+                return_tensors="pt",
+                padding=True,
+            )
+        else:
+            enc = self.tokenizer(
+                prompts, return_tensors="pt", padding=True, add_special_tokens=False
+            )
+        enc = enc.to(self.device)
+        r0 = reqs[0]
+        with torch.no_grad():
+            ids = self.model.generate(
+                **enc,
+                max_new_tokens=max(r.max_tokens for r in reqs),
+                do_sample=r0.temperature > 0,
+                temperature=r0.temperature if r0.temperature > 0 else None,
+                top_p=r0.top_p if r0.temperature > 0 else None,
+                pad_token_id=self.tokenizer.pad_token_id,
+            )
+        new = ids[:, enc["input_ids"].shape[1] :]
+        texts = self.tokenizer.batch_decode(new, skip_special_tokens=True)
+        results = []
+        for row, text in zip(new, texts, strict=True):
+            n = int((row != self.tokenizer.pad_token_id).sum())
+            self.usage["requests"] += 1
+            self.usage["prompt_tokens"] += int(enc["input_ids"].shape[1])
+            self.usage["completion_tokens"] += n
+            results.append(
+                ChatResult(
+                    text=text, prompt_tokens=int(enc["input_ids"].shape[1]), completion_tokens=n
+                )
+            )
+        return results
+
+
+ENGINES.add("transformers", TransformersEngine, "Hugging Face transformers generate (CPU/GPU)")
 ENGINES.add("openai", OpenAIEngine, "OpenAI-compatible HTTP (vLLM server, hosted APIs)")
 ENGINES.add("vllm", VLLMEngine, "vLLM offline engine (GPU only)")
