@@ -149,6 +149,31 @@ def ingest_cmd(
     llm_api_key: Annotated[
         str | None, typer.Option("--llm-api-key", help="API key for the LLM (else OPENAI_API_KEY).")
     ] = None,
+    ground: Annotated[
+        str | None,
+        typer.Option(
+            "--ground",
+            help="open_clip model for grounding weights, e.g. ViT-B-32 (or local-dir:PATH).",
+        ),
+    ] = None,
+    ground_pretrained: Annotated[
+        str | None,
+        typer.Option(
+            "--ground-pretrained",
+            help="open_clip pretrained tag or checkpoint, e.g. laion2b_s34b_b79k.",
+        ),
+    ] = None,
+    canonicalize: Annotated[
+        str | None,
+        typer.Option(
+            "--canonicalize",
+            help="sentence-transformers model that merges near-duplicate concepts.",
+        ),
+    ] = None,
+    canonical_threshold: Annotated[
+        float,
+        typer.Option("--canonical-threshold", help="Cosine above which two concepts are one."),
+    ] = 0.9,
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Progress bars on stderr.")
     ] = True,
@@ -171,6 +196,10 @@ def ingest_cmd(
         max_pixels=max_pixels,
         captions=captions,
         image_root=image_root,
+        ground=ground,
+        ground_pretrained=ground_pretrained,
+        canonicalize=canonicalize,
+        canonical_threshold=canonical_threshold,
     )
     with open_kb(ctx, read_only=dry_run) as kb, progress_bar() as bar:
         if not progress:

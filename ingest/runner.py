@@ -71,6 +71,10 @@ class IngestConfig:
     max_pixels: int = DEFAULT_MAX_PIXELS
     captions: Path | None = None
     image_root: Path | None = None
+    ground: str | None = None  # open_clip model for grounding weights, e.g. ViT-B-32
+    ground_pretrained: str | None = None
+    canonicalize: str | None = None  # sentence-transformers model for near-duplicate concepts
+    canonical_threshold: float = 0.9
 
 
 @dataclass
@@ -153,8 +157,15 @@ class Ingestor:
         self.extractor = extractor or make_extractor(config.extractor, **config.extractor_options)
         self.miner = miner or make_miner(config.miner, **config.miner_options)
         self.progress = progress or Progress()
+        self.grounder, self.canonicalizer = _model_stages(config)
+        extra = (
+            f"ground={config.ground}:{config.ground_pretrained}",
+            f"canon={config.canonicalize}@{config.canonical_threshold}",
+        )
         self.element_key = settings_key(self.extractor.name, self.extractor.settings())
-        self.assoc_key = settings_key(self.miner.name, self.miner.settings(), self.element_key)
+        self.assoc_key = settings_key(
+            self.miner.name, self.miner.settings(), self.element_key, *extra
+        )
         self.summary = Summary(run_id=f"ingest-{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}")
         self.decode = DecodeOptions(max_pixels=config.max_pixels)
         self._pending: list[ImageEntry] = []
@@ -344,6 +355,7 @@ class Ingestor:
         answers = self.miner.mine(inputs)
         self.summary.add_time("associations", time.perf_counter() - t)
         self.progress.advance("associations", len(inputs))
+        answers = self._refine(inputs, answers)
         for inp, ans in zip(inputs, answers, strict=True):
             if isinstance(ans, Failed):
                 failures.append(self._failure("associations", ans.reason, it=inp.item, raw=ans.raw))
@@ -355,6 +367,19 @@ class Ingestor:
                 self.assoc_key, inp.item.record.captions
             )
             self.summary.associations += len(entry.evocations)
+
+    def _refine(
+        self, inputs: list[MiningInput], answers: list[list[Evocation] | Failed]
+    ) -> list[list[Evocation] | Failed]:
+        """Optional model stages: merge near-duplicate concepts, ground weights in the image."""
+        if self.canonicalizer is not None:
+            answers = [a if isinstance(a, Failed) else self.canonicalizer.apply(a) for a in answers]
+        if self.grounder is not None:
+            t = time.perf_counter()
+            ok = [(i, a) for i, a in zip(inputs, answers, strict=True) if not isinstance(a, Failed)]
+            self.grounder.ground([i for i, _ in ok], [a for _, a in ok])
+            self.summary.add_time("grounding", time.perf_counter() - t)
+        return answers
 
     def _valid(self, evocations: list[Evocation], elements: list[Element]) -> list[Evocation]:
         known = {e.concept for e in elements}
@@ -385,6 +410,19 @@ class Ingestor:
             raw=raw,
             run=self.summary.run_id,
         )
+
+
+def _model_stages(config: IngestConfig) -> tuple[Any, Any]:
+    grounder = canonicalizer = None
+    if config.ground:
+        from evokegraph.ingest.models.grounding import ClipGrounder
+
+        grounder = ClipGrounder(config.ground, config.ground_pretrained)
+    if config.canonicalize:
+        from evokegraph.ingest.models.grounding import Canonicalizer
+
+        canonicalizer = Canonicalizer(config.canonicalize, config.canonical_threshold)
+    return grounder, canonicalizer
 
 
 def _ratings(entries: Sequence[ImageEntry]) -> dict[str, float]:
