@@ -409,3 +409,36 @@ def jsonable(value: Any) -> Any:
     if hasattr(value, "items") and hasattr(value, "type"):  # neo4j Relationship
         return {"_LABEL": value.type, **jsonable(dict(value.items()))}
     return value
+
+
+class SharedReads:
+    """Reads both backends implement the same way on top of two primitives:
+    ``_rows(cypher, params)`` (positional rows) and ``_dict_rows(cypher,
+    params)`` (dict rows), plus ``_shared`` (ASSOCIATED_WITH out of concepts)."""
+
+    def _rows(self, cypher: str, params: dict[str, Any] | None = None) -> list[list[Any]]:
+        raise NotImplementedError
+
+    def _dict_rows(self, cypher: str, params: dict[str, Any] | None = None) -> list[Row]:
+        raise NotImplementedError
+
+    def _shared(self, concepts: Any, max_distance: int) -> dict[str, list[Edge]]:
+        raise NotImplementedError
+
+    def context(self, image_id: str, depth: int, *, max_shared_hops: int = 2) -> list[ContextPath]:
+        return self.contexts(image_id, [depth], max_shared_hops=max_shared_hops)[depth]
+
+    def contexts(
+        self, image_id: str, depths: Sequence[int], *, max_shared_hops: int = 2
+    ) -> dict[int, list[ContextPath]]:
+        rows = self._rows(Q_CONTEXT_EDGES, {"id": image_id})
+        elements = self._rows(Q_ELEMENT_CONCEPTS, {"id": image_id})
+        return contexts(image_id, rows, elements, depths, self._shared, max_shared_hops)
+
+    def iter_pairs(
+        self,
+        depths: Sequence[int] | None = None,
+        min_weight: float = 0.0,
+        realizer: str | None = None,
+    ) -> Iterator[Pair]:
+        return iter_pairs(self._dict_rows, depths, min_weight, realizer)

@@ -32,12 +32,10 @@ from evokegraph.graph.schema import NODE_BY_LABEL, REL_BY_TYPE, SCHEMA_VERSION, 
 from evokegraph.graph.store import is_write_query
 from evokegraph.graph.traversal import Edge
 from evokegraph.records import (
-    ContextPath,
     Failure,
     GraphBatch,
     ImageRecord,
     ImageView,
-    Pair,
     RunRecord,
     Stats,
 )
@@ -76,7 +74,7 @@ def _rel_schema(rel: str) -> pa.Schema:
     return pa.schema(cols)
 
 
-class LadybugStore:
+class LadybugStore(common.SharedReads):
     """:class:`~evokegraph.graph.store.GraphStore` over an embedded LadybugDB file."""
 
     backend = "ladybug"
@@ -153,6 +151,12 @@ class LadybugStore:
         if isinstance(res, list):  # several statements
             res = res[-1]
         return res.get_all()
+
+    def _rows(self, cypher: str, params: dict[str, Any] | None = None) -> list[list[Any]]:
+        return self._run(cypher, params)
+
+    def _dict_rows(self, cypher: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        return self._dicts(cypher, params)
 
     def _dicts(self, cypher: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         res = self._conn.execute(cypher, params or {})
@@ -356,24 +360,6 @@ class LadybugStore:
         for name in sorted(concepts):
             rows += self._run(common.Q_SHARED_ONE, {"name": name, "maxd": max_distance})
         return common.shared_edges(rows)
-
-    def context(self, image_id: str, depth: int, *, max_shared_hops: int = 2) -> list[ContextPath]:
-        return self.contexts(image_id, [depth], max_shared_hops=max_shared_hops)[depth]
-
-    def contexts(
-        self, image_id: str, depths: Sequence[int], *, max_shared_hops: int = 2
-    ) -> dict[int, list[ContextPath]]:
-        rows = self._run(common.Q_CONTEXT_EDGES, {"id": image_id})
-        elements = self._run(common.Q_ELEMENT_CONCEPTS, {"id": image_id})
-        return common.contexts(image_id, rows, elements, depths, self._shared, max_shared_hops)
-
-    def iter_pairs(
-        self,
-        depths: Sequence[int] | None = None,
-        min_weight: float = 0.0,
-        realizer: str | None = None,
-    ) -> Iterator[Pair]:
-        return common.iter_pairs(self._dicts, depths, min_weight, realizer)
 
     def failures(self, run: str | None = None) -> list[Failure]:
         if run:

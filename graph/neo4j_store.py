@@ -30,12 +30,10 @@ from evokegraph.graph.schema import NODE_BY_LABEL, SCHEMA_VERSION, neo4j_ddl
 from evokegraph.graph.store import is_write_query
 from evokegraph.graph.traversal import Edge
 from evokegraph.records import (
-    ContextPath,
     Failure,
     GraphBatch,
     ImageRecord,
     ImageView,
-    Pair,
     RunRecord,
     Stats,
 )
@@ -94,7 +92,7 @@ def _chunks(rows: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield rows[i : i + size]
 
 
-class Neo4jStore:
+class Neo4jStore(common.SharedReads):
     """:class:`~evokegraph.graph.store.GraphStore` over a Neo4j 5 server."""
 
     backend = "neo4j"
@@ -176,6 +174,9 @@ class Neo4jStore:
             cypher, params or {}, database_=self.database, routing_=neo4j.RoutingControl.READ
         )
         return [dict(r.items()) if hasattr(r, "items") else dict(r) for r in records]
+
+    def _dict_rows(self, cypher: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        return self._read(cypher, params)
 
     def _rows(self, cypher: str, params: dict[str, Any] | None = None) -> list[list[Any]]:
         return [list(r.values()) for r in self._read(cypher, params)]
@@ -314,24 +315,6 @@ class Neo4jStore:
     def _shared(self, concepts: Iterable[str], max_distance: int) -> dict[str, list[Edge]]:
         rows = self._rows(common.Q_SHARED, {"names": sorted(concepts), "maxd": max_distance})
         return common.shared_edges(rows)
-
-    def context(self, image_id: str, depth: int, *, max_shared_hops: int = 2) -> list[ContextPath]:
-        return self.contexts(image_id, [depth], max_shared_hops=max_shared_hops)[depth]
-
-    def contexts(
-        self, image_id: str, depths: Sequence[int], *, max_shared_hops: int = 2
-    ) -> dict[int, list[ContextPath]]:
-        rows = self._rows(common.Q_CONTEXT_EDGES, {"id": image_id})
-        elements = self._rows(common.Q_ELEMENT_CONCEPTS, {"id": image_id})
-        return common.contexts(image_id, rows, elements, depths, self._shared, max_shared_hops)
-
-    def iter_pairs(
-        self,
-        depths: Sequence[int] | None = None,
-        min_weight: float = 0.0,
-        realizer: str | None = None,
-    ) -> Iterator[Pair]:
-        return common.iter_pairs(self._read, depths, min_weight, realizer)
 
     def failures(self, run: str | None = None) -> list[Failure]:
         if run:

@@ -9,6 +9,11 @@ import typer
 
 from evokegraph.cli_common import console, open_kb, print_json, print_table
 
+ModelOpt = Annotated[str, typer.Option("--model", help="open_clip model name, or local-dir:PATH.")]
+PretrainedOpt = Annotated[
+    str | None, typer.Option("--pretrained", help="open_clip pretrained tag or checkpoint path.")
+]
+
 
 def export_cmd(
     ctx: typer.Context,
@@ -59,13 +64,8 @@ def train_cmd(
     data: Annotated[
         Path, typer.Option("--data", help="An export: train.csv (tab-separated) or pairs.parquet.")
     ],
-    model: Annotated[
-        str, typer.Option("--model", help="open_clip model name, or local-dir:PATH.")
-    ] = "ViT-B-32",
-    pretrained: Annotated[
-        str | None,
-        typer.Option("--pretrained", help="open_clip pretrained tag or checkpoint path."),
-    ] = None,
+    model: ModelOpt = "ViT-B-32",
+    pretrained: PretrainedOpt = None,
     method: Annotated[
         str, typer.Option("--method", help="distance-tokens (the method) or finetune.")
     ] = "distance-tokens",
@@ -135,13 +135,8 @@ def eval_cmd(
             "--data", help="Pairs: an export csv/parquet, or any csv/jsonl of image path + text."
         ),
     ],
-    model: Annotated[
-        str, typer.Option("--model", help="open_clip model name, or local-dir:PATH.")
-    ] = "ViT-B-32",
-    pretrained: Annotated[
-        str | None,
-        typer.Option("--pretrained", help="open_clip pretrained tag or checkpoint path."),
-    ] = None,
+    model: ModelOpt = "ViT-B-32",
+    pretrained: PretrainedOpt = None,
     checkpoint: Annotated[
         str | None,
         typer.Option("--checkpoint", help="A fine-tuned checkpoint to compare with the baseline."),
