@@ -363,3 +363,17 @@ def test_ingest_cli_with_the_llm_miner(
         assert kb.stats().evokes == 2 * 3 * 5  # colour, kite, sky per image; 5 distances
         (run,) = kb.runs()
         assert run.counts["associations_prompt_tokens"] == 200 and run.config["miner"] == "llm"
+
+
+def test_agreement_across_repeated_mentions_raises_the_weight() -> None:
+    from evokegraph.graph.weights import evokes_weight
+    from evokegraph.ingest.models.parsing import mention_counts
+
+    raw = '{"dog": {"distance 3": ["walk", "park"], "distance 4": ["walk", "loyalty"]}}'
+    assert mention_counts(raw, ["dog"]) == {
+        ("dog", "walk"): 2,
+        ("dog", "park"): 1,
+        ("dog", "loyalty"): 1,
+    }
+    assert parse_associations(raw, ["dog"])["dog"][4] == ["loyalty"]  # kept once, at distance 3
+    assert evokes_weight(0, mentions=2) > evokes_weight(0, mentions=1)

@@ -160,6 +160,7 @@ class LLMMiner(_EngineBackend):
                 out.append(self._fail(f"malformed answer: {exc}", text))
                 continue
             pos = {e.concept: e.pos for e in it.elements}
+            mentions = parsing.mention_counts(text, [e.concept for e in it.elements])
             out.append(
                 [
                     Evocation(
@@ -169,7 +170,7 @@ class LLMMiner(_EngineBackend):
                         pos=pos.get(w, "NOUN"),
                         distance=d,
                         rank=r,
-                        weight=evokes_weight(r),
+                        weight=evokes_weight(r, mentions.get((w, concept_key(a)), 1)),
                     )
                     for w, levels in found.items()
                     for d, assoc in levels.items()

@@ -127,6 +127,26 @@ def clean_words(word: str, candidates: list[str], seen: set[str]) -> list[str]:
     return out
 
 
+def mention_counts(raw: str, words: list[str]) -> dict[tuple[str, str], int]:
+    """How often the answer names each (word, association), across distances,
+    before duplicates are dropped: the agreement signal of the edge weight."""
+    try:
+        data = repair(raw)
+    except ModelOutputError:
+        return {}
+    if isinstance(data, dict) and set(data) == {"associations"}:
+        data = data["associations"]
+    wanted = {concept_key(w): w for w in words}
+    counts: dict[tuple[str, str], int] = {}
+    for key, value in data.items() if isinstance(data, dict) else ():
+        word = wanted.get(concept_key(str(key)))
+        levels = _levels(value) if word else None
+        for assoc in (a for ws in (levels or {}).values() for a in ws):
+            k = (word, concept_key(assoc))
+            counts[k] = counts.get(k, 0) + 1
+    return counts
+
+
 def parse_associations(
     raw: str, words: list[str], per_distance: int = 3
 ) -> dict[str, dict[int, list[str]]]:
