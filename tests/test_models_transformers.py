@@ -86,3 +86,107 @@ def test_missing_weights_offline_names_the_fix(tmp_path: Path) -> None:
         ModelError, match=r"cannot load transformers model .*pass transformers:/path/to/dir"
     ):
         load_engine(f"transformers:{tmp_path / 'nothing-here'}")
+
+
+@pytest.fixture(scope="module")
+def tiny_vlm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny LLaVA (CLIP vision tower + Llama) with its processor, random weights."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import (
+        CLIPImageProcessor,
+        CLIPVisionConfig,
+        LlamaConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+        PreTrainedTokenizerFast,
+    )
+
+    d = tmp_path_factory.mktemp("tiny-vlm")
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=300,
+        special_tokens=["<unk>", "<s>", "</s>", "<pad>", "<image>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tok.train_from_iterator(["a photo of a dog, description and elements"] * 10, trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+    )
+    fast.add_special_tokens({"additional_special_tokens": ["<image>"]})
+    chat = (
+        "{% for m in messages %}<s>{{ m['role'] }}: {% if m['content'] is string %}{{ m['content'] }}"
+        "{% else %}{% for p in m['content'] %}{% if p['type'] == 'image' %}<image>{% else %}"
+        "{{ p['text'] }}{% endif %}{% endfor %}{% endif %}</s>{% endfor %}"
+        "{% if add_generation_prompt %}<s>assistant: {% endif %}"
+    )
+    processor = LlavaProcessor(
+        image_processor=CLIPImageProcessor(
+            size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
+        ),
+        tokenizer=fast,
+        patch_size=16,
+        vision_feature_select_strategy="default",
+        chat_template=chat,
+        image_token="<image>",
+        num_additional_image_tokens=1,
+    )
+    vision = CLIPVisionConfig(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        image_size=32,
+        patch_size=16,
+        projection_dim=16,
+    )
+    text = LlamaConfig(
+        vocab_size=len(fast),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        pad_token_id=fast.pad_token_id,
+    )
+    cfg = LlavaConfig(
+        vision_config=vision,
+        text_config=text,
+        image_token_index=fast.convert_tokens_to_ids("<image>"),
+        vision_feature_select_strategy="default",
+        vision_feature_layer=-1,
+    )
+    LlavaForConditionalGeneration(cfg).save_pretrained(d)
+    processor.save_pretrained(d)
+    return d
+
+
+def test_tiny_vision_language_model_sees_images(tiny_vlm: Path) -> None:
+    from PIL import Image
+
+    from evokegraph.ingest.models.backends import VLMExtractor
+
+    eng = load_engine(f"transformers:{tiny_vlm}", device="cpu")
+    assert eng.vision
+    reqs = [
+        ChatRequest(
+            messages=[{"role": "user", "content": "describe"}],
+            images=[Image.new("RGB", size, colour)],
+            max_tokens=4,
+        )
+        for size, colour in (((50, 40), "red"), ((30, 60), "blue"))
+    ]
+    out = eng.generate(reqs)
+    assert [r.error for r in out] == ["", ""] and all(r.completion_tokens > 0 for r in out)
+    assert out[0].prompt_tokens > 10  # the image placeholder expanded into patch tokens
+    vlm = VLMExtractor(f"transformers:{tiny_vlm}", cache="off", device="cpu")
+    item = ImageItem(record=ImageRecord(id="a" * 64), image=Image.new("RGB", (40, 40), "green"))
+    (ans,) = vlm.extract([item])
+    assert isinstance(ans, Failed) and ans.reason.startswith("malformed answer")  # random weights
