@@ -10,6 +10,5 @@ The distribution maps the user's top-level folders under one import namespace:
 from evokegraph.errors import EvokeGraphError
 
 __version__ = "0.1.0"
-SCHEMA_VERSION = 1
 
-__all__ = ["EvokeGraphError", "SCHEMA_VERSION", "__version__"]
+__all__ = ["EvokeGraphError", "__version__"]
