@@ -70,3 +70,41 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
         yield s
     finally:
         s.close()
+
+
+def graph_snapshot(kb: LadybugStore) -> dict[str, object]:
+    """Everything a knowledge base holds except provenance (Run nodes, run ids,
+    failure timestamps), as sorted values: two snapshots are equal exactly when
+    the graphs are."""
+    import json
+
+    q = kb.query
+
+    def rows(cypher: str) -> list[tuple[object, ...]]:
+        return sorted(tuple(json.dumps(v, sort_keys=True) for v in r.values()) for r in q(cypher))
+
+    return {
+        "stats": {k: v for k, v in kb.stats().model_dump().items() if k != "runs"},
+        "images": rows(
+            "MATCH (i:Image) RETURN i.id, i.uris, i.captions, i.stage_keys, i.description"
+        ),
+        "elements": rows(
+            "MATCH (i:Image)-[:HAS_ELEMENT]->(e:Element)-[:IS]->(c:Concept) "
+            "RETURN i.id, e.id, c.name, e.rank"
+        ),
+        "evokes": rows(
+            "MATCH (e:Element)-[v:EVOKES]->(c:Concept) RETURN e.id, c.name, v.distance, v.weight, v.rank"
+        ),
+        "assoc": rows(
+            "MATCH (a:Concept)-[r:ASSOCIATED_WITH]->(b:Concept) "
+            "RETURN a.name, b.name, r.distance, r.support, r.weight"
+        ),
+        "concepts": rows("MATCH (c:Concept) RETURN c.name, c.concreteness"),
+        "failures": sorted((f.uri, f.stage, f.reason) for f in kb.failures()),
+    }
+
+
+@pytest.fixture(scope="session")
+def snapshot():
+    """The :func:`graph_snapshot` function, for tests comparing whole graphs."""
+    return graph_snapshot

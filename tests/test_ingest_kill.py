@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -68,40 +67,6 @@ def make_images(d: Path) -> Path:
     return d
 
 
-def dump(path: Path) -> dict[str, Any]:
-    with LadybugStore(path, read_only=True) as kb:
-        q = kb.query
-        return {
-            "stats": {k: v for k, v in kb.stats().model_dump().items() if k != "runs"},
-            "images": sorted(
-                json.dumps(r, sort_keys=True)
-                for r in q(
-                    "MATCH (i:Image) RETURN i.id AS id, i.uris AS u, i.captions AS c, i.stage_keys AS k"
-                )
-            ),
-            "evokes": sorted(
-                tuple(r.values())
-                for r in q(
-                    "MATCH (e:Element)-[v:EVOKES]->(c:Concept) RETURN e.id, c.name, v.distance, v.weight"
-                )
-            ),
-            "is": sorted(
-                tuple(r.values())
-                for r in q(
-                    "MATCH (i:Image)-[:HAS_ELEMENT]->(e:Element)-[:IS]->(c:Concept) RETURN i.id, e.id, c.name"
-                )
-            ),
-            "assoc": sorted(
-                tuple(r.values())
-                for r in q(
-                    "MATCH (a:Concept)-[r:ASSOCIATED_WITH]->(b:Concept) RETURN a.name, b.name, r.distance, r.support, r.weight"
-                )
-            ),
-            "concepts": sorted(r["n"] for r in q("MATCH (c:Concept) RETURN c.name AS n")),
-            "failures": sorted((f.uri, f.stage, f.reason) for f in kb.failures()),
-        }
-
-
 def run(db: Path, images: Path, delay: float) -> subprocess.Popen[str]:
     script = db.parent / "run_ingest.py"
     script.write_text(SCRIPT)
@@ -122,18 +87,19 @@ def images_written(db: Path) -> int:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+def reference(tmp_path_factory: pytest.TempPathFactory, snapshot) -> tuple[Path, dict[str, Any]]:
     base = tmp_path_factory.mktemp("ref")
     images = make_images(base / "imgs")
     proc = run(base / "ref.kb", images, 0.0)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
-    return images, dump(base / "ref.kb")
+    with LadybugStore(base / "ref.kb", read_only=True) as kb:
+        return images, snapshot(kb)
 
 
 @pytest.mark.parametrize("kill_after", ["start", 2, 5, N_IMAGES])
 def test_sigkill_then_rerun_matches_uninterrupted(
-    tmp_path: Path, reference: tuple[Path, dict[str, Any]], kill_after: str | int
+    tmp_path: Path, reference: tuple[Path, dict[str, Any]], kill_after: str | int, snapshot
 ) -> None:
     images, expected = reference
     db = tmp_path / "k.kb"
@@ -149,4 +115,5 @@ def test_sigkill_then_rerun_matches_uninterrupted(
     rerun = run(db, images, 0.0)
     out, err = rerun.communicate(timeout=120)
     assert rerun.returncode == 0, err
-    assert dump(db) == expected
+    with LadybugStore(db, read_only=True) as kb:
+        assert snapshot(kb) == expected

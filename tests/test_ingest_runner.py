@@ -99,41 +99,6 @@ def folder(tmp_path: Path) -> Path:
     return d
 
 
-def graph_dump(kb: LadybugStore) -> dict[str, Any]:
-    """Everything but provenance (run ids, Run nodes, failure timestamps)."""
-    q = kb.query
-    return {
-        "stats": {
-            k: v for k, v in kb.stats().model_dump().items() if k not in ("runs", "failures")
-        },
-        "images": sorted(
-            json.dumps(r, sort_keys=True)
-            for r in q(
-                "MATCH (i:Image) RETURN i.id AS id, i.uris AS uris, i.captions AS c, i.stage_keys AS k, i.description AS d"
-            )
-        ),
-        "elements": sorted(
-            tuple(r.values())
-            for r in q(
-                "MATCH (i:Image)-[:HAS_ELEMENT]->(e:Element)-[:IS]->(c:Concept) RETURN i.id, e.id, c.name, e.rank"
-            )
-        ),
-        "evokes": sorted(
-            tuple(r.values())
-            for r in q(
-                "MATCH (e:Element)-[v:EVOKES]->(c:Concept) RETURN e.id, c.name, v.distance, v.weight, v.rank"
-            )
-        ),
-        "assoc": sorted(
-            tuple(r.values())
-            for r in q(
-                "MATCH (a:Concept)-[r:ASSOCIATED_WITH]->(b:Concept) RETURN a.name, b.name, r.distance, r.support, r.weight"
-            )
-        ),
-        "failures": sorted((f.uri, f.stage, f.reason) for f in kb.failures()),
-    }
-
-
 def test_run_records_failures_and_goes_on(kb: LadybugStore, folder: Path) -> None:
     s = ingest(kb, [folder], IngestConfig(**CFG, batch_size=2))
     assert (s.seen, s.new, s.failed, s.elements, s.associations) == (5, 4, 2, 6, 30)
@@ -150,16 +115,16 @@ def test_run_records_failures_and_goes_on(kb: LadybugStore, folder: Path) -> Non
     assert run.status == "done" and run.counts["failed"] == 2 and "decode" in run.timings
 
 
-def test_rerun_skips_and_changes_nothing(kb: LadybugStore, folder: Path) -> None:
+def test_rerun_skips_and_changes_nothing(kb: LadybugStore, folder: Path, snapshot) -> None:
     ingest(kb, [folder], IngestConfig(**CFG))
-    before = graph_dump(kb)
+    before = snapshot(kb)
     WordsExtractor.calls = 0
     s = ingest(kb, [folder], IngestConfig(**CFG))
     assert s.skipped == 3 and WordsExtractor.calls == 1  # only the captionless image is retried
-    assert graph_dump(kb) == before
+    assert snapshot(kb) == before
     s = ingest(kb, [folder], IngestConfig(**CFG, force=True))
     assert s.skipped == 0 and WordsExtractor.calls == 1 + 4
-    assert graph_dump(kb) == before
+    assert snapshot(kb) == before
 
 
 def test_new_captions_redo_only_that_image(kb: LadybugStore, folder: Path) -> None:
