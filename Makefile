@@ -24,7 +24,9 @@ apt-test:
 	@dpkg -s $(APT_TEST) >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_TEST); }
 
 setup: $(BIN)/python apt-runtime
-	$(BIN)/pip install -q -e '.[sample]'
+	# torch first, pinned to the build this workplace serves from disk (the sentence encoder needs it)
+	$(BIN)/pip install -q torch==2.14.1
+	$(BIN)/pip install -q -e '.[sample,content]'
 
 setup-dev: $(BIN)/python apt-test
 	# torch + torchvision first, pinned to the builds this workplace serves from disk

@@ -1,4 +1,4 @@
-"""CLI: ``export``, ``train``, ``eval``."""
+"""CLI: ``export``, ``train``, ``eval retrieval``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from evokegraph.cli_common import console, open_kb, print_json, print_table
+from evokegraph.cli_common import console, eval_app, open_kb, print_json, print_table
 
 ModelOpt = Annotated[str, typer.Option("--model", help="open_clip model name, or local-dir:PATH.")]
 PretrainedOpt = Annotated[
@@ -170,4 +170,4 @@ def eval_cmd(
 def register(app: typer.Typer) -> None:
     app.command("export")(export_cmd)
     app.command("train")(train_cmd)
-    app.command("eval")(eval_cmd)
+    eval_app.command("retrieval")(eval_cmd)

@@ -17,6 +17,7 @@ from evokegraph.cli_common import (
     State,
     console,
     err_console,
+    eval_app,
     open_kb,
     print_json,
     print_table,
@@ -169,6 +170,7 @@ def _register_all() -> None:
                 continue  # that stage has no commands yet
             raise
         module.register(app)
+    app.add_typer(eval_app, name="eval")
 
 
 _register_all()

@@ -22,6 +22,13 @@ from evokegraph.graph.store import GraphStore, StoreConfig, open_store
 console = Console()
 err_console = Console(stderr=True)
 
+# Command groups more than one stage adds to (each stage's register() adds its
+# subcommands; evokegraph.cli mounts the groups once).
+eval_app = typer.Typer(
+    help="Evaluations: retrieval, association quality, the paper's protocols.",
+    no_args_is_help=True,
+)
+
 
 @dataclass
 class State:

@@ -3,7 +3,7 @@
 The distribution maps the user's top-level folders under one import namespace:
 ``ingest/`` -> ``evokegraph.ingest``, ``graph/`` -> ``evokegraph.graph``,
 ``captioning/`` -> ``evokegraph.captioning``, ``training/`` -> ``evokegraph.training``,
-``queries/`` -> ``evokegraph.queries``; ``core/`` holds the package root
+``queries/`` -> ``evokegraph.queries``; ``evokegraph/`` holds the package root
 (records, errors, registry, CLI).
 """
 
