@@ -151,6 +151,11 @@ def tiny_model_dir(tmp_path: Path) -> str:
     d = tmp_path / "tiny"
     d.mkdir()
     (d / "open_clip_config.json").write_text(json.dumps({"model_cfg": TINY}))
+    from evokegraph.training.model import load_open_clip
+
+    torch.manual_seed(0)  # the folder's own (random) weights, so no --pretrained is needed
+    clip, _, _ = load_open_clip(f"local-dir:{d}", "none")
+    torch.save(clip.state_dict(), d / "open_clip_pytorch_model.bin")
     return f"local-dir:{d}"
 
 

@@ -11,7 +11,12 @@ from evokegraph.cli_common import console, eval_app, open_kb, print_json, print_
 
 ModelOpt = Annotated[str, typer.Option("--model", help="open_clip model name, or local-dir:PATH.")]
 PretrainedOpt = Annotated[
-    str | None, typer.Option("--pretrained", help="open_clip pretrained tag or checkpoint path.")
+    str | None,
+    typer.Option(
+        "--pretrained",
+        help="open_clip pretrained tag or checkpoint path (default: the method's "
+        "laion2b_s34b_b79k for ViT-B-32; 'none': random weights, flagged in every report).",
+    ),
 ]
 
 
@@ -81,11 +86,23 @@ def train_cmd(
     distance_tokens: Annotated[
         int, typer.Option("--distance-tokens", min=1, help="Tokens per depth.")
     ] = 5,
+    token_position: Annotated[
+        str,
+        typer.Option(
+            "--token-position",
+            help="pre-ln: after class token + patches + positions, before patch dropout and "
+            "ln_pre (the reference); post-ln: after ln_pre.",
+        ),
+    ] = "pre-ln",
+    token_init_std: Annotated[
+        float,
+        typer.Option("--token-init-std", help="Std of the tokens' normal init (reference: 1.0)."),
+    ] = 1.0,
     shuffled_weight: Annotated[
         float, typer.Option("--shuffled-weight", help="Loss weight of shuffled batches.")
     ] = 0.6,
     hard_weight: Annotated[
-        float, typer.Option("--hard-weight", help="Loss weight of same-image batches.")
+        float, typer.Option("--hard-weight", help="Loss weight of balanced hard batches.")
     ] = 0.4,
     lock_image: Annotated[
         bool, typer.Option("--lock-image/--unlock-image", help="finetune: freeze the image tower.")
@@ -116,6 +133,8 @@ def train_cmd(
             batch_size=batch_size,
             accum=accum,
             distance_tokens=distance_tokens,
+            token_position=token_position,
+            token_init_std=token_init_std,
             shuffled_weight=shuffled_weight,
             hard_weight=hard_weight,
             lock_image=lock_image,

@@ -164,24 +164,10 @@ def evaluate_model(
     from PIL import Image
 
     from evokegraph.training.model import DistanceTokenCLIP, load_open_clip
-    from evokegraph.training.train import load_checkpoint
+    from evokegraph.training.train import model_from_checkpoint
 
     clip, preprocess, tokenizer = load_open_clip(model_name, pretrained, device)
-    model: Any = clip
-    if checkpoint:
-        ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
-        if "distance_tokens" in ckpt["trainable"]:
-            model = DistanceTokenCLIP(clip, n_tokens=ckpt["trainable"]["distance_tokens"].shape[1])
-            load_checkpoint(checkpoint, model)
-        else:  # plain fine-tuning: the trained open_clip weights themselves
-            state = {k.removeprefix("clip."): v for k, v in ckpt["trainable"].items()}
-            unexpected = clip.load_state_dict(state, strict=False).unexpected_keys
-            if unexpected:
-                from evokegraph.errors import UserInputError
-
-                raise UserInputError(
-                    f"checkpoint {checkpoint} does not fit {model_name}: {unexpected[:3]}"
-                )
+    model: Any = model_from_checkpoint(clip, checkpoint) if checkpoint else clip
     model.eval()
     pairs = read_eval_pairs(data)
     images = sorted({p for p, _, _ in pairs})

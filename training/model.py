@@ -1,11 +1,15 @@
 """Distance-conditioned CLIP: a frozen open_clip model plus learned distance tokens.
 
-The published method: for each depth of abstraction, ``n_tokens`` learned
-vectors of the vision width are appended to the image tokens (after the
-patch embedding, class token, positional embedding and ``ln_pre``) before the
-vision transformer, so the pooled image embedding depends on the depth asked
-for. Only the distance tokens train; every open_clip weight stays frozen.
-Depth 0 (the literal caption) has tokens too.
+The published method (``model_train.py``, mode ``third``): for each depth of
+abstraction, ``n_tokens`` learned vectors of the vision width are appended to
+the image tokens after the patch embedding, class token and positional
+embedding, and *before* patch dropout and ``ln_pre``; the pooled image
+embedding then depends on the depth asked for. The reference initialises the
+tokens N(0, 1) (``nn.Embedding``'s default). ``position="post-ln"`` keeps the
+earlier variant of this project (tokens after ``ln_pre``, usually with
+``init_std=0.02``). Only the distance tokens train; every open_clip weight
+stays frozen. Depth 0 (the literal caption) has tokens too; the reference
+has tokens for distances 1..5 only (see :mod:`evokegraph.training.convert`).
 """
 
 from __future__ import annotations
@@ -17,18 +21,26 @@ import torch
 from torch import nn
 
 from evokegraph.errors import UserInputError
+from evokegraph.training.weights import mark, resolve_weights
+
+POSITIONS = ("pre-ln", "post-ln")
 
 
 def load_open_clip(
     name: str, pretrained: str | None = None, device: str = "cpu"
 ) -> tuple[Any, Any, Any]:
-    """(model, preprocess, tokenizer) for an open_clip name (``ViT-B-32``), a
-    ``local-dir:PATH`` holding ``open_clip_config.json`` (+ optional weights),
-    with ``pretrained`` a tag (``laion2b_s34b_b79k``) or a checkpoint path."""
+    """(model, preprocess, tokenizer) for an open_clip name (``ViT-B-32``) or a
+    ``local-dir:PATH`` holding ``open_clip_config.json`` (+ optional weights).
+
+    ``pretrained``: None for the method's default (laion2b_s34b_b79k for
+    ViT-B-32; a local-dir's own weights file), a tag, a checkpoint path, or
+    ``none`` for random weights. The model remembers which (see
+    :func:`evokegraph.training.weights.weights_label`)."""
     import json
 
     import open_clip
 
+    local = None
     if name.startswith("local-dir:"):
         folder = Path(name.removeprefix("local-dir:"))
         cfg_file = folder / "open_clip_config.json"
@@ -38,7 +50,7 @@ def load_open_clip(
         model_cfg = cfg.get("model_cfg", cfg)
         name = f"local-{folder.name}"
         _add_config(name, model_cfg)
-        weights = next(
+        local = next(
             (
                 p
                 for p in (
@@ -49,16 +61,23 @@ def load_open_clip(
             ),
             None,
         )
-        pretrained = pretrained or (str(weights) if weights else None)
+        if local is None and pretrained is None:
+            raise UserInputError(
+                f"{folder} holds no open_clip weights file; add one, pass --pretrained PATH, "
+                "or --pretrained none for random weights"
+            )
+    weights = resolve_weights(name, pretrained, local)
     try:
         model, _, preprocess = open_clip.create_model_and_transforms(
-            name, pretrained=pretrained, device=device
+            name, pretrained=weights.pretrained, device=device, **weights.preprocess
         )
     except RuntimeError as exc:
         raise UserInputError(
-            f"cannot load open_clip model {name!r} (pretrained={pretrained!r}): {str(exc).splitlines()[0]}; "
-            "offline, pass a local checkpoint path with --pretrained or a local-dir:PATH model"
+            f"cannot load open_clip model {name!r} (pretrained={weights.label!r}): "
+            f"{str(exc).splitlines()[0]}; offline, pass a local checkpoint path with "
+            "--pretrained or a local-dir:PATH model"
         ) from None
+    mark(model, weights)
     return model, preprocess, open_clip.get_tokenizer(name)
 
 
@@ -76,29 +95,54 @@ def _add_config(name: str, cfg: dict[str, Any]) -> None:
 class DistanceTokenCLIP(nn.Module):
     """A frozen open_clip CLIP whose image embedding is conditioned on depth."""
 
-    def __init__(self, clip: nn.Module, n_tokens: int = 5, max_depth: int = 5) -> None:
+    def __init__(
+        self,
+        clip: nn.Module,
+        n_tokens: int = 5,
+        max_depth: int = 5,
+        position: str = "pre-ln",
+        init_std: float = 1.0,
+    ) -> None:
         super().__init__()
         visual = clip.visual
         if not hasattr(visual, "_embeds") or not hasattr(visual, "_pool"):
             raise UserInputError("distance tokens need an open_clip VisionTransformer image tower")
+        if position not in POSITIONS:
+            raise UserInputError(
+                f"unknown distance-token position {position!r}; use {' or '.join(POSITIONS)}"
+            )
         self.clip = clip
         for p in self.clip.parameters():
             p.requires_grad_(False)
         width = visual.conv1.out_channels
-        self.distance_tokens = nn.Parameter(torch.randn(max_depth + 1, n_tokens, width) * 0.02)
+        self.distance_tokens = nn.Parameter(torch.randn(max_depth + 1, n_tokens, width) * init_std)
         self.max_depth = max_depth
+        self.position = position
 
     @property
     def logit_scale(self) -> torch.Tensor:
         return self.clip.logit_scale
 
+    def check_depths(self, depths: torch.Tensor) -> None:
+        if len(depths) and (int(depths.min()) < 0 or int(depths.max()) > self.max_depth):
+            bad = sorted({int(d) for d in depths.tolist() if not 0 <= d <= self.max_depth})
+            raise UserInputError(
+                f"depths {bad} have no distance tokens (this model has 0..{self.max_depth}); "
+                f"export only depths 0..{self.max_depth} (`evokegraph export --depth ...`)"
+            )
+
     def encode_image(
         self, images: torch.Tensor, depths: torch.Tensor, normalize: bool = True
     ) -> torch.Tensor:
+        self.check_depths(depths)
         v = self.clip.visual
-        depths = depths.clamp(0, self.max_depth)
-        x = v._embeds(images)  # patches + class token + positions, after ln_pre
-        x = torch.cat([x, self.distance_tokens[depths].to(x.dtype)], dim=1)
+        if self.position == "post-ln":
+            x = v._embeds(images)  # patches + class token + positions, patch dropout, ln_pre
+            x = torch.cat([x, self.distance_tokens[depths].to(x.dtype)], dim=1)
+        else:
+            x = _patch_tokens(v, images)  # patches + class token + positions
+            x = torch.cat([x, self.distance_tokens[depths].to(x.dtype)], dim=1)
+            x = v.ln_pre(v.patch_dropout(x))
         x = v.transformer(x)
         pooled, _ = v._pool(x)
         if v.proj is not None:
@@ -107,6 +151,15 @@ class DistanceTokenCLIP(nn.Module):
 
     def encode_text(self, tokens: torch.Tensor, normalize: bool = True) -> torch.Tensor:
         return self.clip.encode_text(tokens, normalize=normalize)
+
+
+def _patch_tokens(v: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """open_clip's VisionTransformer._embeds up to (not including) patch dropout and ln_pre."""
+    x = v.conv1(images)
+    x = x.reshape(x.shape[0], x.shape[1], -1).permute(0, 2, 1)
+    cls = v.class_embedding.view(1, 1, -1).expand(x.shape[0], -1, -1).to(x.dtype)
+    x = torch.cat([cls, x], dim=1)
+    return x + v.positional_embedding.to(x.dtype)
 
 
 class PlainCLIP(nn.Module):

@@ -1,10 +1,13 @@
 """Fine-tuning on graph-derived pairs: distance tokens (the method) or plain CLIP.
 
 Two batch streams per step, as in the published method: shuffled pairs
-(loss weight 0.6) and batches that hold whole images at several depths, so
-the other depths of the same picture are hard negatives (0.4). The loss is
-symmetric InfoNCE with false negatives masked: identical or near-identical
-captions of *different* pairs in one batch (abstract captions repeat across
+(loss weight 0.6) and balanced hard batches (0.4) that take one caption per
+(image, depth) per round, round-robin over each image's depths (the
+reference's ``get_data_balanced``), so the other depths of the same picture
+are hard negatives and no batch repeats an (image, depth). The loss is
+symmetric InfoNCE with false negatives masked: pairs that share (image,
+depth) (identical image embeddings, different captions) and identical or
+near-identical captions of different pairs (abstract captions repeat across
 images) are not counted as negatives. AMP on GPU, gradient accumulation,
 checkpoints with resume, a torchrun-compatible DDP path, a metrics jsonl.
 
@@ -38,7 +41,7 @@ from evokegraph.errors import UserInputError
 class TrainConfig:
     data: str
     model: str = "ViT-B-32"
-    pretrained: str | None = None
+    pretrained: str | None = None  # None: the model's default (laion2b_s34b_b79k); "none": random
     method: str = "distance-tokens"  # or "finetune"
     out: str = "runs/train"
     epochs: int = 1
@@ -46,6 +49,8 @@ class TrainConfig:
     batch_size: int = 64
     accum: int = 1
     distance_tokens: int = 5
+    token_position: str = "pre-ln"  # the reference's; "post-ln": after ln_pre
+    token_init_std: float = 1.0  # the reference's nn.Embedding N(0, 1); 0.02 is the other usual
     shuffled_weight: float = 0.6
     hard_weight: float = 0.4
     lock_image: bool = True
@@ -121,45 +126,74 @@ def collate(batch: list[tuple[torch.Tensor, str, int, str]]) -> dict[str, Any]:
     }
 
 
-class SameImageBatches(torch.utils.data.Sampler[list[int]]):
-    """Batches of whole images: every depth of an image lands in one batch."""
+class BalancedHardBatches(torch.utils.data.Sampler[list[int]]):
+    """Hard batches: one caption per (image, depth) per round, round-robin.
+
+    Round r takes the r-th caption (in a seeded shuffle) of every (image,
+    depth) group; within a round an image's depths stay together, so they are
+    each other's hard negatives. Batches are cut so that no batch holds two
+    rows of one (image, depth) (those would share an image embedding), and
+    their order is shuffled per epoch, as the reference's ShuffledBatchSampler.
+    """
 
     def __init__(self, rows: Sequence[PairRow], batch_size: int, seed: int = 0) -> None:
-        self.groups: dict[str, list[int]] = defaultdict(list)
-        for i, r in enumerate(rows):
-            self.groups[r.image_id].append(i)
+        self.groups: dict[tuple[str, int], list[int]] = defaultdict(list)
+        self.key_of = [(r.image_id, r.depth) for r in rows]
+        for i, key in enumerate(self.key_of):
+            self.groups[key].append(i)
         self.batch_size = batch_size
         self.seed = seed
         self.epoch = 0
 
-    def __iter__(self) -> Iterator[list[int]]:
-        keys = sorted(self.groups)
-        random.Random(self.seed + self.epoch).shuffle(keys)
+    def batches(self) -> list[list[int]]:
+        rng = random.Random(self.seed + self.epoch)
+        by_image: dict[str, list[list[int]]] = defaultdict(list)
+        for (image, _depth), idx in sorted(self.groups.items()):
+            by_image[image].append(rng.sample(idx, len(idx)))
+        images = sorted(by_image)
+        rng.shuffle(images)
+        out: list[list[int]] = []
         batch: list[int] = []
-        for k in keys:
-            group = self.groups[k][: self.batch_size]
-            if batch and len(batch) + len(group) > self.batch_size:
-                yield batch
-                batch = []
-            batch += group
+        seen: set[tuple[str, int]] = set()
+        rounds = max((len(g) for g in self.groups.values()), default=0)
+        for r in range(rounds):
+            for image in images:
+                block = [g[r] for g in by_image[image] if r < len(g)]
+                for i in block:
+                    key = self.key_of[i]
+                    if len(batch) >= self.batch_size or key in seen:
+                        out.append(batch)
+                        batch, seen = [], set()
+                    batch.append(i)
+                    seen.add(key)
         if len(batch) > 1:
-            yield batch
+            out.append(batch)
+        rng.shuffle(out)
+        return out
+
+    def __iter__(self) -> Iterator[list[int]]:
+        yield from self.batches()
 
     def __len__(self) -> int:
-        return max(1, sum(len(g) for g in self.groups.values()) // self.batch_size)
+        return len(self.batches())
 
 
 # -- loss ---------------------------------------------------------------------
-def false_negative_mask(captions: Sequence[str]) -> torch.Tensor:
-    """True where two *different* pairs carry the same (normalised) caption."""
+def false_negative_mask(
+    captions: Sequence[str],
+    image_ids: Sequence[str] | None = None,
+    depths: Sequence[int] | None = None,
+) -> torch.Tensor:
+    """True where two *different* pairs are not true negatives of each other:
+    the same (normalised) caption, or the same (image, depth) (then the image
+    embeddings are identical, so the other caption is not a wrong answer)."""
     keys = [norm_caption(c) for c in captions]
     n = len(keys)
-    m = torch.zeros(n, n, dtype=torch.bool)
-    for i in range(n):
-        for j in range(n):
-            if i != j and keys[i] == keys[j]:
-                m[i, j] = True
-    return m
+    m = torch.tensor([[keys[i] == keys[j] for j in range(n)] for i in range(n)], dtype=torch.bool)
+    if image_ids is not None and depths is not None:
+        pair = list(zip(image_ids, [int(d) for d in depths], strict=True))
+        m |= torch.tensor([[pair[i] == pair[j] for j in range(n)] for i in range(n)])
+    return m & ~torch.eye(n, dtype=torch.bool)
 
 
 def contrastive_loss(
@@ -180,7 +214,12 @@ def build_model(cfg: TrainConfig) -> tuple[nn.Module, Any, Any]:
 
     clip, preprocess, tokenizer = load_open_clip(cfg.model, cfg.pretrained, cfg.device)
     if cfg.method == "distance-tokens":
-        model: nn.Module = DistanceTokenCLIP(clip, n_tokens=cfg.distance_tokens)
+        model: nn.Module = DistanceTokenCLIP(
+            clip,
+            n_tokens=cfg.distance_tokens,
+            position=cfg.token_position,
+            init_std=cfg.token_init_std,
+        )
     elif cfg.method == "finetune":
         model = PlainCLIP(clip, lock_image=cfg.lock_image, lock_text=cfg.lock_text)
     else:
@@ -221,6 +260,35 @@ def load_checkpoint(path: str, model: nn.Module, opt: torch.optim.Optimizer | No
     return int(ckpt["step"])
 
 
+def model_from_checkpoint(clip: nn.Module, path: str) -> nn.Module:
+    """The model a checkpoint was trained as, around ``clip``: distance tokens
+    (with the token position it was trained with) or plain fine-tuned weights."""
+    from evokegraph.training.model import DistanceTokenCLIP
+
+    if not Path(path).is_file():
+        raise UserInputError(
+            f"no checkpoint at {path}; give a checkpoint.pt from `evokegraph train`"
+        )
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    trained = ckpt.get("trainable", {})
+    if "distance_tokens" in trained:
+        tokens = trained["distance_tokens"]
+        cfg = ckpt.get("config") or {}
+        model = DistanceTokenCLIP(
+            clip,
+            n_tokens=tokens.shape[1],
+            max_depth=tokens.shape[0] - 1,
+            position=cfg.get("token_position", "post-ln"),  # checkpoints before the option
+        )
+        load_checkpoint(path, model)
+        return model
+    state = {k.removeprefix("clip."): v for k, v in trained.items()}
+    unexpected = clip.load_state_dict(state, strict=False).unexpected_keys
+    if unexpected:
+        raise UserInputError(f"checkpoint {path} does not fit this model: {unexpected[:3]}")
+    return clip
+
+
 # -- the loop -----------------------------------------------------------------
 def _distributed() -> tuple[int, int]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -238,6 +306,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     random.seed(cfg.seed)
     rank, world = _distributed()
     rows = read_pairs(cfg.data)
+    if cfg.method == "distance-tokens":
+        _check_depths(rows, cfg.data)
     model, preprocess, tokenizer = build_model(cfg)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
@@ -259,7 +329,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         num_workers=cfg.workers,
         drop_last=len(ds) > cfg.batch_size,
     )
-    hard_sampler = SameImageBatches(rows, cfg.batch_size, cfg.seed + rank)
+    hard_sampler = BalancedHardBatches(rows, cfg.batch_size, cfg.seed + rank)
     hard = DataLoader(ds, batch_sampler=hard_sampler, collate_fn=collate, num_workers=cfg.workers)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -285,7 +355,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             last = {
                 "step": step,
                 "epoch": epoch,
-                "loss": float(loss),
+                "loss": float(loss.detach()),
                 "lr": cfg.lr,
                 "seconds": round(time.perf_counter() - t0, 3),
             }
@@ -297,7 +367,23 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     if rank == 0:
         save_checkpoint(out / "checkpoint.pt", core, opt, step, cfg)
     log.close()
-    return {"steps": step, **last, "checkpoint": str(out / "checkpoint.pt")}
+    from evokegraph.training.weights import is_random, weights_label
+
+    result = {"steps": step, **last, "checkpoint": str(out / "checkpoint.pt")}
+    result["weights"] = weights_label(core.clip)
+    if is_random(core.clip):
+        result["warning"] = "RANDOM WEIGHTS (--pretrained none): this run is not the method"
+    return result
+
+
+def _check_depths(rows: Sequence[PairRow], data: str, max_depth: int = 5) -> None:
+    bad = sorted({r.depth for r in rows if not 0 <= r.depth <= max_depth})
+    if bad:
+        raise UserInputError(
+            f"{data} has depths {bad}; the distance-token model has tokens for depths "
+            f"0..{max_depth} only; re-export with `evokegraph export --depth 0 --depth 1 ... "
+            f"--depth {max_depth}` or use --method finetune"
+        )
 
 
 def _batch_loss(
@@ -307,9 +393,8 @@ def _batch_loss(
     tokens = tokenizer(batch["captions"]).to(device)
     img = core.encode_image(images, batch["depths"].to(device))
     txt = core.encode_text(tokens)
-    return contrastive_loss(
-        img, txt, core.logit_scale.exp(), false_negative_mask(batch["captions"])
-    )
+    mask = false_negative_mask(batch["captions"], batch["image_ids"], batch["depths"].tolist())
+    return contrastive_loss(img, txt, core.logit_scale.exp(), mask)
 
 
 def _cycle(loader: DataLoader) -> Iterator[Any]:
