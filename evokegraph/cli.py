@@ -40,6 +40,7 @@ COMMAND_MODULES = (
     "evokegraph.captioning.cli",
     "evokegraph.training.cli",
     "evokegraph.queries.cli",
+    "evokegraph.graph.cli",
 )
 
 

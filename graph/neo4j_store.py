@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import random
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -85,6 +87,14 @@ W_DELETE_ASSOCIATED_SOME = (
 )
 W_RUN = "MERGE (n:Run {id: $r.id}) SET n += $r"
 W_WIPE = "MATCH (n) WITH n LIMIT 10000 DETACH DELETE n RETURN count(*) AS n"
+
+
+WRITE_ATTEMPTS = 8
+
+
+def backoff(attempt: int) -> float:
+    """Seconds to wait before retry ``attempt + 1``: 50 ms doubling, jittered, <= 2 s."""
+    return min(2.0, 0.05 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
 
 
 def _chunks(rows: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -182,8 +192,29 @@ class Neo4jStore(common.SharedReads):
         return [list(r.values()) for r in self._read(cypher, params)]
 
     def _write_tx(self, work: Callable[[Any], Any]) -> Any:
-        with self._driver.session(database=self.database) as session:
-            return session.execute_write(work)
+        """Run ``work`` in a managed write transaction, retried on conflicts.
+
+        The driver retries transient errors itself; a concurrent writer that
+        loses a ``MERGE`` race on a unique key gets a ``ConstraintError``
+        instead (ArcadeDB; Neo4j serialises such MERGEs). Both are retried
+        with jittered exponential backoff: ``work`` reads before it writes, so
+        a rerun sees the winner's nodes and merges into them.
+        """
+        import neo4j
+
+        retry = (neo4j.exceptions.ConstraintError, neo4j.exceptions.TransientError)
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                with self._driver.session(database=self.database) as session:
+                    return session.execute_write(work)
+            except retry as exc:
+                if attempt == WRITE_ATTEMPTS:
+                    raise StoreError(
+                        f"a write to {self.uri or 'Neo4j'} still conflicted after {attempt} "
+                        f"attempts: {str(exc).splitlines()[0]}; retry the command"
+                    ) from None
+                time.sleep(backoff(attempt))
+        raise AssertionError("unreachable")
 
     def _detect_version(self) -> str:
         rows = self._read("CALL dbms.components() YIELD name, versions RETURN versions[0] AS v")
@@ -201,9 +232,7 @@ class Neo4jStore(common.SharedReads):
         return rows[0]["v"] if rows else None
 
     def set_meta(self, key: str, value: str) -> None:
-        self._driver.execute_query(
-            common.W_SET_META, {"k": key, "v": value}, database_=self.database
-        )
+        self._write_tx(lambda tx: tx.run(common.W_SET_META, {"k": key, "v": value}).consume())
 
     # -- schema -------------------------------------------------------------
     def ensure_schema(self) -> None:

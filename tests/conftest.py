@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ except ImportError:  # pragma: no cover - the dev extra installs torch
     pass
 
 from evokegraph.graph.ladybug_store import LadybugStore  # noqa: E402
+from evokegraph.graph.store import GraphStore, StoreConfig, open_store  # noqa: E402
 
 
 @pytest.fixture
@@ -48,31 +50,103 @@ def neo4j_settings() -> dict[str, str] | None:
     }
 
 
+@pytest.fixture(scope="session")
+def bolt_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A live Bolt server for the whole session: uri, user, password.
+
+    A real Neo4j when EVOKEGRAPH_NEO4J_URI is set (its database is wiped by
+    the tests: point it at a throwaway one); otherwise ArcadeDB's Bolt server
+    from the ``server`` extra (installed by ``make test``), started on a free
+    127.0.0.1 port in a temp dir and stopped by its pid at the end.
+    """
+    cfg = neo4j_settings()
+    if cfg is not None:
+        yield cfg
+        return
+    from evokegraph.errors import StoreError
+    from evokegraph.graph import server
+
+    try:
+        server.runtime()
+    except StoreError as exc:
+        pytest.skip(f"no Bolt server: {exc}")
+    root = tmp_path_factory.mktemp("arcadedb")
+    info = server.start(root, bolt_port=0, http_port=0, heap="512m")
+    try:
+        yield {"uri": info.uri, "user": info.user, "password": info.password}
+    finally:
+        server.stop(root)
+
+
+def fresh_neo4j(cfg: dict[str, str], *, schema: bool = True) -> object:
+    """A Neo4jStore on the live server with every node deleted (and the schema
+    stamped again when ``schema``)."""
+    from evokegraph.graph.neo4j_store import Neo4jStore
+
+    s = Neo4jStore.connect(cfg["uri"], cfg["user"], cfg["password"], create=True)
+    s.wipe()
+    if schema:
+        s.ensure_schema()
+    return s
+
+
 @pytest.fixture(params=["ladybug", "neo4j"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
-    """Every reachable backend, for the contract suite.
-
-    LadybugDB always; Neo4j only when EVOKEGRAPH_NEO4J_URI is set (the test
-    database is wiped before each test, so point it at a throwaway database).
-    """
+    """Every backend, for the contract suite: LadybugDB and the live Bolt server
+    (database wiped before each test)."""
     if request.param == "ladybug":
         s = LadybugStore(tmp_path / "contract.kb", create=True)
     else:
-        cfg = neo4j_settings()
-        if cfg is None:
-            pytest.skip("Neo4j not configured: set EVOKEGRAPH_NEO4J_URI (+ _USER, _PASSWORD)")
-        from evokegraph.graph.neo4j_store import Neo4jStore
-
-        s = Neo4jStore.connect(cfg["uri"], cfg["user"], cfg["password"], create=True)
-        s.wipe()
-        s.ensure_schema()
+        s = fresh_neo4j(request.getfixturevalue("bolt_server"))
     try:
         yield s
     finally:
         s.close()
 
 
-def graph_snapshot(kb: LadybugStore) -> dict[str, object]:
+@dataclass
+class Backend:
+    """One store for CLI and subprocess tests: its global CLI options and config."""
+
+    name: str
+    config: StoreConfig
+
+    @property
+    def args(self) -> list[str]:
+        """Global options that select this store (they go before the command)."""
+        c = self.config
+        if c.backend == "ladybug":
+            return ["--db", c.path]
+        return [
+            "--backend",
+            "neo4j",
+            "--neo4j-uri",
+            c.uri,
+            "--neo4j-user",
+            c.user,
+            "--neo4j-password",
+            c.password,
+        ]
+
+    def open(self, **overrides: object) -> GraphStore:
+        return open_store(StoreConfig(**{**self.config.__dict__, **overrides}))
+
+
+@pytest.fixture(params=["ladybug", "neo4j"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    """An empty store on each backend, not yet initialised (``init`` creates it):
+    a fresh LadybugDB path, or the live Bolt server with every node deleted."""
+    if request.param == "ladybug":
+        return Backend("ladybug", StoreConfig(backend="ladybug", path=str(tmp_path / "k.kb")))
+    cfg = request.getfixturevalue("bolt_server")
+    fresh_neo4j(cfg, schema=False).close()
+    return Backend(
+        "neo4j",
+        StoreConfig(backend="neo4j", uri=cfg["uri"], user=cfg["user"], password=cfg["password"]),
+    )
+
+
+def graph_snapshot(kb: GraphStore) -> dict[str, object]:
     """Everything a knowledge base holds except provenance (Run nodes, run ids,
     failure timestamps), as sorted values: two snapshots are equal exactly when
     the graphs are."""
