@@ -23,7 +23,7 @@ from evokegraph.cli_common import (
     print_table,
     state,
 )
-from evokegraph.errors import EvokeGraphError
+from evokegraph.errors import EvokeGraphError, ReadOnlyQueryError, UserInputError
 from evokegraph.graph.store import DEFAULT_DB, StoreConfig
 
 app = typer.Typer(
@@ -40,6 +40,7 @@ COMMAND_MODULES = (
     "evokegraph.captioning.cli",
     "evokegraph.training.cli",
     "evokegraph.queries.cli",
+    "evokegraph.queries.web.cli",
     "evokegraph.graph.cli",
 )
 
@@ -133,12 +134,19 @@ def cypher(
     from evokegraph.params import parse_params
 
     params = parse_params(param or [])
-    with open_kb(ctx, read_only=not write) as kb:
-        rows = kb.query(query, params, write=write)
+    try:
+        with open_kb(ctx, read_only=not write) as kb:
+            rows = kb.query(query, params, write=write)
+    except ReadOnlyQueryError:
+        raise ReadOnlyQueryError(
+            "refusing a query that writes; add --write to run it (read-only by default)"
+        ) from None
     if as_json:
         print_json(rows)
-    else:
+    elif rows:
         print_table(rows)
+    else:
+        console.print("done (the query returned no rows)" if write else "no rows", highlight=False)
 
 
 @app.command()
@@ -153,8 +161,10 @@ def show(
     from evokegraph.views import image_tables, resolve_image
 
     with open_kb(ctx, read_only=True) as kb:
-        view = kb.get_image(resolve_image(kb, image))
-    assert view is not None
+        image_id = resolve_image(kb, image)
+        view = kb.get_image(image_id)
+    if view is None:  # deleted between the two reads
+        raise UserInputError(f"image {image_id} is no longer in the knowledge base")
     if as_json:
         print_json(view.model_dump(mode="json"))
         return
@@ -177,12 +187,70 @@ def _register_all() -> None:
 _register_all()
 
 
+# Options of the top-level callback: given after a command they are a usage
+# error, and the hint says where they go.
+GLOBAL_OPTIONS = (
+    "--db",
+    "--backend",
+    "--neo4j-uri",
+    "--neo4j-user",
+    "--neo4j-password",
+    "--neo4j-database",
+    "--write-batch",
+)
+
+
+def _click_exception_types() -> tuple[type[BaseException], ...]:
+    """Click's exception base classes: typer's bundled click and the top-level one."""
+    import typer._click.exceptions as bundled
+
+    types: list[type[BaseException]] = [bundled.ClickException]
+    try:
+        import click
+
+        types.append(click.ClickException)
+    except ImportError:  # pragma: no cover - typer no longer depends on click
+        pass
+    return tuple(types)
+
+
+def usage_line(exc: BaseException) -> str:
+    """One line for a click/typer usage error: the message and where to get help."""
+    msg = " ".join(str(exc.format_message()).split())  # type: ignore[attr-defined]
+    ctx = getattr(exc, "ctx", None)
+    opt = getattr(exc, "option_name", None)
+    if opt in GLOBAL_OPTIONS and ctx is not None and ctx.parent is not None:
+        return (
+            f"Error: {msg}; {opt} is a global option: put it before the command, "
+            f"e.g. `evokegraph {opt} ... {ctx.info_name}`"
+        )
+    if ctx is not None:
+        return f"Error: {msg.rstrip('.')} (try `{ctx.command_path} --help`)"
+    return f"Error: {msg}"
+
+
+def _show_usage_error(exc: BaseException) -> int:
+    if type(exc).__name__ == "NoArgsIsHelpError":  # no command given: the help, exit 2
+        ctx = exc.ctx  # type: ignore[attr-defined]
+        sys.stderr.write(ctx.get_help() + "\n")
+        return 2
+    if not hasattr(exc, "ctx"):  # a plain ClickException (e.g. FileError): no usage
+        sys.stderr.write(f"Error: {' '.join(str(exc.format_message()).split())}\n")  # type: ignore[attr-defined]
+        return int(getattr(exc, "exit_code", 1))
+    sys.stderr.write(usage_line(exc) + "\n")
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit code (tests call it in-process)."""
+    """Entry point; returns the exit code (tests call it in-process).
+
+    Library errors and usage errors print one line on stderr (``Error: ...``);
+    usage errors exit 2, a missing command prints the help and exits 2.
+    """
     args = sys.argv[1:] if argv is None else argv
     verbose = "--verbose" in args or "-v" in args
     try:
-        rv = app(args=args, standalone_mode=False)
+        rv = app(args=args, standalone_mode=False, prog_name="evokegraph")
         if isinstance(rv, int):  # click returns typer.Exit's code here
             return rv
     except EvokeGraphError as exc:
@@ -195,13 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     except (typer.Abort, KeyboardInterrupt):
         err_console.print("Aborted.")
         return 130
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        raise
+    except _click_exception_types() as exc:
+        return _show_usage_error(exc)
     return 0
 
 

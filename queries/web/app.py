@@ -1,0 +1,178 @@
+"""The FastAPI application behind ``evokegraph serve``.
+
+Read-only by construction: the store is opened read-only, the Cypher box goes
+through the store's write guard, and no route writes. Every page is
+server-rendered with Jinja2 (autoescape on) from the same dict the matching
+``/api/...`` endpoint returns as JSON (OpenAPI at ``/api/openapi.json``).
+Scripts come only from this package (``/static``) and vis-network from
+pyvis's installed package data; a Content-Security-Policy forbids anything
+else, inline scripts included.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+import jinja2
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from evokegraph.errors import EvokeGraphError, UserInputError
+from evokegraph.graph.store import GraphStore, StoreConfig, open_store
+from evokegraph.queries.web.data import PageNotFound
+from evokegraph.queries.web.thumbs import MEDIA_TYPES, ThumbCache, default_dir, first_file
+
+T = TypeVar("T")
+HERE = Path(__file__).parent
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+PLACEHOLDER = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="256" height="256">'
+    '<rect width="256" height="256" fill="#ddd"/>'
+    '<text x="128" y="135" font-family="sans-serif" font-size="18" text-anchor="middle" '
+    'fill="#777">no file</text></svg>'
+)
+
+
+def vis_network_file() -> Path:
+    """vis-network as pyvis installs it (never a CDN, never a vendored copy)."""
+    lib = resources.files("pyvis") / "lib"
+    found = sorted(
+        (p for p in lib.iterdir() if p.name.startswith("vis-")),
+        key=lambda p: [int(x) for x in p.name[4:].split(".") if x.isdigit()],
+    )
+    if not found:
+        raise EvokeGraphError("pyvis ships no vis-network; reinstall pyvis (pip install pyvis)")
+    return Path(str(found[-1] / "vis-network.min.js"))
+
+
+class Explorer:
+    """The open store (read-only), one lock around it, and the thumbnail cache."""
+
+    def __init__(self, store: GraphStore, thumbs: ThumbCache) -> None:
+        self.kb = store
+        self.thumbs = thumbs
+        self.lock = threading.Lock()
+
+    def read(self, fn: Callable[..., T], *args: Any) -> T:
+        with self.lock:
+            return fn(self.kb, *args)
+
+    def uris(self, image_id: str) -> tuple[list[str], str]:
+        rows = self.read(
+            lambda kb: kb.query(
+                "MATCH (i:Image {id: $id}) RETURN i.uris AS uris, i.format AS format",
+                {"id": image_id},
+            )
+        )
+        if not rows:
+            raise PageNotFound(f"no image {image_id!r}")
+        return list(rows[0]["uris"] or []), str(rows[0]["format"] or "")
+
+
+def create_app(
+    config: StoreConfig | None = None,
+    *,
+    store: GraphStore | None = None,
+    thumbs_dir: Path | None = None,
+) -> FastAPI:
+    """The app over ``store`` (kept open, not closed here) or over a store
+    opened read-only from ``config`` for the app's lifetime."""
+    cfg = config or StoreConfig.from_env()
+    holder: dict[str, Explorer] = {}
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> Iterator[None]:  # type: ignore[misc]
+        kb = store or open_store(StoreConfig(**{**cfg.__dict__, "read_only": True}))
+        folder = thumbs_dir or default_dir(cfg.path)
+        holder["x"] = Explorer(kb, ThumbCache(folder))
+        try:
+            yield
+        finally:
+            if store is None:
+                kb.close()
+
+    app = FastAPI(
+        title="evokegraph explorer",
+        summary="Read-only views of an evokegraph knowledge base.",
+        lifespan=lifespan,
+        docs_url=None,  # Swagger UI and ReDoc load from CDNs; the schema is enough
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(HERE / "templates")),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.globals["qs"] = query_string
+    templates = Jinja2Templates(env=env)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    vis_js = vis_network_file()
+
+    def x() -> Explorer:
+        return holder["x"]
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next: Any) -> Response:
+        response = await call_next(request)
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+
+    @app.exception_handler(EvokeGraphError)
+    async def on_error(request: Request, exc: EvokeGraphError) -> Response:
+        status = 404 if isinstance(exc, PageNotFound) else 400
+        status = status if isinstance(exc, UserInputError) else 500
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": str(exc)}, status_code=status)
+        return templates.TemplateResponse(
+            request, "error.html", {"message": str(exc), "status": status}, status_code=status
+        )
+
+    def page(request: Request, name: str, **ctx: Any) -> Response:
+        return templates.TemplateResponse(request, name, ctx)
+
+    from evokegraph.queries.web import routes
+
+    routes.add(app, x, page, vis_js)
+    return app
+
+
+def query_string(**kw: Any) -> str:
+    """``a=1&b=x`` from the non-empty values (sorted keys; for links in templates)."""
+    return urlencode({k: v for k, v in sorted(kw.items()) if v not in (None, "")})
+
+
+def media_type(fmt: str) -> str:
+    return MEDIA_TYPES.get(fmt.upper(), "")
+
+
+def media_response(x: Explorer, image_id: str) -> Response:
+    """The full picture from its stored path, only in a known raster format."""
+    uris, fmt = x.uris(image_id)
+    src = first_file(uris)
+    kind = media_type(fmt)
+    if src is None or not kind:
+        raise PageNotFound(f"image {image_id[:12]} has no readable file in a web format")
+    return FileResponse(src, media_type=kind)
+
+
+def thumb_response(x: Explorer, image_id: str) -> Response:
+    uris, _ = x.uris(image_id)
+    out = x.thumbs.get(image_id, uris)
+    if out is None:
+        return Response(PLACEHOLDER, media_type="image/svg+xml")
+    return FileResponse(out, media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})

@@ -1,0 +1,58 @@
+"""CLI: ``evokegraph serve``, the local web explorer."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from evokegraph.cli_common import console, err_console, open_kb, state
+from evokegraph.errors import UserInputError
+
+
+def serve_cmd(
+    ctx: typer.Context,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to bind (loopback by default).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port.")] = 8000,
+    thumbs: Annotated[
+        Path | None,
+        typer.Option("--thumbs", help="Thumbnail cache folder (default: <db>.thumbs/)."),
+    ] = None,
+) -> None:
+    """Browse the knowledge base in a web browser (read-only)."""
+    try:
+        import uvicorn
+
+        from evokegraph.queries.web.app import create_app
+    except ModuleNotFoundError as exc:
+        raise UserInputError(
+            f"`evokegraph serve` needs {exc.name}; install it with pip install 'evokegraph[serve]'"
+        ) from None
+    cfg = state(ctx).store
+    if not _loopback(host):
+        err_console.print(
+            f"warning: serving on {host}, reachable from other machines; the explorer "
+            "has no login (it is read-only, but shows every image and caption)"
+        )
+    where = cfg.path if cfg.backend == "ladybug" else cfg.uri
+    with open_kb(ctx, read_only=True) as kb:  # a bad --db fails here, as one line
+        app = create_app(cfg, store=kb, thumbs_dir=thumbs)
+        console.print(f"evokegraph explorer on http://{host}:{port}/ ({where}, read-only)")
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve_cmd)

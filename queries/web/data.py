@@ -1,0 +1,315 @@
+"""What each page of ``evokegraph serve`` shows, as plain JSON-able dicts.
+
+Every function reads the store with fixed Cypher (values are parameters only)
+and returns the data of one page; the HTML templates and the JSON endpoints
+render the same dicts, so notebooks see exactly what the browser sees. Every
+ordering that reaches the page is explicit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+from evokegraph.errors import UserInputError
+from evokegraph.graph.store import GraphStore
+from evokegraph.queries.library import catalogue, get, run
+from evokegraph.records import DISTANCE_NAMES, DISTANCES, ImageView
+from evokegraph.views import resolve_image
+
+MAX_PER_PAGE = 200
+PER_DISTANCE = 24  # images listed per distance on a concept page
+NEIGHBOURS = 30  # ASSOCIATED_WITH neighbours listed each way
+CREATIVE_MIN_DISTANCE = 4
+CREATIVE_POOL = 200  # images considered for creative pairs
+CREATIVE_PAIRS = 20
+CYPHER_ROWS = 500  # rows shown from the Cypher box
+
+# Filters of the image grid: fixed fragments, values only as parameters.
+_F_CONCEPT = (
+    "EXISTS { MATCH (i)-[:HAS_ELEMENT]->(:Element)-[:IS|EVOKES]->(:Concept {name: $concept}) }"
+)
+_F_CONCEPT_AT = (
+    "EXISTS { MATCH (i)-[:HAS_ELEMENT]->(:Element)-[v:EVOKES]->(:Concept {name: $concept}) "
+    "WHERE v.distance = $distance }"
+)
+_F_ELEMENT = "EXISTS { MATCH (i)-[:HAS_ELEMENT]->(:Element)-[:IS]->(:Concept {name: $concept}) }"
+_F_TEXT = (
+    "(lower(list_to_string(' ', i.captions)) CONTAINS $q OR lower(i.description) CONTAINS $q "
+    "OR EXISTS { MATCH (i)<-[:DESCRIBES]-(cap:Caption) WHERE lower(cap.text) CONTAINS $q })"
+)
+Q_FAILURES = (
+    "MATCH (f:Failure) WHERE f.image_id = $id "
+    "RETURN f.stage AS stage, f.reason AS reason, f.raw AS raw, f.run AS run ORDER BY stage, reason"
+)
+Q_CONCEPT = "MATCH (c:Concept {name: $n}) RETURN c.name AS name, c.pos AS pos, c.concreteness AS concreteness"
+Q_EVOKED_BY = (
+    "MATCH (i:Image)-[:HAS_ELEMENT]->(e:Element)-[v:EVOKES]->(:Concept {name: $n}) "
+    "RETURN v.distance AS distance, i.id AS image, i.uris AS uris, e.concept AS element, "
+    "v.weight AS weight ORDER BY distance, weight DESC, image LIMIT $limit"
+)
+Q_EVOKED_COUNTS = (
+    "MATCH (:Element)-[v:EVOKES]->(:Concept {name: $n}) "
+    "RETURN v.distance AS distance, count(*) AS n ORDER BY distance"
+)
+Q_AS_ELEMENT = (
+    "MATCH (i:Image)-[:HAS_ELEMENT]->(:Element)-[:IS]->(:Concept {name: $n}) "
+    "RETURN i.id AS image, i.uris AS uris ORDER BY image LIMIT $limit"
+)
+Q_OUT = (
+    "MATCH (:Concept {name: $n})-[r:ASSOCIATED_WITH]->(b:Concept) RETURN b.name AS concept, "
+    "r.distance AS distance, r.weight AS weight, r.support AS support "
+    "ORDER BY weight DESC, distance, concept LIMIT $limit"
+)
+Q_IN = (
+    "MATCH (b:Concept)-[r:ASSOCIATED_WITH]->(:Concept {name: $n}) RETURN b.name AS concept, "
+    "r.distance AS distance, r.weight AS weight, r.support AS support "
+    "ORDER BY weight DESC, distance, concept LIMIT $limit"
+)
+Q_ABSTRACT_POOL = (
+    "MATCH (i:Image)-[:HAS_ELEMENT]->(:Element)-[v:EVOKES]->(:Concept {name: $n}) "
+    "WHERE v.distance >= $d WITH DISTINCT i ORDER BY i.id LIMIT $limit "
+    "MATCH (i)-[:HAS_ELEMENT]->(e:Element) "
+    "RETURN i.id AS image, i.uris AS uris, collect(e.concept) AS elements ORDER BY image"
+)
+
+
+class PageNotFound(UserInputError):
+    """A page for an image or concept that is not in the knowledge base."""
+
+
+@dataclass(frozen=True)
+class GridFilter:
+    """What the image grid shows: a concept (optionally at one distance; 0 =
+    as a literal element), a text search over captions, and a page."""
+
+    concept: str = ""
+    distance: int | None = None
+    q: str = ""
+    page: int = 1
+    per_page: int = 48
+
+    def checked(self) -> GridFilter:
+        if self.page < 1 or not 1 <= self.per_page <= MAX_PER_PAGE:
+            raise UserInputError(f"page must be >= 1 and per_page 1..{MAX_PER_PAGE}")
+        if self.distance is not None and self.distance not in (0, *DISTANCES):
+            raise UserInputError(
+                f"distance {self.distance} is not 0 (element) or 1..5; pick one of those"
+            )
+        return self
+
+
+def _name(uris: list[str] | None) -> str:
+    return Path(uris[0]).name if uris else ""
+
+
+def _card(image_id: str, uris: list[str] | None, **extra: Any) -> dict[str, Any]:
+    return {"id": image_id, "name": _name(uris), "uris": list(uris or []), **extra}
+
+
+def images(kb: GraphStore, f: GridFilter) -> dict[str, Any]:
+    """One page of the image grid, with the total count for paging."""
+    f = f.checked()
+    where: list[str] = []
+    params: dict[str, Any] = {}
+    concept = " ".join(f.concept.split()).casefold()
+    if concept:
+        params["concept"] = concept
+        if f.distance == 0:
+            where.append(_F_ELEMENT)
+        elif f.distance is not None:
+            where.append(_F_CONCEPT_AT)
+            params["distance"] = f.distance
+        else:
+            where.append(_F_CONCEPT)
+    if f.q.strip():
+        where.append(_F_TEXT)
+        params["q"] = f.q.strip().casefold()
+    cond = f"WHERE {' AND '.join(where)} " if where else ""
+    total = kb.query(f"MATCH (i:Image) {cond}RETURN count(i) AS n", params)[0]["n"]
+    rows = kb.query(
+        f"MATCH (i:Image) {cond}RETURN i.id AS id, i.uris AS uris, i.captions AS captions "
+        "ORDER BY id SKIP $skip LIMIT $limit",
+        {**params, "skip": (f.page - 1) * f.per_page, "limit": f.per_page},
+    )
+    items = [_card(r["id"], r["uris"], caption=(r["captions"] or [""])[0]) for r in rows]
+    return {
+        "filter": {"concept": concept, "distance": f.distance, "q": f.q.strip()},
+        "page": f.page,
+        "per_page": f.per_page,
+        "total": int(total),
+        "pages": max(1, -(-int(total) // f.per_page)),
+        "items": items,
+    }
+
+
+def _ladder(view: ImageView) -> list[dict[str, Any]]:
+    by: dict[str, dict[int, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    for v in sorted(view.evocations, key=lambda v: (v.element, v.distance, v.rank, v.concept)):
+        by[v.element][v.distance].append({"concept": v.concept, "weight": round(v.weight, 3)})
+    return [
+        {
+            "element": e.concept,
+            "name": e.name,
+            "pos": e.pos,
+            "saliency": e.saliency,
+            "rank": e.rank,
+            "distances": {str(d): by[e.concept][d] for d in DISTANCES},
+        }
+        for e in sorted(view.elements, key=lambda e: (e.rank, e.concept))
+    ]
+
+
+def _captions(view: ImageView) -> list[dict[str, Any]]:
+    groups: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for c in sorted(view.captions, key=lambda c: (c.depth, -c.weight, c.text, c.id)):
+        groups[c.depth].append(
+            {
+                "id": c.id,
+                "text": c.text,
+                "realizer": c.realizer,
+                "model": c.model,
+                "weight": round(c.weight, 4),
+                "path": [s.model_dump() for s in c.path],
+                "nodes": path_nodes(c.path),
+            }
+        )
+    return [{"depth": d, "captions": groups[d]} for d in sorted(groups)]
+
+
+def path_nodes(path: list[Any]) -> list[str]:
+    """Graph node ids (as in :func:`graph_of_image`) along a caption's path."""
+    if not path:
+        return []
+    first = path[0].source if hasattr(path[0], "source") else path[0]["source"]
+    rest = [s.target if hasattr(s, "target") else s["target"] for s in path]
+    return [f"element:{first}", *rest]
+
+
+def image(kb: GraphStore, ref: str) -> dict[str, Any]:
+    """The image page: record, elements, ladder, captions by depth, failures."""
+    image_id = resolve_image(kb, ref)
+    view = kb.get_image(image_id)
+    if view is None:
+        raise PageNotFound(f"no image {image_id!r}")
+    im = view.image
+    return {
+        "image": {**im.model_dump(), "name": _name(im.uris)},
+        "distance_names": {str(d): n for d, n in DISTANCE_NAMES.items()},
+        "ladder": _ladder(view),
+        "captions": _captions(view),
+        "failures": kb.query(Q_FAILURES, {"id": image_id}),
+        "stage_keys": view.stage_keys,
+    }
+
+
+def concept(kb: GraphStore, name: str) -> dict[str, Any]:
+    """The concept page: images evoking it by distance, neighbours, creative pairs."""
+    key = " ".join(name.split()).casefold()
+    found = kb.query(Q_CONCEPT, {"n": key})
+    if not found:
+        raise PageNotFound(f"no concept {name!r} in the knowledge base; search the image grid")
+    counts = {r["distance"]: r["n"] for r in kb.query(Q_EVOKED_COUNTS, {"n": key})}
+    by: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for r in kb.query(Q_EVOKED_BY, {"n": key, "limit": PER_DISTANCE * 5 * 4}):
+        if len(by[r["distance"]]) < PER_DISTANCE:
+            by[r["distance"]].append(
+                _card(r["image"], r["uris"], element=r["element"], weight=round(r["weight"], 3))
+            )
+    groups = [
+        {"distance": d, "name": DISTANCE_NAMES[d], "total": counts.get(d, 0), "images": by[d]}
+        for d in DISTANCES
+        if counts.get(d)
+    ]
+    as_element = [
+        _card(r["image"], r["uris"])
+        for r in kb.query(Q_AS_ELEMENT, {"n": key, "limit": PER_DISTANCE})
+    ]
+    return {
+        "concept": found[0],
+        "as_element": as_element,
+        "evoked_by": groups,
+        "neighbours_out": kb.query(Q_OUT, {"n": key, "limit": NEIGHBOURS}),
+        "neighbours_in": kb.query(Q_IN, {"n": key, "limit": NEIGHBOURS}),
+        "creative": creative_pairs(kb, key),
+    }
+
+
+def creative_pairs(
+    kb: GraphStore, key: str, min_distance: int = CREATIVE_MIN_DISTANCE
+) -> list[dict[str, Any]]:
+    """Pairs of images that both evoke ``key`` abstractly (distance >=
+    ``min_distance``) but share no literal element."""
+    pool = kb.query(Q_ABSTRACT_POOL, {"n": key, "d": min_distance, "limit": CREATIVE_POOL})
+    out: list[dict[str, Any]] = []
+    for a, b in combinations(pool, 2):  # pool is sorted by image id
+        if set(a["elements"]).isdisjoint(b["elements"]):
+            out.append(
+                {
+                    "a": _card(a["image"], a["uris"], elements=sorted(a["elements"])),
+                    "b": _card(b["image"], b["uris"], elements=sorted(b["elements"])),
+                }
+            )
+            if len(out) >= CREATIVE_PAIRS:
+                break
+    return out
+
+
+def query_catalogue() -> list[dict[str, Any]]:
+    return [
+        {
+            "name": q.name,
+            "description": q.description,
+            "params": [
+                {
+                    "name": p.name,
+                    "required": p.required,
+                    "default": None if p.required else p.default,
+                    "help": p.help,
+                }
+                for p in q.params
+            ],
+        }
+        for q in catalogue().values()
+    ]
+
+
+_IMAGE_PARAMS = ("image", "a", "b")
+
+
+def run_named(kb: GraphStore, name: str, given: dict[str, str]) -> dict[str, Any]:
+    """Run a named query from form strings: numbers where the default is a
+    number, image ids resolved from prefixes."""
+    q = get(name)
+    params: dict[str, Any] = {}
+    for p in q.params:
+        raw = given.get(p.name, "").strip()
+        if not raw:
+            continue
+        if p.name in _IMAGE_PARAMS:
+            params[p.name] = resolve_image(kb, raw)
+        elif not p.required and not isinstance(p.default, str):
+            try:
+                params[p.name] = json.loads(raw)
+            except json.JSONDecodeError:
+                raise UserInputError(f"parameter {p.name}={raw!r} must be a number") from None
+        else:
+            params[p.name] = " ".join(raw.split()).casefold()
+    rows = run(kb, name, params)
+    return {"name": name, "params": params, "columns": list(rows[0]) if rows else [], "rows": rows}
+
+
+def cypher(kb: GraphStore, text: str) -> dict[str, Any]:
+    """The read-only Cypher box: the store refuses statements that write."""
+    if not text.strip():
+        return {"columns": [], "rows": [], "truncated": False}
+    rows = kb.query(text, {}, write=False)
+    return {
+        "columns": list(rows[0]) if rows else [],
+        "rows": rows[:CYPHER_ROWS],
+        "truncated": len(rows) > CYPHER_ROWS,
+    }

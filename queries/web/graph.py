@@ -1,0 +1,136 @@
+"""Neighbourhood graphs for the browser's vis-network drawing.
+
+The graphs are the ones ``evokegraph viz`` draws (networkx, built by
+:mod:`evokegraph.queries.analytics`, capped by
+:func:`evokegraph.queries.viz.cap_graph`, same colours), turned into
+vis-network's ``{nodes, edges}`` JSON instead of a pyvis page. Labels and
+hover titles are plain strings: vis-network draws labels on a canvas and shows
+string titles as text, never as HTML.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import networkx as nx
+
+from evokegraph.errors import UserInputError
+from evokegraph.graph.store import GraphStore
+from evokegraph.queries import analytics
+from evokegraph.queries.viz import DISTANCE_COLOURS, KIND_COLOURS, cap_graph
+from evokegraph.records import ImageView
+from evokegraph.views import resolve_image
+
+MAX_NODES = 150
+HOP_LIMIT = 25  # strongest ASSOCIATED_WITH neighbours taken per concept and hop
+
+Q_HOP_OUT = (
+    "MATCH (a:Concept {name: $n})-[r:ASSOCIATED_WITH]->(b:Concept) "
+    "RETURN a.name AS src, b.name AS dst, r.distance AS d, r.weight AS w, r.support AS s "
+    "ORDER BY w DESC, dst LIMIT $k"
+)
+Q_HOP_IN = (
+    "MATCH (b:Concept)-[r:ASSOCIATED_WITH]->(a:Concept {name: $n}) "
+    "RETURN b.name AS src, a.name AS dst, r.distance AS d, r.weight AS w, r.support AS s "
+    "ORDER BY w DESC, src LIMIT $k"
+)
+
+
+def image_graph(kb: GraphStore, ref: str, view: ImageView | None = None) -> nx.DiGraph:
+    """An image, its elements, what they evoke, and the shared edges its
+    captions' deeper paths travel (so every caption path can be highlighted)."""
+    image_id = resolve_image(kb, ref)
+    g = analytics.image_graph(kb, image_id)
+    view = view or kb.get_image(image_id)
+    for c in view.captions if view else []:
+        for s in c.path:
+            if s.kind == "ASSOCIATED_WITH" and not g.has_edge(s.source, s.target):
+                g.add_node(s.target, kind="concept")
+                g.add_edge(s.source, s.target, kind=s.kind, distance=s.distance, weight=s.weight)
+    return g
+
+
+def concept_graph(kb: GraphStore, name: str, hops: int = 2, per_hop: int = HOP_LIMIT) -> nx.DiGraph:
+    """A concept's neighbourhood in the shared network, read hop by hop
+    (strongest ``per_hop`` edges each way per concept), never the whole graph."""
+    key = " ".join(name.split()).casefold()
+    if not kb.query("MATCH (c:Concept {name: $n}) RETURN c.name AS n", {"n": key}):
+        raise UserInputError(f"no concept {name!r} in the knowledge base; search the image grid")
+    if not 1 <= hops <= 3:
+        raise UserInputError(f"hops must be 1..3, got {hops}")
+    g = nx.DiGraph()
+    g.add_node(key, kind="concept")
+    frontier = [key]
+    for _ in range(hops):
+        nxt: set[str] = set()
+        for n in frontier:
+            for q in (Q_HOP_OUT, Q_HOP_IN):
+                for r in kb.query(q, {"n": n, "k": per_hop}):
+                    for c in (r["src"], r["dst"]):
+                        if c not in g:
+                            g.add_node(c, kind="concept")
+                            nxt.add(c)
+                    g.add_edge(
+                        r["src"],
+                        r["dst"],
+                        kind="ASSOCIATED_WITH",
+                        distance=r["d"],
+                        weight=r["w"],
+                        support=r["s"],
+                    )
+        frontier = sorted(nxt)
+    return g
+
+
+def _node(n: str, d: dict[str, Any]) -> dict[str, Any]:
+    kind = d.get("kind", "concept")
+    if kind == "image":
+        image_id = d.get("id") or n.split(":", 1)[1]
+        return {
+            "id": n,
+            "label": image_id[:8],
+            "title": f"image {image_id}\n{d.get('captions', '')}".strip(),
+            "shape": "image",
+            "image": f"/thumb/{image_id}",
+            "size": 36,
+            "color": KIND_COLOURS["image"],
+            "href": f"/image/{image_id}",
+            "kind": kind,
+        }
+    label = d.get("concept") or n
+    return {
+        "id": n,
+        "label": str(label),
+        "title": "\n".join(f"{k}: {v}" for k, v in sorted(d.items()) if v not in (None, "")),
+        "shape": "dot",
+        "size": 18 if kind == "element" else 10,
+        "color": KIND_COLOURS.get(kind, KIND_COLOURS["concept"]),
+        "href": "/concept/" + quote(str(label), safe=""),
+        "kind": kind,
+    }
+
+
+def to_vis(
+    g: nx.DiGraph, *, max_nodes: int = MAX_NODES, keep: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """vis-network data for ``g``, capped to the strongest ``max_nodes``."""
+    g, dropped = cap_graph(g, max_nodes, keep)
+    nodes = [_node(str(n), d) for n, d in sorted(g.nodes(data=True), key=lambda nd: str(nd[0]))]
+    edges = []
+    for a, b, d in sorted(g.edges(data=True), key=lambda e: (str(e[0]), str(e[1]))):
+        dist = int(d.get("distance") or 0)
+        w = float(d.get("weight") or 0.0)
+        sup = f"\nsupport: {d['support']} images" if d.get("support") else ""
+        edges.append(
+            {
+                "id": f"{a}\u2192{b}",
+                "from": str(a),
+                "to": str(b),
+                "width": 1 + 6 * w,
+                "color": DISTANCE_COLOURS.get(min(dist, 5), "#999999"),
+                "title": f"{d.get('kind', '')} distance {dist}\nweight {w:.3f}{sup}",
+                "arrows": "to",
+            }
+        )
+    return {"nodes": nodes, "edges": edges, "dropped": dropped}

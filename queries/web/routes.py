@@ -1,0 +1,194 @@
+"""Routes of the explorer: one HTML page and one JSON endpoint per view.
+
+Each pair calls the same function of :mod:`evokegraph.queries.web.data` (or
+:mod:`~evokegraph.queries.web.graph`) under the store lock; the JSON endpoints
+are documented in the OpenAPI schema (``/api/openapi.json``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+
+from evokegraph.queries.web import data, graph
+from evokegraph.queries.web.data import PageNotFound
+
+_HEX = re.compile(r"^[0-9a-f]{6,64}$")
+
+Concept = Annotated[str, Query(description="A concept (as stored: lemma, lowercase).")]
+Distance = Annotated[
+    int | None, Query(ge=0, le=5, description="0 = as a literal element, 1..5 = evoked at it.")
+]
+Text = Annotated[str, Query(description="Text search over the images' captions.")]
+Page = Annotated[int, Query(ge=1)]
+PerPage = Annotated[int, Query(ge=1, le=data.MAX_PER_PAGE)]
+Hops = Annotated[int, Query(ge=1, le=3)]
+MaxNodes = Annotated[int, Query(ge=1, le=1000)]
+
+
+def _image_id(ref: str) -> str:
+    if not _HEX.match(ref):
+        raise PageNotFound(f"{ref!r} is not an image id")
+    return ref
+
+
+def _params(request: Request) -> dict[str, str]:
+    return {k: v for k, v in sorted(request.query_params.items())}
+
+
+def add(app: FastAPI, x: Callable[[], Any], render: Callable[..., Response], vis_js: Path) -> None:
+    """Register every route on ``app``; ``x()`` is the running Explorer."""
+    from evokegraph.queries.web.app import media_response, thumb_response
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/images", status_code=307)
+
+    @app.get("/vendor/vis-network.min.js", include_in_schema=False)
+    def vis() -> FileResponse:
+        return FileResponse(vis_js, media_type="text/javascript")
+
+    @app.get("/thumb/{image_id}", include_in_schema=False)
+    def thumb(image_id: str) -> Response:
+        return thumb_response(x(), _image_id(image_id))
+
+    @app.get("/media/{image_id}", include_in_schema=False)
+    def media(image_id: str) -> Response:
+        return media_response(x(), _image_id(image_id))
+
+    # -- images -------------------------------------------------------------
+    def grid(concept: str, distance: int | None, q: str, p: int, per: int) -> dict[str, Any]:
+        f = data.GridFilter(concept=concept, distance=distance, q=q, page=p, per_page=per)
+        return x().read(data.images, f)
+
+    @app.get("/api/images", tags=["images"], summary="A page of the image grid")
+    def api_images(
+        concept: Concept = "",
+        distance: Distance = None,
+        q: Text = "",
+        page: Page = 1,
+        per_page: PerPage = 48,
+    ) -> dict[str, Any]:
+        return grid(concept, distance, q, page, per_page)
+
+    @app.get("/images", include_in_schema=False)
+    def images(
+        request: Request,
+        concept: Concept = "",
+        distance: Distance = None,
+        q: Text = "",
+        page: Page = 1,
+        per_page: PerPage = 48,
+    ) -> Response:
+        return render(request, "images.html", grid=grid(concept, distance, q, page, per_page))
+
+    @app.get("/api/images/{image_id}", tags=["images"], summary="One image's page")
+    def api_image(image_id: str) -> dict[str, Any]:
+        return x().read(data.image, _image_id(image_id))
+
+    @app.get("/image/{image_id}", include_in_schema=False)
+    def image(request: Request, image_id: str) -> Response:
+        view = x().read(data.image, _image_id(image_id))
+        drawn = drawing(view["image"]["id"], "", 1, graph.MAX_NODES)
+        return render(request, "image.html", view=view, drawing=drawn)
+
+    # -- concepts -----------------------------------------------------------
+    @app.get("/api/concepts/{name:path}", tags=["concepts"], summary="One concept's page")
+    def api_concept(name: str) -> dict[str, Any]:
+        return x().read(data.concept, name)
+
+    @app.get("/concept/{name:path}", include_in_schema=False)
+    def concept(request: Request, name: str) -> Response:
+        return render(request, "concept.html", view=x().read(data.concept, name))
+
+    # -- queries ------------------------------------------------------------
+    @app.get("/api/queries", tags=["queries"], summary="The named queries and their parameters")
+    def api_queries() -> list[dict[str, Any]]:
+        return data.query_catalogue()
+
+    @app.get(
+        "/api/queries/{name}",
+        tags=["queries"],
+        summary="Run a named query; parameters as query-string values",
+    )
+    def api_query(request: Request, name: str) -> dict[str, Any]:
+        return x().read(data.run_named, name, _params(request))
+
+    @app.get("/queries", include_in_schema=False)
+    def queries(request: Request) -> Response:
+        return render(
+            request,
+            "queries.html",
+            catalogue=data.query_catalogue(),
+            result=None,
+            selected="",
+            given={},
+        )
+
+    @app.get("/queries/{name}", include_in_schema=False)
+    def query(request: Request, name: str) -> Response:
+        given = _params(request)
+        result = x().read(data.run_named, name, given) if given.pop("run", "") else None
+        return render(
+            request,
+            "queries.html",
+            catalogue=data.query_catalogue(),
+            result=result,
+            selected=name,
+            given=given,
+        )
+
+    @app.get("/api/cypher", tags=["queries"], summary="Run read-only Cypher (writes refused)")
+    def api_cypher(
+        q: Annotated[str, Query(description="A read-only Cypher statement.")] = "",
+    ) -> dict[str, Any]:
+        return x().read(data.cypher, q)
+
+    @app.get("/cypher", include_in_schema=False)
+    def cypher(request: Request, q: str = "") -> Response:
+        try:
+            result, error = x().read(data.cypher, q), ""
+        except data.UserInputError as exc:
+            result, error = None, str(exc)
+        return render(request, "cypher.html", q=q, result=result, error=error)
+
+    # -- graphs -------------------------------------------------------------
+    def drawing(image: str, concept: str, hops: int, max_nodes: int) -> dict[str, Any]:
+        if image:
+            g = x().read(graph.image_graph, _image_id(image))
+            return graph.to_vis(g, max_nodes=max_nodes, keep=frozenset({f"image:{image}"}))
+        if concept:
+            g = x().read(graph.concept_graph, concept, hops)
+            key = " ".join(concept.split()).casefold()
+            return graph.to_vis(g, max_nodes=max_nodes, keep=frozenset({key}))
+        raise data.UserInputError("give ?image=ID or ?concept=NAME")
+
+    @app.get("/api/graph", tags=["graph"], summary="vis-network nodes and edges of a neighbourhood")
+    def api_graph(
+        image: str = "", concept: str = "", hops: Hops = 2, max_nodes: MaxNodes = graph.MAX_NODES
+    ) -> dict[str, Any]:
+        return drawing(image, concept, hops, max_nodes)
+
+    @app.get("/graph", include_in_schema=False)
+    def graph_page(
+        request: Request,
+        image: str = "",
+        concept: str = "",
+        hops: Hops = 2,
+        max_nodes: MaxNodes = graph.MAX_NODES,
+    ) -> Response:
+        drawn = drawing(image, concept, hops, max_nodes)
+        return render(
+            request,
+            "graph.html",
+            image=image,
+            concept=concept,
+            hops=hops,
+            max_nodes=max_nodes,
+            drawing=drawn,
+        )
