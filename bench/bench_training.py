@@ -96,7 +96,7 @@ def main() -> None:
         captions = [f"caption number {i}" for i in range(args.batch)]
         depths = torch.randint(0, 6, (args.batch,), device=device)
 
-        ref, _, tok = load_open_clip(spec, device=device)
+        ref, _, tok = load_open_clip(spec, "none", device=device)
         texts = tok(captions).to(device)
         ref_opt = torch.optim.Adam(ref.parameters(), lr=1e-5)
         clip_loss = open_clip.loss.ClipLoss()
@@ -109,7 +109,7 @@ def main() -> None:
             ref_opt.step()
             ref_opt.zero_grad(set_to_none=True)
 
-        clip, _, _ = load_open_clip(spec, device=device)
+        clip, _, _ = load_open_clip(spec, "none", device=device)
         ours = DistanceTokenCLIP(clip, n_tokens=5).to(device)
         opt = torch.optim.Adam([ours.distance_tokens], lr=1e-4)
 

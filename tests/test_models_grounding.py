@@ -58,7 +58,7 @@ def tiny_st(tmp_path_factory: pytest.TempPathFactory) -> str:
 def test_clip_grounding_fills_and_reweights(tiny_clip: str) -> None:
     from evokegraph.ingest.models.grounding import ClipGrounder
 
-    g = ClipGrounder(tiny_clip, None, device="cpu")
+    g = ClipGrounder(tiny_clip, "none", device="cpu")
     item = ImageItem(record=ImageRecord(id="a" * 64), image=Image.new("RGB", (40, 40), "red"))
     inp = MiningInput(item=item, description="", elements=[Element(name="dog", concept="dog")])
     evs = [

@@ -183,10 +183,25 @@ def eval_cmd(
     if as_json:
         print_json(rows)
     else:
-        print_table(rows, title="retrieval")
+        from evokegraph.training.weights import title_for
+
+        print_table(rows, title=title_for("retrieval", model, pretrained))
+
+
+def convert_cmd(
+    src: Annotated[
+        Path, typer.Argument(help="A reference checkpoint (model_train.py state dict).")
+    ],
+    dst: Annotated[Path, typer.Argument(help="Where to write the evokegraph checkpoint.")],
+) -> None:
+    """Import a reference checkpoint: task embeddings -> distance tokens (pre-ln)."""
+    from evokegraph.training.convert import convert_reference_checkpoint
+
+    print_json(convert_reference_checkpoint(src, dst))
 
 
 def register(app: typer.Typer) -> None:
     app.command("export")(export_cmd)
     app.command("train")(train_cmd)
+    app.command("convert-checkpoint")(convert_cmd)
     eval_app.command("retrieval")(eval_cmd)

@@ -137,3 +137,10 @@ def header(title: str, model: Any) -> str:
     if is_random(model):
         return f"{title} — RANDOM WEIGHTS (--pretrained none): numbers are not meaningful"
     return f"{title} — weights {label}"
+
+
+def title_for(title: str, name: str, pretrained: str | None) -> str:
+    """A report title from the options alone (before a model is loaded)."""
+    if pretrained is not None and pretrained.strip().casefold() in (RANDOM, "random"):
+        return f"{title} — RANDOM WEIGHTS (--pretrained none): numbers are not meaningful"
+    return f"{title} — weights {pretrained or DEFAULT_PRETRAINED.get(name, 'of ' + name)}"
