@@ -53,6 +53,9 @@ def caption_cmd(
     force: Annotated[
         bool, typer.Option("--force", help="Redo images already captioned with these settings.")
     ] = False,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr.")
+    ] = True,
 ) -> None:
     """Write captions at depths of abstraction, each with its graph path."""
     from evokegraph.captioning.realizers import REALIZERS
@@ -74,10 +77,11 @@ def caption_cmd(
         force=force,
         load_images=realizer == "vlm",
     )
-    with open_kb(ctx) as kb, progress_bar() as bar:
+    with open_kb(ctx) as kb:
         ids = [resolve_image(kb, i) for i in image] if image else None
         total = len(ids) if ids else kb.stats().images
-        s = Captioner(kb, real, config, progress=_Bar(bar, total)).run(ids)
+        with progress_bar(enabled=progress) as bar:
+            s = Captioner(kb, real, config, progress=_Bar(bar, total)).run(ids)
     rows = [
         {"what": "images", "value": s.images},
         {"what": "skipped", "value": s.skipped},
@@ -92,11 +96,16 @@ def caption_cmd(
 
 def explain_cmd(
     ctx: typer.Context,
-    caption_id: Annotated[str, typer.Argument(help="A caption id (see `evokegraph show`).")],
+    caption_id: Annotated[
+        str, typer.Argument(help="A caption id or a unique prefix of it (see `evokegraph show`).")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """The graph path a caption came from."""
+    from evokegraph.views import resolve_caption
+
     with open_kb(ctx, read_only=True) as kb:
+        caption_id = resolve_caption(kb, caption_id)
         rows = kb.query(
             "MATCH (c:Caption {id: $id})-[:DESCRIBES]->(i:Image) "
             "RETURN c.text AS text, c.depth AS depth, c.realizer AS realizer, c.model AS model, "

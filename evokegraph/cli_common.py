@@ -50,8 +50,9 @@ def open_kb(ctx: typer.Context, *, read_only: bool = False, create: bool = False
     return open_store(StoreConfig(**{**cfg.__dict__, "read_only": read_only, "create": create}))
 
 
-def progress_bar() -> Any:
-    """The rich progress display every long command uses (stderr, with rates)."""
+def progress_bar(*, enabled: bool = True) -> Any:
+    """The rich progress display every long command uses (stderr, with rates);
+    ``enabled=False`` (``--no-progress``) draws nothing."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -68,6 +69,7 @@ def progress_bar() -> Any:
         TaskProgressColumn(show_speed=True),
         TimeElapsedColumn(),
         console=err_console,
+        disable=not enabled,
     )
 
 
@@ -78,13 +80,25 @@ def print_json(data: Any) -> None:
 def print_table(
     rows: Sequence[dict[str, Any]], title: str | None = None, columns: Iterable[str] | None = None
 ) -> None:
-    cols = list(columns) if columns is not None else (list(rows[0]) if rows else [])
+    if not rows:  # an empty result says so, in one line
+        console.print(f"{title}: no results" if title else "no results", highlight=False)
+        return
+    cols = list(columns) if columns is not None else list(rows[0])
+    cells = [[_cell(r.get(c)) for c in cols] for r in rows]
+    # Cells wrap at spaces and never lose a character: each column is at least
+    # as wide as its longest word, and the table grows past the terminal if
+    # it must (a long uri stays whole).
+    widths = [
+        max(len(w) for text in [str(c), *(row[i] for row in cells)] for w in [*text.split(), ""])
+        for i, c in enumerate(cols)
+    ]
     table = Table(title=title, show_lines=False)
-    for c in cols:
-        table.add_column(str(c))
-    for r in rows:
-        table.add_row(*[_cell(r.get(c)) for c in cols])
-    console.print(table)
+    for c, w in zip(cols, widths, strict=True):
+        table.add_column(str(c), min_width=w, overflow="fold")
+    for row in cells:
+        table.add_row(*row)
+    need = sum(widths) + 3 * len(cols) + 1
+    console.print(table, width=max(console.width, need), crop=False)
 
 
 def _cell(v: Any) -> str:

@@ -12,24 +12,66 @@ from evokegraph.graph.store import GraphStore
 from evokegraph.records import DISTANCE_NAMES, ImageView
 
 Q_IMAGE_PREFIX = "MATCH (i:Image) WHERE i.id STARTS WITH $p RETURN i.id AS id ORDER BY id LIMIT 2"
+Q_IMAGE_EXISTS = "MATCH (i:Image {id: $id}) RETURN i.id AS id"
+Q_IMAGE_URI = "MATCH (i:Image) WHERE $uri IN i.uris RETURN i.id AS id ORDER BY id LIMIT 2"
+Q_CAPTION_PREFIX = (
+    "MATCH (c:Caption) WHERE c.id STARTS WITH $p RETURN c.id AS id ORDER BY id LIMIT 2"
+)
+MIN_PREFIX = 6
+LIST_IMAGES = '`evokegraph cypher "MATCH (i:Image) RETURN i.id, i.uris LIMIT 10"`'
+
+
+def _hex_prefix(ref: str, what: str) -> str:
+    prefix = ref.strip().lower()
+    if len(prefix) < MIN_PREFIX or any(c not in "0123456789abcdef" for c in prefix):
+        raise UserInputError(
+            f"{ref!r} is not {what} (give a full id or a unique prefix of {MIN_PREFIX}+ hex digits)"
+        )
+    return prefix
+
+
+def _unique(ids: list[str], ref: str, kind: str) -> str:
+    if len(ids) > 1:
+        raise UserInputError(f"{kind} id prefix {ref!r} is ambiguous; give more digits")
+    return ids[0]
 
 
 def resolve_image(kb: GraphStore, ref: str) -> str:
-    """An image id from a full id, a unique prefix (>= 6 hex digits) or a file path."""
-    path = Path(ref)
+    """The stored image a reference names: a full id, a unique id prefix (6+ hex
+    digits), an image file (by content) or a path/URI the image was ingested from.
+
+    Every command that takes an image uses this; a reference that names no
+    stored image is a :class:`UserInputError` saying why.
+    """
+    path = Path(ref).expanduser()
     if path.is_file():
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    prefix = ref.strip().lower()
-    if len(prefix) < 6 or any(c not in "0123456789abcdef" for c in prefix):
-        raise UserInputError(f"{ref!r} is neither an image file nor an image id (6+ hex digits)")
+        image_id = hashlib.sha256(path.read_bytes()).hexdigest()
+        if kb.query(Q_IMAGE_EXISTS, {"id": image_id}):
+            return image_id
+        raise UserInputError(
+            f"{ref} is not in the knowledge base (no image with its content, id "
+            f"{image_id[:12]}...); ingest it with `evokegraph ingest {ref}`"
+        )
+    for uri in dict.fromkeys([ref, str(path.absolute()), str(path.resolve())]):
+        ids = [r["id"] for r in kb.query(Q_IMAGE_URI, {"uri": uri})]
+        if ids:
+            return _unique(ids, ref, "image")
+    prefix = _hex_prefix(ref, "an image file, a stored path or an image id")
     ids = [r["id"] for r in kb.query(Q_IMAGE_PREFIX, {"p": prefix})]
     if not ids:
+        raise UserInputError(f"no image with id {prefix}...; list some with {LIST_IMAGES}")
+    return _unique(ids, ref, "image")
+
+
+def resolve_caption(kb: GraphStore, ref: str) -> str:
+    """A stored caption id from a full id or a unique prefix (6+ hex digits)."""
+    prefix = _hex_prefix(ref, "a caption id")
+    ids = [r["id"] for r in kb.query(Q_CAPTION_PREFIX, {"p": prefix})]
+    if not ids:
         raise UserInputError(
-            f'no image with id {prefix}...; list some with `evokegraph cypher "MATCH (i:Image) RETURN i.id, i.uris LIMIT 10"`'
+            f"no caption with id {prefix}...; list an image's captions with `evokegraph show IMAGE`"
         )
-    if len(ids) > 1:
-        raise UserInputError(f"image id prefix {prefix!r} is ambiguous; give more digits")
-    return ids[0]
+    return _unique(ids, ref, "caption")
 
 
 def image_tables(view: ImageView) -> list[tuple[str, list[dict[str, Any]]]]:

@@ -91,7 +91,7 @@ class LadybugStore(common.SharedReads):
             )
         if not self.path.exists() and not create:
             raise NotAKnowledgeBaseError(
-                f"no knowledge base at {self.path}; create one with `evokegraph init --db {self.path}`"
+                f"no knowledge base at {self.path}; create one with `evokegraph --db {self.path} init`"
             )
         if create and read_only:
             raise UserInputError("cannot create a knowledge base read-only")
@@ -409,9 +409,7 @@ class LadybugStore(common.SharedReads):
         self, cypher: str, params: dict[str, Any] | None = None, *, write: bool = False
     ) -> list[dict[str, Any]]:
         if not write and is_write_query(cypher):
-            raise ReadOnlyQueryError(
-                "refusing a query that writes; pass --write (write=True) to allow it"
-            )
+            raise ReadOnlyQueryError("refusing a query that writes; pass write=True to allow it")
         if write:
             self._require_writable()
         try:

@@ -393,7 +393,7 @@ class Neo4jStore(common.SharedReads):
     ) -> list[dict[str, Any]]:
         if not write and is_write_query(cypher):
             raise ReadOnlyQueryError(
-                "refusing a query that writes; pass --write (write=True) to allow it"
+                "refusing a query that writes; pass write=True to allow it"
             )
         import neo4j
 

@@ -15,6 +15,8 @@ from evokegraph.cli_common import (
     print_table,
     progress_bar,
 )
+from evokegraph.errors import UserInputError
+from evokegraph.ingest.caption_text import NO_CAPTION
 from evokegraph.ingest.images import DEFAULT_MAX_PIXELS
 from evokegraph.ingest.runner import IngestConfig, Ingestor, Progress, Summary
 
@@ -201,11 +203,16 @@ def ingest_cmd(
         canonicalize=canonicalize,
         canonical_threshold=canonical_threshold,
     )
-    with open_kb(ctx, read_only=dry_run) as kb, progress_bar() as bar:
-        if not progress:
-            bar.stop()
-        runner = Ingestor(kb, config, progress=RichStages(bar) if progress else None)
-        summary = runner.run(sources)
+    _check_sources([*sources, *([captions] if captions else [])])
+    with open_kb(ctx, read_only=dry_run) as kb:
+        with progress_bar(enabled=progress) as bar:
+            runner = Ingestor(kb, config, progress=RichStages(bar) if progress else None)
+            summary = runner.run(sources)
+        uncaptioned = (
+            0
+            if dry_run or not summary.failed
+            else sum(f.reason.startswith(NO_CAPTION) for f in kb.failures(summary.run_id))
+        )
     _print_summary(summary, dry_run)
     if summary.failed:
         err_console.print(
@@ -213,7 +220,29 @@ def ingest_cmd(
             soft_wrap=True,
             highlight=False,
         )
+        if uncaptioned:
+            err_console.print(
+                NO_CAPTION_HINT.format(n=uncaptioned), soft_wrap=True, highlight=False
+            )
         raise typer.Exit(EXIT_FAILURES)
+
+
+NO_CAPTION_HINT = (
+    "{n} image(s) had no caption, so nothing was stored for them. Either give captions "
+    "(a photo.txt beside each photo.jpg, a .csv/.jsonl list, or --captions FILE), or let a "
+    "vision model describe them: --extractor vlm --vlm openai:MODEL --vlm-base-url "
+    "http://localhost:8000/v1 (README: 'A local model server')."
+)
+
+
+def _check_sources(paths: list[Path]) -> None:
+    """A missing source fails before anything is drawn or opened."""
+    for path in paths:
+        if not path.exists():
+            raise UserInputError(
+                f"source {path} does not exist; give a folder, a .csv/.jsonl list, "
+                "a COCO .json or an image"
+            )
 
 
 def failures_cmd(

@@ -161,6 +161,22 @@ def strongest_path(g: nx.DiGraph, source: str, target: str) -> list[dict[str, An
     return rows
 
 
+def path_graph(g: nx.DiGraph, steps: list[dict[str, Any]]) -> nx.DiGraph:
+    """The edges of a :func:`strongest_path`, one per step, each in its stored
+    direction (the stronger one where both directions are stored)."""
+    out = nx.DiGraph()
+    for s in steps:
+        a, b = s["from"], s["to"]
+        for n in (a, b):
+            out.add_node(n, **g.nodes[n])
+        fwd, back = g.get_edge_data(a, b), g.get_edge_data(b, a)
+        if fwd is not None and (back is None or fwd["weight"] >= back["weight"]):
+            out.add_edge(a, b, **fwd)
+        else:
+            out.add_edge(b, a, **back)
+    return out
+
+
 def export(g: nx.DiGraph, out: Path) -> Path:
     suffix = out.suffix.lower()
     if suffix == ".graphml":

@@ -171,9 +171,9 @@ def viz_image(
     with open_kb(ctx, read_only=True) as kb:
         image_id = resolve_image(kb, image)
         g = analytics.image_graph(kb, image_id)
-    _, n = viz.render(
-        g, out, title=f"image {image_id[:12]}", max_nodes=max_nodes, keep={f"image:{image_id}"}
-    )
+    uri = g.nodes[f"image:{image_id}"].get("uri") or ""
+    name = Path(uri).name if uri else image_id[:12]
+    _, n = viz.render(g, out, title=name, max_nodes=max_nodes, keep={f"image:{image_id}"})
     console.print(f"wrote {out} ({n} nodes)")
 
 
@@ -207,8 +207,7 @@ def viz_path(
     with open_kb(ctx, read_only=True) as kb:
         g = analytics.concept_graph(kb)
     steps = analytics.strongest_path(g, source, target)
-    nodes = [source] + [s["to"] for s in steps]
-    sub = g.subgraph(nodes).copy()
+    sub = analytics.path_graph(g, steps)
     _, n = viz.render(sub, out, title=f"{source} -> {target}")
     console.print(f"wrote {out} ({n} nodes)")
 

@@ -9,7 +9,9 @@ Header comments document it::
     // param: limit = 50 - what it is
 
 Values only ever travel as parameters; ``evokegraph query show NAME`` prints
-the Cypher so that users can learn and adapt it.
+the Cypher so that users can learn and adapt it. A parameter whose help says
+"image id" is resolved like ``evokegraph show`` resolves an image (full id,
+unique prefix, file or stored path) before the query runs.
 """
 
 from __future__ import annotations
@@ -37,6 +39,11 @@ class Param:
     @property
     def required(self) -> bool:
         return self.default is REQUIRED
+
+    @property
+    def is_image(self) -> bool:
+        """Documented as an image id: it accepts what `evokegraph show` accepts."""
+        return "image id" in self.help.lower()
 
 
 @dataclass
@@ -109,5 +116,13 @@ def get(name: str) -> NamedQuery:
 
 
 def run(store: GraphStore, name: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Run a named query; image parameters take a full id, a unique id prefix,
+    an image file or a stored path (see :func:`evokegraph.views.resolve_image`)."""
+    from evokegraph.views import resolve_image
+
     q = get(name)
-    return store.query(q.text(store.backend), q.bind(params or {}))
+    bound = q.bind(params or {})
+    for p in q.params:
+        if p.is_image and bound[p.name] is not p.default:
+            bound[p.name] = resolve_image(store, str(bound[p.name]))
+    return store.query(q.text(store.backend), bound)

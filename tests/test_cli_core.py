@@ -52,7 +52,8 @@ def test_cypher_read_write_and_params(tmp_path: Path, capsys: pytest.CaptureFixt
     code, _, err = run(capsys, "--db", db, "cypher", "CREATE (:Concept {name: 'x'})")
     assert code == 2
     assert (
-        err.strip() == "Error: refusing a query that writes; pass --write (write=True) to allow it"
+        err.strip()
+        == "Error: refusing a query that writes; add --write to run it (read-only by default)"
     )
     code, _, _ = run(
         capsys, "--db", db, "cypher", "--write", "MERGE (:Concept {name: $n})", "-p", "n=tree"
@@ -75,7 +76,7 @@ def test_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert code == 1
     assert err.strip().splitlines() == [
         f"Error: no knowledge base at {tmp_path / 'none.kb'}; create one with "
-        f"`evokegraph init --db {tmp_path / 'none.kb'}`"
+        f"`evokegraph --db {tmp_path / 'none.kb'} init`"
     ]
     assert "Traceback" not in out + err
     code, _, err = run(capsys, "--backend", "neo4j", "stats")

@@ -235,7 +235,7 @@ def test_query_refuses_writes_and_recompute_sends_aggregate() -> None:
         )
     )
     store = N.Neo4jStore(d)
-    with pytest.raises(ReadOnlyQueryError, match="pass --write"):
+    with pytest.raises(ReadOnlyQueryError, match="pass write=True"):
         store.query("MATCH (n) DETACH DELETE n")
     assert store.recompute_associations() == 1
     agg = [p["rows"] for q, p, _ in d.calls if q == N.W_ASSOCIATED][0]

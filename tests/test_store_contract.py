@@ -310,7 +310,7 @@ def test_user_text_is_data_not_cypher(store) -> None:
 
 
 def test_query_is_read_only_unless_asked(store) -> None:
-    with pytest.raises(ReadOnlyQueryError, match="refusing a query that writes; pass --write"):
+    with pytest.raises(ReadOnlyQueryError, match="refusing a query that writes; pass write=True"):
         store.query("CREATE (:Concept {name: 'x'})")
     with pytest.raises(ReadOnlyQueryError):
         store.query("MATCH (c:Concept) SET c.pos = 'x'")

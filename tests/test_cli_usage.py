@@ -1,0 +1,213 @@
+"""What a new user trips on: usage errors, ids, empty results (issue 13).
+
+Every test here runs the installed entry point in a subprocess, so a
+traceback (or a wrong exit code) fails it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+
+from evokegraph.cli import app
+
+EXE = Path(sys.executable).with_name("evokegraph")
+pytestmark = pytest.mark.skipif(
+    not EXE.exists(), reason="the evokegraph entry point is not installed"
+)
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "80", "NO_COLOR": "1"}
+    env.pop("EVOKEGRAPH_DB", None)
+    return subprocess.run(
+        [str(EXE), *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120
+    )
+
+
+def one_line_usage_error(p: subprocess.CompletedProcess[str], what: str) -> str:
+    assert "Traceback" not in p.stdout + p.stderr, f"{what}: traceback\n{p.stderr}"
+    assert p.returncode == 2, f"{what}: exit {p.returncode}\n{p.stderr}"
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), f"{what}: {p.stderr!r}"
+    return lines[0]
+
+
+def _tree(cmd: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    """Every command and group, found from the typer app (so new ones are covered)."""
+    out = [(path, cmd)]
+    for name, sub in sorted(getattr(cmd, "commands", {}).items()):
+        out += _tree(sub, (*path, name))
+    return out
+
+
+COMMANDS = _tree(typer.main.get_command(app))
+
+
+def test_discovery_sees_the_known_commands() -> None:
+    names = {" ".join(p) for p, _ in COMMANDS}
+    assert {"", "init", "show", "ingest", "report abstraction", "query run", "viz image"} <= names
+    assert "eval" in names  # a group other engineers add commands to
+
+
+@pytest.mark.parametrize("path,cmd", COMMANDS, ids=[" ".join(p) or "(root)" for p, _ in COMMANDS])
+def test_help_and_a_bad_argument(path: tuple[str, ...], cmd: Any, tmp_path: Path) -> None:
+    """`--help` works; an unknown option is one line on stderr and exit 2."""
+    shown = cli(*path, "--help")
+    assert shown.returncode == 0 and "Traceback" not in shown.stderr, shown.stderr
+    assert "Usage" in shown.stdout
+    db = str(tmp_path / "none.kb")
+    bad = cli("--db", db, *path, "--no-such-option-xyz")
+    line = one_line_usage_error(bad, " ".join(path))
+    assert "--no-such-option-xyz" in line and "--help" in line
+
+
+@pytest.mark.parametrize(
+    "path", [p for p, c in COMMANDS if hasattr(c, "commands")], ids=lambda p: " ".join(p) or "root"
+)
+def test_group_without_subcommand_prints_help_exit_2(path: tuple[str, ...]) -> None:
+    p = cli(*path)
+    assert p.returncode == 2 and "Traceback" not in p.stdout + p.stderr
+    assert "Usage" in p.stdout + p.stderr and "Commands" in p.stdout + p.stderr
+
+
+@pytest.mark.parametrize(
+    "args,needle,hint",
+    [
+        (["bogus"], "No such command 'bogus'", "evokegraph --help"),
+        (["show"], "Missing argument 'image'", "evokegraph show --help"),
+        (["ingest", "--top-k", "abc", "x"], "'--top-k'", "evokegraph ingest --help"),
+        (["analyze", "pagerank", "--top", "0"], "'--top'", "evokegraph analyze pagerank --help"),
+        (["query", "run"], "Missing argument 'name'", "evokegraph query run --help"),
+    ],
+)
+def test_usage_errors_are_one_line(args: list[str], needle: str, hint: str) -> None:
+    line = one_line_usage_error(cli(*args), " ".join(args))
+    assert needle in line and f"(try `{hint}`)" in line
+
+
+def test_global_option_after_the_command_says_where_it_goes(tmp_path: Path) -> None:
+    line = one_line_usage_error(cli("init", "--db", str(tmp_path / "k.kb")), "init --db")
+    assert "--db is a global option: put it before the command" in line
+    # and the "no knowledge base" hint gives the working order
+    p = cli("--db", str(tmp_path / "k.kb"), "stats")
+    assert p.returncode == 1 and f"`evokegraph --db {tmp_path / 'k.kb'} init`" in p.stderr
+    assert cli("--db", str(tmp_path / "k.kb"), "init").returncode == 0
+
+
+# -- ids: one resolver for every command that takes an image or a caption --------
+@pytest.fixture(scope="module")
+def kb(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
+    """A small KB from two of the bundled sample images, with captions."""
+    from evokegraph.ingest.sample import write_sample
+
+    root = tmp_path_factory.mktemp("kb")
+    sample = root / "sample"
+    write_sample(sample)
+    keep = {"coffee", "camera"}
+    for f in sample.iterdir():
+        if f.suffix in (".jpg", ".txt") and f.stem not in keep:
+            f.unlink()
+    (sample / "sample.jsonl").unlink(missing_ok=True)
+    db = root / "k.kb"
+    assert cli("--db", str(db), "init").returncode == 0
+    p = cli("--db", str(db), "ingest", str(sample), "--no-progress")
+    assert p.returncode == 0, p.stderr
+    assert cli("--db", str(db), "caption", "--depth", "1", "--no-progress").returncode == 0
+    import hashlib
+
+    coffee = hashlib.sha256((sample / "coffee.jpg").read_bytes()).hexdigest()
+    return db, sample, coffee
+
+
+def test_every_image_reference_works_everywhere(kb: tuple[Path, Path, str], tmp_path: Path) -> None:
+    db, sample, coffee = kb
+    refs = [coffee, coffee[:8], str(sample / "coffee.jpg"), "sample/coffee.jpg"]
+    for ref in refs:
+        p = cli("--db", str(db), "show", ref, "--json", cwd=sample.parent)
+        assert p.returncode == 0, (ref, p.stderr)
+        p = cli(
+            "--db", str(db), "query", "run", "ladder", "-p", f"image={ref}", "-p", "element=cup",
+            "--format", "json", cwd=sample.parent,
+        )  # fmt: skip
+        assert p.returncode == 0 and '"distance"' in p.stdout, (ref, p.stdout, p.stderr)
+        out = tmp_path / "v.html"
+        p = cli("--db", str(db), "viz", "image", ref, "-o", str(out), cwd=sample.parent)
+        assert p.returncode == 0, (ref, p.stderr)
+        assert "<title>coffee.jpg</title>" in out.read_text() or "coffee.jpg" in out.read_text()
+
+
+@pytest.mark.parametrize(
+    "ref,needle",
+    [
+        ("README.md", "is not in the knowledge base"),
+        ("abc", "is not an image file, a stored path or an image id"),
+        ("ffffffffff", "no image with id ffffffffff"),
+    ],
+)
+def test_bad_image_references_fail_in_one_line(
+    kb: tuple[Path, Path, str], ref: str, needle: str, tmp_path: Path
+) -> None:
+    db, _, _ = kb
+    (tmp_path / "README.md").write_text("not an image")
+    for args in (
+        ["show", ref],
+        ["query", "run", "creative_neighbours", "-p", f"image={ref}"],
+        ["viz", "image", ref, "-o", str(tmp_path / "x.html")],
+    ):
+        line = one_line_usage_error(cli("--db", str(db), *args, cwd=tmp_path), " ".join(args))
+        assert needle in line
+
+
+def test_explain_takes_a_caption_prefix(kb: tuple[Path, Path, str]) -> None:
+    import json
+
+    db, _, coffee = kb
+    view = json.loads(cli("--db", str(db), "show", coffee, "--json").stdout)
+    cap = view["captions"][0]
+    p = cli("--db", str(db), "explain", cap["id"][:8])
+    assert p.returncode == 0 and cap["text"] in p.stdout
+    line = one_line_usage_error(cli("--db", str(db), "explain", "zz"), "explain zz")
+    assert "is not a caption id" in line
+
+
+def test_empty_results_say_so(kb: tuple[Path, Path, str]) -> None:
+    db, _, _ = kb
+    p = cli("--db", str(db), "query", "run", "evokes", "-p", "concept=nothing-like-this")
+    assert p.returncode == 0 and p.stdout.strip() == "evokes: no results"
+    p = cli("--db", str(db), "cypher", "MATCH (c:Concept {name: 'zzz'}) RETURN c.name")
+    assert p.returncode == 0 and p.stdout.strip() == "no rows"
+
+
+def test_cypher_write_reports_success_and_refusal_names_the_flag(
+    kb: tuple[Path, Path, str], tmp_path: Path
+) -> None:
+    db = tmp_path / "w.kb"
+    cli("--db", str(db), "init")
+    line = one_line_usage_error(
+        cli("--db", str(db), "cypher", "CREATE (:Concept {name: 'x'})"), "w"
+    )
+    assert (
+        line == "Error: refusing a query that writes; add --write to run it (read-only by default)"
+    )
+    p = cli("--db", str(db), "cypher", "--write", "CREATE (:Concept {name: 'x'})")
+    assert p.returncode == 0 and p.stdout.strip() == "done (the query returned no rows)"
+
+
+def test_show_wraps_words_and_never_cuts_them(kb: tuple[Path, Path, str]) -> None:
+    db, _, coffee = kb
+    p = cli("--db", str(db), "show", coffee)
+    assert p.returncode == 0 and "…" not in p.stdout
+    import json
+
+    view = json.loads(cli("--db", str(db), "show", coffee, "--json").stdout)
+    words = {w for v in view["evocations"] for w in v["concept"].split()}
+    text = p.stdout
+    missing = sorted(w for w in words if w not in text)
+    assert not missing, missing
