@@ -188,6 +188,79 @@ def eval_cmd(
         print_table(rows, title=title_for("retrieval", model, pretrained))
 
 
+CheckpointOpt = Annotated[
+    str | None,
+    typer.Option("--checkpoint", help="A fine-tuned checkpoint (distance tokens: swept by depth)."),
+]
+AsDepthOpt = Annotated[
+    list[int] | None,
+    typer.Option("--as-depth", help="Depths to condition images on (repeatable; default 0..5)."),
+]
+
+
+def _print_protocol(rows: list[dict], title: str, weights: str, as_json: bool) -> None:
+    from evokegraph.training.weights import label_header
+
+    if as_json:
+        print_json({"weights": weights, "rows": rows})
+    else:
+        print_table(rows, title=label_header(title, weights))
+
+
+def poem_cmd(
+    poems: Annotated[Path, typer.Option("--poems", help="MultiM-Poem JSON (list of id, poem).")],
+    images: Annotated[Path, typer.Option("--images", help="Folder of MultiM-Poem ID.jpg images.")],
+    model: ModelOpt = "ViT-B-32",
+    pretrained: PretrainedOpt = None,
+    checkpoint: CheckpointOpt = None,
+    as_depth: AsDepthOpt = None,
+    block: Annotated[
+        int | None,
+        typer.Option(
+            "--block",
+            min=1,
+            help="Also score the reference's block-diagonal matrix (512 reproduces its bug).",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """MultiM-Poem: poem -> image R@1/5/10/20 and average rank over the full matrix."""
+    from evokegraph.training import protocols as P
+
+    enc = P.load_encoder(model, pretrained, checkpoint)
+    rows = P.run_poem(enc, P.load_multim_poem(poems, images), P.depth_sweep(enc, as_depth), block)
+    _print_protocol(rows, "MultiM-Poem poem->image", enc.weights, as_json)
+
+
+def haivmet_cmd(
+    task2: Annotated[
+        list[Path] | None,
+        typer.Option("--task2", help="A HAIVMet root of <metaphor>/<image> folders (repeatable)."),
+    ] = None,
+    task3: Annotated[
+        Path | None,
+        typer.Option("--task3", help="HAIVMet task-3 pickle/JSON: metaphor -> DALLE, DALLE_CoT."),
+    ] = None,
+    model: ModelOpt = "ViT-B-32",
+    pretrained: PretrainedOpt = None,
+    checkpoint: CheckpointOpt = None,
+    as_depth: AsDepthOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """HAIVMet: task 2 (image -> metaphor retrieval) and task 3 (DALLE_CoT preference)."""
+    from evokegraph.errors import UserInputError
+    from evokegraph.training import protocols as P
+
+    if not task2 and task3 is None:
+        raise UserInputError("give --task2 ROOT (repeatable) and/or --task3 FILE")
+    enc = P.load_encoder(model, pretrained, checkpoint)
+    depths = P.depth_sweep(enc, as_depth)
+    rows = P.run_task2(enc, P.load_haivmet_task2(task2), depths) if task2 else []
+    if task3 is not None:
+        rows += P.run_task3(enc, P.load_haivmet_task3(task3), depths)
+    _print_protocol(rows, "HAIVMet", enc.weights, as_json)
+
+
 def convert_cmd(
     src: Annotated[
         Path, typer.Argument(help="A reference checkpoint (model_train.py state dict).")
@@ -205,3 +278,5 @@ def register(app: typer.Typer) -> None:
     app.command("train")(train_cmd)
     app.command("convert-checkpoint")(convert_cmd)
     eval_app.command("retrieval")(eval_cmd)
+    eval_app.command("poem")(poem_cmd)
+    eval_app.command("haivmet")(haivmet_cmd)

@@ -133,8 +133,11 @@ def is_random(model: Any) -> bool:
 
 def header(title: str, model: Any) -> str:
     """A report title that says which weights made the numbers."""
-    label = weights_label(model)
-    if is_random(model):
+    return label_header(title, weights_label(model))
+
+
+def label_header(title: str, label: str) -> str:
+    if label.startswith("none"):
         return f"{title} — RANDOM WEIGHTS (--pretrained none): numbers are not meaningful"
     return f"{title} — weights {label}"
 
