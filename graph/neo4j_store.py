@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -41,6 +42,7 @@ from evokegraph.records import (
 )
 
 Stmt = tuple[str, dict[str, Any]]
+log = logging.getLogger(__name__)
 
 # -- write statements (constants; values are parameters) ----------------------
 W_CONCEPTS = (
@@ -122,6 +124,7 @@ class Neo4jStore(common.SharedReads):
         self.database = database
         self.batch_size = batch_size
         self.uri = uri
+        self.write_retries = 0  # conflicting transactions rerun (concurrent writers)
         self.rust_ext = importlib.util.find_spec("neo4j._rust") is not None
         self.server_version = self._detect_version()
         self.schema_version = self._schema_version()
@@ -213,6 +216,8 @@ class Neo4jStore(common.SharedReads):
                         f"a write to {self.uri or 'Neo4j'} still conflicted after {attempt} "
                         f"attempts: {str(exc).splitlines()[0]}; retry the command"
                     ) from None
+                self.write_retries += 1
+                log.info("write conflict (%s), retry %d", type(exc).__name__, attempt)
                 time.sleep(backoff(attempt))
         raise AssertionError("unreachable")
 
