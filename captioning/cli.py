@@ -156,6 +156,25 @@ def report_abstraction_cmd(
         str | None,
         typer.Option("--clip-pretrained", help="open_clip pretrained tag or checkpoint path."),
     ] = None,
+    protocol: Annotated[
+        str,
+        typer.Option(
+            "--protocol",
+            help="project (per depth) or reference (the paper notebook's CLIP-cosine analysis).",
+        ),
+    ] = "project",
+    originals: Annotated[
+        str | None,
+        typer.Option(
+            "--originals", help="reference: COCO captions JSON (default: stored captions)."
+        ),
+    ] = None,
+    foils: Annotated[
+        str | None, typer.Option("--foils", help="reference: FOIL annotations JSON.")
+    ] = None,
+    seed: Annotated[
+        int, typer.Option("--seed", help="reference: seed of the caption choices.")
+    ] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Per depth: captions, mean concreteness of association words, CLIP cosine."""
@@ -163,13 +182,53 @@ def report_abstraction_cmd(
 
     from evokegraph.captioning.report import abstraction_report, clip_scorer
 
+    if protocol not in ("project", "reference"):
+        raise UserInputError(f"unknown --protocol {protocol!r}; use project or reference")
+    if protocol == "reference":
+        clip_model = clip_model or "ViT-B-32"
     scorer = clip_scorer(clip_model, clip_pretrained) if clip_model else None
+    if protocol == "reference":
+        _reference_protocol(ctx, scorer, realizer, originals, foils, seed, as_json)
+        return
     with open_kb(ctx, read_only=True) as kb:
         rows = [asdict(r) for r in abstraction_report(kb, realizer, scorer)]
     if as_json:
         print_json(rows)
     else:
-        print_table(rows, title="abstraction by depth")
+        print_table(rows, title=_weights_title("abstraction by depth", scorer))
+
+
+def _weights_title(title: str, scorer: Any) -> str:
+    from evokegraph.training.weights import label_header
+
+    return label_header(title, scorer.weights) if scorer is not None else title
+
+
+def _reference_protocol(
+    ctx: typer.Context,
+    scorer: Any,
+    realizer: str | None,
+    originals: str | None,
+    foils: str | None,
+    seed: int,
+    as_json: bool,
+) -> None:
+    from dataclasses import asdict
+
+    from evokegraph.captioning.reference_protocol import load_coco_captions, reference_report
+
+    orig = load_coco_captions(originals) if originals else None
+    foil = load_coco_captions(foils, foil_only=True) if foils else None
+    with open_kb(ctx, read_only=True) as kb:
+        rep = reference_report(kb, scorer, originals=orig, foils=foil, realizer=realizer, seed=seed)
+    if as_json:
+        print_json({"weights": scorer.weights, **asdict(rep)})
+        return
+    title = _weights_title(f"reference protocol: {rep.images} image(s)", scorer)
+    print_table(rep.rows, title=title)
+    print_table(rep.pairwise, title="share of images where one caption scores higher")
+    for note in rep.notes:
+        console.print(note)
 
 
 def register(app: typer.Typer) -> None:

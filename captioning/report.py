@@ -65,15 +65,16 @@ def abstraction_report(
 def clip_scorer(
     model_name: str, pretrained: str | None = None, device: str = "cpu", batch: int = 32
 ) -> Scorer:
-    """Image-text cosine with an open_clip model (name as open_clip names it)."""
-    import open_clip
+    """Image-text cosine with an open_clip model (name as open_clip names it, or
+    local-dir:PATH). ``pretrained`` None: the method's weights (laion2b_s34b_b79k
+    for ViT-B-32); ``none``: random weights, which the scorer's ``weights`` says."""
     import torch
     from PIL import Image
 
-    model, _, preprocess = open_clip.create_model_and_transforms(
-        model_name, pretrained=pretrained, device=device
-    )
-    tokenizer = open_clip.get_tokenizer(model_name)
+    from evokegraph.training.model import load_open_clip
+    from evokegraph.training.weights import weights_label
+
+    model, preprocess, tokenizer = load_open_clip(model_name, pretrained, device)
     model.eval()
 
     def score(paths: Sequence[str], texts: Sequence[str]) -> list[float]:
@@ -91,4 +92,5 @@ def clip_scorer(
             out += (a * b).sum(-1).tolist()
         return out
 
+    score.weights = weights_label(model)  # type: ignore[attr-defined]
     return score

@@ -331,7 +331,7 @@ def test_report_clip_cosine_with_a_tiny_local_open_clip(kb: LadybugStore, tmp_pa
     (tmp_path / "cfg").mkdir()
     (tmp_path / "cfg" / "tiny-test-clip.json").write_text(json.dumps(cfg))
     open_clip.add_model_config(tmp_path / "cfg")
-    scorer = clip_scorer("tiny-test-clip", None)
+    scorer = clip_scorer("tiny-test-clip", "none")
     Image.new("RGB", (40, 40), "red").save(tmp_path / "a.jpg")
     cos = scorer([str(tmp_path / "a.jpg")] * 2, ["a red square", "a red square"])
     assert len(cos) == 2 and -1.0 <= cos[0] <= 1.0 and cos[0] == pytest.approx(cos[1])

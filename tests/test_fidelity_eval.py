@@ -162,5 +162,88 @@ def test_eval_poem_cli_sweeps_depths_and_flags_random_weights(
         (5, "block 4"),
     ]
     assert main(args) == 0
-    assert "RANDOM WEIGHTS" in capsys.readouterr().out
+    assert "RANDOM WEIGHTS" in " ".join(capsys.readouterr().out.split())  # titles may wrap
     assert main([*args[:-2], "--as-depth", "9"]) != 0
+
+
+# -- the notebook's CLIP-cosine analysis ------------------------------------------------
+def reference_kb(kb: object, tmp_path: Path) -> list[str]:
+    """4 COCO-named images: 0-2 with captions at all 5 distances, 3 missing distance 5."""
+    from evokegraph.records import Caption, GraphBatch, ImageEntry, ImageRecord
+
+    ids, entries, captions = [], [], []
+    for i in range(4):
+        p = tmp_path / f"COCO_val2014_{i + 1:012d}.jpg"
+        noise_image(p, i)
+        image_id = f"{i:064x}"
+        ids.append(image_id)
+        entries.append(ImageEntry(image=ImageRecord(id=image_id, uris=[str(p)], captions=["own"])))
+        for d in range(1, 6 if i < 3 else 5):
+            captions.append(
+                Caption(image_id=image_id, text=f"d{d} " + "x" * d, depth=d, realizer="template")
+            )
+    kb.write(GraphBatch(images=entries))
+    kb.write(GraphBatch(captions=captions))
+    return ids
+
+
+def fake_scorer(paths: list[str], texts: list[str]) -> list[float]:
+    """Longer captions score lower; foils score 0.1; image 2 ranks its foil high."""
+    out = []
+    for p, t in zip(paths, texts, strict=True):
+        if t.startswith("foil"):
+            out.append(0.5 if p.endswith("3.jpg") else 0.1)
+        else:
+            out.append(0.4 - 0.01 * len(t))
+    return out
+
+
+def test_reference_protocol_filter_rows_and_shares(kb: object, tmp_path: Path) -> None:
+    from evokegraph.captioning.reference_protocol import load_coco_captions, reference_report
+
+    reference_kb(kb, tmp_path)
+    coco = {"annotations": [{"image_id": i, "caption": "o"} for i in (1, 2, 3, 4)]}
+    foil = {
+        "annotations": [
+            {"image_id": i, "caption": f"foil {i}", "foil": True} for i in (1, 3, 4)
+        ]  # image 2 has no FOIL caption: left out, as the notebook does
+        + [{"image_id": 2, "caption": "not a foil", "foil": False}]
+    }
+    (tmp_path / "coco.json").write_text(json.dumps(coco))
+    (tmp_path / "foil.json").write_text(json.dumps(foil))
+    rep = reference_report(
+        kb,
+        fake_scorer,
+        originals=load_coco_captions(tmp_path / "coco.json"),
+        foils=load_coco_captions(tmp_path / "foil.json", foil_only=True),
+    )
+    assert rep.images == 2  # image 1 and 3 (image 4 lacks distance 5, image 2 a foil)
+    means = {r["caption"]: r["mean_cosine"] for r in rep.rows}
+    assert means["original"] == pytest.approx(0.39)
+    assert means["distance 5"] == pytest.approx(0.4 - 0.01 * 8)
+    assert means["foil"] == pytest.approx(0.3)
+    assert {r["caption"]: r["reference"] for r in rep.rows}["distance 1"] == 0.296
+    share = {(r["higher"], r["than"]): r["share"] for r in rep.pairwise}
+    assert share[("original", "distance 1")] == 1.0  # "o" is shorter than any creative one
+    assert share[("foil", "distance 1")] == 0.5 and share[("foil", "original")] == 0.5
+    # no FOIL file: stored captions as originals, no foil row, 3 images pass
+    rep2 = reference_report(kb, fake_scorer)
+    assert rep2.images == 3 and "foil" not in {r["caption"] for r in rep2.rows}
+
+
+def test_report_abstraction_reference_cli(
+    kb_path: Path, tmp_path: Path, tiny: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from evokegraph.cli import main
+    from evokegraph.graph.ladybug_store import LadybugStore
+
+    store = LadybugStore(kb_path, create=True)
+    reference_kb(store, tmp_path)
+    store.close()
+    args = ["--db", str(kb_path), "report", "abstraction", "--protocol", "reference"]
+    args += ["--clip-model", tiny, "--clip-pretrained", "none"]
+    assert main([*args, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["images"] == 3 and out["weights"].startswith("none")
+    assert main(args) == 0
+    assert "RANDOM WEIGHTS" in " ".join(capsys.readouterr().out.split())  # titles may wrap
