@@ -14,6 +14,11 @@ through ``GraphStore.write`` and reports, in one run:
   over 1,000 random images (after ``recompute_associations``).
 
 Usage: python bench/bench_store.py [--images 100000] [--batch 5000] [--db PATH]
+       python bench/bench_store.py --backend neo4j [--neo4j-uri URI ...]
+
+``--backend neo4j`` without ``--neo4j-uri`` starts a local Bolt server
+(ArcadeDB from the ``server`` extra) in a temp dir and stops it at the end;
+with a URI it writes into that server's database, which it wipes first.
 """
 
 from __future__ import annotations
@@ -24,9 +29,11 @@ import resource
 import statistics
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 from evokegraph.graph.ladybug_store import LadybugStore
+from evokegraph.graph.store import GraphStore
 from evokegraph.records import Element, Evocation, GraphBatch, ImageEntry, ImageRecord
 
 ELEMENTS_PER_IMAGE = 5
@@ -56,7 +63,7 @@ def synthetic_batch(start: int, n: int, rng: random.Random) -> GraphBatch:
     return GraphBatch(images=entries)
 
 
-def bulk(kb: LadybugStore, images: int, batch: int, seed: int) -> tuple[int, float]:
+def bulk(kb: GraphStore, images: int, batch: int, seed: int) -> tuple[int, float]:
     rng = random.Random(seed)
     edges = 0
     spent = 0.0
@@ -96,7 +103,45 @@ def naive(path: Path, n_edges: int, seed: int) -> float:
         return n_edges / (time.perf_counter() - t)
 
 
-def latency(kb: LadybugStore, images: int, n: int, depth: int, seed: int) -> list[float]:
+def naive_neo4j(kb: GraphStore, n_edges: int, seed: int) -> float:
+    """One MERGE per edge, each its own auto-commit transaction, after a wipe."""
+    rng = random.Random(seed)
+    kb.wipe()  # type: ignore[attr-defined]
+    kb.ensure_schema()
+    driver = kb._driver  # type: ignore[attr-defined]
+    t = time.perf_counter()
+    for i in range(n_edges):
+        driver.execute_query(
+            NAIVE_EDGE,
+            {"e": f"e{i // 5}", "c": f"w{rng.randrange(VOCAB)}", "d": i % 5 + 1, "w": rng.random()},
+            database_=kb.database,  # type: ignore[attr-defined]
+        )
+    return n_edges / (time.perf_counter() - t)
+
+
+def open_bench_store(args: argparse.Namespace, path: Path, stack: ExitStack) -> GraphStore:
+    if args.backend == "ladybug":
+        return stack.enter_context(LadybugStore(path, create=True))
+    from evokegraph.graph import server
+    from evokegraph.graph.neo4j_store import Neo4jStore
+
+    uri, user, password = args.neo4j_uri, args.neo4j_user, args.neo4j_password
+    if not uri:
+        root = path.parent / "bolt-server"
+        info = server.start(root, bolt_port=0, http_port=0, heap=args.heap)
+        stack.callback(server.stop, root)
+        uri, user, password = info.uri, info.user, info.password
+        print(f"started a local Bolt server: {info.uri} (heap {args.heap})", flush=True)
+    kb = stack.enter_context(
+        Neo4jStore.connect(uri, user, password, batch_size=args.write_batch, create=True)
+    )
+    kb.wipe()
+    kb.ensure_schema()
+    print(f"server: {kb.server_agent}", flush=True)
+    return kb
+
+
+def latency(kb: GraphStore, images: int, n: int, depth: int, seed: int) -> list[float]:
     rng = random.Random(seed)
     out = []
     for _ in range(n):
@@ -115,19 +160,28 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--db", type=Path, default=None, help="where to build (default: a temp dir)")
+    ap.add_argument("--backend", choices=["ladybug", "neo4j"], default="ladybug")
+    ap.add_argument("--neo4j-uri", default="", help="default: start a local Bolt server")
+    ap.add_argument("--neo4j-user", default="neo4j")
+    ap.add_argument("--neo4j-password", default="")
+    ap.add_argument("--write-batch", type=int, default=5000, help="rows per UNWIND (neo4j)")
+    ap.add_argument("--heap", default="2g", help="Java heap of the local Bolt server")
     args = ap.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         path = args.db or Path(tmp) / "bench.kb"
-        with LadybugStore(path, create=True) as kb:
-            edges, spent = bulk(kb, args.images, args.batch, args.seed)
-            t = time.perf_counter()
-            n_assoc = kb.recompute_associations()
-            t_assoc = time.perf_counter() - t
-            s = kb.stats()
-            lat5 = latency(kb, args.images, args.queries, 5, args.seed)
-            lat7 = latency(kb, args.images, args.queries, 7, args.seed)
-        naive_rate = naive(Path(tmp) / "naive.kb", args.naive_edges, args.seed)
+        kb = open_bench_store(args, path, stack)
+        edges, spent = bulk(kb, args.images, args.batch, args.seed)
+        t = time.perf_counter()
+        n_assoc = kb.recompute_associations()
+        t_assoc = time.perf_counter() - t
+        s = kb.stats()
+        lat5 = latency(kb, args.images, args.queries, 5, args.seed)
+        lat7 = latency(kb, args.images, args.queries, 7, args.seed)
+        if args.backend == "ladybug":
+            naive_rate = naive(Path(tmp) / "naive.kb", args.naive_edges, args.seed)
+        else:
+            naive_rate = naive_neo4j(kb, args.naive_edges, args.seed)
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     bulk_rate = edges / spent
@@ -142,7 +196,7 @@ def main() -> None:
         p50 = statistics.median(lat)
         p99 = lat[int(0.99 * (len(lat) - 1))]
         print(f"{name}: p50 {p50:.3f} ms, p99 {p99:.3f} ms over {len(lat)} images")
-    print(f"peak RSS: {peak_mb:,.0f} MiB")
+    print(f"peak RSS (this Python process; a server's own memory not included): {peak_mb:,.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -127,6 +127,7 @@ class Neo4jStore(common.SharedReads):
         self.write_retries = 0  # conflicting transactions rerun (concurrent writers)
         self.rust_ext = importlib.util.find_spec("neo4j._rust") is not None
         self.server_version = self._detect_version()
+        self.server_agent = self._detect_agent()
         self.schema_version = self._schema_version()
         if self.schema_version == 0:
             if not create:
@@ -220,6 +221,20 @@ class Neo4jStore(common.SharedReads):
                 log.info("write conflict (%s), retry %d", type(exc).__name__, attempt)
                 time.sleep(backoff(attempt))
         raise AssertionError("unreachable")
+
+    def _detect_agent(self) -> str:
+        """The server's Bolt agent, e.g. "Neo4j/5.26.0" or "Neo4j/5.26.0 compatible
+        (ArcadeDB 26.10.2)": ``dbms.components()`` reports "Neo4j Kernel" on both."""
+        try:
+            return str(self._driver.get_server_info().agent)
+        except Exception:  # a stand-in driver, or a server that does not say
+            return f"Neo4j/{self.server_version}"
+
+    @property
+    def is_neo4j(self) -> bool:
+        """False on Bolt servers that only speak Neo4j's protocol (ArcadeDB):
+        Neo4j-only features (FULLTEXT/VECTOR indexes, APOC) are unavailable there."""
+        return "compatible" not in self.server_agent
 
     def _detect_version(self) -> str:
         rows = self._read("CALL dbms.components() YIELD name, versions RETURN versions[0] AS v")
