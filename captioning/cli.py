@@ -56,6 +56,22 @@ def caption_cmd(
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr.")
     ] = True,
+    preset: Annotated[
+        str,
+        typer.Option("--preset", help="project (default) or reference (the authors' settings)."),
+    ] = "project",
+    trust_remote_code: Annotated[
+        bool,
+        typer.Option(
+            "--trust-remote-code", help="Local engines: run the model repo's code (Molmo)."
+        ),
+    ] = False,
+    dtype: Annotated[
+        str | None, typer.Option("--dtype", help="Local engines: weights dtype, e.g. bfloat16.")
+    ] = None,
+    max_model_len: Annotated[
+        int | None, typer.Option("--max-model-len", min=1, help="Local engines: context length.")
+    ] = None,
 ) -> None:
     """Write captions at depths of abstraction, each with its graph path."""
     from evokegraph.captioning.realizers import REALIZERS
@@ -65,15 +81,23 @@ def caption_cmd(
     depths = tuple(depth or (1, 2, 3, 4, 5))
     if any(not 1 <= d <= 15 for d in depths):
         raise UserInputError(f"depths must be between 1 and 15, got {list(depths)}")
-    options = (
-        {"seed": seed} if realizer == "template" else {"spec": vlm} if realizer == "vlm" else {}
-    )
+    from evokegraph.ingest.presets import check_preset, engine_options, reference_realizer_options
+
+    engine = engine_options(vlm, trust_remote_code, dtype, max_model_len)
+    if check_preset(preset) == "reference":
+        realizer, per_element, sample = "vlm", 1, False
+        options = reference_realizer_options(vlm, **engine)
+    elif realizer == "vlm":
+        options = {"spec": vlm, "engine_options": engine}
+    else:
+        options = {"seed": seed} if realizer == "template" else {}
     real = REALIZERS.create(realizer, **options)
     config = CaptionConfig(
         depths=depths,
         per_element=per_element,
         seed=seed,
         sample=sample,
+        uniform=preset == "reference",
         force=force,
         load_images=realizer == "vlm",
     )

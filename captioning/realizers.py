@@ -40,6 +40,7 @@ class CaptionRequest:
     path: ContextPath
     image: Any = None  # PIL image for realizers that look at the picture
     captions: Sequence[str] = ()  # the image's literal captions
+    salient: Sequence[str] = ()  # the image's salient elements (the reference prompt's words)
 
 
 @runtime_checkable
@@ -210,26 +211,46 @@ class VLMRealizer:
 
     name = "vlm"
 
-    def __init__(self, engine: ChatEngine, temperature: float = 0.7, top_p: float = 0.9) -> None:
+    def __init__(
+        self,
+        engine: ChatEngine,
+        temperature: float = 0.7,
+        top_p: float = 0.9,
+        prompt: str = "project",
+        raw_prompt: bool = False,
+    ) -> None:
+        if prompt not in ("project", "reference"):
+            from evokegraph.errors import UserInputError
+
+            raise UserInputError(f"unknown caption prompt {prompt!r}; use project or reference")
         self.engine = engine
         self.model = engine.spec
         self.temperature = temperature
         self.top_p = top_p
+        self.prompt = prompt
+        self.raw_prompt = raw_prompt  # Molmo's plain "USER: <image> ... ASSISTANT:" form
 
     def settings(self) -> dict[str, Any]:
-        return {"model": self.model, "temperature": self.temperature, "top_p": self.top_p}
+        out = {"model": self.model, "temperature": self.temperature, "top_p": self.top_p}
+        if self.prompt == "reference":
+            out |= {"prompt": "reference-1", "raw_prompt": self.raw_prompt}
+        return out
+
+    def _chat(self, r: CaptionRequest) -> ChatRequest:
+        images = [r.image] if r.image is not None else []
+        kw = {"temperature": self.temperature, "top_p": self.top_p}
+        if self.prompt == "project":
+            return ChatRequest(caption_prompt(r.path, r.captions), images, max_tokens=40, **kw)
+        from evokegraph.ingest.models.prompts import reference_caption_text, reference_raw_prompt
+
+        level = min(max(r.path.depth, 1), 5)
+        text = reference_caption_text(r.path.concept, r.path.element, list(r.salient), level)
+        raw = reference_raw_prompt(text) if self.raw_prompt else None
+        msgs = [{"role": "user", "content": text}]
+        return ChatRequest(msgs, images, max_tokens=150, raw_prompt=raw, **kw)
 
     def _ask(self, reqs: Sequence[CaptionRequest]) -> list[tuple[str, str]]:
-        chats = [
-            ChatRequest(
-                messages=caption_prompt(r.path, r.captions),
-                images=[r.image] if r.image is not None else [],
-                max_tokens=40,
-                temperature=self.temperature,
-                top_p=self.top_p,
-            )
-            for r in reqs
-        ]
+        chats = [self._chat(r) for r in reqs]
         return [
             (res.text.strip().strip('"').strip(), res.error) for res in self.engine.generate(chats)
         ]
@@ -257,14 +278,19 @@ class VLMRealizer:
         return out
 
 
-def _vlm_factory(spec: str = "", engine: ChatEngine | None = None, **kw: Any) -> VLMRealizer:
+def _vlm_factory(
+    spec: str = "",
+    engine: ChatEngine | None = None,
+    engine_options: dict[str, Any] | None = None,
+    **kw: Any,
+) -> VLMRealizer:
     if engine is None:
         from evokegraph.errors import UserInputError
         from evokegraph.ingest.engine import load_engine
 
         if not spec:
             raise UserInputError("the vlm realizer needs a model: pass --vlm ENGINE:MODEL")
-        engine = load_engine(spec)
+        engine = load_engine(spec, **(engine_options or {}))
     return VLMRealizer(engine, **kw)
 
 

@@ -42,6 +42,7 @@ class CaptionConfig:
     per_element: int = 1
     seed: int = 0
     sample: bool = False
+    uniform: bool = False  # draw uniformly at random (seeded), as the reference preset
     batch_size: int = 64
     force: bool = False
     load_images: bool = False  # realizers that look at the picture need the pixels
@@ -59,9 +60,13 @@ class CaptionSummary:
 
 
 def choose(
-    paths: Sequence[ContextPath], per_element: int, rng: random.Random | None
+    paths: Sequence[ContextPath],
+    per_element: int,
+    rng: random.Random | None,
+    uniform: bool = False,
 ) -> list[ContextPath]:
-    """Per element: the ``per_element`` heaviest paths, or draws by weight."""
+    """Per element: the ``per_element`` heaviest paths, or draws by weight (or
+    uniform draws, the reference's ``random.choice`` per word and distance)."""
     by_el: dict[str, list[ContextPath]] = {}
     for p in paths:
         by_el.setdefault(p.element, []).append(p)
@@ -73,7 +78,7 @@ def choose(
             continue
         pool = list(cands)
         for _ in range(min(per_element, len(pool))):
-            weights = [max(p.weight, 1e-9) for p in pool]
+            weights = [1.0 if uniform else max(p.weight, 1e-9) for p in pool]
             i = rng.choices(range(len(pool)), weights=weights)[0]
             out.append(pool.pop(i))
     return out
@@ -107,6 +112,7 @@ class Captioner:
                 "per_element": self.config.per_element,
                 "seed": self.config.seed,
                 "sample": self.config.sample,
+                **({"uniform": True} if self.config.uniform else {}),
             },
             sort_keys=True,
         )
@@ -163,10 +169,13 @@ class Captioner:
             todo.append(image_id)
             pixels = _load_pixels(record.uris) if cfg.load_images else None
             for depth, paths in self.store.contexts(image_id, cfg.depths).items():
-                rng = _rng(cfg.seed, image_id, depth) if cfg.sample else None
-                for path in choose(paths, cfg.per_element, rng):
+                rng = _rng(cfg.seed, image_id, depth) if cfg.sample or cfg.uniform else None
+                salient = sorted({p.element for p in paths})
+                for path in choose(paths, cfg.per_element, rng, cfg.uniform):
                     requests.append(
-                        CaptionRequest(path=path, image=pixels, captions=record.captions)
+                        CaptionRequest(
+                            path=path, image=pixels, captions=record.captions, salient=salient
+                        )
                     )
         self._time("traverse", t)
         t = time.perf_counter()

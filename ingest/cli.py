@@ -179,17 +179,48 @@ def ingest_cmd(
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Progress bars on stderr.")
     ] = True,
+    preset: Annotated[
+        str,
+        typer.Option("--preset", help="project (default) or reference (the authors' settings)."),
+    ] = "project",
+    trust_remote_code: Annotated[
+        bool,
+        typer.Option(
+            "--trust-remote-code", help="Local engines: run the model repo's code (Molmo)."
+        ),
+    ] = False,
+    dtype: Annotated[
+        str | None, typer.Option("--dtype", help="Local engines: weights dtype, e.g. bfloat16.")
+    ] = None,
+    max_model_len: Annotated[
+        int | None, typer.Option("--max-model-len", min=1, help="Local engines: context length.")
+    ] = None,
 ) -> None:
     """Ingest images: elements, associations by distance, into the graph."""
+    from evokegraph.ingest.presets import check_preset, engine_options, reference_miner_options
+
+    if check_preset(preset) == "reference":
+        miner = "llm"
+    extractor_options = _model_options(
+        extractor, "vlm", vlm, vlm_base_url, vlm_api_key, top_k=top_k
+    )
+    miner_options = _model_options(
+        miner, "llm", llm, llm_base_url, llm_api_key, per_distance=per_distance
+    )
+    local = [s for s in (vlm if extractor == "vlm" else "", llm if miner == "llm" else "") if s]
+    local = [s for s in local if s.partition(":")[0] in ("vllm", "transformers")]
+    engine = engine_options(local[0] if local else "", trust_remote_code, dtype, max_model_len)
+    if extractor == "vlm" and vlm in local:
+        extractor_options |= engine
+    if miner == "llm" and llm in local:
+        miner_options |= engine
+    if preset == "reference":
+        miner_options |= reference_miner_options(llm)
     config = IngestConfig(
         extractor=extractor,
         miner=miner,
-        extractor_options=_model_options(
-            extractor, "vlm", vlm, vlm_base_url, vlm_api_key, top_k=top_k
-        ),
-        miner_options=_model_options(
-            miner, "llm", llm, llm_base_url, llm_api_key, per_distance=per_distance
-        ),
+        extractor_options=extractor_options,
+        miner_options=miner_options,
         batch_size=batch_size,
         flush_every=flush_every,
         limit=limit,

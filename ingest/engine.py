@@ -38,6 +38,10 @@ class ChatRequest:
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int | None = None
+    # a plain prompt for models without a chat template (Molmo as the reference
+    # prompts it: "USER: <image> ... ASSISTANT:"); vllm and transformers use it
+    # instead of ``messages``, the HTTP engine keeps to ``messages``
+    raw_prompt: str | None = None
 
 
 @dataclass

@@ -106,6 +106,7 @@ def load_image(
     captions: list[str] | None = None,
     split: str = "",
     options: DecodeOptions = DecodeOptions(),
+    description: str = "",
 ) -> ImageItem:
     """Read, hash, decode and validate one image file."""
     data = read_bytes(path)
@@ -119,5 +120,6 @@ def load_image(
         format=fmt,
         split=split,
         captions=[c for c in (captions or []) if c.strip()],
+        description=description,
     )
     return ImageItem(record=record, path=path, image=im if options.keep_pixels else None)

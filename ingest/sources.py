@@ -21,6 +21,7 @@ from evokegraph.errors import SourceError, UserInputError
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
 PATH_KEYS = ("path", "filepath", "file", "image", "file_name", "filename")
 CAPTION_KEYS = ("captions", "caption", "title", "text")
+DESCRIPTION_KEYS = ("description", "dense_caption", "dense_description")
 CAPTION_SEPARATOR = "|"
 
 
@@ -30,6 +31,7 @@ class SourceItem:
     captions: list[str] = field(default_factory=list)
     split: str = ""
     origin: str = ""  # "list.csv:12", for messages
+    description: str = ""  # a dense description, the miner's context (the reference's)
 
     @property
     def uri(self) -> str:
@@ -84,7 +86,16 @@ def _item_from_row(row: dict[str, object], base: Path, origin: str) -> SourceIte
     p = Path(raw_path.strip())
     path = p if p.is_absolute() else base / p
     split = row.get("split")
-    return SourceItem(path=path, captions=_clean(captions), split=str(split or ""), origin=origin)
+    description = _first(row, DESCRIPTION_KEYS)
+    if description is not None and not isinstance(description, str):
+        raise SourceError(f"{origin}: description must be a string")
+    return SourceItem(
+        path=path,
+        captions=_clean(captions),
+        split=str(split or ""),
+        origin=origin,
+        description=" ".join((description or "").split()),
+    )
 
 
 def iter_csv(path: Path) -> Iterator[SourceItem]:

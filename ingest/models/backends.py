@@ -124,27 +124,65 @@ class LLMMiner(_EngineBackend):
 
     name = "llm"
 
-    def __init__(self, spec: str = "", per_distance: int = 3, **kw: Any) -> None:
+    def __init__(
+        self,
+        spec: str = "",
+        per_distance: int = 3,
+        prompt: str = "project",
+        temperature: float | None = None,
+        seed: int = 0,
+        **kw: Any,
+    ) -> None:
+        if prompt not in ("project", "reference"):
+            from evokegraph.errors import UserInputError
+
+            raise UserInputError(f"unknown association prompt {prompt!r}; use project or reference")
         super().__init__(spec, **kw)
         self.per_distance = per_distance
+        self.prompt = prompt
+        # the reference sampled at the API's default temperature (1.0); the project at 0
+        self.temperature = (
+            temperature if temperature is not None else (1.0 if prompt == "reference" else 0.0)
+        )
+        self.seed = seed
 
     def settings(self) -> dict[str, Any]:
-        return {"model": self.engine.spec, "per_distance": self.per_distance, "prompt": 1}
+        out = {"model": self.engine.spec, "per_distance": self.per_distance, "prompt": 1}
+        if self.prompt == "reference":
+            out |= {"prompt": "reference-1", "temperature": self.temperature, "seed": self.seed}
+        return out
+
+    def short_caption(self, record: Any) -> str:
+        """The caption the LLM sees: the first (project), or a seeded random one per
+        image (the reference's ``random.choice`` of the image's COCO captions)."""
+        caps = list(record.captions)
+        if not caps:
+            return ""
+        if self.prompt != "reference":
+            return caps[0]
+        h = int(hashlib.sha256(f"{self.seed}|{record.id}".encode()).hexdigest(), 16)
+        return caps[h % len(caps)]
+
+    def _request(self, it: MiningInput) -> ChatRequest:
+        words = [e.concept for e in it.elements]
+        caption = self.short_caption(it.item.record)
+        if self.prompt == "reference":
+            messages = prompts.reference_association_messages(it.description, caption, words)
+            max_tokens = 1000  # the reference's batch request
+        else:
+            messages = prompts.association_messages(
+                it.description, caption, it.elements, self.per_distance
+            )
+            max_tokens = 120 * max(1, len(words))
+        return ChatRequest(
+            messages=messages,
+            json_schema=prompts.association_schema(words, self.per_distance),
+            max_tokens=max_tokens,
+            temperature=self.temperature,
+        )
 
     def mine(self, items: Sequence[MiningInput]) -> list[list[Evocation] | Failed]:
-        reqs = []
-        for it in items:
-            words = [e.concept for e in it.elements]
-            caption = it.item.record.captions[0] if it.item.record.captions else ""
-            reqs.append(
-                ChatRequest(
-                    messages=prompts.association_messages(
-                        it.description, caption, it.elements, self.per_distance
-                    ),
-                    json_schema=prompts.association_schema(words, self.per_distance),
-                    max_tokens=120 * max(1, len(words)),
-                )
-            )
+        reqs = [self._request(it) for it in items]
         out: list[list[Evocation] | Failed] = []
         for it, (text, error) in zip(
             items, self._ask(reqs, [i.item.record.id for i in items]), strict=True

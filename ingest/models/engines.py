@@ -211,15 +211,27 @@ class VLLMEngine:
             msgs[last] = {"role": "user", "content": parts}
         return msgs
 
+    def _raw(self, req: ChatRequest) -> dict[str, Any]:
+        prompt: dict[str, Any] = {"prompt": req.raw_prompt}
+        if req.images:
+            prompt["multi_modal_data"] = {"image": [im.convert("RGB") for im in req.images]}
+            if len(req.images) == 1:
+                prompt["multi_modal_data"]["image"] = prompt["multi_modal_data"]["image"][0]
+        return prompt
+
     def generate(self, requests: Sequence[ChatRequest]) -> list[ChatResult]:
         if not requests:
             return []
         try:
-            outs = self.llm.chat(
-                [self._messages(r) for r in requests],
-                sampling_params=[self._params(r) for r in requests],
-                use_tqdm=False,
-            )
+            params = [self._params(r) for r in requests]
+            if all(r.raw_prompt is not None for r in requests):
+                outs = self.llm.generate(
+                    [self._raw(r) for r in requests], sampling_params=params, use_tqdm=False
+                )
+            else:
+                outs = self.llm.chat(
+                    [self._messages(r) for r in requests], sampling_params=params, use_tqdm=False
+                )
         except Exception as exc:  # the whole batch failed: every request says why
             return [
                 ChatResult(text="", error=f"vLLM: {type(exc).__name__}: {exc}") for _ in requests
@@ -246,7 +258,13 @@ class TransformersEngine:
     """
 
     def __init__(
-        self, model: str, device: str | None = None, batch_size: int = 8, dtype: str = "auto"
+        self,
+        model: str,
+        device: str | None = None,
+        batch_size: int = 8,
+        dtype: str = "auto",
+        trust_remote_code: bool = False,
+        max_model_len: int | None = None,
     ) -> None:
         import torch
         from transformers import AutoConfig
@@ -254,27 +272,33 @@ class TransformersEngine:
         self.spec = f"transformers:{model}"
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.batch_size = batch_size
+        self.max_model_len = max_model_len
+        remote = {"trust_remote_code": True} if trust_remote_code else {}
         offline = (
             os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("TRANSFORMERS_OFFLINE") == "1"
         )
         try:
-            cfg = AutoConfig.from_pretrained(model, local_files_only=offline)
+            cfg = AutoConfig.from_pretrained(model, local_files_only=offline, **remote)
             self.vision = hasattr(cfg, "vision_config")
             if self.vision:
                 from transformers import AutoModelForImageTextToText, AutoProcessor
 
-                self.processor = AutoProcessor.from_pretrained(model, local_files_only=offline)
+                self.processor = AutoProcessor.from_pretrained(
+                    model, local_files_only=offline, **remote
+                )
                 self.tokenizer = self.processor.tokenizer
                 self.model = AutoModelForImageTextToText.from_pretrained(
-                    model, local_files_only=offline, dtype=dtype
+                    model, local_files_only=offline, dtype=dtype, **remote
                 )
             else:
                 from transformers import AutoModelForCausalLM, AutoTokenizer
 
                 self.processor = None
-                self.tokenizer = AutoTokenizer.from_pretrained(model, local_files_only=offline)
+                self.tokenizer = AutoTokenizer.from_pretrained(
+                    model, local_files_only=offline, **remote
+                )
                 self.model = AutoModelForCausalLM.from_pretrained(
-                    model, local_files_only=offline, dtype=dtype
+                    model, local_files_only=offline, dtype=dtype, **remote
                 )
         except OSError as exc:
             raise ModelError(
@@ -288,6 +312,8 @@ class TransformersEngine:
         self.usage = {"requests": 0.0, "prompt_tokens": 0.0, "completion_tokens": 0.0}
 
     def _prompt(self, req: ChatRequest) -> str:
+        if req.raw_prompt is not None:
+            return req.raw_prompt
         msgs: list[dict[str, Any]] = [dict(m) for m in req.messages]
         if req.json_schema is not None:
             msgs[-1]["content"] += "\nJSON schema of the answer: " + json.dumps(req.json_schema)
@@ -324,8 +350,11 @@ class TransformersEngine:
                 padding=True,
             )
         else:
+            cut = (
+                {"truncation": True, "max_length": self.max_model_len} if self.max_model_len else {}
+            )
             enc = self.tokenizer(
-                prompts, return_tensors="pt", padding=True, add_special_tokens=False
+                prompts, return_tensors="pt", padding=True, add_special_tokens=False, **cut
             )
         enc = enc.to(self.device)
         r0 = reqs[0]

@@ -98,3 +98,64 @@ def extraction_messages(captions: list[str], top_k: int = 5) -> list[dict[str, s
             ),
         }
     ]
+
+
+# -- the reference preset (get_associations_format.py, format_associations.py) -------
+def reference_association_messages(
+    context_caption: str, short_caption: str, words: list[str]
+) -> list[dict[str, str]]:
+    """The reference's association prompt, in meaning: a system prompt with the
+    five distances (ball -> sphere, toy, game, competition, journey), the dense
+    context caption and the short caption; the user turn is the word list."""
+    system = (
+        "For a given list of words, generate a new list for each word using the same part of "
+        "speech. The words should follow a semantic abstraction scale where distance increases "
+        "from near-synonyms to abstract concepts.\n"
+        "Approach:\n"
+        "1. Distance 1 - Near Synonyms: close in meaning or form (e.g., Ball -> Sphere).\n"
+        "2. Distance 2 - Slight Abstraction: a slightly broader category (e.g., Ball -> Toy).\n"
+        "3. Distance 3 - Broader Context: indirect, but linked through situational and emotional "
+        "context (e.g., Ball -> Game).\n"
+        "4. Distance 4 - Conceptual Association: more abstract or theme-related "
+        "(e.g., Ball -> Competition).\n"
+        "5. Distance 5 - Full Abstraction: highly abstract or metaphorical (e.g., Ball -> Journey).\n"
+        "Generate three words each for distances 1 to 5. Generated words should fit into the "
+        "overall emotional and situational context of this context caption: "
+        f"`{context_caption}`. Generated words, when they replace the original word in this short "
+        f"caption {short_caption}, should be semantically correct.\n"
+        "Do not generate the original word in the new generations. Use JSON format: the key is "
+        "the original word, the value is a dictionary with distances as keys and the list of "
+        "generated words as values."
+    )
+    return [
+        {"role": "system", "content": system},
+        {"role": "user", "content": str(list(words))},  # the reference sends str(list)
+    ]
+
+
+REFERENCE_LEVELS = (
+    "Distance 1 - Near Synonyms: close in meaning or form of the original image; "
+    "Distance 2 - Slight Abstraction: slightly more loose and abstract to the image; "
+    "Distance 3 - Broader Context: indirect, but linked through situational and emotional "
+    "context of the image; Distance 4 - Conceptual Association: more abstract or theme-related "
+    "to the image; Distance 5 - Full Abstraction: highly abstract or metaphorical to the image"
+)
+
+
+def reference_caption_text(new_word: str, element: str, salient: list[str], depth: int) -> str:
+    """The reference's caption instruction (format_associations.py), in meaning: the
+    association first, then the image's *other* salient words, the distance rules,
+    and the association as a must."""
+    words = ", ".join([new_word, *[w for w in salient if w != element]])
+    return (
+        "Write a short caption that is grounded in this image and semantically correct in less "
+        f"than 10 words, choosing some or all of these words: {words} to make the caption best "
+        "represent the image. Steer the style of the caption toward this distance level of "
+        f"abstraction {depth} following these rules: {REFERENCE_LEVELS}. "
+        f"The caption MUST contain {new_word}."
+    )
+
+
+def reference_raw_prompt(text: str) -> str:
+    """Molmo's plain prompt as the reference sent it to vLLM's generate (no chat template)."""
+    return f"USER: <image> \n {text} \n ASSISTANT:"
