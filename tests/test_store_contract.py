@@ -1,8 +1,9 @@
 """The GraphStore contract, run against every reachable backend.
 
-LadybugDB always; Neo4j when EVOKEGRAPH_NEO4J_URI is set (skipped otherwise,
-with that reason). Small hand-built graphs with the expected answers written
-out.
+LadybugDB, and the Neo4j backend on the session's live Bolt server
+(ArcadeDB from the ``server`` extra, or a real Neo4j when
+EVOKEGRAPH_NEO4J_URI is set). Small hand-built graphs with the expected
+answers written out.
 """
 
 from __future__ import annotations
