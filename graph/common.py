@@ -53,6 +53,13 @@ Row = dict[str, Any]
 W_FAILURE_SEEN_AGAIN = (
     "UNWIND $rows AS r MATCH (f:Failure {id: r.id}) SET f.run = r.run, f.at = r.at, f.raw = r.raw"
 )
+# Failures a write resolves: an image that now passes a stage drops that
+# stage's failures (and a decoded image its decode failures, recorded by uri).
+Q_FAILURES_OF = (
+    "MATCH (f:Failure) WHERE f.image_id IN $ids OR (f.stage = 'decode' AND f.uri IN $uris) "
+    "RETURN f.id AS id, f.image_id AS image_id, f.uri AS uri, f.stage AS stage ORDER BY id"
+)
+W_DELETE_FAILURES = "UNWIND $ids AS k MATCH (f:Failure {id: k}) DELETE f"
 Q_GET_META = "MATCH (m:Meta {key: $k}) RETURN m.value AS v"
 W_SET_META = "MERGE (m:Meta {key: $k}) SET m.value = $v"
 Q_ELEMENT_CONCEPTS = (
@@ -169,6 +176,31 @@ class WritePlan:
     uses: list[Row] = field(default_factory=list)
     failures: list[Row] = field(default_factory=list)
     drop_stages: dict[str, set[str]] = field(default_factory=dict)
+    # (image id, failure stage) pairs this write completes, and decoded uris
+    resolved: set[tuple[str, str]] = field(default_factory=set)
+    decoded_uris: set[str] = field(default_factory=set)
+
+    def failures_params(self) -> dict[str, Any] | None:
+        """Parameters of :data:`Q_FAILURES_OF`, or None when nothing is resolved."""
+        if not self.resolved and not self.decoded_uris:
+            return None
+        ids = sorted({i for i, _ in self.resolved})
+        return {"ids": ids, "uris": sorted(self.decoded_uris)}
+
+    def resolved_failure_ids(self, rows: Sequence[Row]) -> list[str]:
+        """Of the stored failures ``rows`` (from :data:`Q_FAILURES_OF`), those this
+        write resolves; the caller deletes them before writing new failures."""
+        return [
+            r["id"]
+            for r in rows
+            if (r["image_id"], r["stage"]) in self.resolved
+            or (r["stage"] == "decode" and r["uri"] in self.decoded_uris)
+        ]
+
+
+def failure_stage(stage_key: str) -> str:
+    """The Failure.stage matching an image's stage key ("captions:template" -> "caption")."""
+    return "caption" if stage_key.startswith("captions:") else stage_key
 
 
 def _merge_entries(entries: Sequence[ImageEntry]) -> list[ImageEntry]:
@@ -200,6 +232,8 @@ def plan_write(batch: GraphBatch) -> WritePlan:
     plan = WritePlan(concepts=R.concept_rows(batch))
     plan.images = [R.image_row(e) for e in entries]
     for e in entries:
+        plan.resolved |= {(e.image.id, failure_stage(k)) for k in e.stage_keys}
+        plan.decoded_uris |= set(e.image.uris)
         if e.elements is not None:
             plan.replace_elements.append(e.image.id)
             if e.evocations is None:

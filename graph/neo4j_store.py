@@ -310,6 +310,12 @@ class Neo4jStore(common.SharedReads):
         counts["captions"] = sum(r["id"] not in have_c for r in plan.captions)
         self._unwind(tx, W_CAPTIONS, "rows", plan.captions)
         self._unwind(tx, W_USES, "rows", plan.uses)
+        params = plan.failures_params()
+        if params is not None:
+            stored = [r.data() for r in tx.run(common.Q_FAILURES_OF, params)]
+            resolved = plan.resolved_failure_ids(stored)
+            counts["resolved_failures"] = len(resolved)
+            self._unwind(tx, common.W_DELETE_FAILURES, "ids", resolved)
         have_f = self._existing(tx, "Failure", [r["id"] for r in plan.failures])
         counts["failures"] = sum(r["id"] not in have_f for r in plan.failures)
         self._unwind(tx, W_FAILURES, "rows", plan.failures)
@@ -412,9 +418,7 @@ class Neo4jStore(common.SharedReads):
         self, cypher: str, params: dict[str, Any] | None = None, *, write: bool = False
     ) -> list[dict[str, Any]]:
         if not write and is_write_query(cypher):
-            raise ReadOnlyQueryError(
-                "refusing a query that writes; pass write=True to allow it"
-            )
+            raise ReadOnlyQueryError("refusing a query that writes; pass write=True to allow it")
         import neo4j
 
         routing = neo4j.RoutingControl.WRITE if write else neo4j.RoutingControl.READ

@@ -143,11 +143,14 @@ def start(
     password: str | None = None,
     heap: str = "1g",
     timeout: float = 90.0,
+    detach: bool = True,
 ) -> ServerInfo:
     """Start a server under ``root`` and wait until it serves its database.
 
     A port of 0 means any free port. The port opens before the database
-    exists, so readiness is the server's own "started" log line.
+    exists, so readiness is the server's own "started" log line. With
+    ``detach=False`` (tests) the server gets SIGTERM when this process dies,
+    even by SIGKILL (Linux), so no server outlives a killed test run.
     """
     root = Path(root).resolve()
     running = status(root)
@@ -168,7 +171,8 @@ def start(
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            start_new_session=True,  # outlives the CLI; not killed with its terminal
+            start_new_session=detach,  # outlives the CLI; not killed with its terminal
+            preexec_fn=None if detach else _die_with_parent,
         )
     info = ServerInfo(proc.pid, bolt_port, http_port, password, str(root))
     _write_info(root, info)
@@ -180,6 +184,16 @@ def start(
         (root / INFO_FILE).unlink(missing_ok=True)
         raise
     return info
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the parent dies (Linux prctl)."""
+    import ctypes
+    import sys
+
+    if sys.platform.startswith("linux"):
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _write_info(root: Path, info: ServerInfo) -> None:

@@ -182,7 +182,8 @@ class BatchWork:
         entries, need_el, need_assoc, out.replaced = self.plan(items, stored, s)
         extractions = self.extract(need_el, s, failures)
         stale = self._stale_inputs(need_assoc, stored_elements)
-        out.touched = self.mine(need_el, stale, extractions, entries, s, failures)
+        keep = {i for i, (_, keys) in stored.items() if STAGE_ELEMENTS in keys}
+        out.touched = self.mine(need_el, stale, extractions, entries, s, failures, keep)
         out.entries = list(entries.values())
         return out
 
@@ -249,14 +250,21 @@ class BatchWork:
         entries: dict[str, ImageEntry],
         s: Summary,
         failures: list[Failure],
+        keep: frozenset[str] | set[str] = frozenset(),
     ) -> set[str]:
-        """Mine associations; returns the element concepts whose associations changed."""
+        """Mine associations; returns the element concepts whose associations changed.
+
+        An image in ``keep`` has stored work: if its mining fails, its new
+        elements are not written either, so that what is stored (elements and
+        associations) stays whole until a later run replaces both."""
         inputs: list[MiningInput] = []
+        prior: dict[str, str] = {}  # descriptions before this run's extraction
         for it in fresh:
             ex = extractions.get(it.record.id)
             if ex is None:
                 continue
             entry = entries[it.record.id]
+            prior[it.record.id] = it.record.description
             it.record.description = ex.description
             entry.elements = ex.elements
             entry.stage_keys[STAGE_ELEMENTS] = image_stage_key(self.element_key, it.record.captions)
@@ -271,12 +279,14 @@ class BatchWork:
         s.add_time("associations", time.perf_counter() - t)
         answers = self.refine(inputs, answers, s)
         for inp, ans in zip(inputs, answers, strict=True):
+            entry = entries[inp.item.record.id]
             if isinstance(ans, Failed):
                 failures.append(
                     self.failure(s, "associations", ans.reason, it=inp.item, raw=ans.raw)
                 )
+                if inp.item.record.id in keep:
+                    self._keep_stored(entry, s, prior.get(inp.item.record.id))
                 continue
-            entry = entries[inp.item.record.id]
             entry.evocations = self.valid(ans, inp.elements)
             touched |= {e.concept for e in inp.elements}
             entry.stage_keys[STAGE_ASSOCIATIONS] = image_stage_key(
@@ -284,6 +294,17 @@ class BatchWork:
             )
             s.associations += len(entry.evocations)
         return touched
+
+    @staticmethod
+    def _keep_stored(entry: ImageEntry, s: Summary, description: str | None) -> None:
+        if description is not None:
+            entry.image.description = description
+        if entry.elements is not None:
+            s.elements -= len(entry.elements)
+        entry.elements = None
+        entry.evocations = None
+        entry.stage_keys.pop(STAGE_ELEMENTS, None)
+        entry.stage_keys.pop(STAGE_ASSOCIATIONS, None)
 
     def refine(
         self, inputs: list[MiningInput], answers: list[list[Evocation] | Failed], s: Summary

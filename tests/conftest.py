@@ -71,7 +71,7 @@ def bolt_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     except StoreError as exc:
         pytest.skip(f"no Bolt server: {exc}")
     root = tmp_path_factory.mktemp("arcadedb")
-    info = server.start(root, bolt_port=0, http_port=0, heap="512m")
+    info = server.start(root, bolt_port=0, http_port=0, heap="512m", detach=False)
     try:
         yield {"uri": info.uri, "user": info.user, "password": info.password}
     finally:

@@ -279,7 +279,7 @@ def test_show_explain_and_report_cli(tmp_path: Path, capsys: pytest.CaptureFixtu
     out = json.loads(capsys.readouterr().out)
     assert [s["target"] for s in out["path"]] == ["loyalty", "trust"] and out["depth"] == 7
     assert main(["--db", str(db), "explain", "nope"]) == 2
-    assert "no caption with id 'nope'" in capsys.readouterr().err
+    assert "'nope' is not a caption id" in capsys.readouterr().err
     assert main(["--db", str(db), "report", "abstraction", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [(r["depth"], r["captions"]) for r in rows] == [(4, 2), (7, 1)]
