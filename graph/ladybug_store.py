@@ -9,6 +9,7 @@ database for writing; read-only openers keep working beside it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -189,7 +190,9 @@ class LadybugStore(common.SharedReads):
         try:
             yield
         except BaseException:
-            self._run("ROLLBACK")
+            # a failed COPY has rolled the transaction back already
+            with contextlib.suppress(RuntimeError):
+                self._run("ROLLBACK")
             raise
         self._run("COMMIT")
 
@@ -265,6 +268,7 @@ class LadybugStore(common.SharedReads):
             )
             counts["dropped_evokes"] = len(plan.evokes) - counts["evokes"]
             counts["captions"] = self._write_captions(plan)
+            counts["resolved_failures"] = self._resolve_failures(plan)
             have_f = self._existing("Failure", [r["id"] for r in plan.failures])
             counts["failures"] = self._copy_nodes(
                 "Failure", [r for r in plan.failures if r["id"] not in have_f]
@@ -273,6 +277,27 @@ class LadybugStore(common.SharedReads):
             if seen_again:
                 self._run(common.W_FAILURE_SEEN_AGAIN, {"rows": seen_again})
         return counts
+
+    def bulk_copy(self, tables: Sequence[tuple[str, pa.Table]], meta: dict[str, str]) -> None:
+        """``COPY`` whole Arrow tables (graph table, rows in its column order) and
+        set ``meta``, in one transaction. Only for rows not yet stored: COPY
+        appends, and a duplicate key aborts the whole transaction."""
+        self._require_writable()
+        with self._tx():
+            for name, table in tables:
+                if table.num_rows:  # one chunk: the Arrow scan stops at an empty chunk
+                    self._run(f"COPY {name} FROM $t", {"t": table.combine_chunks()})
+            for k, v in sorted(meta.items()):
+                self._run(common.W_SET_META, {"k": k, "v": v})
+
+    def _resolve_failures(self, plan: common.WritePlan) -> int:
+        params = plan.failures_params()
+        if params is None:
+            return 0
+        ids = plan.resolved_failure_ids(self._dicts(common.Q_FAILURES_OF, params))
+        if ids:
+            self._run(common.W_DELETE_FAILURES, {"ids": ids})
+        return len(ids)
 
     def _element_ids(self, image_ids: Sequence[str]) -> set[str]:
         if not image_ids:
