@@ -211,3 +211,67 @@ def test_show_wraps_words_and_never_cuts_them(kb: tuple[Path, Path, str]) -> Non
     text = p.stdout
     missing = sorted(w for w in words if w not in text)
     assert not missing, missing
+
+
+# -- honest output (point 4) ------------------------------------------------------
+def test_caption_no_progress_draws_nothing(kb: tuple[Path, Path, str]) -> None:
+    db, _, coffee = kb
+    p = cli("--db", str(db), "caption", "--image", coffee[:8], "--depth", "2", "--no-progress")
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+
+
+def test_missing_ingest_source_fails_before_any_progress_bar(kb: tuple[Path, Path, str]) -> None:
+    db, _, _ = kb
+    p = cli("--db", str(db), "ingest", "no/such/folder")
+    assert p.returncode == 2
+    assert p.stderr.strip().splitlines() == [
+        "Error: source no/such/folder does not exist; give a folder, a .csv/.jsonl list, "
+        "a COCO .json or an image"
+    ]
+
+
+def test_export_says_when_a_split_got_no_image(kb: tuple[Path, Path, str], tmp_path: Path) -> None:
+    db, _, _ = kb
+    out = tmp_path / "pairs"
+    p = cli("--db", str(db), "export", str(out), "--split-ratio", "train=0.9,val=0.05,test=0.05")
+    assert p.returncode == 0, p.stderr
+    written = {f.stem for f in out.glob("*.csv")}
+    empty = {"train", "val", "test"} - written
+    assert empty, "two images cannot fill three splits"
+    assert "warning: no image landed in" in p.stderr
+    for s in empty:
+        assert f"{s} (" in p.stderr
+    for s in written:
+        assert f"{s} (" not in p.stderr
+
+
+def test_viz_image_title_and_path_direction(kb: tuple[Path, Path, str], tmp_path: Path) -> None:
+    import json
+
+    db, _, coffee = kb
+    out = tmp_path / "i.html"
+    assert cli("--db", str(db), "viz", "image", coffee, "-o", str(out)).returncode == 0
+    page = out.read_text()
+    assert "coffee.jpg" in page and f"image {coffee[:12]}" not in page
+    view = json.loads(cli("--db", str(db), "show", coffee, "--json").stdout)
+    ev = next(v for v in view["evocations"] if v["distance"] == 1)
+    out = tmp_path / "p.html"
+    p = cli("--db", str(db), "viz", "path", ev["element"], ev["concept"], "-o", str(out))
+    assert p.returncode == 0, p.stderr
+    assert "(2 nodes)" in " ".join(p.stdout.split())
+
+
+def test_path_graph_draws_each_step_once_in_its_stored_direction() -> None:
+    import networkx as nx
+
+    from evokegraph.queries.analytics import path_graph, strongest_path
+
+    g = nx.DiGraph()
+    g.add_edge("cup", "mug", weight=0.9, distance=1)
+    g.add_edge("mug", "cup", weight=0.4, distance=1)
+    g.add_edge("tea", "mug", weight=0.8, distance=2)
+    g.add_edge("cup", "tea", weight=0.1, distance=3)
+    steps = strongest_path(g, "cup", "tea")
+    sub = path_graph(g, steps)
+    assert sorted(sub.edges()) == [("cup", "mug"), ("tea", "mug")]
+    assert sub["cup"]["mug"]["weight"] == 0.9

@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 
-from evokegraph.cli_common import console, eval_app, open_kb, print_json, print_table
+from evokegraph.cli_common import (
+    console,
+    err_console,
+    eval_app,
+    open_kb,
+    print_json,
+    print_table,
+)
 
 ModelOpt = Annotated[str, typer.Option("--model", help="open_clip model name, or local-dir:PATH.")]
 PretrainedOpt = Annotated[
@@ -61,6 +68,9 @@ def export_cmd(
         )
     print_table(s.rows(), title="pairs per split and depth")
     console.print(f"images per split: {dict(s.images)}; wrote {len(s.files)} file(s) to {out}")
+    warning = s.empty_warning()
+    if warning:
+        err_console.print(warning, highlight=False, soft_wrap=True)
     if s.missing:
         console.print(f"{len(s.missing)} image file(s) not found and left out, e.g. {s.missing[0]}")
 

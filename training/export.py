@@ -87,9 +87,22 @@ class ExportSummary:
     images: Counter[str] = field(default_factory=Counter)
     files: list[Path] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # image files gone (webdataset)
+    empty: dict[str, float] = field(default_factory=dict)  # asked-for splits that got no image
 
     def rows(self) -> list[dict[str, object]]:
         return [{"split": s, "depth": d, "pairs": n} for (s, d), n in sorted(self.counts.items())]
+
+    def empty_warning(self) -> str | None:
+        """One line naming the splits a ratio asked for that received no image."""
+        if not self.empty:
+            return None
+        names = ", ".join(f"{s} ({r:.0%})" for s, r in sorted(self.empty.items()))
+        total = sum(self.images.values())
+        return (
+            f"warning: no image landed in {names}: {total} image(s) in all, and images are "
+            "split by a stable hash of their id; with this few images give larger ratios "
+            "(e.g. --split-ratio train=0.6,val=0.2,test=0.2) or fewer splits"
+        )
 
 
 def export(
@@ -118,6 +131,7 @@ def export(
         summary.counts[(s, p.depth)] += 1
     for s, ps in by_split.items():
         summary.images[s] = len({p.image_id for p in ps})
+    summary.empty = {s: r for s, r in ratios.items() if r > 0 and s not in by_split}
     if fmt == "webdataset":
         summary.files = _write_wds(by_split, out, shard_size, summary.missing)
     else:
