@@ -190,7 +190,8 @@ def test_read_only_and_errors(client: TestClient, site: dict[str, Any]) -> None:
     after = client.get("/api/cypher", params={"q": "MATCH (c:Concept) RETURN count(c) AS n"})
     assert before.json() == after.json()
     assert client.get("/api/concepts/no-such-concept").status_code == 404
-    assert client.get("/image/" + "0" * 64).status_code == 400  # no such id: one-line error
+    assert client.get("/image/" + "0" * 64).status_code == 404
+    assert client.get("/image/" + "0" * 10).status_code == 400  # unknown prefix: one-line error
     assert client.get("/thumb/..%2f..%2fetc%2fpasswd").status_code == 404
     bad = client.get("/api/queries/ladder", params={"image": site["coffee"]})
     assert bad.status_code == 400 and "needs element" in bad.json()["error"]

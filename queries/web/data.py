@@ -190,13 +190,25 @@ def path_nodes(path: list[Any]) -> list[str]:
     return [f"element:{first}", *rest]
 
 
-def image(kb: GraphStore, ref: str) -> dict[str, Any]:
-    """The image page: record, elements, ladder, captions by depth, failures."""
-    image_id = resolve_image(kb, ref)
-    view = kb.get_image(image_id)
+def image_id_of(kb: GraphStore, ref: str) -> str:
+    """A full id as is (no scan); a prefix or file resolved as in the CLI."""
+    if len(ref) == 64 and all(c in "0123456789abcdef" for c in ref):
+        return ref
+    return resolve_image(kb, ref)
+
+
+def image_view(kb: GraphStore, ref: str) -> ImageView:
+    view = kb.get_image(image_id_of(kb, ref))
     if view is None:
-        raise PageNotFound(f"no image {image_id!r}")
+        raise PageNotFound(f"no image {ref!r}")
+    return view
+
+
+def image(kb: GraphStore, ref: str | ImageView) -> dict[str, Any]:
+    """The image page: record, elements, ladder, captions by depth, failures."""
+    view = ref if isinstance(ref, ImageView) else image_view(kb, ref)
     im = view.image
+    image_id = im.id
     return {
         "image": {**im.model_dump(), "name": _name(im.uris)},
         "distance_names": {str(d): n for d, n in DISTANCE_NAMES.items()},
@@ -291,7 +303,7 @@ def run_named(kb: GraphStore, name: str, given: dict[str, str]) -> dict[str, Any
         if not raw:
             continue
         if p.name in _IMAGE_PARAMS:
-            params[p.name] = resolve_image(kb, raw)
+            params[p.name] = image_id_of(kb, raw)
         elif not p.required and not isinstance(p.default, str):
             try:
                 params[p.name] = json.loads(raw)

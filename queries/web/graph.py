@@ -19,8 +19,8 @@ from evokegraph.errors import UserInputError
 from evokegraph.graph.store import GraphStore
 from evokegraph.queries import analytics
 from evokegraph.queries.viz import DISTANCE_COLOURS, KIND_COLOURS, cap_graph
+from evokegraph.queries.web.data import image_view
 from evokegraph.records import ImageView
-from evokegraph.views import resolve_image
 
 MAX_NODES = 150
 HOP_LIMIT = 25  # strongest ASSOCIATED_WITH neighbours taken per concept and hop
@@ -40,10 +40,9 @@ Q_HOP_IN = (
 def image_graph(kb: GraphStore, ref: str, view: ImageView | None = None) -> nx.DiGraph:
     """An image, its elements, what they evoke, and the shared edges its
     captions' deeper paths travel (so every caption path can be highlighted)."""
-    image_id = resolve_image(kb, ref)
-    g = analytics.image_graph(kb, image_id)
-    view = view or kb.get_image(image_id)
-    for c in view.captions if view else []:
+    view = view or image_view(kb, ref)
+    g = analytics.image_graph(kb, view.image.id)
+    for c in view.captions:
         for s in c.path:
             if s.kind == "ASSOCIATED_WITH" and not g.has_edge(s.source, s.target):
                 g.add_node(s.target, kind="concept")

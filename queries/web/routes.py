@@ -93,8 +93,10 @@ def add(app: FastAPI, x: Callable[[], Any], render: Callable[..., Response], vis
 
     @app.get("/image/{image_id}", include_in_schema=False)
     def image(request: Request, image_id: str) -> Response:
-        view = x().read(data.image, _image_id(image_id))
-        drawn = drawing(view["image"]["id"], "", 1, graph.MAX_NODES)
+        iv = x().read(data.image_view, _image_id(image_id))
+        view = x().read(data.image, iv)
+        g = x().read(graph.image_graph, iv.image.id, iv)
+        drawn = graph.to_vis(g, max_nodes=graph.MAX_NODES, keep=frozenset({f"image:{iv.image.id}"}))
         return render(request, "image.html", view=view, drawing=drawn)
 
     # -- concepts -----------------------------------------------------------
