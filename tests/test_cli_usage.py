@@ -275,3 +275,21 @@ def test_path_graph_draws_each_step_once_in_its_stored_direction() -> None:
     sub = path_graph(g, steps)
     assert sorted(sub.edges()) == [("cup", "mug"), ("tea", "mug")]
     assert sub["cup"]["mug"]["weight"] == 0.9
+
+
+def test_uncaptioned_images_get_one_hint_and_failures_show_whole_uris(tmp_path: Path) -> None:
+    from PIL import Image
+
+    d = tmp_path / ("a-rather-long-folder-name-for-photos-" * 3) / "holiday"
+    d.mkdir(parents=True)
+    for name, colour in (("first.jpg", (200, 0, 0)), ("second.jpg", (0, 0, 200))):
+        Image.new("RGB", (16, 16), colour).save(d / name, "JPEG")
+    db = str(tmp_path / "k.kb")
+    assert cli("--db", db, "init").returncode == 0
+    p = cli("--db", db, "ingest", str(d), "--no-progress")
+    assert p.returncode == 3 and "Traceback" not in p.stderr
+    assert p.stderr.count("had no caption") == 1
+    assert "2 image(s) had no caption" in p.stderr and "--extractor vlm --vlm openai:" in p.stderr
+    listing = cli("--db", db, "failures").stdout
+    for name in ("first.jpg", "second.jpg"):
+        assert str(d / name) in listing  # the uri whole, on one line
