@@ -42,6 +42,7 @@ COMMAND_MODULES = (
     "evokegraph.queries.cli",
     "evokegraph.queries.web.cli",
     "evokegraph.graph.cli",
+    "evokegraph.graph.load_cli",
 )
 
 

@@ -36,6 +36,7 @@ MAX_DEPTH = 15
 STAGE_ELEMENTS = "elements"
 STAGE_ASSOCIATIONS = "associations"
 SHARED_PER_SOURCE = 20
+AW_DIRTY = "associations_dirty"  # Meta key: ASSOCIATED_WITH needs a full recompute
 
 STAT_NODES = (
     ("Image", "images"),

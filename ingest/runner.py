@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from evokegraph import __version__
+from evokegraph.graph.common import AW_DIRTY
 from evokegraph.graph.store import GraphStore
 from evokegraph.ingest.batchwork import (  # noqa: F401 - re-exported names
     BatchWork,
@@ -33,8 +34,6 @@ from evokegraph.ingest.images import DEFAULT_MAX_PIXELS
 from evokegraph.ingest.sources import SourceItem, iter_sources
 from evokegraph.ingest.stages import AssociationMiner, ElementExtractor
 from evokegraph.records import Element, Failure, GraphBatch, ImageEntry, RunRecord, utcnow
-
-AW_DIRTY = "associations_dirty"  # Meta key: ASSOCIATED_WITH needs a full recompute
 
 
 @dataclass

@@ -125,9 +125,25 @@ def wordnet() -> Any:
     import nltk
     from nltk.corpus.reader.wordnet import WordNetCorpusReader
 
+    _deterministic_relations()
     data_root = prepare()
     if str(data_root) not in nltk.data.path:
         nltk.data.path.append(str(data_root))
     with warnings.catch_warnings():  # "multilingual functions are not available": expected
         warnings.simplefilter("ignore", UserWarning)
         return WordNetCorpusReader(str(data_root / "corpora" / "wordnet"), None)
+
+
+def _deterministic_relations() -> None:
+    """NLTK 3.9+ keeps a synset's pointers in a set of (pos, offset) and lists
+    relations (hyponyms, ...) in set order, which follows PYTHONHASHSEED; list
+    them in WordNet file order instead, so associations are the same in every
+    process (the Ray workers' and the driver's)."""
+    from nltk.corpus.reader.wordnet import Synset
+
+    def _related(self: Any, relation_symbol: str, sort: bool = True) -> list[Any]:
+        get_synset = self._wordnet_corpus_reader.synset_from_pos_and_offset
+        pointers = self._pointers.get(relation_symbol, ())
+        return [get_synset(pos, offset) for pos, offset in sorted(pointers)]
+
+    Synset._related = _related

@@ -1,0 +1,231 @@
+"""Bulk import of sharded outputs (:mod:`evokegraph.graph.shards`) into a store.
+
+* An empty LadybugDB knowledge base: one ``COPY`` per table of the shards'
+  Arrow tables (concepts and failures deduplicated, first shard wins), in one
+  transaction.
+* A non-empty LadybugDB, or a Neo4j database: the normal idempotent
+  ``GraphStore.write`` (replace per image), one shard per transaction; on
+  Neo4j that is batched ``UNWIND``.
+* A new Neo4j database: the CSV layout of ``neo4j-admin database import full``
+  and the exact command (:func:`export_neo4j`).
+
+ASSOCIATED_WITH is rebuilt once after a load, never per batch.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from evokegraph.graph import common
+from evokegraph.graph import rows as R
+from evokegraph.graph.schema import NODE_BY_LABEL, REL_BY_TYPE, SCHEMA_VERSION
+from evokegraph.graph.shards import TABLES, ShardSet, first_by_key, shard_batch
+from evokegraph.graph.store import GraphStore
+from evokegraph.records import RunRecord, utcnow
+
+
+@dataclass
+class LoadReport:
+    mode: str  # copy | incremental
+    shards: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    # element concepts whose associations changed; None: recompute them all
+    touched: set[str] | None = None
+
+
+def is_empty(store: GraphStore) -> bool:
+    s = store.stats().model_dump()
+    return not any(v for k, v in s.items() if k != "runs")
+
+
+def merged_tables(shards: ShardSet) -> dict[str, pa.Table]:
+    """Every table of every shard, concatenated; node keys deduplicated (first wins)."""
+    out = {stem: shards.table(stem) for stem in TABLES}
+    for stem, key in (("concepts", "name"), ("failures", "id")):
+        out[stem] = first_by_key(out[stem], key)
+    return out
+
+
+def load(store: GraphStore, shards: ShardSet, *, force_incremental: bool = False) -> LoadReport:
+    """Load finished shards into ``store``; ASSOCIATED_WITH is rebuilt once at the end."""
+    t0 = time.perf_counter()
+    report: LoadReport | None = None
+    if store.backend == "ladybug" and not force_incremental and is_empty(store):
+        report = _copy_load(store, shards)
+    if report is None:
+        report = _incremental_load(store, shards)
+    report.shards = len(shards.shards)
+    t = time.perf_counter()
+    report.rows["associated_with"] = store.recompute_associations(report.touched)
+    store.set_meta(common.AW_DIRTY, "0")
+    report.seconds["associations"] = time.perf_counter() - t
+    _record_run(store, shards, report)
+    report.seconds["total"] = time.perf_counter() - t0
+    return report
+
+
+def _copy_load(store: GraphStore, shards: ShardSet) -> LoadReport | None:
+    t = time.perf_counter()
+    tables = merged_tables(shards)
+    ids = tables["images"]["id"]
+    if len(pc.unique(ids)) != len(ids):
+        return None  # one picture in several shards: merge it through the normal path
+    read = time.perf_counter() - t
+    t = time.perf_counter()
+    order = ["concepts", "images", "elements", "failures", "has_element", "is", "evokes"]
+    store.bulk_copy(  # type: ignore[attr-defined]
+        [(TABLES[stem][0], tables[stem]) for stem in order], {common.AW_DIRTY: "1"}
+    )
+    return LoadReport(
+        mode="copy",
+        rows={stem: tables[stem].num_rows for stem in order},
+        seconds={"read": read, "copy": time.perf_counter() - t},
+    )
+
+
+def _incremental_load(store: GraphStore, shards: ShardSet) -> LoadReport:
+    report = LoadReport(mode="incremental", rows={stem: 0 for stem in TABLES})
+    store.set_meta(common.AW_DIRTY, "1")
+    touched: set[str] = set()
+    full = False
+    spent = 0.0
+    for shard in shards.shards:
+        batch = shard_batch(shard)
+        stored = store.image_records([e.image.id for e in batch.images])
+        full |= bool(stored)  # stored work replaced: old support must go
+        touched |= {el.concept for e in batch.images for el in e.elements or ()}
+        t = time.perf_counter()
+        counts = store.write(batch)
+        spent += time.perf_counter() - t
+        for k, v in counts.items():
+            report.rows[k] = report.rows.get(k, 0) + v
+    report.seconds["write"] = spent
+    report.touched = None if full else touched
+    return report
+
+
+def _record_run(store: GraphStore, shards: ShardSet, report: LoadReport) -> None:
+    run = shards.manifest.get("run")
+    if not run:
+        return
+    rec = R.run_from_row(run)
+    rec.timings = {**rec.timings, **{f"load_{k}": round(v, 3) for k, v in report.seconds.items()}}
+    store.record_run(rec)
+    store.record_run(
+        RunRecord(
+            id=f"load-{utcnow():%Y%m%dT%H%M%S}-{rec.id[-6:]}",
+            command="load",
+            config={"shards": str(shards.root), "mode": report.mode, "of_run": rec.id},
+            counts={k: float(v) for k, v in report.rows.items()},
+            timings={k: round(v, 3) for k, v in report.seconds.items()},
+            finished=utcnow(),
+            status="done",
+        )
+    )
+
+
+# -- neo4j-admin import ----------------------------------------------------------
+_NEO4J_TYPES = {
+    "STRING": "string",
+    "INT64": "long",
+    "DOUBLE": "double",
+    "STRING[]": "string[]",
+    "DOUBLE[]": "double[]",
+}
+ARRAY_DELIMITER = "\x1f"  # unit separator: never in captions or names
+
+
+def associated_with(tables: dict[str, pa.Table]) -> pa.Table:
+    """ASSOCIATED_WITH rows from EVOKES and elements, as ``recompute_associations`` builds
+    them (support = distinct images, weight from the mean weight and the support)."""
+    el = tables["elements"].select(["id", "image_id", "concept"])
+    ev = tables["evokes"].select(["from", "to", "distance", "weight"])
+    j = ev.join(el, keys="from", right_keys="id")
+    j = j.filter(pc.not_equal(j["concept"], j["to"]))
+    g = j.group_by(["concept", "to", "distance"]).aggregate(
+        [("image_id", "count_distinct"), ("weight", "mean")]
+    )
+    rows = [
+        {"source": s, "target": t, "distance": d, "support": n, "mean_weight": w}
+        for s, t, d, n, w in zip(
+            *(g[c].to_pylist() for c in ("concept", "to", "distance")),
+            g["image_id_count_distinct"].to_pylist(),
+            g["weight_mean"].to_pylist(),
+            strict=True,
+        )
+    ]
+    out = common.aggregate_rows(
+        sorted(rows, key=lambda r: (r["source"], r["target"], r["distance"]))
+    )
+    schema = pa.schema(
+        [
+            ("from", pa.string()),
+            ("to", pa.string()),
+            ("distance", pa.int64()),
+            ("weight", pa.float64()),
+            ("support", pa.int64()),
+        ]
+    )
+    return pa.table([pa.array([r[f.name] for r in out], f.type) for f in schema], schema=schema)
+
+
+def _csv_ready(table: pa.Table, header: list[str]) -> pa.Table:
+    cols = []
+    for col in table.columns:
+        if pa.types.is_list(col.type):
+            col = pc.binary_join(pc.cast(col, pa.list_(pa.string())), ARRAY_DELIMITER)
+        cols.append(col)
+    return pa.table(cols, names=header)
+
+
+def _node_header(label: str) -> list[str]:
+    node = NODE_BY_LABEL[label]
+    return [
+        f"{c}:ID({label})" if c == node.key else f"{c}:{_NEO4J_TYPES[t]}" for c, t in node.columns
+    ]
+
+
+def _rel_header(rel: str) -> list[str]:
+    r = REL_BY_TYPE[rel]
+    return [f":START_ID({r.source})", f":END_ID({r.target})"] + [
+        f"{c}:{_NEO4J_TYPES[t]}" for c, t in r.columns
+    ]
+
+
+def export_neo4j(shards: ShardSet, out: Path, database: str = "neo4j") -> str:
+    """Write the CSV files of ``neo4j-admin database import full``; returns the command."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tables: dict[str, Any] = merged_tables(shards)
+    tables["associated_with"] = associated_with(tables)
+    tables["meta"] = pa.table(
+        {"key": ["schema_version", common.AW_DIRTY], "value": [str(SCHEMA_VERSION), "0"]}
+    )
+    parts = []
+    for stem, label in (("meta", "Meta"), *((s, TABLES[s][0]) for s in TABLES)):
+        if stem in TABLES and not TABLES[stem][1]:
+            continue
+        pacsv.write_csv(_csv_ready(tables[stem], _node_header(label)), out / f"{stem}.csv")
+        parts.append(f"--nodes={label}={out / f'{stem}.csv'}")
+    rels = [(s, TABLES[s][0]) for s in TABLES if not TABLES[s][1]]
+    for stem, rel in (*rels, ("associated_with", "ASSOCIATED_WITH")):
+        pacsv.write_csv(_csv_ready(tables[stem], _rel_header(rel)), out / f"{stem}.csv")
+        parts.append(f"--relationships={rel}={out / f'{stem}.csv'}")
+    return " ".join(
+        [
+            "neo4j-admin database import full",
+            "--overwrite-destination",
+            "--array-delimiter=U+001F",
+            "--multiline-fields=true",
+            *parts,
+            database,
+        ]
+    )
