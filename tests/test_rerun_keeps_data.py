@@ -85,7 +85,7 @@ def folder(tmp_path: Path) -> Path:
     return d
 
 
-def run(kb: LadybugStore, folder: Path, *, force: bool = False, **kw: Any) -> Any:
+def run(kb: Any, folder: Path, *, force: bool = False, **kw: Any) -> Any:
     return ingest(kb, [folder], IngestConfig(force=force), **kw)
 
 
@@ -96,8 +96,10 @@ def without_failures(snap: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_failed_mining_on_force_keeps_elements_and_associations(
-    kb: LadybugStore, folder: Path, snapshot: Any
+    store: Any, folder: Path, snapshot: Any
 ) -> None:
+    """Both backends (LadybugDB, and the Bolt server of the contract suite)."""
+    kb = store
     run(kb, folder, extractor=Words(), miner=Suffix())
     before = snapshot(kb)
     assert before["stats"]["evokes"] == 20 and before["stats"]["elements"] == 4
@@ -136,7 +138,8 @@ def test_stale_associations_failing_keep_the_old_ones(
     assert without_failures(snapshot(kb)) == without_failures(before)
 
 
-def test_failures_clear_when_the_image_later_succeeds(kb: LadybugStore, tmp_path: Path) -> None:
+def test_failures_clear_when_the_image_later_succeeds(store: Any, tmp_path: Path) -> None:
+    kb = store
     d = tmp_path / "imgs"
     jpeg(d / "a.jpg", (255, 0, 0), "red square")
     jpeg(d / "nocap.jpg", (9, 9, 9))
