@@ -1,71 +1,130 @@
 """The ``caption-text`` element extractor: the published method's step 1, offline.
 
 From the image's literal caption(s): keep content words (nouns, verbs,
-adjectives; no stopwords), lemmatise, rank by Brysbaert concreteness (ties:
-more captions mention it, then first mention), keep the top ``top_k``. The
-reference takes one caption; with several, a word's ``saliency`` blends how
-many captions mention it with its concreteness. The context (description) is
-the captions themselves.
+adjectives; no stopwords), lemmatised, and rank them. The reference ranks one
+caption's words by Brysbaert concreteness and keeps the 5 most concrete; that
+drops the main subject when it is a less concrete word ("woman", "admiral").
+Here each word's ``saliency`` blends its role in the caption's parse (subject
+first), how many captions mention it, and its concreteness; ``rank`` is the
+order of saliency (rank 0 = most salient), and a caption's subject is always
+kept. The context (description) is the captions themselves.
+
+Tagging uses the real spaCy ``en_core_web_sm`` pipeline (extra
+``evokegraph[content]``); without spaCy, ``tagger="auto"`` falls back to the
+WordNet heuristic tagger of :mod:`evokegraph.ingest.text` (roles then come
+from word order only), and the settings say which tagger ran.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+from evokegraph.errors import UserInputError
 from evokegraph.ingest.concreteness import concreteness
 from evokegraph.ingest.stages import EXTRACTORS, Extraction, Failed, ImageItem
-from evokegraph.ingest.text import content_words
+from evokegraph.ingest.text import STOPWORDS, content_words
 from evokegraph.records import Element, concept_key
 
-NO_CAPTION = "no caption; use --extractor vlm (or give captions with --captions)"
+NO_CAPTION = (
+    "no caption; give captions (sidecar .txt, --captions FILE) or point --vlm at a "
+    "vision-language model (--extractor vlm)"
+)
+TAGGERS = ("auto", "spacy", "heuristic")
+ROLE_WEIGHT, MENTION_WEIGHT, CONCRETENESS_WEIGHT = 0.5, 0.3, 0.2
+KEEP_ROLE = 0.9  # words with at least this role (a caption's subject) are always kept
+
+
+@dataclass
+class _Seen:
+    name: str
+    pos: str
+    role: float
+    first: int
+    captions: set[int] = field(default_factory=set)
+
+
+def _heuristic_candidates(caption: str) -> list[tuple[str, str, str, float, int]]:
+    """(lemma, text, pos, role, position) from the WordNet heuristic tagger: the
+    first noun stands in for the subject."""
+    out, subject_seen = [], False
+    for i, tok in enumerate(content_words(caption)):
+        role = 0.35 if tok.pos == "ADJ" else 0.45 if tok.pos == "VERB" else 0.6
+        if tok.pos == "NOUN" and not subject_seen:
+            role, subject_seen = 1.0, True
+        out.append((tok.lemma, tok.text, tok.pos, role, i))
+    return out
 
 
 class CaptionTextExtractor:
-    """Salient elements from literal captions, ranked by concreteness."""
+    """Salient elements from literal captions: subject first, then concreteness."""
 
     name = "caption-text"
 
-    def __init__(self, top_k: int = 5) -> None:
+    def __init__(self, top_k: int = 5, tagger: str = "auto") -> None:
         if top_k < 1:
-            raise ValueError(f"top_k must be >= 1, got {top_k}")
+            raise UserInputError(f"top_k must be >= 1, got {top_k}")
+        if tagger not in TAGGERS:
+            raise UserInputError(f"unknown tagger {tagger!r}; use one of {', '.join(TAGGERS)}")
+        from evokegraph.ingest.spacy_text import spacy_available
+
+        if tagger == "auto":
+            tagger = "spacy" if spacy_available() else "heuristic"
+        elif tagger == "spacy" and not spacy_available():
+            from evokegraph.ingest.spacy_text import INSTALL_HINT
+
+            raise UserInputError(f"--tagger spacy needs spaCy and en_core_web_sm; {INSTALL_HINT}")
         self.top_k = top_k
+        self.tagger = tagger
 
     def settings(self) -> dict[str, Any]:
-        return {"top_k": self.top_k, "norms": "brysbaert2014", "tagger": "wordnet-heuristic-1"}
+        tagger = "spacy-en_core_web_sm-3.8" if self.tagger == "spacy" else "wordnet-heuristic-1"
+        return {"top_k": self.top_k, "norms": "brysbaert2014", "tagger": tagger, "version": 2}
+
+    def _candidates(self, caption: str) -> list[tuple[str, str, str, float, int]]:
+        if self.tagger == "spacy":
+            from evokegraph.ingest.spacy_text import candidates
+
+            return [
+                (c.lemma, c.text, c.pos, c.role, c.position) for c in candidates(caption, STOPWORDS)
+            ]
+        return _heuristic_candidates(caption)
 
     def extract_one(self, captions: Sequence[str]) -> Extraction | Failed:
         captions = [c for c in captions if c.strip()]
         if not captions:
             return Failed(NO_CAPTION)
-        seen: dict[str, dict[str, Any]] = {}
-        order = 0
-        for cap in captions:
-            mentioned: set[str] = set()
-            for tok in content_words(cap):
-                key = concept_key(tok.lemma)
-                entry = seen.setdefault(
-                    key, {"name": tok.text, "pos": tok.pos, "captions": 0, "first": order}
-                )
-                order += 1
-                if key not in mentioned:
-                    entry["captions"] += 1
-                    mentioned.add(key)
+        seen: dict[str, _Seen] = {}
+        for ci, cap in enumerate(captions):
+            for lemma, text, pos, role, position in self._candidates(cap):
+                key = concept_key(lemma)
+                entry = seen.setdefault(key, _Seen(text, pos, role, ci * 1000 + position))
+                entry.role = max(entry.role, role)
+                entry.captions.add(ci)
         if not seen:
             return Failed("caption has no content words (nouns, verbs, adjectives)")
-        ranked = sorted(
-            seen.items(),
-            key=lambda kv: (-concreteness(kv[0]), -kv[1]["captions"], kv[1]["first"]),
-        )[: self.top_k]
-        elements = [
-            Element(
-                name=v["name"],
-                concept=k,
-                pos=v["pos"],
-                rank=r,
-                saliency=round(0.5 * v["captions"] / len(captions) + 0.1 * concreteness(k), 4),
+        score = {
+            k: round(
+                ROLE_WEIGHT * v.role
+                + MENTION_WEIGHT * len(v.captions) / len(captions)
+                + CONCRETENESS_WEIGHT * (concreteness(k) - 1) / 4,
+                4,
             )
-            for r, (k, v) in enumerate(ranked)
+            for k, v in seen.items()
+        }
+        order = sorted(seen, key=lambda k: (-score[k], seen[k].first, k))
+        kept = order[: self.top_k]
+        for k in order[self.top_k :]:  # a subject never drops out for a more concrete word
+            if seen[k].role >= KEEP_ROLE and len(kept) >= 1:
+                loser = next((x for x in reversed(kept) if seen[x].role < KEEP_ROLE), None)
+                if loser is not None:
+                    kept.remove(loser)
+                    kept.append(k)
+        kept.sort(key=lambda k: (-score[k], seen[k].first, k))
+        elements = [
+            Element(name=seen[k].name, concept=k, pos=seen[k].pos, rank=r, saliency=score[k])  # type: ignore[arg-type]
+            for r, k in enumerate(kept)
         ]
         return Extraction(description=" ".join(captions), elements=elements)
 

@@ -10,6 +10,7 @@ import typer
 from evokegraph.cli_common import (
     console,
     err_console,
+    eval_app,
     open_kb,
     print_json,
     print_table,
@@ -36,17 +37,46 @@ class RichStages(Progress):
         self.bar.advance(self.tasks[stage], n)
 
 
+class VocabularyProgress:
+    """The contextual miner's one-time vocabulary build, as a bar (or one line)."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+        self.task: Any = None
+        self.said = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is not None:
+            if self.task is None:
+                self.task = self.bar.add_task("vocabulary", total=total)
+            self.bar.update(self.task, completed=done)
+        elif not self.said:
+            err_console.print(
+                f"embedding the association vocabulary ({total} words) once; later runs load it"
+            )
+            self.said = True
+
+
+# which backends take which shared option
+BACKEND_OPTIONS = {
+    "top_k": ("caption-text", "vlm"),
+    "tagger": ("caption-text",),
+    "per_distance": ("lexical", "contextual", "llm"),
+}
+
+
 def _model_options(
     backend: str,
     model_backend: str,
     spec: str,
     base_url: str | None,
     api_key: str | None,
-    **kw: int,
+    **kw: object,
 ) -> dict[str, object]:
     """Options for a backend: model spec and HTTP settings only for model backends."""
+    kw = {k: v for k, v in kw.items() if backend in BACKEND_OPTIONS.get(k, ())}
     if backend != model_backend:
-        return {k: v for k, v in kw.items() if backend in ("caption-text", "lexical")}
+        return kw
     opts: dict[str, object] = {"spec": spec, **kw}
     if spec.startswith("openai:"):
         opts.update(
@@ -86,7 +116,18 @@ def ingest_cmd(
     extractor: Annotated[
         str, typer.Option("--extractor", help="Element extractor backend.")
     ] = "caption-text",
-    miner: Annotated[str, typer.Option("--miner", help="Association miner backend.")] = "lexical",
+    miner: Annotated[
+        str,
+        typer.Option(
+            "--miner", help="Association miner: contextual (default), lexical (baseline) or llm."
+        ),
+    ] = "contextual",
+    tagger: Annotated[
+        str,
+        typer.Option(
+            "--tagger", help="caption-text tagger: auto (spaCy if installed), spacy, heuristic."
+        ),
+    ] = "auto",
     top_k: Annotated[
         int, typer.Option("--top-k", min=1, help="Salient elements per image (caption-text).")
     ] = 5,
@@ -202,7 +243,7 @@ def ingest_cmd(
     if check_preset(preset) == "reference":
         miner = "llm"
     extractor_options = _model_options(
-        extractor, "vlm", vlm, vlm_base_url, vlm_api_key, top_k=top_k
+        extractor, "vlm", vlm, vlm_base_url, vlm_api_key, top_k=top_k, tagger=tagger
     )
     miner_options = _model_options(
         miner, "llm", llm, llm_base_url, llm_api_key, per_distance=per_distance
@@ -216,6 +257,9 @@ def ingest_cmd(
         miner_options |= engine
     if preset == "reference":
         miner_options |= reference_miner_options(llm)
+    vocab_progress = VocabularyProgress()
+    if miner == "contextual":
+        miner_options["progress"] = vocab_progress
     config = IngestConfig(
         extractor=extractor,
         miner=miner,
@@ -237,6 +281,7 @@ def ingest_cmd(
     _check_sources([*sources, *([captions] if captions else [])])
     with open_kb(ctx, read_only=dry_run) as kb:
         with progress_bar(enabled=progress) as bar:
+            vocab_progress.bar = bar if progress else None
             runner = Ingestor(kb, config, progress=RichStages(bar) if progress else None)
             summary = runner.run(sources)
         uncaptioned = (
@@ -304,7 +349,42 @@ def sample_cmd(
     )
 
 
+def eval_associations_cmd(
+    ctx: typer.Context,
+    gold: Annotated[
+        Path, typer.Argument(help="Reference associations, JSONL: caption/image, word, d{1..5}.")
+    ],
+    encoder: Annotated[
+        str, typer.Option("--encoder", help="sentence-transformers model (name or local dir).")
+    ] = "all-MiniLM-L6-v2",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Score the KB's associations against reference associations (per distance, ladder)."""
+    from evokegraph.ingest.association_eval import evaluate_associations
+
+    with open_kb(ctx, read_only=True) as kb:
+        report = evaluate_associations(kb, gold, encoder)
+    if as_json:
+        print_json(report)
+        return
+    print_table(report["distances"], title=f"associations vs {gold.name} ({encoder})")
+    console.print(
+        f"ladder (Spearman, intended vs closest reference distance): {report['ladder']}; "
+        f"items {report['items']}, matched {report['matched']}, "
+        f"scored {report['covered']} (coverage {report['coverage']})",
+        highlight=False,
+    )
+    if report["unmatched"]:
+        console.print(f"no image for: {'; '.join(report['unmatched'][:5])}", highlight=False)
+    if report["not_elements"]:
+        console.print(
+            f"not an element of its image: {', '.join(report['not_elements'][:10])}",
+            highlight=False,
+        )
+
+
 def register(app: typer.Typer) -> None:
+    eval_app.command("associations")(eval_associations_cmd)
     app.command("ingest")(ingest_cmd)
     app.command("failures")(failures_cmd)
     app.command("sample")(sample_cmd)

@@ -46,14 +46,37 @@ from evokegraph.records import DISTANCES, Element, Evocation
 _POS_CODE = {"NOUN": "n", "VERB": "v", "ADJ": "a"}
 _POS_NAME = {"n": "NOUN", "v": "VERB", "a": "ADJ"}
 SCENE = frozenset(
-    "noun.location noun.time noun.event noun.act noun.group noun.artifact noun.object "
-    "noun.food noun.plant noun.animal noun.substance noun.phenomenon noun.person noun.body".split()
+    [
+        "noun.location",
+        "noun.time",
+        "noun.event",
+        "noun.act",
+        "noun.group",
+        "noun.artifact",
+        "noun.object",
+        "noun.food",
+        "noun.plant",
+        "noun.animal",
+        "noun.substance",
+        "noun.phenomenon",
+        "noun.person",
+        "noun.body",
+    ]
 )
 CONCEPT = frozenset(
-    "noun.cognition noun.act noun.process noun.phenomenon noun.attribute noun.state "
-    "noun.event noun.possession noun.communication".split()
+    [
+        "noun.cognition",
+        "noun.act",
+        "noun.process",
+        "noun.phenomenon",
+        "noun.attribute",
+        "noun.state",
+        "noun.event",
+        "noun.possession",
+        "noun.communication",
+    ]
 )
-ABSTRACT = frozenset("noun.feeling noun.state noun.attribute noun.motive".split())
+ABSTRACT = frozenset(["noun.feeling", "noun.state", "noun.attribute", "noun.motive"])
 SHORTLIST = 400  # candidates looked at per distance after scoring
 
 
@@ -72,8 +95,8 @@ SPECS: dict[int, DistanceSpec] = {
     1: DistanceSpec(0.85, None, 0.0, 0.15, None, 0.0, 0.0),
     2: DistanceSpec(0.70, None, -0.7, 0.20, None, 0.0, 0.0),
     3: DistanceSpec(0.35, 4.0, 0.0, 0.15, SCENE, 0.5, 2.0),
-    4: DistanceSpec(0.35, 2.6, 0.0, 0.20, CONCEPT, 0.5, 2.0),
-    5: DistanceSpec(0.30, 2.0, 0.0, 0.25, ABSTRACT, 0.3, 2.0),
+    4: DistanceSpec(0.35, 2.6, 0.0, 0.20, CONCEPT, 0.5, 4.0),
+    5: DistanceSpec(0.30, 2.0, 0.0, 0.25, ABSTRACT, 0.3, 4.0),
 }
 WORDNET_BONUS = 0.15
 SCENE_BONUS = 0.05
@@ -82,7 +105,7 @@ MIN_POS_SHARE = 0.25  # a candidate must be used in the element's POS at least t
 
 
 def near_duplicate(a: str, b: str) -> bool:
-    """"cup"/"cups", "cat"/"catheter", "space"/"space shuttle": one idea, or a
+    """ "cup"/"cups", "cat"/"catheter", "space"/"space shuttle": one idea, or a
     string echo the encoder over-rates."""
     if a == b or a in b.split() or b in a.split():
         return True
@@ -116,6 +139,7 @@ class ContextualMiner:
         self._key = vocab_key(encoder, min_zipf)
         self._ready: tuple[Any, Any] | None = None
         self._mask_cache: dict[str, dict[Any, np.ndarray]] = {}
+        self._generic: dict[int, np.ndarray] = {}
         _check_installed()
 
     def settings(self) -> dict[str, Any]:
@@ -132,7 +156,9 @@ class ContextualMiner:
             from evokegraph.models.text_encoder import load_text_encoder
 
             enc = load_text_encoder(self.encoder_name)
-            self._ready = (enc, load_vocabulary(enc, self.min_zipf, self.progress))
+            vocab = load_vocabulary(enc, self.min_zipf, self.progress)
+            self._ready = (enc, vocab)
+            self._generic = generic_share(vocab)
         return self._ready
 
     def mine(self, items: Sequence[MiningInput]) -> list[list[Evocation] | Failed]:
@@ -195,8 +221,8 @@ class ContextualMiner:
                 off = np.abs(vocab.conc - aim)
             s = spec.word_weight * sw + (1 - spec.word_weight) * sc - spec.misfit * off
             s += FREQUENCY_WEIGHT * (vocab.zipf - self.min_zipf) - spec.hub * vocab.hub
-            if d in vocab.df:
-                s -= spec.generic * vocab.df[d]
+            if d in self._generic:
+                s -= spec.generic * self._generic[d]
             if d in bonus:
                 s += WORDNET_BONUS * bonus[d]
             if d == 3 and pos == "n":
@@ -244,6 +270,30 @@ class ContextualMiner:
             if len(out) >= self.per_distance:
                 break
         return out
+
+
+GENERIC_TOP = 30
+
+
+def generic_share(vocab: Any) -> dict[int, np.ndarray]:
+    """Per distance 3-5: the share of background queries (common concrete nouns,
+    each its own context) whose top ``GENERIC_TOP`` holds the word. A word that
+    fits every query ("existence", "potential") says nothing about this image."""
+    from evokegraph.ingest.vocabulary import background_queries
+
+    queries = background_queries(vocab)
+    sims = vocab.emb[queries] @ vocab.emb.T
+    out = {}
+    for d in (3, 4, 5):
+        spec = SPECS[d]
+        aim = spec.aim or 3.0
+        off = np.maximum(vocab.conc - aim, 0) + 0.3 * np.maximum(aim - 0.8 - vocab.conc, 0)
+        score = sims - spec.misfit * off - spec.hub * vocab.hub
+        top = np.argpartition(-score, GENERIC_TOP, axis=1)[:, :GENERIC_TOP]
+        out[d] = (np.bincount(top.ravel(), minlength=len(vocab.words)) / len(queries)).astype(
+            np.float32
+        )
+    return out
 
 
 def _rating(word: str) -> float:

@@ -39,7 +39,7 @@ from evokegraph.records import Element, Failure, GraphBatch, ImageEntry, RunReco
 @dataclass
 class IngestConfig:
     extractor: str = "caption-text"
-    miner: str = "lexical"
+    miner: str = "contextual"
     extractor_options: dict[str, Any] = field(default_factory=dict)
     miner_options: dict[str, Any] = field(default_factory=dict)
     batch_size: int = 32

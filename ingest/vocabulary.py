@@ -13,9 +13,9 @@ rather than generic:
 
 * ``hub``: a word's mean cosine to common concrete nouns (its affinity to
   anything); scores subtract it, as in CSLS hubness correction;
-* ``df[d]``: how often the word lands in the top 30 for distance ``d`` over
-  1,500 random concrete nouns used as queries; a word that fits everything
-  ("existence", "probability") is pushed down, like IDF.
+* ``background_queries()``: random common concrete nouns the miner uses to
+  find words that fit everything ("existence", "probability") and push them
+  down, like IDF.
 
 The table and its embeddings are written to ``cache_dir()/vocab-KEY.npz`` on
 the first run (a progress callback reports the encoding) and loaded after.
@@ -35,13 +35,10 @@ import numpy as np
 from evokegraph.ingest.concreteness import norms
 from evokegraph.models.text_encoder import INSTALL_HINT, TextEncoder, cache_dir
 
-VOCAB_VERSION = 1
+VOCAB_VERSION = 2
 POS_CODES = ("n", "v", "a")  # columns of counts/lexnames
 ANCHOR_MIN_CONCRETENESS = 4.0
 BACKGROUND_QUERIES = 1500
-BACKGROUND_TOP = 30
-# (distance, aimed concreteness) used for the background df statistic
-BACKGROUND_AIMS = ((3, 4.0), (4, 2.6), (5, 2.0))
 
 Progress = Callable[[int, int], None]  # (done, total)
 
@@ -55,7 +52,6 @@ class Vocabulary:
     lexnames: np.ndarray  # (N, 3) str, "" where no sense
     emb: np.ndarray  # (N, D) normalised
     hub: np.ndarray  # (N,)
-    df: dict[int, np.ndarray]  # distance -> (N,)
 
     def __post_init__(self) -> None:
         self.index = {w: i for i, w in enumerate(self.words)}
@@ -127,21 +123,23 @@ def _word_table(min_zipf: float) -> tuple[list[str], list[float], list[float], l
     return words, conc, zipf, counts, lexnames
 
 
-def _background(emb: np.ndarray, conc: np.ndarray, counts: np.ndarray) -> tuple:
-    anchors = np.where((counts[:, 0] >= 0) & (conc >= ANCHOR_MIN_CONCRETENESS))[0]
+def _hub(emb: np.ndarray, conc: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    anchors = concrete_nouns(conc, counts)
     hub = np.zeros(len(emb), dtype=np.float32)
     for start in range(0, len(emb), 2048):  # mean cosine to the concrete nouns, in blocks
         hub[start : start + 2048] = (emb[start : start + 2048] @ emb[anchors].T).mean(1)
+    return hub
+
+
+def concrete_nouns(conc: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    return np.where((counts[:, 0] >= 0) & (conc >= ANCHOR_MIN_CONCRETENESS))[0]
+
+
+def background_queries(vocab: Vocabulary) -> np.ndarray:
+    """Indices of up to 1,500 concrete nouns, the same in every process."""
+    anchors = concrete_nouns(vocab.conc, vocab.counts)
     rng = np.random.default_rng(0)
-    queries = rng.choice(anchors, min(BACKGROUND_QUERIES, len(anchors)), replace=False)
-    sims = emb[queries] @ emb.T
-    df = {}
-    for d, aim in BACKGROUND_AIMS:
-        off = np.maximum(conc - aim, 0) + 0.3 * np.maximum(aim - 0.8 - conc, 0)
-        score = sims - 0.2 * off - hub
-        top = np.argpartition(-score, BACKGROUND_TOP, axis=1)[:, :BACKGROUND_TOP]
-        df[d] = (np.bincount(top.ravel(), minlength=len(emb)) / len(queries)).astype(np.float32)
-    return hub, df
+    return np.sort(rng.choice(anchors, min(BACKGROUND_QUERIES, len(anchors)), replace=False))
 
 
 def build_vocabulary(
@@ -155,7 +153,7 @@ def build_vocabulary(
             progress(min(start + step, len(words)), len(words))
     emb = np.concatenate(chunks) if chunks else np.zeros((0, encoder.dim), np.float32)
     conc_a, counts_a = np.asarray(conc, np.float32), np.asarray(counts, np.int32)
-    hub, df = _background(emb, conc_a, counts_a)
+    hub = _hub(emb, conc_a, counts_a)
     return Vocabulary(
         words=words,
         conc=conc_a,
@@ -164,7 +162,6 @@ def build_vocabulary(
         lexnames=np.asarray(lexnames, dtype=str),
         emb=emb,
         hub=hub,
-        df=df,
     )
 
 
@@ -180,7 +177,6 @@ def _save(vocab: Vocabulary, path: Path) -> None:
         lexnames=vocab.lexnames,
         emb=vocab.emb,
         hub=vocab.hub,
-        **{f"df{d}": v for d, v in vocab.df.items()},
     )
     os.replace(tmp, path)  # atomic: a killed build leaves no half-written cache
 
@@ -195,7 +191,6 @@ def _load(path: Path) -> Vocabulary:
             lexnames=z["lexnames"],
             emb=z["emb"],
             hub=z["hub"],
-            df={d: z[f"df{d}"] for d, _ in BACKGROUND_AIMS},
         )
 
 

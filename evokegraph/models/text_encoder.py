@@ -124,8 +124,16 @@ def load_text_encoder(name: str = DEFAULT_ENCODER, device: str = "cpu") -> TextE
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError:
-        raise ModelError(f"the sentence encoder needs sentence-transformers; {INSTALL_HINT}") from None
+        raise ModelError(
+            f"the sentence encoder needs sentence-transformers; {INSTALL_HINT}"
+        ) from None
     path = resolve_encoder(name)
+    try:  # no "Loading weights" bars on the user's terminal
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except ImportError:  # pragma: no cover - sentence-transformers needs transformers
+        pass
     try:
         model = SentenceTransformer(path, device=device)
     except Exception as exc:  # hub names offline, broken folders: one line

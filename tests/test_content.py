@@ -1,0 +1,164 @@
+"""Real offline content: spaCy elements, the contextual miner, eval associations,
+reproducible runs (issue: real content offline)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+torch.set_num_threads(1)
+pytest.importorskip("spacy")
+pytest.importorskip("sentence_transformers")
+
+from evokegraph.errors import ModelError, UserInputError  # noqa: E402
+from evokegraph.ingest.caption_text import CaptionTextExtractor  # noqa: E402
+from evokegraph.records import Element  # noqa: E402
+
+GOLD = Path(__file__).resolve().parents[1] / "evokegraph" / "data" / "sample_gold.jsonl"
+
+
+@pytest.fixture(scope="module")
+def miner():
+    from evokegraph.ingest.contextual import ContextualMiner
+
+    return ContextualMiner()
+
+
+def test_spacy_elements_keep_the_subject_and_rank_by_saliency() -> None:
+    ex = CaptionTextExtractor(top_k=3, tagger="spacy")
+    out = ex.extract_one(["an admiral in uniform wearing a medal"])
+    names = [e.concept for e in out.elements]
+    assert names[0] == "admiral"  # the subject is never dropped for a more concrete word
+    assert [e.rank for e in out.elements] == list(range(len(names)))
+    sal = [e.saliency for e in out.elements]
+    assert sal == sorted(sal, reverse=True)  # rank and saliency agree
+    multi = ex.extract_one(["a white rocket on a launch pad under a blue evening sky"])
+    assert "launch pad" in [e.concept for e in multi.elements]
+    coffee = CaptionTextExtractor(tagger="spacy").extract_one(["a cup of coffee on a red saucer"])
+    assert [e.concept for e in coffee.elements][:2] == ["cup", "coffee"]
+    assert "red" not in [e.concept for e in coffee.elements if e.pos == "NOUN"]
+
+
+def test_heuristic_tagger_is_the_named_fallback() -> None:
+    ex = CaptionTextExtractor(tagger="heuristic")
+    assert ex.settings()["tagger"].startswith("wordnet-heuristic")
+    assert ex.extract_one(["a dog running on a sandy beach"]).elements[0].concept == "dog"
+    with pytest.raises(UserInputError, match="unknown tagger"):
+        CaptionTextExtractor(tagger="nltk")
+
+
+def _by_distance(evs, word):
+    return {
+        d: [e.concept for e in evs if e.element == word and e.distance == d] for d in range(1, 6)
+    }
+
+
+def test_contextual_miner_depends_on_the_image_context(miner) -> None:
+    cup = [Element(name="cup", concept="cup")]
+    sport = _by_distance(
+        miner.mine_one(cup, "a soccer team lifting the gold cup after winning the final"), "cup"
+    )
+    sink = _by_distance(miner.mine_one(cup, "a dirty cup in a kitchen sink"), "cup")
+    assert all(len(sport[d]) == 3 for d in range(1, 6))
+    far_sport = {w for d in (3, 4, 5) for w in sport[d]}
+    far_sink = {w for d in (3, 4, 5) for w in sink[d]}
+    assert len(far_sport & far_sink) <= 2  # the same word, different images: different ideas
+    assert "mug" in sport[1] + sink[1]
+    again = _by_distance(miner.mine_one(cup, "a dirty cup in a kitchen sink"), "cup")
+    assert again == sink
+
+
+def test_contextual_miner_distances_mean_what_they_say(miner) -> None:
+    from evokegraph.ingest.concreteness import concreteness
+
+    words = {d: [] for d in range(1, 6)}
+    for g in map(json.loads, GOLD.read_text().splitlines()):
+        evs = miner.mine_one([Element(name=g["word"], concept=g["word"])], g["caption"])
+        for d, ws in _by_distance(evs, g["word"]).items():
+            words[d] += ws
+    conc = {d: sum(map(concreteness, ws)) / len(ws) for d, ws in words.items()}
+    assert conc[1] > conc[2] > conc[4] > conc[5]  # concreteness falls with distance
+    everything = {w for ws in words.values() for w in ws}
+    assert not everything & {"blackjack", "inkpad", "astatine", "england", "saint"}
+
+
+def test_eval_associations_scores_a_kb(tmp_path: Path) -> None:
+    from evokegraph.graph.store import StoreConfig, open_store
+    from evokegraph.ingest.association_eval import evaluate_associations, read_gold
+    from evokegraph.ingest.runner import IngestConfig, ingest
+    from evokegraph.ingest.sample import write_sample
+
+    sample = tmp_path / "s"
+    write_sample(sample)
+    keep = {"coffee.jpg", "rocket.jpg", "horse.jpg", "chelsea.jpg"}
+    for p in sample.glob("*.jpg"):
+        if p.name not in keep:
+            p.unlink()
+            p.with_suffix(".txt").unlink()
+    (sample / "sample.jsonl").unlink()
+    with open_store(StoreConfig(path=str(tmp_path / "k.kb"), create=True)) as kb:
+        kb.ensure_schema()
+        ingest(kb, [sample], IngestConfig(miner="contextual"))
+        report = evaluate_associations(kb, GOLD)
+    assert report["items"] == 18 and report["matched"] == 6
+    assert report["covered"] >= 4
+    rows = {r["distance"]: r for r in report["distances"]}
+    assert rows[1]["model"] > rows[1]["shuffled"] + 0.1
+    assert rows[1]["concreteness"] > rows[5]["concreteness"]
+    assert report["ladder"] is not None and report["ladder"] > 0.2
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"caption": "x", "word": "cup", "d": {"1": ["mug"]}}\n')
+    with pytest.raises(UserInputError, match=r"bad.jsonl:1: 'd' needs"):
+        read_gold(bad)
+
+
+def test_missing_encoder_is_one_line_naming_the_extra(monkeypatch) -> None:
+    import importlib.util
+
+    from evokegraph.ingest.contextual import ContextualMiner
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "sentence_transformers" else real(name, *a),
+    )
+    with pytest.raises(ModelError, match=r"evokegraph\[content\]"):
+        ContextualMiner()
+
+
+def _ingest_dump(tmp: Path, sample: Path, seed: str) -> str:
+    db = tmp / f"k{seed}.kb"
+    env = {**os.environ, "PYTHONHASHSEED": seed}
+    exe = Path(sys.executable).with_name("evokegraph")
+    for args in (["init"], ["ingest", str(sample), "--no-progress", "--limit", "4"]):
+        subprocess.run([str(exe), "--db", str(db), *args], env=env, check=True, capture_output=True)
+    code = (
+        "import json,sys; sys.path.insert(0, 'tests'); from conftest import graph_snapshot;"
+        "from evokegraph.graph.store import StoreConfig, open_store;"
+        f"kb=open_store(StoreConfig(path={str(db)!r}, read_only=True));"
+        "print(json.dumps(graph_snapshot(kb), sort_keys=True))"
+    )
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True, cwd=root
+    )
+    return out.stdout
+
+
+def test_same_input_same_graph_whatever_the_hash_seed(tmp_path: Path) -> None:
+    from evokegraph.ingest.sample import write_sample
+
+    sample = tmp_path / "sample"
+    write_sample(sample)
+    (sample / "sample.jsonl").unlink()
+    a = _ingest_dump(tmp_path, sample, "1")
+    b = _ingest_dump(tmp_path, sample, "4242")
+    assert json.loads(a)["stats"]["evokes"] > 0
+    assert a == b
