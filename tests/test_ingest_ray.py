@@ -91,7 +91,9 @@ class ExitOnce:
 def run_ray(images: Path, shards: Path, **kw: Any) -> Any:
     from evokegraph.ingest.ray_engine import RayIngest, RayOptions
 
-    job = RayIngest(CONFIG, RayOptions(shards=shards, workers=2, shard_size=4), **kw)
+    job = RayIngest(
+        CONFIG, RayOptions(shards=shards, workers=2, shard_size=4, cpus_per_worker=0.5), **kw
+    )
     job.run([images])
     return job
 
@@ -101,20 +103,26 @@ def load_into(db: Path, shards: Path, **kw: Any) -> tuple[LadybugStore, bulk.Loa
     return kb, bulk.load(kb, S.open_shards(shards), **kw)
 
 
-def test_ray_shards_load_to_the_single_process_graph(
-    ray_cluster: None, images: Path, expected: dict[str, Any], tmp_path: Path, snapshot
-) -> None:
-    job = run_ray(images, tmp_path / "shards")
+@pytest.fixture(scope="module")
+def ray_shards(ray_cluster: None, images: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    shards = tmp_path_factory.mktemp("ray") / "shards"
+    job = run_ray(images, shards)
     assert (job.shards_total, job.shards_run) == (4, 4)
-    kb, report = load_into(tmp_path / "copy.kb", tmp_path / "shards")
+    return shards
+
+
+def test_ray_shards_load_to_the_single_process_graph(
+    ray_shards: Path, expected: dict[str, Any], tmp_path: Path, snapshot
+) -> None:
+    kb, report = load_into(tmp_path / "copy.kb", ray_shards)
     with kb:
         assert report.mode == "copy"
         assert snapshot(kb) == expected
     # the normal idempotent path gives the same graph, and loading twice changes nothing
-    kb, report = load_into(tmp_path / "inc.kb", tmp_path / "shards", force_incremental=True)
+    kb, report = load_into(tmp_path / "inc.kb", ray_shards, force_incremental=True)
     with kb:
         assert report.mode == "incremental"
-        bulk.load(kb, S.open_shards(tmp_path / "shards"))
+        bulk.load(kb, S.open_shards(ray_shards))
         assert snapshot(kb) == expected
 
 
@@ -136,16 +144,13 @@ def test_killed_worker_and_unfinished_shard_resume_to_the_same_graph(
         assert snapshot(kb) == expected
 
 
-def test_other_inputs_refuse_an_existing_shards_folder(
-    ray_cluster: None, images: Path, tmp_path: Path
-) -> None:
+def test_other_inputs_refuse_an_existing_shards_folder(ray_shards: Path, images: Path) -> None:
     from evokegraph.errors import UserInputError
     from evokegraph.ingest.ray_engine import RayIngest, RayOptions
 
-    run_ray(images, tmp_path / "s")
     other = RayIngest(
         IngestConfig(extractor="caption-text", miner="lexical", limit=3),
-        RayOptions(shards=tmp_path / "s", shard_size=4),
+        RayOptions(shards=ray_shards, shard_size=4),
     )
     with pytest.raises(UserInputError, match="another job"):
         other.run([images])
