@@ -95,8 +95,23 @@ def gerund(verb: str) -> str:
     return g + rest
 
 
+def countable(word: str) -> bool:
+    """False for mass nouns ("equipment", "furniture", "luggage"): their plural is
+    rare next to the singular in English text (wordfreq); True when unknown."""
+    try:
+        from wordfreq import zipf_frequency
+    except ImportError:
+        return True
+    head = word.split()[-1]
+    singular = zipf_frequency(head, "en")
+    if singular < 2.5:
+        return True  # too rare to judge
+    plural = head + ("es" if head.endswith(("s", "sh", "ch", "x", "z")) else "s")
+    return zipf_frequency(plural, "en") >= singular - 2.0
+
+
 def _noun_phrase(word: str, abstract: bool) -> str:
-    return word if abstract else with_article(word)
+    return word if abstract or not countable(word) else with_article(word)
 
 
 # Patterns per depth; {el} is the element phrase, {as} the association phrase.
@@ -104,14 +119,14 @@ NOUN_PATTERNS = {
     1: ("{El}, or {as}", "{as} in the picture", "{El} that could be {as}"),
     2: ("{El}, a kind of {a}", "{El}: {as} of sorts", "{as}, seen as {el}"),
     3: ("{El} in a scene of {a}", "{El} and the world of {a}", "{El}, thinking of {a}"),
-    4: ("{El} that speaks of {a}", "{A} in the shape of {el}", "{El} as a sign of {a}"),
+    4: ("{El} that speaks of {a}", "{El}, a quiet note of {a}", "{El} as a sign of {a}"),
     5: ("{A}, held in {el}", "{El}: an image of {a}", "{A} made visible"),
 }
 VERB_PATTERNS = {
     1: ("{El} {g} here", "{El}, {g}"),
     2: ("{El}, a way of {g}", "{G} with {el}"),
     3: ("{El} and the act of {g}", "A moment of {g} with {el}"),
-    4: ("{El} about {g}", "{G}, in the shape of {el}"),
+    4: ("{El} about {g}", "{G}, told by {el}"),
     5: ("{G} itself, held in {el}", "{El}: the idea of {g}"),
 }
 ADJ_PATTERNS = {
@@ -164,7 +179,7 @@ class TemplateRealizer:
         self.abstract_below = abstract_below
 
     def settings(self) -> dict[str, Any]:
-        return {"seed": self.seed, "abstract_below": self.abstract_below, "version": 1}
+        return {"seed": self.seed, "abstract_below": self.abstract_below, "version": 2}
 
     def realize(self, requests: Sequence[CaptionRequest]) -> list[str | Failed]:
         from evokegraph.ingest.concreteness import concreteness

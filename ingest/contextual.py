@@ -147,7 +147,7 @@ class ContextualMiner:
             "per_distance": self.per_distance,
             "encoder": self.encoder_name,
             "vocab": self._key,
-            "version": 1,
+            "version": 2,
         }
 
     def _models(self) -> tuple[Any, Any]:
@@ -278,7 +278,9 @@ GENERIC_TOP = 30
 def generic_share(vocab: Any) -> dict[int, np.ndarray]:
     """Per distance 3-5: the share of background queries (common concrete nouns,
     each its own context) whose top ``GENERIC_TOP`` holds the word. A word that
-    fits every query ("existence", "potential") says nothing about this image."""
+    fits every query says nothing about this image. (Measured without the
+    per-distance class masks: with them, the penalty hit apt feelings such as
+    "pride" harder than junk and scored worse on the reference file.)"""
     from evokegraph.ingest.vocabulary import background_queries
 
     queries = background_queries(vocab)
