@@ -42,6 +42,7 @@ demo: setup
 	$(BIN)/evokegraph --db $(DB) stats
 	$(BIN)/evokegraph --db $(DB) show sample/coffee.jpg
 	$(BIN)/evokegraph --db $(DB) report abstraction
+	$(BIN)/evokegraph --db $(DB) eval associations sample/gold.jsonl
 
 test: setup-dev
 	$(BIN)/python -m pytest -q

@@ -2,7 +2,8 @@
 
 ``evokegraph sample DIR`` writes the photos of scikit-image's ``skimage.data``
 and scikit-learn's sample images as JPEG files, each with a sidecar ``.txt``
-holding literal captions written for this project, plus ``sample.jsonl`` (the
+holding literal captions written for this project, ``gold.jsonl`` (our reference
+associations, for ``evokegraph eval associations``), plus ``sample.jsonl`` (the
 same as a list file). Nothing is downloaded and no image is committed.
 """
 
@@ -103,4 +104,9 @@ def write_sample(target: Path) -> list[Path]:
     with (target / "sample.jsonl").open("w", encoding="utf-8") as f:
         for r in rows:
             f.write(json.dumps(r) + "\n")
+    # our reference associations for these photos (for `evokegraph eval associations`)
+    from importlib import resources
+
+    gold = resources.files("evokegraph.data") / "sample_gold.jsonl"
+    (target / "gold.jsonl").write_text(gold.read_text(encoding="utf-8"), encoding="utf-8")
     return paths
