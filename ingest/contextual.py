@@ -83,8 +83,8 @@ SHORTLIST = 400  # candidates looked at per distance after scoring
 @dataclass(frozen=True)
 class DistanceSpec:
     word_weight: float  # a_d; the context gets 1 - a_d
-    aim: float | None  # aimed concreteness; None = the element's own
-    aim_offset: float  # added to the element's concreteness when aim is None
+    aim: float | None  # aimed concreteness (at most); None = the element's own
+    aim_offset: float  # added to the element's concreteness (aim is the lower of the two)
     misfit: float  # penalty per point of concreteness away from the aim
     classes: frozenset[str] | None  # noun lexnames favoured (d3) or required (d4, d5)
     hub: float  # weight of the hubness correction
@@ -94,7 +94,7 @@ class DistanceSpec:
 SPECS: dict[int, DistanceSpec] = {
     1: DistanceSpec(0.85, None, 0.0, 0.15, None, 0.0, 0.0),
     2: DistanceSpec(0.70, None, -0.7, 0.20, None, 0.0, 0.0),
-    3: DistanceSpec(0.35, 4.0, 0.0, 0.15, SCENE, 0.5, 2.0),
+    3: DistanceSpec(0.35, 3.6, -1.2, 0.15, SCENE, 0.5, 2.0),
     4: DistanceSpec(0.35, 2.6, 0.0, 0.20, CONCEPT, 0.5, 4.0),
     5: DistanceSpec(0.30, 2.0, 0.0, 0.25, ABSTRACT, 0.3, 4.0),
 }
@@ -147,7 +147,7 @@ class ContextualMiner:
             "per_distance": self.per_distance,
             "encoder": self.encoder_name,
             "vocab": self._key,
-            "version": 2,
+            "version": 3,
         }
 
     def _models(self) -> tuple[Any, Any]:
@@ -214,7 +214,11 @@ class ContextualMiner:
         picked: dict[int, list[tuple[str, str]]] = {}
         for d in DISTANCES:
             spec = SPECS[d]
-            aim = spec.aim if spec.aim is not None else base + spec.aim_offset
+            aim = (
+                base + spec.aim_offset
+                if spec.aim is None
+                else min(spec.aim, base + spec.aim_offset)
+            )
             if d >= 4:  # one-sided: more abstract than the aim is fine, up to a point
                 off = np.maximum(vocab.conc - aim, 0) + 0.3 * np.maximum(aim - 0.8 - vocab.conc, 0)
             else:
