@@ -94,6 +94,21 @@ def _copy_load(store: GraphStore, shards: ShardSet) -> LoadReport | None:
 def _incremental_load(store: GraphStore, shards: ShardSet) -> LoadReport:
     report = LoadReport(mode="incremental", rows={stem: 0 for stem in TABLES})
     store.set_meta(common.AW_DIRTY, "1")
+    defer = getattr(store, "defer_checkpoints", None)
+    if defer is not None:
+        defer(CHECKPOINT_EVERY_S)
+    try:
+        _write_shards(store, shards, report)
+    finally:
+        if defer is not None:
+            defer(None)
+    return report
+
+
+CHECKPOINT_EVERY_S = 30.0
+
+
+def _write_shards(store: GraphStore, shards: ShardSet, report: LoadReport) -> None:
     touched: set[str] = set()
     full = False
     spent = 0.0
@@ -109,7 +124,6 @@ def _incremental_load(store: GraphStore, shards: ShardSet) -> LoadReport:
             report.rows[k] = report.rows.get(k, 0) + v
     report.seconds["write"] = spent
     report.touched = None if full else touched
-    return report
 
 
 def _record_run(store: GraphStore, shards: ShardSet, report: LoadReport) -> None:

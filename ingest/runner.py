@@ -35,6 +35,12 @@ from evokegraph.ingest.sources import SourceItem, iter_sources
 from evokegraph.ingest.stages import AssociationMiner, ElementExtractor
 from evokegraph.records import Element, Failure, GraphBatch, ImageEntry, RunRecord, utcnow
 
+# Big transactions (flush_every >= BIG_FLUSH images) checkpoint the embedded
+# store at most every CHECKPOINT_EVERY_S seconds instead of after each commit
+# (see LadybugStore.defer_checkpoints); small ones keep the engine's default.
+BIG_FLUSH = 512
+CHECKPOINT_EVERY_S = 30.0
+
 
 @dataclass
 class IngestConfig:
@@ -116,11 +122,18 @@ class Ingestor:
             # next run then recomputes ASSOCIATED_WITH in full.
             self._full_recompute = self.store.get_meta(AW_DIRTY) == "1"
             self.store.set_meta(AW_DIRTY, "1")
-        for batch in _batches(items, cfg.batch_size, cfg.limit):
-            self._batch(batch)
-            if len(self._pending) >= cfg.flush_every:
-                self._flush()
-        self._flush()
+        defer = getattr(self.store, "defer_checkpoints", None)
+        if defer is not None and not cfg.dry_run and cfg.flush_every >= BIG_FLUSH:
+            defer(CHECKPOINT_EVERY_S)
+        try:
+            for batch in _batches(items, cfg.batch_size, cfg.limit):
+                self._batch(batch)
+                if len(self._pending) >= cfg.flush_every:
+                    self._flush()
+            self._flush()
+        finally:
+            if defer is not None and not cfg.dry_run and cfg.flush_every >= BIG_FLUSH:
+                defer(None)
         if not cfg.dry_run:
             t = time.perf_counter()
             if self._full_recompute:
