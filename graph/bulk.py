@@ -15,6 +15,7 @@ ASSOCIATED_WITH is rebuilt once after a load, never per batch.
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,16 +129,16 @@ def _write_shards(store: GraphStore, shards: ShardSet, report: LoadReport) -> No
 
 def _record_run(store: GraphStore, shards: ShardSet, report: LoadReport) -> None:
     run = shards.manifest.get("run")
-    if not run:
-        return
-    rec = R.run_from_row(run)
-    rec.timings = {**rec.timings, **{f"load_{k}": round(v, 3) for k, v in report.seconds.items()}}
-    store.record_run(rec)
+    of_run = ""
+    if run:  # the ingest run that wrote the shards
+        rec = R.run_from_row(run)
+        store.record_run(rec)
+        of_run = rec.id
     store.record_run(
         RunRecord(
-            id=f"load-{utcnow():%Y%m%dT%H%M%S}-{rec.id[-6:]}",
+            id=f"load-{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}",
             command="load",
-            config={"shards": str(shards.root), "mode": report.mode, "of_run": rec.id},
+            config={"shards": str(shards.root), "mode": report.mode, "of_run": of_run},
             counts={k: float(v) for k, v in report.rows.items()},
             timings={k: round(v, 3) for k, v in report.seconds.items()},
             finished=utcnow(),

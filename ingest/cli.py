@@ -236,6 +236,37 @@ def ingest_cmd(
     max_model_len: Annotated[
         int | None, typer.Option("--max-model-len", min=1, help="Local engines: context length.")
     ] = None,
+    engine_name: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="local (one process, default) or ray (Ray Data: Parquet shards, then a load).",
+        ),
+    ] = "local",
+    shards: Annotated[
+        Path | None,
+        typer.Option("--shards", help="--engine ray: shards folder (default: DB path + .shards)."),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="--engine ray: actors per model stage.")
+    ] = 1,
+    gpus_per_worker: Annotated[
+        float, typer.Option("--gpus-per-worker", min=0, help="--engine ray: GPUs per actor.")
+    ] = 0.0,
+    cpus_per_worker: Annotated[
+        float, typer.Option("--cpus-per-worker", min=0.01, help="--engine ray: CPUs per actor.")
+    ] = 1.0,
+    shard_size: Annotated[
+        int, typer.Option("--shard-size", min=1, help="--engine ray: source items per shard.")
+    ] = 1024,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            envvar="RAY_ADDRESS",
+            help="--engine ray: cluster address (ray://HOST:10001, auto); default: a local cluster.",
+        ),
+    ] = None,
 ) -> None:
     """Ingest images: elements, associations by distance, into the graph."""
     from evokegraph.ingest.presets import check_preset, engine_options, reference_miner_options
@@ -279,6 +310,21 @@ def ingest_cmd(
         canonical_threshold=canonical_threshold,
     )
     _check_sources([*sources, *([captions] if captions else [])])
+    if engine_name != "local":
+        from evokegraph.ingest.ray_engine import RayOptions, ray_ingest_cmd
+
+        options = RayOptions(
+            shards=shards,
+            address=ray_address,
+            workers=workers,
+            gpus_per_worker=gpus_per_worker,
+            cpus_per_worker=cpus_per_worker,
+            shard_size=shard_size,
+            progress=progress,
+        )
+        summary = ray_ingest_cmd(ctx, engine_name, config, sources, options)
+        _print_summary(summary, dry_run)
+        return
     with open_kb(ctx, read_only=dry_run) as kb:
         with progress_bar(enabled=progress) as bar:
             vocab_progress.bar = bar if progress else None

@@ -24,6 +24,7 @@ image is computed, and the load replaces each image's stored work.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import time
@@ -36,7 +37,7 @@ from typing import Any
 from evokegraph.errors import UserInputError
 from evokegraph.graph import rows as R
 from evokegraph.graph import shards as S
-from evokegraph.ingest.batchwork import BatchWork, Summary, ratings, settings_key
+from evokegraph.ingest.batchwork import BatchWork, Summary, ratings
 from evokegraph.ingest.runner import IngestConfig, new_run_id, run_record
 from evokegraph.ingest.sources import SourceItem, iter_sources
 from evokegraph.ingest.stages import AssociationMiner, ElementExtractor, Extraction, ImageItem
@@ -45,7 +46,7 @@ from evokegraph.records import Failure, GraphBatch, ImageEntry, ImageRecord, utc
 
 @dataclass
 class RayOptions:
-    shards: Path
+    shards: Path | None = None  # required by RayIngest; the CLI defaults it to DB + .shards
     address: str | None = None  # ray://host:10001, host:6379, "auto"; else RAY_ADDRESS or local
     workers: int = 1  # actors per model stage
     gpus_per_worker: float = 0.0
@@ -94,6 +95,7 @@ class ExtractStage(_Stage):
                 for r in rows
             ]
             items = self.work.decode(src, s, failures)
+            s.new += len(items)  # the engine does not consult the store: all are new here
             _, need_el, _, _ = self.work.plan(items, {}, s)
             extractions = self.work.extract(need_el, s, failures)
             out["shard"].append(shard)
@@ -173,6 +175,8 @@ class RayIngest:
     ) -> None:
         self.config, self.options = config, options
         self.extractor, self.miner = extractor, miner  # shipped to the actors when given
+        if options.shards is None:
+            raise UserInputError("--engine ray needs a shards folder: pass --shards DIR")
         self.root = Path(options.shards)
         self.shards_total = self.shards_run = 0
 
@@ -203,9 +207,10 @@ class RayIngest:
 
     # -- the job ------------------------------------------------------------------
     def _manifest(self, items: list[SourceItem], n_shards: int) -> dict[str, Any]:
-        cfg = dataclasses.asdict(self.config)
+        # settings only, JSON-able (a progress sink in the options is not a setting)
+        cfg = {f.name: getattr(self.config, f.name) for f in dataclasses.fields(self.config)}
         backends = [(b.name, b.settings()) for b in (self.extractor, self.miner) if b is not None]
-        job = settings_key(
+        job = _job_key(
             "ray-job",
             {"config": cfg, "backends": backends, "shard_size": self.options.shard_size},
             *(json.dumps([it.uri, it.captions, it.split]) for it in items),
@@ -293,6 +298,47 @@ class RayIngest:
         counts = {"images": len(entries), "failures": len(failures), "at": utcnow().isoformat()}
         S.write_shard(self.root, k, batch, counts)
         s.add_time("write_shards", time.perf_counter() - t)
+
+
+def _job_key(name: str, settings: dict[str, Any], *parts: str) -> str:
+    blob = json.dumps(
+        {"name": name, "settings": settings, "parts": parts},
+        sort_keys=True,
+        default=lambda o: str(o) if isinstance(o, Path) else type(o).__name__,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def ray_ingest_cmd(
+    ctx: Any, engine: str, config: IngestConfig, sources: Sequence[Path], options: RayOptions
+) -> Summary:
+    """The CLI's ``ingest --engine ray``: shards, then a load into the configured store."""
+    from evokegraph.cli_common import console, open_kb, state
+    from evokegraph.graph import bulk
+
+    if engine != "ray":
+        raise UserInputError(f"unknown --engine {engine!r}; use local or ray")
+    if config.dry_run:
+        raise UserInputError("--dry-run is for --engine local; drop it or use --engine local")
+    if options.shards is None:
+        options.shards = Path(f"{state(ctx).store.path}.shards")
+    config.miner_options.pop("progress", None)  # a terminal sink does not travel to workers
+    job = RayIngest(config, options)
+    summary = job.run(sources)
+    console.print(
+        f"shards: {job.shards_run} of {job.shards_total} computed in this run "
+        f"({job.shards_total - job.shards_run} already done) in {options.shards}",
+        highlight=False,
+    )
+    with open_kb(ctx, create=True) as kb:
+        kb.ensure_schema()
+        report = bulk.load(kb, S.open_shards(options.shards))
+    console.print(
+        f"loaded ({report.mode}) in {report.seconds['total']:.1f} s: {report.rows}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    return summary
 
 
 def _ray_init(opt: RayOptions) -> None:
