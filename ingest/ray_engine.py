@@ -27,6 +27,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -34,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evokegraph.errors import UserInputError
+from evokegraph.errors import EvokeGraphError, UserInputError
 from evokegraph.graph import rows as R
 from evokegraph.graph import shards as S
 from evokegraph.ingest.batchwork import BatchWork, Summary, ratings
@@ -266,7 +267,17 @@ class RayIngest:
         blocks = max(1, min(len(rows) // max(1, self.config.batch_size), 200))
         ds = ray.data.from_items(rows, override_num_blocks=blocks)
         ds = ds.map_batches(ExtractStage, **stage_args).map_batches(MineStage, **stage_args)
-        self._gather(ds, expected, s)
+        try:
+            self._gather(ds, expected, s)
+        except EvokeGraphError:
+            raise
+        except Exception as exc:  # a stage raised, or the cluster went away
+            done = sum(S.is_complete(self.root, k) for k in expected)
+            raise EvokeGraphError(
+                f"the Ray job stopped ({_cause(exc)}); {done} of "
+                f"{len(expected)} shards to do are finished in {self.root}; run the same "
+                "command again to finish the others"
+            ) from exc
 
     def _gather(self, ds: Any, expected: dict[int, int], s: Summary) -> None:
         got: dict[int, list[tuple[int, list[ImageEntry], list[Failure]]]] = defaultdict(list)
@@ -298,6 +309,14 @@ class RayIngest:
         counts = {"images": len(entries), "failures": len(failures), "at": utcnow().isoformat()}
         S.write_shard(self.root, k, batch, counts)
         s.add_time("write_shards", time.perf_counter() - t)
+
+
+def _cause(exc: BaseException) -> str:
+    """The user-code error line of a Ray task error (its first ``XxxError: ...`` line)."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    errors = [ln for ln in lines if re.match(r"^[\w.]+(Error|Exception|Exit)\b.*?:", ln)]
+    user = [ln for ln in errors if not ln.startswith("ray.")]  # not Ray's wrapper lines
+    return (user or errors or lines or [type(exc).__name__])[0][:300]
 
 
 def _job_key(name: str, settings: dict[str, Any], *parts: str) -> str:
