@@ -49,7 +49,7 @@ def test_caption_text_ranks_by_concreteness() -> None:
 
 def test_caption_text_without_caption_is_an_explained_failure() -> None:
     (ans,) = make_extractor("caption-text").extract([_item([])])
-    assert isinstance(ans, Failed) and ans.reason.startswith("no caption; use --extractor vlm")
+    assert isinstance(ans, Failed) and ans.reason.startswith("no caption; give captions") and "--vlm" in ans.reason
     (ans,) = make_extractor("caption-text").extract([_item(["the of and"])])
     assert isinstance(ans, Failed) and "no content words" in ans.reason
 

@@ -24,7 +24,7 @@ from evokegraph.records import GraphBatch, ImageEntry, ImageRecord
 def test_missing_path_says_how_to_create(tmp_path: Path) -> None:
     with pytest.raises(
         NotAKnowledgeBaseError,
-        match=r"no knowledge base at .*nope\.kb; create one with `evokegraph init",
+        match=r"no knowledge base at .*nope\.kb; create one with `evokegraph --db .*nope\.kb init`",
     ):
         LadybugStore(tmp_path / "nope.kb")
     assert not (tmp_path / "nope.kb").exists()
