@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from evokegraph.errors import UserInputError
 from evokegraph.graph import rows as R
 from evokegraph.graph.traversal import Edge, paths_at_depth
 from evokegraph.graph.weights import aggregate_weight
+from evokegraph.levels import check_depth
 from evokegraph.records import (
     Caption,
     ContextPath,
@@ -32,7 +32,6 @@ from evokegraph.records import (
     PathStep,
 )
 
-MAX_DEPTH = 15
 STAGE_ELEMENTS = "elements"
 STAGE_ASSOCIATIONS = "associations"
 SHARED_PER_SOURCE = 20
@@ -289,11 +288,6 @@ def aggregate_rows(rows: Sequence[Row]) -> list[Row]:
 
 
 # -- decoding -----------------------------------------------------------------
-def check_depth(depth: int) -> None:
-    if not 1 <= depth <= MAX_DEPTH:
-        raise UserInputError(f"depth must be between 1 and {MAX_DEPTH}, got {depth}")
-
-
 def context_edges(
     rows: Sequence[Sequence[Any]], element_rows: Sequence[Sequence[Any]]
 ) -> tuple[list[Edge], list[str]]:

@@ -1,0 +1,53 @@
+"""The ladder of abstraction: distances 1..5, their names, and the depth limit.
+
+Bottom layer: imports only the standard library and :mod:`evokegraph.errors`.
+Every stage reads the distance ladder, the level names and the depth limit
+from here, so the number 5 (and 15) lives in exactly one place.
+
+*Distance* is the abstraction of one association (1 = near synonym ..
+5 = full abstraction). *Depth* is the sum of distances along a path in the
+graph: depths 1..5 are one contextual ``EVOKES`` edge, deeper ones continue
+over the shared ``ASSOCIATED_WITH`` network, up to :data:`MAX_DEPTH`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from evokegraph.errors import UserInputError
+
+DISTANCES: tuple[int, ...] = (1, 2, 3, 4, 5)
+MAX_EVOKES_DISTANCE: int = DISTANCES[-1]
+DISTANCE_NAMES: dict[int, str] = {
+    1: "near synonym",
+    2: "slight abstraction",
+    3: "broader context",
+    4: "conceptual association",
+    5: "full abstraction",
+}
+# What each distance means, in the words the captioning prompts use.
+LEVEL_DEFINITIONS: dict[int, str] = {
+    1: "near synonym: a word close in meaning or form to the object",
+    2: "slight abstraction: a slightly broader category the object belongs to",
+    3: "broader context: linked to the object through its situational or emotional context",
+    4: "conceptual association: a more abstract, theme-related idea",
+    5: "full abstraction: a highly abstract or metaphorical idea",
+}
+MAX_DEPTH: int = 15
+DEFAULT_DEPTHS: tuple[int, ...] = DISTANCES
+
+
+def check_depth(depth: int) -> None:
+    """Raise :class:`UserInputError` unless ``1 <= depth <= MAX_DEPTH``."""
+    if not 1 <= depth <= MAX_DEPTH:
+        raise UserInputError(
+            f"depth must be between 1 and {MAX_DEPTH}, got {depth}; pick a depth in 1..{MAX_DEPTH}"
+        )
+
+
+def check_depths(depths: Iterable[int]) -> tuple[int, ...]:
+    """Check every depth (see :func:`check_depth`); return them as a tuple."""
+    out = tuple(depths)
+    for d in out:
+        check_depth(d)
+    return out
