@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from evokegraph.graph import rows as R
+from evokegraph.graph.pair_reads import iter_pairs
 from evokegraph.graph.traversal import Edge, paths_at_depth
 from evokegraph.graph.weights import aggregate_weight
 from evokegraph.levels import check_depth
@@ -104,10 +105,6 @@ Q_IMAGE_CAPTIONS = (
     "c.model AS model, c.path AS path, c.weight AS weight, c.run AS run, "
     "collect(u.name) AS uses ORDER BY depth, id"
 )
-Q_LITERAL_PAIRS = (
-    "MATCH (i:Image) RETURN i.id AS image_id, i.uris AS uris, i.captions AS captions, "
-    "i.split AS split ORDER BY image_id"
-)
 Q_TOUCHED_CONCEPTS = (
     "MATCH (i:Image {id: $id})-[:HAS_ELEMENT]->(e:Element) MATCH (e)-[:IS|EVOKES]->(c:Concept) "
     "RETURN DISTINCT c.name AS name "
@@ -137,28 +134,6 @@ Q_AGGREGATE_SOME = (
     "UNWIND $names AS k MATCH (a:Concept {name: k})<-[:IS]-(e:Element) "
     "MATCH (e)-[v:EVOKES]->(b:Concept) " + _AGG_RETURN
 )
-
-
-def pairs_query(
-    depths: Sequence[int] | None, min_weight: float, realizer: str | None
-) -> tuple[str, dict[str, Any]]:
-    """Caption pairs, filtered; WHERE fragments are constants, values params."""
-    where = ["c.weight >= $min_weight"]
-    params: dict[str, Any] = {"min_weight": float(min_weight)}
-    if depths is not None:
-        where.append("c.depth IN $depths")
-        params["depths"] = [int(d) for d in depths]
-    if realizer is not None:
-        where.append("c.realizer = $realizer")
-        params["realizer"] = realizer
-    cypher = (
-        "MATCH (c:Caption)-[:DESCRIBES]->(i:Image) WHERE "
-        + " AND ".join(where)
-        + " RETURN c.image_id AS image_id, i.uris AS uris, c.text AS text, c.depth AS depth, "
-        "c.weight AS weight, i.split AS split, c.realizer AS realizer, c.path AS path "
-        "ORDER BY c.id SKIP $skip LIMIT $limit"
-    )
-    return cypher, params
 
 
 # -- the write plan -----------------------------------------------------------
@@ -365,58 +340,6 @@ def caption_from_row(image_id: str, r: Row) -> Caption:
         weight=r["weight"],
         run=r["run"] or "",
     )
-
-
-PAIRS_PAGE = 10_000
-
-
-def iter_pairs(
-    read: Callable[[str, dict[str, Any]], list[Row]],
-    depths: Sequence[int] | None,
-    min_weight: float,
-    realizer: str | None,
-) -> Iterator[Pair]:
-    """Caption pairs page by page through a backend's ``read`` (Cypher -> dict
-    rows), then the images' literal captions as depth-0 pairs."""
-    cypher, params = pairs_query(depths, min_weight, realizer)
-    page = 0
-    while True:
-        rows = read(cypher, {**params, "skip": page * PAIRS_PAGE, "limit": PAIRS_PAGE})
-        yield from pairs_from_rows(rows, depths)
-        if len(rows) < PAIRS_PAGE:
-            break
-        page += 1
-    if (depths is None or 0 in depths) and realizer in (None, "literal"):
-        for r in read(Q_LITERAL_PAIRS, {}):
-            yield from literal_pairs(r)
-
-
-def pairs_from_rows(rows: Sequence[Row], depths: Sequence[int] | None) -> Iterator[Pair]:
-    for r in rows:
-        yield Pair(
-            image_id=r["image_id"],
-            uri=(r["uris"] or [""])[0],
-            caption=r["text"],
-            depth=r["depth"],
-            weight=r["weight"],
-            split=r["split"] or "",
-            realizer=r["realizer"],
-            path=[PathStep(**s) for s in json.loads(r["path"] or "[]")],
-        )
-
-
-def literal_pairs(r: Row) -> Iterator[Pair]:
-    """The image's own literal captions, as depth-0 pairs."""
-    for text in dict.fromkeys(r["captions"] or []):
-        yield Pair(
-            image_id=r["image_id"],
-            uri=(r["uris"] or [""])[0],
-            caption=text,
-            depth=0,
-            weight=1.0,
-            split=r["split"] or "",
-            realizer="literal",
-        )
 
 
 def failure_from_row(node: dict[str, Any]) -> Failure:
