@@ -37,6 +37,7 @@ Row = Mapping[str, Any]
 _NOT_WORD = re.compile(r"[^\w\s]|_")
 _SPLIT_ALIASES = {"validation": "val", "valid": "val", "dev": "val", "training": "train"}
 _SPLIT_YEAR = re.compile(r"^(train|val|test)(?:[-_]?\d{2,4})$")
+_SPLIT_UNSAFE = re.compile(r"[^\w-]+")  # a split names export files: no dots, no slashes
 
 
 # -- caption normalisation ----------------------------------------------------
@@ -130,9 +131,10 @@ def split_of(image_id: str, ratios: Mapping[str, float]) -> str:
 
 def canonical_split(name: str) -> str:
     """A source's split name as the export writes it: ``val2017`` -> ``val``,
-    ``train2014`` -> ``train``, ``validation`` -> ``val``; others unchanged
-    (casefolded, trimmed), e.g. Karpathy's ``restval``."""
-    key = name.strip().casefold()
+    ``train2014`` -> ``train``, ``validation`` -> ``val``; others casefolded
+    and kept (e.g. Karpathy's ``restval``), anything but letters, digits,
+    ``_`` and ``-`` turned into ``-`` since the split names export files."""
+    key = _SPLIT_UNSAFE.sub("-", name.strip().casefold()).strip("-")
     key = _SPLIT_ALIASES.get(key, key)
     m = _SPLIT_YEAR.match(key)
     return m.group(1) if m else key
@@ -141,4 +143,5 @@ def canonical_split(name: str) -> str:
 def assign_split(image_id: str, stored: str, ratios: Mapping[str, float]) -> str:
     """The image's split: its source's own (canonical) split when it has one,
     else the hash split over ``ratios``."""
-    return canonical_split(stored) if stored.strip() else split_of(image_id, ratios)
+    own = canonical_split(stored)
+    return own if own else split_of(image_id, ratios)

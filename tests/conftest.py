@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +23,83 @@ except ImportError:  # pragma: no cover - the dev extra installs torch
 
 from evokegraph.graph.ladybug_store import LadybugStore  # noqa: E402
 from evokegraph.graph.store import GraphStore, StoreConfig, open_store  # noqa: E402
+from evokegraph.ingest.stages import EXTRACTORS, MINERS, Extraction, ImageItem, MiningInput
+from evokegraph.records import Element, Evocation  # noqa: E402
+from evokegraph.runs import Failed
+
+
+# -- fake ingest stages, shared by the runner, CLI and pairs tests -------------
+class WordsExtractor:
+    """Fake extractor: every word of the first caption is an element; an image
+    without a caption fails like a caption-text extractor does."""
+
+    name = "test-words"
+    calls = 0
+
+    def settings(self) -> dict[str, Any]:
+        return {"v": 1}
+
+    def extract(self, items: Sequence[ImageItem]) -> list[Extraction | Failed]:
+        WordsExtractor.calls += len(items)
+        out: list[Extraction | Failed] = []
+        for it in items:
+            if not it.record.captions:
+                out.append(Failed("no caption; use --extractor vlm"))
+                continue
+            words = it.record.captions[0].split()
+            out.append(
+                Extraction(
+                    description=it.record.captions[0],
+                    elements=[Element(name=w, concept=w, rank=i) for i, w in enumerate(words)],
+                )
+            )
+        return out
+
+
+class SuffixMiner:
+    """Fake miner: word -> word-d at distance d (weight falls with distance);
+    an element 'broken' fails like a bad model answer."""
+
+    name = "test-suffix"
+
+    def settings(self) -> dict[str, Any]:
+        return {"v": 1}
+
+    def mine(self, items: Sequence[MiningInput]) -> list[list[Evocation] | Failed]:
+        out: list[list[Evocation] | Failed] = []
+        for it in items:
+            if any(e.concept == "broken" for e in it.elements):
+                out.append(Failed("malformed answer: truncated JSON", raw='{"broken": [1, 2'))
+                continue
+            out.append(
+                [
+                    Evocation(
+                        element=e.concept, concept=f"{e.concept}-{d}", distance=d, weight=1 - d / 10
+                    )
+                    for e in it.elements
+                    for d in range(1, 6)
+                ]
+            )
+        return out
+
+
+EXTRACTORS.add("test-words", WordsExtractor)
+MINERS.add("test-suffix", SuffixMiner)
+FAKE_STAGES = {"extractor": "test-words", "miner": "test-suffix"}
+
+
+@pytest.fixture
+def fake_stages() -> dict[str, str]:
+    """IngestConfig / CLI settings for the fake stages above (call counter reset)."""
+    WordsExtractor.calls = 0
+    return dict(FAKE_STAGES)
+
+
+@pytest.fixture
+def words_extractor() -> type[WordsExtractor]:
+    """The fake extractor class, its call counter reset."""
+    WordsExtractor.calls = 0
+    return WordsExtractor
 
 
 @pytest.fixture

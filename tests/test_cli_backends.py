@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,56 +17,8 @@ import pytest
 from PIL import Image
 
 from evokegraph.cli import main
-from evokegraph.ingest.stages import EXTRACTORS, MINERS, Extraction, Failed, MiningInput
-from evokegraph.records import Element, Evocation
 
 CAPTIONS = ["red dog beach", "blue dog snow", "green tree snow", "grey rock"]
-
-
-class CliWords:
-    """Elements are the caption's words."""
-
-    name = "cli-words"
-
-    def settings(self) -> dict[str, Any]:
-        return {}
-
-    def extract(self, items: Sequence[Any]) -> list[Extraction | Failed]:
-        return [
-            Extraction(
-                description=it.record.captions[0],
-                elements=[
-                    Element(name=w, concept=w, rank=i)
-                    for i, w in enumerate(it.record.captions[0].split())
-                ],
-            )
-            for it in items
-        ]
-
-
-class CliSuffix:
-    """word -> word-d at distance d; weight falls with distance."""
-
-    name = "cli-suffix"
-
-    def settings(self) -> dict[str, Any]:
-        return {}
-
-    def mine(self, items: Sequence[MiningInput]) -> list[list[Evocation] | Failed]:
-        return [
-            [
-                Evocation(
-                    element=e.concept, concept=f"{e.concept}-{d}", distance=d, weight=1 - d / 10
-                )
-                for e in it.elements
-                for d in range(1, 6)
-            ]
-            for it in items
-        ]
-
-
-EXTRACTORS.add("cli-words", CliWords)
-MINERS.add("cli-suffix", CliSuffix)
 
 
 def cli(capsys: pytest.CaptureFixture[str], backend: Any, *args: str) -> tuple[int, str, str]:
@@ -98,7 +49,7 @@ def test_cli_flow(tmp_path: Path, capsys: pytest.CaptureFixture[str], backend: A
     assert set(stats(capsys, backend).values()) == {0}
 
     folder = images(tmp_path / "imgs")
-    ingest = ("ingest", str(folder), "--extractor", "cli-words", "--miner", "cli-suffix")
+    ingest = ("ingest", str(folder), "--extractor", "test-words", "--miner", "test-suffix")
     code, _, err = cli(capsys, backend, *ingest, "--no-progress")
     assert code == 0, err
     first = stats(capsys, backend)

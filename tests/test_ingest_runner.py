@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
 from PIL import Image
@@ -14,69 +12,8 @@ from PIL import Image
 from evokegraph.cli import main
 from evokegraph.graph.ladybug_store import LadybugStore
 from evokegraph.ingest.runner import IngestConfig, ingest
-from evokegraph.ingest.stages import (
-    EXTRACTORS,
-    MINERS,
-    Extraction,
-    Failed,
-    ImageItem,
-    MiningInput,
-)
-from evokegraph.records import Element, Evocation
 
-
-class WordsExtractor:
-    """Fake extractor: every word of the first caption is an element."""
-
-    name = "test-words"
-    calls = 0
-
-    def settings(self) -> dict[str, Any]:
-        return {"v": 1}
-
-    def extract(self, items: Sequence[ImageItem]) -> list[Extraction | Failed]:
-        WordsExtractor.calls += len(items)
-        out: list[Extraction | Failed] = []
-        for it in items:
-            if not it.record.captions:
-                out.append(Failed("no caption; use --extractor vlm"))
-                continue
-            words = it.record.captions[0].split()
-            out.append(
-                Extraction(
-                    description=it.record.captions[0],
-                    elements=[Element(name=w, concept=w, rank=i) for i, w in enumerate(words)],
-                )
-            )
-        return out
-
-
-class SuffixMiner:
-    """Fake miner: word -> word+distance; 'broken' answers fail like a bad model."""
-
-    name = "test-suffix"
-
-    def settings(self) -> dict[str, Any]:
-        return {"v": 1}
-
-    def mine(self, items: Sequence[MiningInput]) -> list[list[Evocation] | Failed]:
-        out: list[list[Evocation] | Failed] = []
-        for it in items:
-            if any(e.concept == "broken" for e in it.elements):
-                out.append(Failed("malformed answer: truncated JSON", raw='{"broken": [1, 2'))
-                continue
-            out.append(
-                [
-                    Evocation(element=e.concept, concept=f"{e.concept}{d}", distance=d, weight=0.5)
-                    for e in it.elements
-                    for d in range(1, 6)
-                ]
-            )
-        return out
-
-
-EXTRACTORS.add("test-words", WordsExtractor)
-MINERS.add("test-suffix", SuffixMiner)
+# The fake stages "test-words" / "test-suffix" are registered in conftest.py.
 CFG = dict(extractor="test-words", miner="test-suffix")
 
 
@@ -115,24 +52,26 @@ def test_run_records_failures_and_goes_on(kb: LadybugStore, folder: Path) -> Non
     assert run.status == "done" and run.counts["failed"] == 2 and "decode" in run.timings
 
 
-def test_rerun_skips_and_changes_nothing(kb: LadybugStore, folder: Path, snapshot) -> None:
+def test_rerun_skips_and_changes_nothing(
+    kb: LadybugStore, folder: Path, snapshot, words_extractor
+) -> None:
     ingest(kb, [folder], IngestConfig(**CFG))
     before = snapshot(kb)
-    WordsExtractor.calls = 0
+    words_extractor.calls = 0
     s = ingest(kb, [folder], IngestConfig(**CFG))
-    assert s.skipped == 3 and WordsExtractor.calls == 1  # only the captionless image is retried
+    assert s.skipped == 3 and words_extractor.calls == 1  # only the captionless image is retried
     assert snapshot(kb) == before
     s = ingest(kb, [folder], IngestConfig(**CFG, force=True))
-    assert s.skipped == 0 and WordsExtractor.calls == 1 + 4
+    assert s.skipped == 0 and words_extractor.calls == 1 + 4
     assert snapshot(kb) == before
 
 
-def test_new_captions_redo_only_that_image(kb: LadybugStore, folder: Path) -> None:
+def test_new_captions_redo_only_that_image(kb: LadybugStore, folder: Path, words_extractor) -> None:
     ingest(kb, [folder], IngestConfig(**CFG))
     (folder / "b.txt").write_text("green field\nwet grass")
-    WordsExtractor.calls = 0
+    words_extractor.calls = 0
     s = ingest(kb, [folder], IngestConfig(**CFG))
-    assert s.skipped == 2 and WordsExtractor.calls == 2  # b + the captionless one
+    assert s.skipped == 2 and words_extractor.calls == 2  # b + the captionless one
 
 
 def test_same_picture_two_paths_is_one_image(kb: LadybugStore, tmp_path: Path) -> None:

@@ -11,74 +11,29 @@ Formats:
   depth and a ``txt`` with the literal caption;
 * ``parquet``: one table (image id, uri, caption, depth, weight, split, path).
 
-Splits are by image id (a stable hash), so no image is in two splits;
-identical captions of one image are written once.
+An image keeps its source's split (COCO ``captions_val2017.json`` -> ``val``,
+a CSV/JSONL ``split`` column); images without one are split by a stable hash
+of their id over the ratios, so no image is in two splits. Identical captions
+of one image are written once. The pair format, caption normalisation and
+split rules live in :mod:`evokegraph.pairs`.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from evokegraph.errors import UserInputError
 from evokegraph.graph.store import GraphStore
-from evokegraph.records import Pair
+from evokegraph.pairs import Pair, assign_split, canonical_split, dedupe, parse_split_ratio
+
+__all__ = ["FORMATS", "ExportSummary", "export", "parse_split_ratio"]
 
 FORMATS = ("csv", "webdataset", "parquet")
-
-
-def parse_split_ratio(text: str) -> dict[str, float]:
-    """``"train=0.9,val=0.05,test=0.05"`` -> ratios that sum to 1."""
-    out: dict[str, float] = {}
-    for part in text.split(","):
-        name, sep, value = part.partition("=")
-        try:
-            out[name.strip()] = float(value)
-        except ValueError:
-            raise UserInputError(
-                f"bad split ratio {part!r}; write e.g. train=0.9,val=0.05,test=0.05"
-            ) from None
-        if not sep or not name.strip() or out[name.strip()] < 0:
-            raise UserInputError(
-                f"bad split ratio {part!r}; write e.g. train=0.9,val=0.05,test=0.05"
-            )
-    total = sum(out.values())
-    if total <= 0:
-        raise UserInputError("split ratios must not all be zero")
-    return {k: v / total for k, v in out.items()}
-
-
-def split_of(image_id: str, ratios: dict[str, float]) -> str:
-    """Stable assignment: the same image always lands in the same split."""
-    u = int(hashlib.sha256(f"split|{image_id}".encode()).hexdigest()[:12], 16) / 16**12
-    acc = 0.0
-    for name, r in ratios.items():
-        acc += r
-        if u < acc:
-            return name
-    return list(ratios)[-1]
-
-
-def _norm(text: str) -> str:
-    return " ".join(text.casefold().split()).strip(" .")
-
-
-def dedupe(pairs: Iterable[Pair]) -> list[Pair]:
-    """Identical captions of one image (ignoring case, spaces, final dot) once;
-    the first (lowest depth, as iterated) wins."""
-    seen: set[tuple[str, str]] = set()
-    out = []
-    for p in sorted(pairs, key=lambda p: (p.image_id, p.depth, -p.weight, p.caption)):
-        key = (p.image_id, _norm(p.caption))
-        if key not in seen:
-            seen.add(key)
-            out.append(p)
-    return out
 
 
 @dataclass
@@ -88,6 +43,7 @@ class ExportSummary:
     files: list[Path] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # image files gone (webdataset)
     empty: dict[str, float] = field(default_factory=dict)  # asked-for splits that got no image
+    source_split: int = 0  # images whose split came from their source (COCO, CSV/JSONL)
 
     def rows(self) -> list[dict[str, object]]:
         return [{"split": s, "depth": d, "pairs": n} for (s, d), n in sorted(self.counts.items())]
@@ -97,10 +53,10 @@ class ExportSummary:
         if not self.empty:
             return None
         names = ", ".join(f"{s} ({r:.0%})" for s, r in sorted(self.empty.items()))
-        total = sum(self.images.values())
+        hashed = sum(self.images.values()) - self.source_split
         return (
-            f"warning: no image landed in {names}: {total} image(s) in all, and images are "
-            "split by a stable hash of their id; with this few images give larger ratios "
+            f"warning: no image landed in {names}: {hashed} image(s) without a source split, "
+            "and those are split by a stable hash of their id; with this few images give larger ratios "
             "(e.g. --split-ratio train=0.6,val=0.2,test=0.2) or fewer splits"
         )
 
@@ -126,12 +82,14 @@ def export(
     by_split: dict[str, list[Pair]] = defaultdict(list)
     summary = ExportSummary()
     for p in pairs:
-        s = split_of(p.image_id, ratios)
+        s = assign_split(p.image_id, p.split, ratios)
         by_split[s].append(p.model_copy(update={"split": s}))
         summary.counts[(s, p.depth)] += 1
     for s, ps in by_split.items():
         summary.images[s] = len({p.image_id for p in ps})
-    summary.empty = {s: r for s, r in ratios.items() if r > 0 and s not in by_split}
+    summary.source_split = len({p.image_id for p in pairs if canonical_split(p.split)})
+    if summary.source_split < len({p.image_id for p in pairs}):
+        summary.empty = {s: r for s, r in ratios.items() if r > 0 and s not in by_split}
     if fmt == "webdataset":
         summary.files = _write_wds(by_split, out, shard_size, summary.missing)
     else:
