@@ -8,6 +8,7 @@ import typer
 
 from evokegraph.cli_common import console, open_kb, print_json, print_table, progress_bar
 from evokegraph.errors import UserInputError
+from evokegraph.levels import DEFAULT_DEPTHS, check_depths
 
 
 class _Bar:
@@ -78,10 +79,8 @@ def caption_cmd(
     from evokegraph.captioning.runner import CaptionConfig, Captioner
     from evokegraph.views import resolve_image
 
-    depths = tuple(depth or (1, 2, 3, 4, 5))
-    if any(not 1 <= d <= 15 for d in depths):
-        raise UserInputError(f"depths must be between 1 and 15, got {list(depths)}")
-    from evokegraph.ingest.presets import check_preset, engine_options, reference_realizer_options
+    depths = check_depths(depth or DEFAULT_DEPTHS)
+    from evokegraph.models.presets import check_preset, engine_options, reference_realizer_options
 
     engine = engine_options(vlm, trust_remote_code, dtype, max_model_len)
     if check_preset(preset) == "reference":
@@ -223,7 +222,7 @@ def report_abstraction_cmd(
 
 
 def _weights_title(title: str, scorer: Any) -> str:
-    from evokegraph.training.weights import label_header
+    from evokegraph.models.clip import label_header
 
     return label_header(title, scorer.weights) if scorer is not None else title
 

@@ -6,7 +6,7 @@
   chosen deterministically. An honest baseline: it says what the graph holds,
   it does not look at the image.
 * ``vlm``: the published method's caption step on any
-  :class:`~evokegraph.ingest.engine.ChatEngine`: the image, the association
+  :class:`~evokegraph.models.chat.ChatEngine`: the image, the association
   word and the target level's definition; a caption under 10 words that must
   contain the word. Answers that break the rules are retried once, then
   recorded as failures.
@@ -20,19 +20,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from evokegraph.ingest.engine import ChatEngine, ChatRequest
-from evokegraph.ingest.stages import Failed
-from evokegraph.records import DISTANCE_NAMES, ContextPath
+from evokegraph.levels import DISTANCE_NAMES, LEVEL_DEFINITIONS, MAX_EVOKES_DISTANCE
+from evokegraph.models.chat import ChatEngine, ChatRequest
+from evokegraph.records import ContextPath
 from evokegraph.registry import Registry
+from evokegraph.runs import Failed
 
 MAX_WORDS = 10
-LEVEL_DEFINITIONS = {
-    1: "near synonym: a word close in meaning or form to the object",
-    2: "slight abstraction: a slightly broader category the object belongs to",
-    3: "broader context: linked to the object through its situational or emotional context",
-    4: "conceptual association: a more abstract, theme-related idea",
-    5: "full abstraction: a highly abstract or metaphorical idea",
-}
 
 
 @dataclass
@@ -98,16 +92,14 @@ def gerund(verb: str) -> str:
 def countable(word: str) -> bool:
     """False for mass nouns ("equipment", "furniture", "luggage"): their plural is
     rare next to the singular in English text (wordfreq); True when unknown."""
-    try:
-        from wordfreq import zipf_frequency
-    except ImportError:
-        return True
+    from evokegraph.lexicons.frequency import zipf_frequency_or_none
+
     head = word.split()[-1]
-    singular = zipf_frequency(head, "en")
-    if singular < 2.5:
-        return True  # too rare to judge
+    singular = zipf_frequency_or_none(head)
+    if singular is None or singular < 2.5:
+        return True  # no wordfreq, or too rare to judge
     plural = head + ("es" if head.endswith(("s", "sh", "ch", "x", "z")) else "s")
-    return zipf_frequency(plural, "en") >= singular - 2.0
+    return (zipf_frequency_or_none(plural) or 0.0) >= singular - 2.0
 
 
 def _noun_phrase(word: str, abstract: bool) -> str:
@@ -145,7 +137,7 @@ def _cap(s: str) -> str:
 def template_caption(path: ContextPath, abstract: bool, seed: int = 0) -> str:
     el = path.element
     word = path.concept
-    depth = min(max(path.depth, 1), 5)
+    depth = min(max(path.depth, 1), MAX_EVOKES_DISTANCE)
     table = {"VERB": VERB_PATTERNS, "ADJ": ADJ_PATTERNS}.get(path.pos, NOUN_PATTERNS)
     patterns = table[depth]
     h = int(
@@ -182,7 +174,7 @@ class TemplateRealizer:
         return {"seed": self.seed, "abstract_below": self.abstract_below, "version": 2}
 
     def realize(self, requests: Sequence[CaptionRequest]) -> list[str | Failed]:
-        from evokegraph.ingest.concreteness import concreteness
+        from evokegraph.lexicons.concreteness import concreteness
 
         return [
             template_caption(r.path, concreteness(r.path.concept) < self.abstract_below, self.seed)
@@ -195,7 +187,7 @@ REALIZERS.add("template", TemplateRealizer, "offline graph-to-text templates (no
 
 # -- the VLM realizer -----------------------------------------------------------
 def caption_prompt(path: ContextPath, captions: Sequence[str]) -> list[dict[str, str]]:
-    level = min(max(path.depth, 1), 5)
+    level = min(max(path.depth, 1), MAX_EVOKES_DISTANCE)
     literal = captions[0] if captions else ""
     text = (
         f"Write one caption for this image, under {MAX_WORDS} words.\n"
@@ -256,9 +248,10 @@ class VLMRealizer:
         kw = {"temperature": self.temperature, "top_p": self.top_p}
         if self.prompt == "project":
             return ChatRequest(caption_prompt(r.path, r.captions), images, max_tokens=40, **kw)
-        from evokegraph.ingest.models.prompts import reference_caption_text, reference_raw_prompt
+        from evokegraph.captioning.prompts import reference_caption_text
+        from evokegraph.models.chat import reference_raw_prompt
 
-        level = min(max(r.path.depth, 1), 5)
+        level = min(max(r.path.depth, 1), MAX_EVOKES_DISTANCE)
         text = reference_caption_text(r.path.concept, r.path.element, list(r.salient), level)
         raw = reference_raw_prompt(text) if self.raw_prompt else None
         msgs = [{"role": "user", "content": text}]
@@ -301,7 +294,7 @@ def _vlm_factory(
 ) -> VLMRealizer:
     if engine is None:
         from evokegraph.errors import UserInputError
-        from evokegraph.ingest.engine import load_engine
+        from evokegraph.models.chat import load_engine
 
         if not spec:
             raise UserInputError("the vlm realizer needs a model: pass --vlm ENGINE:MODEL")

@@ -30,8 +30,8 @@ from typing import Any
 from evokegraph.captioning.report import Scorer
 from evokegraph.errors import UserInputError
 from evokegraph.graph.store import GraphStore
+from evokegraph.levels import DISTANCES
 
-DISTANCES = (1, 2, 3, 4, 5)
 # the notebook's printed means (ViT-B-32 laion2b_s34b_b79k, COCO 2014 train+val)
 REFERENCE_MEANS = {
     "original": 0.309,

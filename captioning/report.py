@@ -16,7 +16,7 @@ from pathlib import Path
 from statistics import mean
 
 from evokegraph.graph.store import GraphStore
-from evokegraph.ingest.concreteness import concreteness
+from evokegraph.lexicons.concreteness import concreteness
 
 Q_CAPTIONS = (
     "MATCH (c:Caption)-[:DESCRIBES]->(i:Image) "
@@ -67,30 +67,20 @@ def clip_scorer(
 ) -> Scorer:
     """Image-text cosine with an open_clip model (name as open_clip names it, or
     local-dir:PATH). ``pretrained`` None: the method's weights (laion2b_s34b_b79k
-    for ViT-B-32); ``none``: random weights, which the scorer's ``weights`` says."""
-    import torch
-    from PIL import Image
+    for ViT-B-32); ``none``: random weights, which the scorer's ``weights`` says.
+    Loading and scoring are :class:`evokegraph.models.clip.ClipScorer`'s; files are
+    decoded as ingest decodes them (:mod:`evokegraph.images`: EXIF-upright RGB)."""
+    from evokegraph.images import decode, read_bytes
+    from evokegraph.models.clip import ClipScorer
 
-    from evokegraph.training.model import load_open_clip
-    from evokegraph.training.weights import weights_label
-
-    model, preprocess, tokenizer = load_open_clip(model_name, pretrained, device)
-    model.eval()
+    clip = ClipScorer.load(model_name, pretrained, device, batch_size=batch)
 
     def score(paths: Sequence[str], texts: Sequence[str]) -> list[float]:
         out: list[float] = []
-        for i in range(0, len(paths), batch):
-            ims = torch.stack(
-                [preprocess(Image.open(p).convert("RGB")) for p in paths[i : i + batch]]
-            )
-            toks = tokenizer(list(texts[i : i + batch]))
-            with torch.no_grad():
-                a = model.encode_image(ims.to(device))
-                b = model.encode_text(toks.to(device))
-            a = a / a.norm(dim=-1, keepdim=True)
-            b = b / b.norm(dim=-1, keepdim=True)
-            out += (a * b).sum(-1).tolist()
+        for i in range(0, len(paths), batch):  # decode one batch of files at a time
+            ims = [decode(read_bytes(Path(p)))[0] for p in paths[i : i + batch]]
+            out += clip.cosines(ims, texts[i : i + batch])
         return out
 
-    score.weights = weights_label(model)  # type: ignore[attr-defined]
+    score.weights = clip.weights  # type: ignore[attr-defined]
     return score

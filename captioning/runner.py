@@ -23,8 +23,7 @@ from typing import Any
 from evokegraph import __version__
 from evokegraph.captioning.realizers import CaptionRequest, Realizer
 from evokegraph.graph.store import GraphStore
-from evokegraph.ingest.runner import Progress
-from evokegraph.ingest.stages import Failed
+from evokegraph.levels import DEFAULT_DEPTHS
 from evokegraph.records import (
     Caption,
     ContextPath,
@@ -34,11 +33,12 @@ from evokegraph.records import (
     RunRecord,
     utcnow,
 )
+from evokegraph.runs import Failed, Progress
 
 
 @dataclass
 class CaptionConfig:
-    depths: Sequence[int] = (1, 2, 3, 4, 5)
+    depths: Sequence[int] = DEFAULT_DEPTHS
     per_element: int = 1
     seed: int = 0
     sample: bool = False
@@ -223,7 +223,7 @@ def _load_pixels(uris: Sequence[str]) -> Any:
     from pathlib import Path
 
     from evokegraph.errors import ImageError
-    from evokegraph.ingest.images import decode
+    from evokegraph.images import decode
 
     for uri in uris:
         try:

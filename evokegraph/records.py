@@ -13,14 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-DISTANCES = (1, 2, 3, 4, 5)
-DISTANCE_NAMES = {
-    1: "near synonym",
-    2: "slight abstraction",
-    3: "broader context",
-    4: "conceptual association",
-    5: "full abstraction",
-}
+from evokegraph.levels import MAX_EVOKES_DISTANCE
+
 Pos = Literal["NOUN", "VERB", "ADJ", "ADV", "OTHER"]
 
 
@@ -93,7 +87,7 @@ class Evocation(Record):
     concept: str  # canonical key of the evoked concept
     surface: str = ""  # the word as the miner wrote it
     pos: Pos = "NOUN"
-    distance: int = Field(ge=1, le=5)
+    distance: int = Field(ge=1, le=MAX_EVOKES_DISTANCE)
     rank: int = 0
     weight: float = Field(default=1.0, ge=0.0, le=1.0)
     grounding: float | None = None

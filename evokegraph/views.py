@@ -9,7 +9,8 @@ from typing import Any
 
 from evokegraph.errors import UserInputError
 from evokegraph.graph.store import GraphStore
-from evokegraph.records import DISTANCE_NAMES, ImageView
+from evokegraph.levels import DISTANCE_NAMES
+from evokegraph.records import ImageView
 
 Q_IMAGE_PREFIX = "MATCH (i:Image) WHERE i.id STARTS WITH $p RETURN i.id AS id ORDER BY id LIMIT 2"
 Q_IMAGE_EXISTS = "MATCH (i:Image {id: $id}) RETURN i.id AS id"

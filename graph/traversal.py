@@ -16,9 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from evokegraph.levels import MAX_EVOKES_DISTANCE, check_depth
 from evokegraph.records import ContextPath, PathStep
-
-MAX_EVOKES_DISTANCE = 5
 
 
 @dataclass(frozen=True)
@@ -63,8 +62,7 @@ def paths_at_depth(
     heaviest unfinished paths are extended at each shared hop. Sorted by
     weight, descending.
     """
-    if depth < 1:
-        raise ValueError(f"depth must be >= 1, got {depth}")
+    check_depth(depth)
     banned = set(exclude)
     # a path while searching: (weight, depth, element, pos, edges as (kind, Edge))
     Work = tuple[float, int, str, str, tuple[tuple[str, Edge], ...]]

@@ -31,7 +31,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evokegraph.errors import UserInputError
-from evokegraph.records import DISTANCE_NAMES, DISTANCES, concept_key
+from evokegraph.levels import DISTANCE_NAMES, DISTANCES
+from evokegraph.records import concept_key
 
 
 class GoldItem(BaseModel):
@@ -64,7 +65,9 @@ def read_gold(path: Path) -> list[GoldItem]:
         if not item.caption and not item.image:
             raise UserInputError(f"{path}:{n}: give a caption or an image to match the item")
         if sorted(item.d) != list(DISTANCES) or not all(item.d.values()):
-            raise UserInputError(f"{path}:{n}: 'd' needs non-empty word lists for distances 1..5")
+            raise UserInputError(
+                f"{path}:{n}: 'd' needs non-empty word lists for distances 1..{DISTANCES[-1]}"
+            )
         items.append(item)
     if not items:
         raise UserInputError(f"{path} holds no reference items")
@@ -120,7 +123,7 @@ def _spearman(a: Sequence[float], b: Sequence[float]) -> float:
 
 def score(matched: Sequence[Matched], encoder: Any) -> dict[str, Any]:
     """The report (see the module docstring); ``encoder`` has ``encode(texts)``."""
-    from evokegraph.ingest.concreteness import concreteness
+    from evokegraph.lexicons.concreteness import concreteness
 
     scored = [m for m in matched if m.covered]
     words = sorted(

@@ -19,21 +19,22 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from evokegraph.errors import ImageError
-from evokegraph.graph.common import STAGE_ASSOCIATIONS, STAGE_ELEMENTS
-from evokegraph.ingest.concreteness import norms
-from evokegraph.ingest.images import DecodeOptions, load_image
+from evokegraph.stage_keys import STAGE_ASSOCIATIONS, STAGE_ELEMENTS
+from evokegraph.images import DecodeOptions
+from evokegraph.ingest.images import load_image
 from evokegraph.ingest.sources import SourceItem
 from evokegraph.ingest.stages import (
     AssociationMiner,
     ElementExtractor,
     Extraction,
-    Failed,
     ImageItem,
     MiningInput,
     make_extractor,
     make_miner,
 )
+from evokegraph.lexicons.concreteness import norms
 from evokegraph.records import Element, Evocation, Failure, ImageEntry, ImageRecord
+from evokegraph.runs import Failed
 
 if TYPE_CHECKING:
     from evokegraph.ingest.runner import IngestConfig
@@ -78,15 +79,17 @@ class Summary:
 
 
 def settings_key(name: str, settings: dict[str, Any], *parts: str) -> str:
+    """A short digest of a stage's (or a job's) settings and inputs."""
     blob = json.dumps(
         {"name": name, "settings": settings, "parts": parts}, sort_keys=True, default=str
     )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def image_stage_key(stage_key: str, captions: Sequence[str]) -> str:
-    """The per-image key: settings plus the captions the stage saw."""
-    return settings_key("image", {}, stage_key, *sorted(captions))
+def image_stage_key(stage_key: str, captions: Sequence[str], description: str = "") -> str:
+    """The per-image key: settings plus the captions (and source description) the stage saw."""
+    extra = (f"description={description}",) if description else ()
+    return settings_key("image", {}, stage_key, *sorted(captions), *extra)
 
 
 def ratings(entries: Sequence[ImageEntry]) -> dict[str, float]:
@@ -152,6 +155,7 @@ class BatchWork:
                     captions=src.captions,
                     split=src.split,
                     options=self.decode_options,
+                    description=src.description,
                 )
             except ImageError as exc:
                 failures.append(self.failure(s, "decode", str(exc), uri=src.uri, origin=src.origin))
@@ -196,12 +200,13 @@ class BatchWork:
         replaced = False
         for it in items:
             old, keys = stored.get(it.record.id, (None, {}))
-            if old is not None:  # known picture: what we knew of it counts too
+            if old is not None:  # known picture: its known captions count too
                 it.record.captions = list(dict.fromkeys([*old.captions, *it.record.captions]))
-                it.record.description = it.record.description or old.description
+            # record.description stays the source's own (or empty): it wins over the
+            # extractor's in mine(); an empty one leaves the stored description as it is
             captions = it.record.captions
             el_key = image_stage_key(self.element_key, captions)
-            as_key = image_stage_key(self.assoc_key, captions)
+            as_key = image_stage_key(self.assoc_key, captions, it.record.description)
             entries[it.record.id] = ImageEntry(image=it.record)
             if self.config.force or keys.get(STAGE_ELEMENTS) != el_key:
                 need_el.append(it)
@@ -258,18 +263,21 @@ class BatchWork:
         elements are not written either, so that what is stored (elements and
         associations) stays whole until a later run replaces both."""
         inputs: list[MiningInput] = []
-        prior: dict[str, str] = {}  # descriptions before this run's extraction
+        prior: dict[str, str] = {}  # the source's descriptions (empty: none given)
         for it in fresh:
             ex = extractions.get(it.record.id)
             if ex is None:
                 continue
             entry = entries[it.record.id]
             prior[it.record.id] = it.record.description
-            it.record.description = ex.description
+            # a description given with the source wins over the extractor's
+            it.record.description = it.record.description or ex.description
             entry.elements = ex.elements
             entry.stage_keys[STAGE_ELEMENTS] = image_stage_key(self.element_key, it.record.captions)
             s.elements += len(ex.elements)
-            inputs.append(MiningInput(item=it, description=ex.description, elements=ex.elements))
+            inputs.append(
+                MiningInput(item=it, description=it.record.description, elements=ex.elements)
+            )
         inputs += stale
         touched: set[str] = set()
         if not inputs:
@@ -290,7 +298,7 @@ class BatchWork:
             entry.evocations = self.valid(ans, inp.elements)
             touched |= {e.concept for e in inp.elements}
             entry.stage_keys[STAGE_ASSOCIATIONS] = image_stage_key(
-                self.assoc_key, inp.item.record.captions
+                self.assoc_key, inp.item.record.captions, prior.get(inp.item.record.id, "")
             )
             s.associations += len(entry.evocations)
         return touched

@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evokegraph.errors import UserInputError
-from evokegraph.ingest.concreteness import concreteness
-from evokegraph.ingest.stages import EXTRACTORS, Extraction, Failed, ImageItem
+from evokegraph.ingest.stages import EXTRACTORS, Extraction, ImageItem
 from evokegraph.ingest.text import STOPWORDS, content_words
+from evokegraph.lexicons.concreteness import concreteness
 from evokegraph.records import Element, concept_key
+from evokegraph.runs import Failed
 
 NO_CAPTION = (
     "no caption; give captions (sidecar .txt, --captions FILE) or point --vlm at a "

@@ -40,8 +40,10 @@ from typing import Any
 import numpy as np
 
 from evokegraph.graph.weights import evokes_weight
-from evokegraph.ingest.stages import MINERS, Failed, MiningInput
-from evokegraph.records import DISTANCES, Element, Evocation
+from evokegraph.ingest.stages import MINERS, MiningInput
+from evokegraph.levels import DISTANCES
+from evokegraph.records import Element, Evocation
+from evokegraph.runs import Failed
 
 _POS_CODE = {"NOUN": "n", "VERB": "v", "ADJ": "a"}
 _POS_NAME = {"n": "NOUN", "v": "VERB", "a": "ADJ"}
@@ -303,7 +305,7 @@ def generic_share(vocab: Any) -> dict[int, np.ndarray]:
 
 
 def _rating(word: str) -> float:
-    from evokegraph.ingest.concreteness import concreteness
+    from evokegraph.lexicons.concreteness import concreteness
 
     return concreteness(word)
 
@@ -313,7 +315,7 @@ def wordnet_bonus(
 ) -> dict[int, np.ndarray]:
     """1.0 for the vocabulary words WordNet relates to the sense of ``word``
     that best fits the context (gloss embedding vs context), per distance 1-3."""
-    from evokegraph.ingest.wordnet_data import wordnet
+    from evokegraph.lexicons.wordnet import wordnet
 
     senses = wordnet().synsets(word.replace(" ", "_"), pos)[:6]
     if not senses:

@@ -26,11 +26,13 @@ from functools import lru_cache
 from typing import Any
 
 from evokegraph.graph.weights import evokes_weight
-from evokegraph.ingest.concreteness import UNKNOWN, concreteness, rating
-from evokegraph.ingest.stages import MINERS, Failed, MiningInput
+from evokegraph.ingest.stages import MINERS, MiningInput
 from evokegraph.ingest.text import STOPWORDS, content_words, tokenize
-from evokegraph.ingest.wordnet_data import wordnet
+from evokegraph.levels import DISTANCES
+from evokegraph.lexicons.concreteness import UNKNOWN, concreteness, rating
+from evokegraph.lexicons.wordnet import wordnet
 from evokegraph.records import Element, Evocation, concept_key
+from evokegraph.runs import Failed
 
 _POS = {"NOUN": "n", "VERB": "v", "ADJ": "a", "ADV": "r"}
 _POS_BACK = {"n": "NOUN", "v": "VERB", "a": "ADJ", "s": "ADJ", "r": "ADV"}
@@ -259,7 +261,7 @@ class LexicalMiner:
                 rank=r,
                 weight=evokes_weight(r),
             )
-            for d in (1, 2, 3, 4, 5)
+            for d in DISTANCES
             for r, (w, pos) in enumerate(picked[d])
         ]
 

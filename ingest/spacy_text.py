@@ -111,8 +111,8 @@ def pipeline() -> Any:
 
 
 def _lexicalized(phrase: str) -> bool:
-    from evokegraph.ingest.concreteness import norms
-    from evokegraph.ingest.wordnet_data import WordNetMissingError, wordnet
+    from evokegraph.lexicons.concreteness import norms
+    from evokegraph.lexicons.wordnet import WordNetMissingError, wordnet
 
     if phrase in norms():
         return True

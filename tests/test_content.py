@@ -75,7 +75,7 @@ def test_contextual_miner_depends_on_the_image_context(miner) -> None:
 
 
 def test_contextual_miner_distances_mean_what_they_say(miner) -> None:
-    from evokegraph.ingest.concreteness import concreteness
+    from evokegraph.lexicons.concreteness import concreteness
 
     words = {d: [] for d in range(1, 6)}
     for g in map(json.loads, GOLD.read_text().splitlines()):

@@ -7,13 +7,14 @@ from statistics import mean
 
 import pytest
 
-from evokegraph.ingest import wordnet_data
 from evokegraph.ingest.caption_text import CaptionTextExtractor
-from evokegraph.ingest.concreteness import concreteness, rating
 from evokegraph.ingest.lexical import LexicalMiner
 from evokegraph.ingest.sample import CAPTIONS
-from evokegraph.ingest.stages import Extraction, Failed, make_extractor, make_miner
+from evokegraph.ingest.stages import Extraction, make_extractor, make_miner
 from evokegraph.ingest.text import content_words
+from evokegraph.lexicons import wordnet as wordnet_data
+from evokegraph.lexicons.concreteness import concreteness, rating
+from evokegraph.runs import Failed
 
 
 def test_tagger_on_literal_captions() -> None:

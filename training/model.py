@@ -10,86 +10,18 @@ earlier variant of this project (tokens after ``ln_pre``, usually with
 ``init_std=0.02``). Only the distance tokens train; every open_clip weight
 stays frozen. Depth 0 (the literal caption) has tokens too; the reference
 has tokens for distances 1..5 only (see :mod:`evokegraph.training.convert`).
+The open_clip model itself comes from :func:`evokegraph.models.clip.load_open_clip`.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
 
 from evokegraph.errors import UserInputError
-from evokegraph.training.weights import mark, resolve_weights
+from evokegraph.levels import MAX_EVOKES_DISTANCE
 
 POSITIONS = ("pre-ln", "post-ln")
-
-
-def load_open_clip(
-    name: str, pretrained: str | None = None, device: str = "cpu"
-) -> tuple[Any, Any, Any]:
-    """(model, preprocess, tokenizer) for an open_clip name (``ViT-B-32``) or a
-    ``local-dir:PATH`` holding ``open_clip_config.json`` (+ optional weights).
-
-    ``pretrained``: None for the method's default (laion2b_s34b_b79k for
-    ViT-B-32; a local-dir's own weights file), a tag, a checkpoint path, or
-    ``none`` for random weights. The model remembers which (see
-    :func:`evokegraph.training.weights.weights_label`)."""
-    import json
-
-    import open_clip
-
-    local = None
-    if name.startswith("local-dir:"):
-        folder = Path(name.removeprefix("local-dir:"))
-        cfg_file = folder / "open_clip_config.json"
-        if not cfg_file.is_file():
-            raise UserInputError(f"{folder} has no open_clip_config.json; give a folder with one")
-        cfg = json.loads(cfg_file.read_text())
-        model_cfg = cfg.get("model_cfg", cfg)
-        name = f"local-{folder.name}"
-        _add_config(name, model_cfg)
-        local = next(
-            (
-                p
-                for p in (
-                    folder / "open_clip_model.safetensors",
-                    folder / "open_clip_pytorch_model.bin",
-                )
-                if p.is_file()
-            ),
-            None,
-        )
-        if local is None and pretrained is None:
-            raise UserInputError(
-                f"{folder} holds no open_clip weights file; add one, pass --pretrained PATH, "
-                "or --pretrained none for random weights"
-            )
-    weights = resolve_weights(name, pretrained, local)
-    try:
-        model, _, preprocess = open_clip.create_model_and_transforms(
-            name, pretrained=weights.pretrained, device=device, **weights.preprocess
-        )
-    except RuntimeError as exc:
-        raise UserInputError(
-            f"cannot load open_clip model {name!r} (pretrained={weights.label!r}): "
-            f"{str(exc).splitlines()[0]}; offline, pass a local checkpoint path with "
-            "--pretrained or a local-dir:PATH model"
-        ) from None
-    mark(model, weights)
-    return model, preprocess, open_clip.get_tokenizer(name)
-
-
-def _add_config(name: str, cfg: dict[str, Any]) -> None:
-    import json
-    import tempfile
-
-    import open_clip
-
-    d = Path(tempfile.mkdtemp(prefix="evokegraph-clip-"))
-    (d / f"{name}.json").write_text(json.dumps(cfg))
-    open_clip.add_model_config(d)
 
 
 class DistanceTokenCLIP(nn.Module):
@@ -99,7 +31,7 @@ class DistanceTokenCLIP(nn.Module):
         self,
         clip: nn.Module,
         n_tokens: int = 5,
-        max_depth: int = 5,
+        max_depth: int = MAX_EVOKES_DISTANCE,
         position: str = "pre-ln",
         init_std: float = 1.0,
     ) -> None:

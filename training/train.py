@@ -22,7 +22,6 @@ import csv
 import json
 import os
 import random
-import re
 import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
@@ -35,6 +34,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from evokegraph.errors import UserInputError
+from evokegraph.levels import MAX_EVOKES_DISTANCE
+from evokegraph.pairs import norm_caption
 
 
 @dataclass
@@ -93,10 +94,6 @@ def read_pairs(data: str) -> list[PairRow]:
         )
         for r in rows
     ]
-
-
-def norm_caption(text: str) -> str:
-    return re.sub(r"[^a-z0-9 ]", "", " ".join(text.casefold().split()))
 
 
 class PairDataset(Dataset):
@@ -210,7 +207,8 @@ def contrastive_loss(
 
 # -- model --------------------------------------------------------------------
 def build_model(cfg: TrainConfig) -> tuple[nn.Module, Any, Any]:
-    from evokegraph.training.model import DistanceTokenCLIP, PlainCLIP, load_open_clip
+    from evokegraph.models.clip import load_open_clip
+    from evokegraph.training.model import DistanceTokenCLIP, PlainCLIP
 
     clip, preprocess, tokenizer = load_open_clip(cfg.model, cfg.pretrained, cfg.device)
     if cfg.method == "distance-tokens":
@@ -367,7 +365,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     if rank == 0:
         save_checkpoint(out / "checkpoint.pt", core, opt, step, cfg)
     log.close()
-    from evokegraph.training.weights import is_random, weights_label
+    from evokegraph.models.clip import is_random, weights_label
 
     result = {"steps": step, **last, "checkpoint": str(out / "checkpoint.pt")}
     result["weights"] = weights_label(core.clip)
@@ -376,7 +374,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     return result
 
 
-def _check_depths(rows: Sequence[PairRow], data: str, max_depth: int = 5) -> None:
+def _check_depths(rows: Sequence[PairRow], data: str, max_depth: int = MAX_EVOKES_DISTANCE) -> None:
     bad = sorted({r.depth for r in rows if not 0 <= r.depth <= max_depth})
     if bad:
         raise UserInputError(

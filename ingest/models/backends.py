@@ -1,9 +1,9 @@
 """The ``llm`` association miner and the ``vlm`` element extractor.
 
-Both run on any :class:`~evokegraph.ingest.engine.ChatEngine` given by a spec
+Both run on any :class:`~evokegraph.models.chat.ChatEngine` given by a spec
 (``openai:gpt-4o-mini``, ``vllm:Qwen/Qwen2.5-VL-7B-Instruct``, ...), ask for
 schema-constrained JSON, repair and validate every answer, and return a
-:class:`~evokegraph.ingest.stages.Failed` with the raw text for answers that
+:class:`~evokegraph.runs.Failed` with the raw text for answers that
 cannot be used (policy ``skip``; ``raise`` stops at the first). Answers are
 cached on disk by (model spec, prompt, image id), so a resumed or repeated
 run does not pay twice. Importing this module imports no model library.
@@ -21,18 +21,12 @@ from typing import Any
 
 from evokegraph.errors import ModelOutputError
 from evokegraph.graph.weights import evokes_weight
-from evokegraph.ingest.engine import ChatEngine, ChatRequest, load_engine
 from evokegraph.ingest.models import parsing, prompts
-from evokegraph.ingest.stages import (
-    EXTRACTORS,
-    MINERS,
-    Extraction,
-    Failed,
-    ImageItem,
-    MiningInput,
-)
-from evokegraph.ingest.wordnet_data import cache_dir
+from evokegraph.ingest.stages import EXTRACTORS, MINERS, Extraction, ImageItem, MiningInput
+from evokegraph.models.chat import ChatEngine, ChatRequest, load_engine
+from evokegraph.models.text_encoder import cache_dir
 from evokegraph.records import Element, Evocation, concept_key
+from evokegraph.runs import Failed
 
 
 class ResponseCache:

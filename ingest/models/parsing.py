@@ -19,12 +19,15 @@ import json_repair
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from evokegraph.errors import ModelOutputError
+from evokegraph.levels import DISTANCES, MAX_EVOKES_DISTANCE
 from evokegraph.records import concept_key
 
 MAX_WORD_CHARS = 40
 MAX_WORDS_PER_PHRASE = 3
 Policy = Literal["raise", "skip"]
-_DIST = re.compile(r"^\s*(?:distance|dist|d|level|lvl)?[\s_:-]*([1-5])\s*$", re.IGNORECASE)
+_DIST = re.compile(
+    rf"^\s*(?:distance|dist|d|level|lvl)?[\s_:-]*([1-{MAX_EVOKES_DISTANCE}])\s*$", re.IGNORECASE
+)
 
 
 class Strict(BaseModel):
@@ -97,7 +100,7 @@ def _levels(value: Any) -> dict[int, list[str]] | None:
             out[d] = _words(v)
         return out
     if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
-        return {i + 1: _words(v) for i, v in enumerate(value[:5])}
+        return {i + 1: _words(v) for i, v in enumerate(value[:MAX_EVOKES_DISTANCE])}
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
         out = {}
         for v in value:
@@ -165,11 +168,12 @@ def parse_associations(
         levels = _levels(value)
         if levels is None:
             raise ModelOutputError(
-                f"{key!r}: distances must be 1..5, got {str(value)[:80]}", raw=raw
+                f"{key!r}: distances must be 1..{MAX_EVOKES_DISTANCE}, got {str(value)[:80]}",
+                raw=raw,
             )
         seen: set[str] = set()
         result[word] = {
-            d: clean_words(word, levels.get(d, []), seen)[:per_distance] for d in range(1, 6)
+            d: clean_words(word, levels.get(d, []), seen)[:per_distance] for d in DISTANCES
         }
     try:
         AssociationAnswer(associations=result)

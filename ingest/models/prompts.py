@@ -10,23 +10,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from evokegraph.levels import DISTANCE_NAMES, DISTANCES
 from evokegraph.records import Element
 
-DEFINITIONS = {
-    1: ("near synonym", "close in meaning or form", "sphere"),
-    2: ("slight abstraction", "a slightly broader category", "toy"),
-    3: ("broader context", "linked through situational or emotional context", "game"),
-    4: ("conceptual association", "more abstract, theme-related", "competition"),
-    5: ("full abstraction", "highly abstract or metaphorical", "journey"),
+# distance -> (name, meaning, example for "ball"); names from evokegraph.levels
+_MEANINGS = {
+    1: ("close in meaning or form", "sphere"),
+    2: ("a slightly broader category", "toy"),
+    3: ("linked through situational or emotional context", "game"),
+    4: ("more abstract, theme-related", "competition"),
+    5: ("highly abstract or metaphorical", "journey"),
 }
+DEFINITIONS = {d: (DISTANCE_NAMES[d], *_MEANINGS[d]) for d in DISTANCES}
 
 
 def association_schema(words: list[str], per_distance: int = 3) -> dict[str, Any]:
     level = {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": per_distance}
     per_word = {
         "type": "object",
-        "properties": {f"distance {d}": level for d in range(1, 6)},
-        "required": [f"distance {d}" for d in range(1, 6)],
+        "properties": {f"distance {d}": level for d in DISTANCES},
+        "required": [f"distance {d}" for d in DISTANCES],
         "additionalProperties": False,
     }
     return {
@@ -131,31 +134,3 @@ def reference_association_messages(
         {"role": "system", "content": system},
         {"role": "user", "content": str(list(words))},  # the reference sends str(list)
     ]
-
-
-REFERENCE_LEVELS = (
-    "Distance 1 - Near Synonyms: close in meaning or form of the original image; "
-    "Distance 2 - Slight Abstraction: slightly more loose and abstract to the image; "
-    "Distance 3 - Broader Context: indirect, but linked through situational and emotional "
-    "context of the image; Distance 4 - Conceptual Association: more abstract or theme-related "
-    "to the image; Distance 5 - Full Abstraction: highly abstract or metaphorical to the image"
-)
-
-
-def reference_caption_text(new_word: str, element: str, salient: list[str], depth: int) -> str:
-    """The reference's caption instruction (format_associations.py), in meaning: the
-    association first, then the image's *other* salient words, the distance rules,
-    and the association as a must."""
-    words = ", ".join([new_word, *[w for w in salient if w != element]])
-    return (
-        "Write a short caption that is grounded in this image and semantically correct in less "
-        f"than 10 words, choosing some or all of these words: {words} to make the caption best "
-        "represent the image. Steer the style of the caption toward this distance level of "
-        f"abstraction {depth} following these rules: {REFERENCE_LEVELS}. "
-        f"The caption MUST contain {new_word}."
-    )
-
-
-def reference_raw_prompt(text: str) -> str:
-    """Molmo's plain prompt as the reference sent it to vLLM's generate (no chat template)."""
-    return f"USER: <image> \n {text} \n ASSISTANT:"

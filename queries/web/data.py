@@ -17,8 +17,9 @@ from typing import Any
 
 from evokegraph.errors import UserInputError
 from evokegraph.graph.store import GraphStore
+from evokegraph.levels import DISTANCE_NAMES, DISTANCES
 from evokegraph.queries.library import catalogue, get, run
-from evokegraph.records import DISTANCE_NAMES, DISTANCES, ImageView
+from evokegraph.records import ImageView
 from evokegraph.views import resolve_image
 
 MAX_PER_PAGE = 200
@@ -98,7 +99,7 @@ class GridFilter:
             raise UserInputError(f"page must be >= 1 and per_page 1..{MAX_PER_PAGE}")
         if self.distance is not None and self.distance not in (0, *DISTANCES):
             raise UserInputError(
-                f"distance {self.distance} is not 0 (element) or 1..5; pick one of those"
+                f"distance {self.distance} is not 0 (element) or 1..{DISTANCES[-1]}; pick one of those"
             )
         return self
 
@@ -227,7 +228,7 @@ def concept(kb: GraphStore, name: str) -> dict[str, Any]:
         raise PageNotFound(f"no concept {name!r} in the knowledge base; search the image grid")
     counts = {r["distance"]: r["n"] for r in kb.query(Q_EVOKED_COUNTS, {"n": key})}
     by: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for r in kb.query(Q_EVOKED_BY, {"n": key, "limit": PER_DISTANCE * 5 * 4}):
+    for r in kb.query(Q_EVOKED_BY, {"n": key, "limit": PER_DISTANCE * len(DISTANCES) * 4}):
         if len(by[r["distance"]]) < PER_DISTANCE:
             by[r["distance"]].append(
                 _card(r["image"], r["uris"], element=r["element"], weight=round(r["weight"], 3))

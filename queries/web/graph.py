@@ -17,6 +17,7 @@ import networkx as nx
 
 from evokegraph.errors import UserInputError
 from evokegraph.graph.store import GraphStore
+from evokegraph.levels import MAX_EVOKES_DISTANCE
 from evokegraph.queries import analytics
 from evokegraph.queries.viz import DISTANCE_COLOURS, KIND_COLOURS, cap_graph
 from evokegraph.queries.web.data import image_view
@@ -127,7 +128,7 @@ def to_vis(
                 "from": str(a),
                 "to": str(b),
                 "width": 1 + 6 * w,
-                "color": DISTANCE_COLOURS.get(min(dist, 5), "#999999"),
+                "color": DISTANCE_COLOURS.get(min(dist, MAX_EVOKES_DISTANCE), "#999999"),
                 "title": f"{d.get('kind', '')} distance {dist}\nweight {w:.3f}{sup}",
                 "arrows": "to",
             }

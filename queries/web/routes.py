@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
+from evokegraph.levels import MAX_EVOKES_DISTANCE
 from evokegraph.queries.web import data, graph
 from evokegraph.queries.web.data import PageNotFound
 
@@ -22,7 +23,12 @@ _HEX = re.compile(r"^[0-9a-f]{6,64}$")
 
 Concept = Annotated[str, Query(description="A concept (as stored: lemma, lowercase).")]
 Distance = Annotated[
-    int | None, Query(ge=0, le=5, description="0 = as a literal element, 1..5 = evoked at it.")
+    int | None,
+    Query(
+        ge=0,
+        le=MAX_EVOKES_DISTANCE,
+        description=f"0 = as a literal element, 1..{MAX_EVOKES_DISTANCE} = evoked at it.",
+    ),
 ]
 Text = Annotated[str, Query(description="Text search over the images' captions.")]
 Page = Annotated[int, Query(ge=1)]

@@ -38,7 +38,7 @@ def rating(word: str) -> float | None:
     key = " ".join(word.lower().replace("_", " ").split())
     if key in table:
         return table[key]
-    from evokegraph.ingest.wordnet_data import WordNetMissingError, wordnet
+    from evokegraph.lexicons.wordnet import WordNetMissingError, wordnet
 
     try:
         wn = wordnet()

@@ -1,0 +1,37 @@
+"""The distance ladder and the depth limit live in evokegraph.levels only."""
+
+from __future__ import annotations
+
+import pytest
+
+from evokegraph.errors import UserInputError
+from evokegraph.graph.traversal import paths_at_depth
+from evokegraph.levels import (
+    DISTANCE_NAMES,
+    DISTANCES,
+    LEVEL_DEFINITIONS,
+    MAX_DEPTH,
+    MAX_EVOKES_DISTANCE,
+    check_depth,
+    check_depths,
+)
+
+
+def test_ladder_is_consistent() -> None:
+    assert tuple(range(1, MAX_EVOKES_DISTANCE + 1)) == DISTANCES
+    assert sorted(DISTANCE_NAMES) == list(DISTANCES) == sorted(LEVEL_DEFINITIONS)
+    assert all(LEVEL_DEFINITIONS[d].startswith(DISTANCE_NAMES[d] + ":") for d in DISTANCES)
+
+
+@pytest.mark.parametrize("bad", [0, -1, MAX_DEPTH + 1])
+def test_check_depth_is_a_user_error(bad: int) -> None:
+    with pytest.raises(UserInputError, match=f"depth must be between 1 and {MAX_DEPTH}, got {bad}"):
+        check_depth(bad)
+    with pytest.raises(UserInputError):
+        check_depths([1, bad])
+    with pytest.raises(UserInputError):  # the pure traversal uses the same check
+        paths_at_depth("img", [], bad)
+
+
+def test_check_depths_accepts_the_range() -> None:
+    assert check_depths(iter([1, MAX_DEPTH])) == (1, MAX_DEPTH)
