@@ -7,9 +7,9 @@ Library errors (:class:`~evokegraph.errors.EvokeGraphError`) become one line
 from __future__ import annotations
 
 import importlib
+import inspect
 import sys
-from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -22,9 +22,18 @@ from evokegraph.cli_common import (
     print_json,
     print_table,
     state,
+    typer_parameters,
 )
 from evokegraph.errors import EvokeGraphError, ReadOnlyQueryError, UserInputError
-from evokegraph.graph.store import DEFAULT_DB, StoreConfig
+from evokegraph.graph.backends import (
+    BACKENDS,
+    DEFAULT_BACKEND,
+    backend_names,
+    backends_help,
+    options_class,
+)
+from evokegraph.graph.store import StoreConfig, store_option_fields
+from evokegraph.options import option_fields
 
 app = typer.Typer(
     name="evokegraph",
@@ -46,55 +55,47 @@ COMMAND_MODULES = (
 )
 
 
-@app.callback()
-def main_options(
-    ctx: typer.Context,
-    db: Annotated[
-        Path, typer.Option("--db", envvar="EVOKEGRAPH_DB", help="Embedded knowledge base file.")
-    ] = Path(DEFAULT_DB),
-    backend: Annotated[
-        str,
-        typer.Option("--backend", envvar="EVOKEGRAPH_BACKEND", help="ladybug (embedded) or neo4j."),
-    ] = "ladybug",
-    neo4j_uri: Annotated[
-        str,
-        typer.Option("--neo4j-uri", envvar="EVOKEGRAPH_NEO4J_URI", help="bolt:// or neo4j:// URI."),
-    ] = "",
-    neo4j_user: Annotated[
-        str, typer.Option("--neo4j-user", envvar="EVOKEGRAPH_NEO4J_USER", help="Neo4j user.")
-    ] = "neo4j",
-    neo4j_password: Annotated[
-        str,
-        typer.Option(
-            "--neo4j-password", envvar="EVOKEGRAPH_NEO4J_PASSWORD", help="Neo4j password."
-        ),
-    ] = "",
-    neo4j_database: Annotated[
-        str,
-        typer.Option(
-            "--neo4j-database", envvar="EVOKEGRAPH_NEO4J_DATABASE", help="Neo4j database."
-        ),
-    ] = "",
-    batch_size: Annotated[
-        int, typer.Option("--write-batch", help="Rows per UNWIND batch (Neo4j).", min=1)
-    ] = 5000,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks.")] = False,
-) -> None:
+def main_options(ctx: typer.Context, **options: Any) -> None:
     """A knowledge base of what images evoke."""
-    if backend not in ("ladybug", "neo4j"):
-        raise typer.BadParameter(f"unknown backend {backend!r}; use ladybug or neo4j")
-    ctx.obj = State(
-        store=StoreConfig(
-            backend=backend,  # type: ignore[arg-type]
-            path=str(db),
-            uri=neo4j_uri,
-            user=neo4j_user,
-            password=neo4j_password,
-            database=neo4j_database or None,
-            batch_size=batch_size,
-        ),
-        verbose=verbose,
+    backend = options.pop("backend")
+    verbose = options.pop("verbose")
+    if backend not in BACKENDS:
+        raise typer.BadParameter(f"unknown backend {backend!r}; use {' or '.join(backend_names())}")
+    fields = store_option_fields()
+    store = {name: fields[name].convert(value) for name, value in options.items()}
+    ctx.obj = State(store=StoreConfig(backend, **store), verbose=verbose)
+
+
+def _global_parameters() -> list[inspect.Parameter]:
+    """The global options, from the backend registry: the default backend's
+    options, ``--backend``, the other backends' options, ``--verbose``."""
+    fields = store_option_fields()
+    default = {f.name for f in option_fields(options_class(DEFAULT_BACKEND))}
+    backend = inspect.Parameter(
+        "backend",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=DEFAULT_BACKEND,
+        annotation=Annotated[
+            str,
+            typer.Option("--backend", envvar="EVOKEGRAPH_BACKEND", help=f"{backends_help()}."),
+        ],
     )
+    verbose = inspect.Parameter(
+        "verbose",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=False,
+        annotation=Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks.")],
+    )
+    ctx = inspect.Parameter(
+        "ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context
+    )
+    first = [f for n, f in fields.items() if n in default]
+    rest = [f for n, f in fields.items() if n not in default]
+    return [ctx, *typer_parameters(first), backend, *typer_parameters(rest), verbose]
+
+
+main_options.__signature__ = inspect.Signature(_global_parameters())  # type: ignore[attr-defined]
+app.callback()(main_options)
 
 
 @app.command()
@@ -102,7 +103,7 @@ def init(ctx: typer.Context) -> None:
     """Create an empty knowledge base (or stamp the schema on a Neo4j database)."""
     with open_kb(ctx, create=True) as kb:
         kb.ensure_schema()
-        where = state(ctx).store.path if kb.backend == "ladybug" else state(ctx).store.uri
+        where = state(ctx).store.location()
     console.print(f"knowledge base ready: {where} ({kb.backend})")
 
 
@@ -191,13 +192,8 @@ _register_all()
 # Options of the top-level callback: given after a command they are a usage
 # error, and the hint says where they go.
 GLOBAL_OPTIONS = (
-    "--db",
     "--backend",
-    "--neo4j-uri",
-    "--neo4j-user",
-    "--neo4j-password",
-    "--neo4j-database",
-    "--write-batch",
+    *(f.flag.flag for f in store_option_fields().values()),
 )
 
 

@@ -7,17 +7,19 @@ thin: parse options, call the library, print.
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from evokegraph.graph.store import GraphStore, StoreConfig, open_store
+from evokegraph.options import OptionField
 
 console = Console()
 err_console = Console(stderr=True)
@@ -46,8 +48,24 @@ def state(ctx: typer.Context) -> State:
 
 def open_kb(ctx: typer.Context, *, read_only: bool = False, create: bool = False) -> GraphStore:
     """Open the store named by the global options (read-only where possible)."""
-    cfg = state(ctx).store
-    return open_store(StoreConfig(**{**cfg.__dict__, "read_only": read_only, "create": create}))
+    return open_store(state(ctx).store.replace(read_only=read_only, create=create))
+
+
+def typer_parameters(fields: Iterable[OptionField]) -> list[inspect.Parameter]:
+    """Keyword parameters typer reads as options, one per option field (its flag,
+    env var, help, default): how a registry's option classes become CLI options."""
+    params = []
+    for f in fields:
+        info = typer.Option(f.flag.flag, envvar=f.flag.envvar, help=f.flag.help, min=f.flag.min)
+        params.append(
+            inspect.Parameter(
+                f.name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=f.cli_default,
+                annotation=Annotated[f.cli_type, info],
+            )
+        )
+    return params
 
 
 def progress_bar(*, enabled: bool = True) -> Any:

@@ -22,18 +22,32 @@ class Registry(Generic[T]):
         self.kind = kind
         self._factories: dict[str, Callable[..., T]] = {}
         self._help: dict[str, str] = {}
+        self._options: dict[str, type] = {}
 
-    def register(self, name: str, help: str = "") -> Callable[[Callable[..., T]], Callable[..., T]]:
+    def register(
+        self, name: str, help: str = "", options: type | None = None
+    ) -> Callable[[Callable[..., T]], Callable[..., T]]:
         def deco(factory: Callable[..., T]) -> Callable[..., T]:
-            self.add(name, factory, help)
+            self.add(name, factory, help, options)
             return factory
 
         return deco
 
-    def add(self, name: str, factory: Callable[..., T], help: str = "") -> None:
+    def add(
+        self, name: str, factory: Callable[..., T], help: str = "", options: type | None = None
+    ) -> None:
+        """Register ``factory`` under ``name``; ``options`` is its typed option class
+        (a dataclass made with :func:`evokegraph.options.option` fields), if any."""
         self._factories[name] = factory
         doc = (factory.__doc__ or "").strip().splitlines()
         self._help[name] = help or (doc[0] if doc else "")
+        if options is not None:
+            self._options[name] = options
+
+    def options(self, name: str) -> type | None:
+        """The option class registered with ``name`` (None when it has none)."""
+        self._check(name)
+        return self._options.get(name)
 
     def names(self) -> list[str]:
         return sorted(self._factories)
@@ -41,13 +55,14 @@ class Registry(Generic[T]):
     def describe(self) -> dict[str, str]:
         return {n: self._help.get(n, "") for n in self.names()}
 
-    def create(self, name: str, /, **kwargs: object) -> T:
-        try:
-            factory = self._factories[name]
-        except KeyError:
+    def _check(self, name: str) -> None:
+        if name not in self._factories:
             known = ", ".join(self.names()) or "(none)"
-            raise RegistryError(f"unknown {self.kind} {name!r}; known: {known}") from None
-        return factory(**kwargs)
+            raise RegistryError(f"unknown {self.kind} {name!r}; known: {known}")
+
+    def create(self, name: str, /, **kwargs: object) -> T:
+        self._check(name)
+        return self._factories[name](**kwargs)
 
     def __contains__(self, name: object) -> bool:
         return name in self._factories

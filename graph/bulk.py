@@ -24,8 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from evokegraph.graph import common
 from evokegraph.graph import rows as R
+from evokegraph.graph import schema, write_plan
 from evokegraph.graph.schema import NODE_BY_LABEL, REL_BY_TYPE, SCHEMA_VERSION
 from evokegraph.graph.shards import TABLES, ShardSet, first_by_key, shard_batch
 from evokegraph.graph.store import GraphStore
@@ -66,7 +66,7 @@ def load(store: GraphStore, shards: ShardSet, *, force_incremental: bool = False
     report.shards = len(shards.shards)
     t = time.perf_counter()
     report.rows["associated_with"] = store.recompute_associations(report.touched)
-    store.set_meta(common.AW_DIRTY, "0")
+    store.set_meta(schema.AW_DIRTY, "0")
     report.seconds["associations"] = time.perf_counter() - t
     _record_run(store, shards, report)
     report.seconds["total"] = time.perf_counter() - t0
@@ -83,7 +83,7 @@ def _copy_load(store: GraphStore, shards: ShardSet) -> LoadReport | None:
     t = time.perf_counter()
     order = ["concepts", "images", "elements", "failures", "has_element", "is", "evokes"]
     store.bulk_copy(  # type: ignore[attr-defined]
-        [(TABLES[stem][0], tables[stem]) for stem in order], {common.AW_DIRTY: "1"}
+        [(TABLES[stem][0], tables[stem]) for stem in order], {schema.AW_DIRTY: "1"}
     )
     return LoadReport(
         mode="copy",
@@ -94,7 +94,7 @@ def _copy_load(store: GraphStore, shards: ShardSet) -> LoadReport | None:
 
 def _incremental_load(store: GraphStore, shards: ShardSet) -> LoadReport:
     report = LoadReport(mode="incremental", rows={stem: 0 for stem in TABLES})
-    store.set_meta(common.AW_DIRTY, "1")
+    store.set_meta(schema.AW_DIRTY, "1")
     defer = getattr(store, "defer_checkpoints", None)
     if defer is not None:
         defer(CHECKPOINT_EVERY_S)
@@ -177,7 +177,7 @@ def associated_with(tables: dict[str, pa.Table]) -> pa.Table:
             strict=True,
         )
     ]
-    out = common.aggregate_rows(
+    out = write_plan.aggregate_rows(
         sorted(rows, key=lambda r: (r["source"], r["target"], r["distance"]))
     )
     schema = pa.schema(
@@ -222,7 +222,7 @@ def export_neo4j(shards: ShardSet, out: Path, database: str = "neo4j") -> str:
     tables: dict[str, Any] = merged_tables(shards)
     tables["associated_with"] = associated_with(tables)
     tables["meta"] = pa.table(
-        {"key": ["schema_version", common.AW_DIRTY], "value": [str(SCHEMA_VERSION), "0"]}
+        {"key": ["schema_version", schema.AW_DIRTY], "value": [str(SCHEMA_VERSION), "0"]}
     )
     parts = []
     for stem, label in (("meta", "Meta"), *((s, TABLES[s][0]) for s in TABLES)):

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -28,10 +28,11 @@ from evokegraph.errors import (
     UserInputError,
     WriterLockedError,
 )
-from evokegraph.graph import common
+from evokegraph.graph import cypher_text as Q
+from evokegraph.graph import reads, schema, write_plan
 from evokegraph.graph import rows as R
+from evokegraph.graph.protocol import is_write_query
 from evokegraph.graph.schema import NODE_BY_LABEL, REL_BY_TYPE, SCHEMA_VERSION, ladybug_ddl
-from evokegraph.graph.store import is_write_query
 from evokegraph.graph.traversal import Edge
 from evokegraph.records import (
     Failure,
@@ -41,6 +42,9 @@ from evokegraph.records import (
     RunRecord,
     Stats,
 )
+
+if TYPE_CHECKING:
+    from evokegraph.graph.backends import LadybugOptions
 
 # Up to this many keys, look nodes up with `WHERE key IN $keys`; beyond, with
 # `UNWIND $keys ... MATCH {key: k}` (LadybugDB: the first is fast for a few
@@ -76,10 +80,17 @@ def _rel_schema(rel: str) -> pa.Schema:
     return pa.schema(cols)
 
 
-class LadybugStore(common.SharedReads):
+class LadybugStore(reads.SharedReads):
     """:class:`~evokegraph.graph.store.GraphStore` over an embedded LadybugDB file."""
 
     backend = "ladybug"
+
+    @classmethod
+    def from_options(
+        cls, options: LadybugOptions, *, read_only: bool, create: bool
+    ) -> LadybugStore:
+        """The registry's opener (:mod:`evokegraph.graph.backends`)."""
+        return cls(Path(options.path), read_only=read_only, create=create)
 
     def __init__(self, path: Path, *, read_only: bool = False, create: bool = False) -> None:
         import ladybug
@@ -177,12 +188,12 @@ class LadybugStore(common.SharedReads):
         return int(self.get_meta("schema_version") or 0)
 
     def get_meta(self, key: str) -> str | None:
-        rows = self._run(common.Q_GET_META, {"k": key})
+        rows = self._run(Q.Q_GET_META, {"k": key})
         return rows[0][0] if rows else None
 
     def set_meta(self, key: str, value: str) -> None:
         self._require_writable()
-        self._run(common.W_SET_META, {"k": key, "v": value})
+        self._run(Q.W_SET_META, {"k": key, "v": value})
 
     def _require_writable(self) -> None:
         if self.read_only:
@@ -262,7 +273,7 @@ class LadybugStore(common.SharedReads):
     # -- writes -------------------------------------------------------------
     def write(self, batch: GraphBatch) -> dict[str, int]:
         self._require_writable()
-        plan = common.plan_write(batch)
+        plan = write_plan.plan_write(batch)
         counts: dict[str, int] = {}
         with self._tx():
             crow = plan.concepts
@@ -310,7 +321,7 @@ class LadybugStore(common.SharedReads):
             )
             seen_again = [r for r in plan.failures if r["id"] in have_f]
             if seen_again:
-                self._run(common.W_FAILURE_SEEN_AGAIN, {"rows": seen_again})
+                self._run(Q.W_FAILURE_SEEN_AGAIN, {"rows": seen_again})
         self._maybe_checkpoint()
         return counts
 
@@ -324,15 +335,15 @@ class LadybugStore(common.SharedReads):
                 if table.num_rows:  # one chunk: the Arrow scan stops at an empty chunk
                     self._run(f"COPY {name} FROM $t", {"t": table.combine_chunks()})
             for k, v in sorted(meta.items()):
-                self._run(common.W_SET_META, {"k": k, "v": v})
+                self._run(Q.W_SET_META, {"k": k, "v": v})
 
-    def _resolve_failures(self, plan: common.WritePlan) -> int:
+    def _resolve_failures(self, plan: write_plan.WritePlan) -> int:
         params = plan.failures_params()
         if params is None:
             return 0
-        ids = plan.resolved_failure_ids(self._dicts(common.Q_FAILURES_OF, params))
+        ids = plan.resolved_failure_ids(self._dicts(Q.Q_FAILURES_OF, params))
         if ids:
-            self._run(common.W_DELETE_FAILURES, {"ids": ids})
+            self._run(Q.W_DELETE_FAILURES, {"ids": ids})
         return len(ids)
 
     def _element_ids(self, image_ids: Sequence[str]) -> set[str]:
@@ -344,10 +355,12 @@ class LadybugStore(common.SharedReads):
         )
         return {r[0] for r in rows}
 
-    def _write_images(self, plan: common.WritePlan, old: dict[str, dict[str, Any]]) -> int:
+    def _write_images(self, plan: write_plan.WritePlan, old: dict[str, dict[str, Any]]) -> int:
         new = [r for r in plan.images if r["id"] not in old]
         self._copy_nodes("Image", new)
-        upd = [common.merge_image_row(old[r["id"]], r, plan) for r in plan.images if r["id"] in old]
+        upd = [
+            write_plan.merge_image_row(old[r["id"]], r, plan) for r in plan.images if r["id"] in old
+        ]
         if upd:
             self._run(
                 "UNWIND $rows AS r MATCH (i:Image {id: r.id}) "
@@ -358,7 +371,7 @@ class LadybugStore(common.SharedReads):
             )
         return len(new)
 
-    def _write_captions(self, plan: common.WritePlan) -> int:
+    def _write_captions(self, plan: write_plan.WritePlan) -> int:
         have = self._existing("Caption", [r["id"] for r in plan.captions])
         new = [r for r in plan.captions if r["id"] not in have]
         ids = {r["id"] for r in new}
@@ -384,9 +397,9 @@ class LadybugStore(common.SharedReads):
 
     def stats(self) -> Stats:
         counts: dict[str, int] = {}
-        for label, name in common.STAT_NODES:
+        for label, name in schema.STAT_NODES:
             counts[name] = self._run(f"MATCH (n:{label}) RETURN count(n)")[0][0]
-        for rel, name in common.STAT_RELS:
+        for rel, name in schema.STAT_RELS:
             counts[name] = self._run(f"MATCH ()-[r:{rel}]->() RETURN count(r)")[0][0]
         return Stats(**counts)
 
@@ -402,24 +415,22 @@ class LadybugStore(common.SharedReads):
     def image_records(
         self, image_ids: Sequence[str]
     ) -> dict[str, tuple[ImageRecord, dict[str, str]]]:
-        return {
-            k: common.image_record(n) for k, n in self._existing("Image", list(image_ids)).items()
-        }
+        return {k: R.image_record(n) for k, n in self._existing("Image", list(image_ids)).items()}
 
     def get_image(self, image_id: str) -> ImageView | None:
         img = self._existing("Image", [image_id]).get(image_id)
         if img is None:
             return None
-        elements = self._dicts(common.Q_IMAGE_ELEMENTS, {"id": image_id})
-        evokes = self._dicts(common.Q_IMAGE_EVOKES, {"id": image_id})
-        captions = self._dicts(common.Q_IMAGE_CAPTIONS, {"id": image_id})
-        return common.image_view(img, elements, evokes, captions)
+        elements = self._dicts(Q.Q_IMAGE_ELEMENTS, {"id": image_id})
+        evokes = self._dicts(Q.Q_IMAGE_EVOKES, {"id": image_id})
+        captions = self._dicts(Q.Q_IMAGE_CAPTIONS, {"id": image_id})
+        return R.image_view(img, elements, evokes, captions)
 
     def _shared(self, concepts: Iterable[str], max_distance: int) -> dict[str, list[Edge]]:
         rows: list[list[Any]] = []
         for name in sorted(concepts):
-            rows += self._run(common.Q_SHARED_ONE, {"name": name, "maxd": max_distance})
-        return common.shared_edges(rows)
+            rows += self._run(Q.Q_SHARED_ONE, {"name": name, "maxd": max_distance})
+        return reads.shared_edges(rows)
 
     def failures(self, run: str | None = None) -> list[Failure]:
         if run:
@@ -428,7 +439,7 @@ class LadybugStore(common.SharedReads):
             )
         else:
             rows = self._run("MATCH (f:Failure) RETURN f ORDER BY f.at")
-        return [common.failure_from_row(r[0]) for r in rows]
+        return [R.failure_from_row(r[0]) for r in rows]
 
     # -- maintenance --------------------------------------------------------
     def delete_image(self, image_id: str) -> bool:
@@ -436,11 +447,11 @@ class LadybugStore(common.SharedReads):
         if not self._existing("Image", [image_id]):
             return False
         with self._tx():
-            touched = [r[0] for r in self._run(common.Q_TOUCHED_CONCEPTS, {"id": image_id})]
-            sources = [r[0] for r in self._run(common.Q_ELEMENT_CONCEPTS, {"id": image_id})]
-            for stmt in common.DELETE_IMAGE:
+            touched = [r[0] for r in self._run(Q.Q_TOUCHED_CONCEPTS, {"id": image_id})]
+            sources = [r[0] for r in self._run(Q.Q_ELEMENT_CONCEPTS, {"id": image_id})]
+            for stmt in Q.DELETE_IMAGE:
                 self._run(stmt, {"id": image_id})
-            self._run(common.DELETE_ORPHAN_CONCEPTS, {"names": touched})
+            self._run(Q.DELETE_ORPHAN_CONCEPTS, {"names": touched})
             self._recompute(sources)
         return True
 
@@ -452,7 +463,7 @@ class LadybugStore(common.SharedReads):
     def _recompute(self, concepts: list[str] | None) -> int:
         if concepts is None:
             self._run("MATCH ()-[r:ASSOCIATED_WITH]->() DELETE r")
-            rows = self._dicts(common.Q_AGGREGATE_ALL)
+            rows = self._dicts(Q.Q_AGGREGATE_ALL)
         else:
             if not concepts:
                 return 0
@@ -461,8 +472,8 @@ class LadybugStore(common.SharedReads):
                 "DELETE r",
                 {"names": concepts},
             )
-            rows = self._dicts(common.Q_AGGREGATE_SOME, {"names": concepts})
-        return self._copy_rels("ASSOCIATED_WITH", common.aggregate_rows(rows))
+            rows = self._dicts(Q.Q_AGGREGATE_SOME, {"names": concepts})
+        return self._copy_rels("ASSOCIATED_WITH", write_plan.aggregate_rows(rows))
 
     # -- user Cypher --------------------------------------------------------
     def query(
@@ -473,6 +484,6 @@ class LadybugStore(common.SharedReads):
         if write:
             self._require_writable()
         try:
-            return [common.jsonable(r) for r in self._dicts(cypher, params)]
+            return [R.jsonable(r) for r in self._dicts(cypher, params)]
         except RuntimeError as exc:
             raise UserInputError(f"query failed: {str(exc).splitlines()[0]}") from None

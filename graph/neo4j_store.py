@@ -18,7 +18,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evokegraph.errors import (
     NotAKnowledgeBaseError,
@@ -27,10 +27,11 @@ from evokegraph.errors import (
     StoreError,
     UserInputError,
 )
-from evokegraph.graph import common
+from evokegraph.graph import cypher_text as Q
+from evokegraph.graph import reads, schema, write_plan
 from evokegraph.graph import rows as R
+from evokegraph.graph.protocol import is_write_query
 from evokegraph.graph.schema import NODE_BY_LABEL, SCHEMA_VERSION, neo4j_ddl
-from evokegraph.graph.store import is_write_query
 from evokegraph.graph.traversal import Edge
 from evokegraph.records import (
     Failure,
@@ -40,6 +41,9 @@ from evokegraph.records import (
     RunRecord,
     Stats,
 )
+
+if TYPE_CHECKING:
+    from evokegraph.graph.backends import Neo4jOptions
 
 Stmt = tuple[str, dict[str, Any]]
 log = logging.getLogger(__name__)
@@ -104,7 +108,7 @@ def _chunks(rows: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield rows[i : i + size]
 
 
-class Neo4jStore(common.SharedReads):
+class Neo4jStore(reads.SharedReads):
     """:class:`~evokegraph.graph.store.GraphStore` over a Neo4j 5 server."""
 
     backend = "neo4j"
@@ -141,6 +145,23 @@ class Neo4jStore(common.SharedReads):
                 f"the Neo4j database has schema version {self.schema_version}, newer than this "
                 f"evokegraph supports ({SCHEMA_VERSION}); upgrade evokegraph"
             )
+
+    @classmethod
+    def from_options(cls, options: Neo4jOptions, *, read_only: bool, create: bool) -> Neo4jStore:
+        """The registry's opener (:mod:`evokegraph.graph.backends`); the server
+        enforces access, so ``read_only`` only matters to user Cypher."""
+        if not options.uri:
+            raise UserInputError(
+                "the neo4j backend needs a URI; pass --neo4j-uri or set EVOKEGRAPH_NEO4J_URI"
+            )
+        return cls.connect(
+            options.uri,
+            options.user,
+            options.password,
+            database=options.database,
+            batch_size=options.batch_size,
+            create=create,
+        )
 
     @classmethod
     def connect(
@@ -248,11 +269,11 @@ class Neo4jStore(common.SharedReads):
         return int(self.get_meta("schema_version") or 0)
 
     def get_meta(self, key: str) -> str | None:
-        rows = self._read(common.Q_GET_META, {"k": key})
+        rows = self._read(Q.Q_GET_META, {"k": key})
         return rows[0]["v"] if rows else None
 
     def set_meta(self, key: str, value: str) -> None:
-        self._write_tx(lambda tx: tx.run(common.W_SET_META, {"k": key, "v": value}).consume())
+        self._write_tx(lambda tx: tx.run(Q.W_SET_META, {"k": key, "v": value}).consume())
 
     # -- schema -------------------------------------------------------------
     def ensure_schema(self) -> None:
@@ -285,17 +306,17 @@ class Neo4jStore(common.SharedReads):
         return {r["n"][key]: r["n"] for r in res}
 
     def write(self, batch: GraphBatch) -> dict[str, int]:
-        plan = common.plan_write(batch)
+        plan = write_plan.plan_write(batch)
         return self._write_tx(lambda tx: self._write_plan(tx, plan))
 
-    def _write_plan(self, tx: Any, plan: common.WritePlan) -> dict[str, int]:
+    def _write_plan(self, tx: Any, plan: write_plan.WritePlan) -> dict[str, int]:
         counts: dict[str, int] = {}
         have = self._existing(tx, "Concept", [r["name"] for r in plan.concepts])
         counts["concepts"] = sum(r["name"] not in have for r in plan.concepts)
         self._unwind(tx, W_CONCEPTS, "rows", plan.concepts)
         old = self._existing(tx, "Image", [r["id"] for r in plan.images])
         rows = [
-            common.merge_image_row(old[r["id"]], r, plan) if r["id"] in old else r
+            write_plan.merge_image_row(old[r["id"]], r, plan) if r["id"] in old else r
             for r in plan.images
         ]
         counts["images"] = len(plan.images) - len(old)
@@ -312,10 +333,10 @@ class Neo4jStore(common.SharedReads):
         self._unwind(tx, W_USES, "rows", plan.uses)
         params = plan.failures_params()
         if params is not None:
-            stored = [r.data() for r in tx.run(common.Q_FAILURES_OF, params)]
+            stored = [r.data() for r in tx.run(Q.Q_FAILURES_OF, params)]
             resolved = plan.resolved_failure_ids(stored)
             counts["resolved_failures"] = len(resolved)
-            self._unwind(tx, common.W_DELETE_FAILURES, "ids", resolved)
+            self._unwind(tx, Q.W_DELETE_FAILURES, "ids", resolved)
         have_f = self._existing(tx, "Failure", [r["id"] for r in plan.failures])
         counts["failures"] = sum(r["id"] not in have_f for r in plan.failures)
         self._unwind(tx, W_FAILURES, "rows", plan.failures)
@@ -331,9 +352,9 @@ class Neo4jStore(common.SharedReads):
 
     def stats(self) -> Stats:
         counts: dict[str, int] = {}
-        for label, name in common.STAT_NODES:
+        for label, name in schema.STAT_NODES:
             counts[name] = self._read(f"MATCH (n:{label}) RETURN count(n) AS n")[0]["n"]
-        for rel, name in common.STAT_RELS:
+        for rel, name in schema.STAT_RELS:
             counts[name] = self._read(f"MATCH ()-[r:{rel}]->() RETURN count(r) AS n")[0]["n"]
         return Stats(**counts)
 
@@ -354,22 +375,22 @@ class Neo4jStore(common.SharedReads):
             "UNWIND $ids AS k MATCH (i:Image {id: k}) RETURN properties(i) AS n",
             {"ids": list(image_ids)},
         )
-        return {r["n"]["id"]: common.image_record(r["n"]) for r in rows}
+        return {r["n"]["id"]: R.image_record(r["n"]) for r in rows}
 
     def get_image(self, image_id: str) -> ImageView | None:
         rows = self._read("MATCH (i:Image {id: $id}) RETURN properties(i) AS n", {"id": image_id})
         if not rows:
             return None
-        return common.image_view(
+        return R.image_view(
             rows[0]["n"],
-            self._read(common.Q_IMAGE_ELEMENTS, {"id": image_id}),
-            self._read(common.Q_IMAGE_EVOKES, {"id": image_id}),
-            self._read(common.Q_IMAGE_CAPTIONS, {"id": image_id}),
+            self._read(Q.Q_IMAGE_ELEMENTS, {"id": image_id}),
+            self._read(Q.Q_IMAGE_EVOKES, {"id": image_id}),
+            self._read(Q.Q_IMAGE_CAPTIONS, {"id": image_id}),
         )
 
     def _shared(self, concepts: Iterable[str], max_distance: int) -> dict[str, list[Edge]]:
-        rows = self._rows(common.Q_SHARED, {"names": sorted(concepts), "maxd": max_distance})
-        return common.shared_edges(rows)
+        rows = self._rows(Q.Q_SHARED, {"names": sorted(concepts), "maxd": max_distance})
+        return reads.shared_edges(rows)
 
     def failures(self, run: str | None = None) -> list[Failure]:
         if run:
@@ -379,18 +400,18 @@ class Neo4jStore(common.SharedReads):
             )
         else:
             rows = self._read("MATCH (f:Failure) RETURN properties(f) AS f ORDER BY f.at")
-        return [common.failure_from_row(r["f"]) for r in rows]
+        return [R.failure_from_row(r["f"]) for r in rows]
 
     # -- maintenance --------------------------------------------------------
     def delete_image(self, image_id: str) -> bool:
         def work(tx: Any) -> bool:
             if not self._existing(tx, "Image", [image_id]):
                 return False
-            touched = [r["name"] for r in tx.run(common.Q_TOUCHED_CONCEPTS, {"id": image_id})]
-            sources = [r["concept"] for r in tx.run(common.Q_ELEMENT_CONCEPTS, {"id": image_id})]
-            for stmt in common.DELETE_IMAGE:
+            touched = [r["name"] for r in tx.run(Q.Q_TOUCHED_CONCEPTS, {"id": image_id})]
+            sources = [r["concept"] for r in tx.run(Q.Q_ELEMENT_CONCEPTS, {"id": image_id})]
+            for stmt in Q.DELETE_IMAGE:
                 tx.run(stmt, {"id": image_id}).consume()
-            tx.run(common.DELETE_ORPHAN_CONCEPTS, {"names": touched}).consume()
+            tx.run(Q.DELETE_ORPHAN_CONCEPTS, {"names": touched}).consume()
             self._recompute(tx, sources)
             return True
 
@@ -403,13 +424,13 @@ class Neo4jStore(common.SharedReads):
     def _recompute(self, tx: Any, names: list[str] | None) -> int:
         if names is None:
             tx.run(W_DELETE_ASSOCIATED_ALL).consume()
-            rows = [dict(r.items()) for r in tx.run(common.Q_AGGREGATE_ALL)]
+            rows = [dict(r.items()) for r in tx.run(Q.Q_AGGREGATE_ALL)]
         else:
             if not names:
                 return 0
             tx.run(W_DELETE_ASSOCIATED_SOME, {"names": names}).consume()
-            rows = [dict(r.items()) for r in tx.run(common.Q_AGGREGATE_SOME, {"names": names})]
-        agg = common.aggregate_rows(rows)
+            rows = [dict(r.items()) for r in tx.run(Q.Q_AGGREGATE_SOME, {"names": names})]
+        agg = write_plan.aggregate_rows(rows)
         self._unwind(tx, W_ASSOCIATED, "rows", agg)
         return len(agg)
 
@@ -428,4 +449,4 @@ class Neo4jStore(common.SharedReads):
             )
         except neo4j.exceptions.Neo4jError as exc:
             raise UserInputError(f"query failed: {str(exc).splitlines()[0]}") from None
-        return [common.jsonable(dict(r.items())) for r in records]
+        return [R.jsonable(dict(r.items())) for r in records]

@@ -1,22 +1,29 @@
-"""Pure conversion of typed records into table rows (no I/O).
+"""Pure conversion of typed records into table rows and back (no I/O).
 
 Both backends write the same rows: LadybugDB through ``COPY FROM`` Arrow
 tables, Neo4j through ``UNWIND $rows``. Keeping the conversion here means the
-two can only differ in how they send rows, never in what they send.
+two can only differ in how they send rows, never in what they send. The
+second half decodes what the backends read (nodes as dicts, rows of the
+shared Cypher) back into records, and user query results into plain JSON.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from datetime import date, datetime
 from typing import Any
 
 from evokegraph.records import (
     Caption,
     Element,
+    EvocationView,
     Failure,
     GraphBatch,
     ImageEntry,
+    ImageRecord,
+    ImageView,
+    PathStep,
     RunRecord,
     element_id,
 )
@@ -169,3 +176,68 @@ def run_from_row(row: Row) -> RunRecord:
 
 def merge_uris(old: list[str] | None, new: list[str]) -> list[str]:
     return list(dict.fromkeys([*(old or []), *new]))
+
+
+# -- rows -> records -------------------------------------------------------------
+def _props(node: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in node.items() if not k.startswith("_")}
+
+
+def image_record(node: dict[str, Any]) -> tuple[ImageRecord, dict[str, str]]:
+    p = _props(node)
+    keys = json.loads(p.pop("stage_keys", None) or "{}")
+    p = {k: v for k, v in p.items() if k in ImageRecord.model_fields and v is not None}
+    return ImageRecord(**p), keys
+
+
+def image_view(
+    node: dict[str, Any], elements: list[Row], evokes: list[Row], captions: list[Row]
+) -> ImageView:
+    image, keys = image_record(node)
+    return ImageView(
+        image=image,
+        elements=[Element(**{k: v for k, v in e.items() if v is not None}) for e in elements],
+        evocations=[EvocationView(**e) for e in evokes],
+        captions=[caption_from_row(image.id, c) for c in captions],
+        stage_keys=keys,
+    )
+
+
+def caption_from_row(image_id: str, r: Row) -> Caption:
+    path = [PathStep(**s) for s in json.loads(r["path"] or "[]")]
+    order = {s.target: i for i, s in enumerate(path)}  # `collect` has no order: the path's
+    return Caption(
+        id=r["id"],
+        image_id=image_id,
+        text=r["text"],
+        depth=r["depth"],
+        realizer=r["realizer"],
+        model=r["model"] or "",
+        path=path,
+        uses=sorted(
+            (u for u in (r.get("uses") or []) if u), key=lambda u: (order.get(u, len(order)), u)
+        ),
+        weight=r["weight"],
+        run=r["run"] or "",
+    )
+
+
+def failure_from_row(node: dict[str, Any]) -> Failure:
+    p = _props(node)
+    p["at"] = datetime.fromisoformat(p["at"])
+    return Failure(**{k: ("" if v is None else v) for k, v in p.items()})
+
+
+def jsonable(value: Any) -> Any:
+    """Query results as plain JSON values (nodes/edges become dicts)."""
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items() if k not in ("_ID", "_SRC", "_DST")}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if hasattr(value, "items") and hasattr(value, "labels"):  # neo4j Node
+        return {"_LABEL": ":".join(sorted(value.labels)), **jsonable(dict(value.items()))}
+    if hasattr(value, "items") and hasattr(value, "type"):  # neo4j Relationship
+        return {"_LABEL": value.type, **jsonable(dict(value.items()))}
+    return value

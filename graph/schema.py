@@ -10,6 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SCHEMA_VERSION = 1
+AW_DIRTY = "associations_dirty"  # Meta key: ASSOCIATED_WITH needs a full recompute
+
+# What `stats` counts: (label or type, the Stats field it fills).
+STAT_NODES = (
+    ("Image", "images"),
+    ("Element", "elements"),
+    ("Concept", "concepts"),
+    ("Caption", "captions"),
+    ("Failure", "failures"),
+    ("Run", "runs"),
+)
+STAT_RELS = (("EVOKES", "evokes"), ("ASSOCIATED_WITH", "associated_with"))
 
 
 @dataclass(frozen=True)

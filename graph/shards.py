@@ -10,7 +10,7 @@ Layout of a shards folder::
 
 A shard is written into ``shard-NNNNN.tmp`` and renamed, then its marker is
 written; a shard without marker is redone by a resumed job. The rows are those
-of :func:`evokegraph.graph.common.plan_write`, so ``COPY`` can take the files
+of :func:`evokegraph.graph.write_plan.plan_write`, so ``COPY`` can take the files
 as they are and the incremental path can rebuild the same records.
 """
 
@@ -31,7 +31,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from evokegraph.errors import UserInputError
-from evokegraph.graph import common
+from evokegraph.graph import write_plan
 from evokegraph.graph.schema import NODE_BY_LABEL, REL_BY_TYPE
 from evokegraph.records import (
     Element,
@@ -41,6 +41,7 @@ from evokegraph.records import (
     ImageEntry,
     ImageRecord,
 )
+from evokegraph.stage_keys import STAGE_ASSOCIATIONS, STAGE_ELEMENTS
 
 MANIFEST = "manifest.json"
 MARKER = "_SUCCESS"
@@ -90,7 +91,7 @@ def shard_name(index: int) -> str:
 
 def plan_tables(batch: GraphBatch) -> dict[str, pa.Table]:
     """A batch as the rows of each graph table (the rows ``GraphStore.write`` sends)."""
-    plan = common.plan_write(batch)
+    plan = write_plan.plan_write(batch)
     rows = {
         "concepts": plan.concepts,
         "images": plan.images,
@@ -217,8 +218,8 @@ def _entry(
     image = ImageRecord(**{k: r[k] for k in ImageRecord.model_fields if r.get(k) is not None})
     return ImageEntry(
         image=image,
-        elements=elements.get(image.id, []) if common.STAGE_ELEMENTS in keys else None,
-        evocations=evocations.get(image.id, []) if common.STAGE_ASSOCIATIONS in keys else None,
+        elements=elements.get(image.id, []) if STAGE_ELEMENTS in keys else None,
+        evocations=evocations.get(image.id, []) if STAGE_ASSOCIATIONS in keys else None,
         stage_keys=keys,
     )
 

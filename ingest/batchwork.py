@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from evokegraph.errors import ImageError
-from evokegraph.stage_keys import STAGE_ASSOCIATIONS, STAGE_ELEMENTS
 from evokegraph.images import DecodeOptions
 from evokegraph.ingest.images import load_image
 from evokegraph.ingest.sources import SourceItem
@@ -35,6 +34,7 @@ from evokegraph.ingest.stages import (
 from evokegraph.lexicons.concreteness import norms
 from evokegraph.records import Element, Evocation, Failure, ImageEntry, ImageRecord
 from evokegraph.runs import Failed
+from evokegraph.stage_keys import STAGE_ASSOCIATIONS, STAGE_ELEMENTS
 
 if TYPE_CHECKING:
     from evokegraph.ingest.runner import IngestConfig

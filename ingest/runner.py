@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from evokegraph import __version__
-from evokegraph.graph.common import AW_DIRTY
+from evokegraph.graph.schema import AW_DIRTY
 from evokegraph.graph.store import GraphStore
 from evokegraph.ingest.batchwork import (  # noqa: F401 - re-exported names
     BatchWork,

@@ -20,7 +20,7 @@ from evokegraph.errors import (
     SchemaVersionError,
     StoreError,
 )
-from evokegraph.graph import common
+from evokegraph.graph import cypher_text
 from evokegraph.graph import neo4j_store as N
 from evokegraph.graph.schema import NODES, neo4j_ddl
 from evokegraph.records import (
@@ -125,7 +125,7 @@ def test_init_creates_constraints_and_stamp() -> None:
         assert stmt in sent
     for n in NODES:
         assert any(f"FOR (n:{n.label}) REQUIRE n.{n.key} IS UNIQUE" in s for s in sent)
-    assert (common.W_SET_META, {"k": "schema_version", "v": "1"}) in [(c[0], c[1]) for c in d.calls]
+    assert (cypher_text.W_SET_META, {"k": "schema_version", "v": "1"}) in [(c[0], c[1]) for c in d.calls]
     assert store.schema_version == 1
 
 

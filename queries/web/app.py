@@ -94,7 +94,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> Iterator[None]:  # type: ignore[misc]
-        kb = store or open_store(StoreConfig(**{**cfg.__dict__, "read_only": True}))
+        kb = store or open_store(cfg.replace(read_only=True))
         folder = thumbs_dir or default_dir(cfg.path)
         holder["x"] = Explorer(kb, ThumbCache(folder))
         try:

@@ -38,7 +38,7 @@ def serve_cmd(
             f"warning: serving on {host}, reachable from other machines; the explorer "
             "has no login (it is read-only, but shows every image and caption)"
         )
-    where = cfg.path if cfg.backend == "ladybug" else cfg.uri
+    where = cfg.location()
     with open_kb(ctx, read_only=True) as kb:  # a bad --db fails here, as one line
         app = create_app(cfg, store=kb, thumbs_dir=thumbs)
         console.print(f"evokegraph explorer on http://{host}:{port}/ ({where}, read-only)")

@@ -1,0 +1,91 @@
+"""The :class:`GraphStore` protocol every backend implements, and the
+read-only guard for user Cypher.
+
+Backends import this module (never :mod:`evokegraph.graph.store`, the factory
+that opens them), so the backends and the factory form no import cycle.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from evokegraph.records import (
+    ContextPath,
+    Failure,
+    GraphBatch,
+    ImageRecord,
+    ImageView,
+    Pair,
+    RunRecord,
+    Stats,
+)
+
+
+@runtime_checkable
+class GraphStore(Protocol):
+    """What every backend offers. All Cypher built here uses parameters only."""
+
+    backend: str
+
+    def __enter__(self) -> GraphStore: ...
+    def __exit__(self, *exc: object) -> None: ...
+    def close(self) -> None: ...
+
+    def ensure_schema(self) -> None:
+        """Create tables/constraints if missing and stamp the schema version."""
+
+    def write(self, batch: GraphBatch) -> dict[str, int]:
+        """Write a batch idempotently (replace per image, merge the rest)."""
+
+    def record_run(self, run: RunRecord) -> None: ...
+    def get_meta(self, key: str) -> str | None: ...
+    def set_meta(self, key: str, value: str) -> None: ...
+    def runs(self) -> list[RunRecord]: ...
+    def stats(self) -> Stats: ...
+    def get_image(self, image_id: str) -> ImageView | None: ...
+    def stage_keys(self, image_ids: Sequence[str]) -> dict[str, dict[str, str]]: ...
+    def image_records(
+        self, image_ids: Sequence[str]
+    ) -> dict[str, tuple[ImageRecord, dict[str, str]]]:
+        """Stored images (record, stage keys) among ``image_ids``, in one query."""
+
+    def image_ids(self) -> list[str]: ...
+
+    def context(self, image_id: str, depth: int, *, max_shared_hops: int = 2) -> list[ContextPath]:
+        """Paths from the image's elements to concepts at accumulated depth."""
+
+    def contexts(
+        self, image_id: str, depths: Sequence[int], *, max_shared_hops: int = 2
+    ) -> dict[int, list[ContextPath]]:
+        """``context`` for several depths with one read of the image's edges."""
+
+    def iter_pairs(
+        self,
+        depths: Sequence[int] | None = None,
+        min_weight: float = 0.0,
+        realizer: str | None = None,
+    ) -> Iterator[Pair]: ...
+
+    def failures(self, run: str | None = None) -> list[Failure]: ...
+    def delete_image(self, image_id: str) -> bool: ...
+    def recompute_associations(self, concepts: Iterable[str] | None = None) -> int: ...
+
+    def query(
+        self, cypher: str, params: dict[str, Any] | None = None, *, write: bool = False
+    ) -> list[dict[str, Any]]:
+        """Run user Cypher; refuses writes unless ``write=True``."""
+
+
+_WRITE_WORDS = re.compile(
+    r"\b(CREATE|MERGE|DELETE|DETACH|SET|REMOVE|DROP|ALTER|COPY|LOAD|INSTALL|ATTACH|"
+    r"IMPORT|EXPORT|CHECKPOINT|BEGIN|COMMIT|ROLLBACK|FOREACH)\b",
+    re.IGNORECASE,
+)
+_STRINGS = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|`[^`]*`|//[^\n]*|/\*.*?\*/", re.S)
+
+
+def is_write_query(cypher: str) -> bool:
+    """True when the statement may write (keywords outside strings/comments)."""
+    return bool(_WRITE_WORDS.search(_STRINGS.sub(" ", cypher)))

@@ -1,0 +1,140 @@
+"""The write plan (pure): a :class:`GraphBatch` -> the rows each table receives.
+
+Both backends execute the same plan; they differ only in how rows are sent
+(``COPY FROM`` Arrow tables or ``UNWIND $rows``). Merging an image seen again
+and the ASSOCIATED_WITH rows of a recompute live here too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from evokegraph.graph import rows as R
+from evokegraph.weights import aggregate_weight
+from evokegraph.records import GraphBatch, ImageEntry
+from evokegraph.stage_keys import STAGE_ASSOCIATIONS, STAGE_DECODE, failure_stage
+
+Row = dict[str, Any]
+
+
+@dataclass
+class WritePlan:
+    concepts: list[Row] = field(default_factory=list)
+    images: list[Row] = field(default_factory=list)
+    replace_elements: list[str] = field(default_factory=list)
+    replace_evocations_only: list[str] = field(default_factory=list)
+    elements: list[Row] = field(default_factory=list)
+    has_element: list[Row] = field(default_factory=list)
+    is_rows: list[Row] = field(default_factory=list)
+    evokes: list[Row] = field(default_factory=list)
+    captions: list[Row] = field(default_factory=list)
+    uses: list[Row] = field(default_factory=list)
+    failures: list[Row] = field(default_factory=list)
+    drop_stages: dict[str, set[str]] = field(default_factory=dict)
+    # (image id, failure stage) pairs this write completes, and decoded uris
+    resolved: set[tuple[str, str]] = field(default_factory=set)
+    decoded_uris: set[str] = field(default_factory=set)
+
+    def failures_params(self) -> dict[str, Any] | None:
+        """Parameters of :data:`~evokegraph.graph.cypher_text.Q_FAILURES_OF`, or None when nothing is resolved."""
+        if not self.resolved and not self.decoded_uris:
+            return None
+        ids = sorted({i for i, _ in self.resolved})
+        return {"ids": ids, "uris": sorted(self.decoded_uris)}
+
+    def resolved_failure_ids(self, rows: Sequence[Row]) -> list[str]:
+        """Of the stored failures ``rows`` (from :data:`~evokegraph.graph.cypher_text.Q_FAILURES_OF`), those this
+        write resolves; the caller deletes them before writing new failures."""
+        return [
+            r["id"]
+            for r in rows
+            if (r["image_id"], r["stage"]) in self.resolved
+            or (r["stage"] == STAGE_DECODE and r["uri"] in self.decoded_uris)
+        ]
+
+
+def _merge_entries(entries: Sequence[ImageEntry]) -> list[ImageEntry]:
+    """Several entries for one image id in one batch become one (last wins)."""
+    out: dict[str, ImageEntry] = {}
+    for e in entries:
+        old = out.get(e.image.id)
+        if old is None:
+            out[e.image.id] = e
+            continue
+        im = e.image.model_copy(
+            update={
+                "uris": R.merge_uris(old.image.uris, e.image.uris),
+                "captions": list(dict.fromkeys([*old.image.captions, *e.image.captions])),
+            }
+        )
+        out[e.image.id] = ImageEntry(
+            image=im,
+            elements=e.elements if e.elements is not None else old.elements,
+            evocations=e.evocations if e.evocations is not None else old.evocations,
+            stage_keys={**old.stage_keys, **e.stage_keys},
+        )
+    return list(out.values())
+
+
+def plan_write(batch: GraphBatch) -> WritePlan:
+    """Turn a batch into the rows each table receives (pure)."""
+    entries = _merge_entries(batch.images)
+    plan = WritePlan(concepts=R.concept_rows(batch))
+    plan.images = [R.image_row(e) for e in entries]
+    for e in entries:
+        plan.resolved |= {(e.image.id, failure_stage(k)) for k in e.stage_keys}
+        plan.decoded_uris |= set(e.image.uris)
+        if e.elements is not None:
+            plan.replace_elements.append(e.image.id)
+            if e.evocations is None:
+                plan.drop_stages[e.image.id] = {STAGE_ASSOCIATIONS}
+        elif e.evocations is not None:
+            plan.replace_evocations_only.append(e.image.id)
+    plan.elements = R.element_rows(entries)
+    plan.has_element = [{"from": r["image_id"], "to": r["id"]} for r in plan.elements]
+    plan.is_rows = [{"from": r["id"], "to": r["concept"]} for r in plan.elements]
+    plan.evokes = R.evokes_rows(entries)
+    seen: set[str] = set()
+    for c in batch.captions:
+        if c.id in seen:
+            continue
+        seen.add(c.id)
+        plan.captions.append(R.caption_row(c))
+        plan.uses += [{"from": c.id, "to": u} for u in dict.fromkeys(c.uses)]
+    plan.failures = list({f.id: R.failure_row(f) for f in batch.failures}.values())
+    return plan
+
+
+def merge_image_row(old: Row, new: Row, plan: WritePlan) -> Row:
+    """An image already stored, seen again: keep the union of what is known."""
+    keys = {**json.loads(old.get("stage_keys") or "{}"), **json.loads(new["stage_keys"])}
+    for stage in plan.drop_stages.get(new["id"], ()):
+        if stage not in json.loads(new["stage_keys"]):
+            keys.pop(stage, None)
+    return {
+        "id": new["id"],
+        "uris": R.merge_uris(old.get("uris"), new["uris"]),
+        "width": new["width"] or old.get("width") or 0,
+        "height": new["height"] or old.get("height") or 0,
+        "format": new["format"] or old.get("format") or "",
+        "split": new["split"] or old.get("split") or "",
+        "captions": list(dict.fromkeys([*(old.get("captions") or []), *new["captions"]])),
+        "description": new["description"] or old.get("description") or "",
+        "stage_keys": json.dumps(keys, sort_keys=True),
+    }
+
+
+def aggregate_rows(rows: Sequence[Row]) -> list[Row]:
+    return [
+        {
+            "from": r["source"],
+            "to": r["target"],
+            "distance": int(r["distance"]),
+            "weight": aggregate_weight(float(r["mean_weight"]), int(r["support"])),
+            "support": int(r["support"]),
+        }
+        for r in rows
+    ]
