@@ -14,7 +14,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +81,7 @@ def run(
 ) -> subprocess.Popen[str]:
     script = workdir / "run_ingest.py"
     script.write_text(SCRIPT)
-    args = [json.dumps(asdict(store)), str(images), str(delay), str(start_at)]
+    args = [json.dumps(store.as_dict()), str(images), str(delay), str(start_at)]
     return subprocess.Popen(
         [sys.executable, str(script), *args],
         stdout=subprocess.PIPE,
