@@ -1,6 +1,7 @@
 # Two entry points for a fresh machine (Python 3.11, no GPU, package registries only):
 #   make demo   set up, then run the main job on the bundled sample (embedded store)
-#   make test   set up with the dev tools, then run the whole test suite
+#   make test   set up with the dev tools, check the structure, then run the whole test suite
+#   make check  import-linter layer contracts + mypy on the package as installed (build/lint)
 # Everything is installed into ./.venv; Debian packages with apt-get (as root or via sudo).
 
 PYTHON ?= python3.11
@@ -11,7 +12,7 @@ DB     ?= demo.kb
 APT_RUNTIME := wordnet-base wordnet-sense-index
 APT_TEST    := $(APT_RUNTIME) chromium
 
-.PHONY: demo test setup setup-dev apt-runtime apt-test clean
+.PHONY: demo test check setup setup-dev apt-runtime apt-test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -44,7 +45,12 @@ demo: setup
 	$(BIN)/evokegraph --db $(DB) report abstraction
 	$(BIN)/evokegraph --db $(DB) eval associations sample/gold.jsonl
 
-test: setup-dev
+# The stage folders become evokegraph.* only when installed: the checks run on a
+# real installed copy in build/lint; mypy's paths are mapped back to the repo files.
+check: setup-dev
+	$(BIN)/python tools/check_structure.py
+
+test: check
 	$(BIN)/python -m pytest -q
 
 clean:
