@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 from evokegraph.graph.ladybug_store import LadybugStore
-from evokegraph.ingest.images import decode
+from evokegraph.images import decode
 from evokegraph.ingest.runner import IngestConfig, Ingestor
 from evokegraph.ingest.stages import Extraction, ImageItem, MiningInput
 from evokegraph.records import Element, Evocation

@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from evokegraph.models.clip import load_open_clip
 from evokegraph.training.evaluate import retrieval
-from evokegraph.training.model import DistanceTokenCLIP, load_open_clip
+from evokegraph.training.model import DistanceTokenCLIP
 from evokegraph.training.train import contrastive_loss, false_negative_mask
 
 CONFIGS = {

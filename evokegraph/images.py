@@ -1,8 +1,10 @@
-"""Reading and validating image files (Pillow), one at a time, never fatally.
+"""Reading and decoding image files (Pillow), the one way every stage does it.
 
-:func:`load_image` returns an :class:`~evokegraph.ingest.stages.ImageItem`
-(record + decoded RGB image, upright) or raises :class:`ImageError` with a
-one-line reason; the runner records the reason and goes on.
+:func:`read_bytes` and :func:`decode` give the bytes and the upright RGB image
+of a file or raise :class:`~evokegraph.errors.ImageError` with a one-line
+reason (unsupported format, decompression bomb, truncated file...). Ingest
+(:func:`evokegraph.ingest.images.load_image`) and captioning (pixels for the
+VLM realizer) decode through here, so a picture looks the same to every model.
 """
 
 from __future__ import annotations
@@ -16,8 +18,6 @@ from pathlib import Path
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from evokegraph.errors import ImageError
-from evokegraph.ingest.stages import ImageItem
-from evokegraph.records import ImageRecord
 
 SUPPORTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO"})
 DEFAULT_MAX_PIXELS = 64_000_000  # well above a 50 MP camera, far below a bomb
@@ -97,29 +97,3 @@ def decode(data: bytes, options: DecodeOptions = DecodeOptions()) -> tuple[Image
     except (OSError, SyntaxError, ValueError) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ImageError(f"corrupt or truncated image: {msg}") from None
-
-
-def load_image(
-    path: Path,
-    *,
-    uri: str | None = None,
-    captions: list[str] | None = None,
-    split: str = "",
-    options: DecodeOptions = DecodeOptions(),
-    description: str = "",
-) -> ImageItem:
-    """Read, hash, decode and validate one image file."""
-    data = read_bytes(path)
-    image_id = sha256_bytes(data)
-    im, fmt = decode(data, options)
-    record = ImageRecord(
-        id=image_id,
-        uris=[uri or str(path)],
-        width=im.width,
-        height=im.height,
-        format=fmt,
-        split=split,
-        captions=[c for c in (captions or []) if c.strip()],
-        description=description,
-    )
-    return ImageItem(record=record, path=path, image=im if options.keep_pixels else None)

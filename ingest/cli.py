@@ -17,9 +17,10 @@ from evokegraph.cli_common import (
     progress_bar,
 )
 from evokegraph.errors import UserInputError
+from evokegraph.images import DEFAULT_MAX_PIXELS
 from evokegraph.ingest.caption_text import NO_CAPTION
-from evokegraph.ingest.images import DEFAULT_MAX_PIXELS
-from evokegraph.ingest.runner import IngestConfig, Ingestor, Progress, Summary
+from evokegraph.ingest.runner import IngestConfig, Ingestor, Summary
+from evokegraph.runs import Progress
 
 EXIT_FAILURES = 3  # the run finished, but some images or answers were recorded as failures
 
@@ -269,7 +270,7 @@ def ingest_cmd(
     ] = None,
 ) -> None:
     """Ingest images: elements, associations by distance, into the graph."""
-    from evokegraph.ingest.presets import check_preset, engine_options, reference_miner_options
+    from evokegraph.models.presets import check_preset, engine_options, reference_miner_options
 
     if check_preset(preset) == "reference":
         miner = "llm"

@@ -23,6 +23,7 @@ from typing import Any
 from evokegraph import __version__
 from evokegraph.graph.schema import AW_DIRTY
 from evokegraph.graph.store import GraphStore
+from evokegraph.images import DEFAULT_MAX_PIXELS
 from evokegraph.ingest.batchwork import (  # noqa: F401 - re-exported names
     BatchWork,
     Summary,
@@ -30,10 +31,10 @@ from evokegraph.ingest.batchwork import (  # noqa: F401 - re-exported names
     ratings,
     settings_key,
 )
-from evokegraph.ingest.images import DEFAULT_MAX_PIXELS
 from evokegraph.ingest.sources import SourceItem, iter_sources
 from evokegraph.ingest.stages import AssociationMiner, ElementExtractor
 from evokegraph.records import Element, Failure, GraphBatch, ImageEntry, RunRecord, utcnow
+from evokegraph.runs import Progress
 
 # Big transactions (flush_every >= BIG_FLUSH images) checkpoint the embedded
 # store at most every CHECKPOINT_EVERY_S seconds instead of after each commit
@@ -78,13 +79,6 @@ def _batches(
             batch = []
     if batch:
         yield batch
-
-
-class Progress:
-    """A tiny sink for progress events; the CLI plugs rich in, tests nothing."""
-
-    def advance(self, stage: str, n: int) -> None:  # pragma: no cover - trivial
-        pass
 
 
 class Ingestor:

@@ -4,9 +4,9 @@ Two small protocols: :class:`ElementExtractor` (image -> description + ranked
 salient elements) and :class:`AssociationMiner` (elements in context ->
 associations at distances 1..5). Backends register under a short name
 (``caption-text``, ``lexical``, ``vlm``, ``llm``) and the runner only ever sees
-the protocol. A backend answers per item either a result or a :class:`Failed`
-with a one-line reason (and the raw model text, if any); it never raises for
-one bad item.
+the protocol. A backend answers per item either a result or a
+:class:`~evokegraph.runs.Failed` with a one-line reason (and the raw model
+text, if any); it never raises for one bad item.
 """
 
 from __future__ import annotations
@@ -19,17 +19,10 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from evokegraph.records import Element, Evocation, ImageRecord
 from evokegraph.registry import Registry
+from evokegraph.runs import Failed
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
-
-
-@dataclass
-class Failed:
-    """One item a stage could not handle: recorded, never fatal."""
-
-    reason: str
-    raw: str = ""
 
 
 @dataclass

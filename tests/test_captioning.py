@@ -22,8 +22,7 @@ from evokegraph.captioning.report import abstraction_report
 from evokegraph.captioning.runner import CaptionConfig, Captioner, choose
 from evokegraph.cli import main
 from evokegraph.graph.ladybug_store import LadybugStore
-from evokegraph.ingest.engine import ChatRequest, ChatResult
-from evokegraph.ingest.stages import Failed
+from evokegraph.models.chat import ChatRequest, ChatResult
 from evokegraph.records import (
     ContextPath,
     Element,
@@ -33,6 +32,7 @@ from evokegraph.records import (
     ImageRecord,
     PathStep,
 )
+from evokegraph.runs import Failed
 
 A = "a" * 64
 

@@ -140,7 +140,8 @@ def test_eval_poem_cli_sweeps_depths_and_flags_random_weights(
     tiny: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from evokegraph.cli import main
-    from evokegraph.training.model import DistanceTokenCLIP, load_open_clip
+    from evokegraph.models.clip import load_open_clip
+    from evokegraph.training.model import DistanceTokenCLIP
 
     js, images = poem_fixture(tmp_path)
     clip, _, _ = load_open_clip(tiny, "none")

@@ -18,10 +18,10 @@ from PIL import Image
 from evokegraph.captioning.realizers import CaptionRequest, VLMRealizer
 from evokegraph.captioning.runner import choose
 from evokegraph.errors import ModelError, UserInputError
-from evokegraph.ingest.engine import ChatRequest, ChatResult
 from evokegraph.ingest.models.backends import LLMMiner
-from evokegraph.ingest.presets import engine_options, reference_realizer_options
 from evokegraph.ingest.stages import ImageItem, MiningInput
+from evokegraph.models.chat import ChatRequest, ChatResult
+from evokegraph.models.presets import engine_options, reference_realizer_options
 from evokegraph.records import ContextPath, Element, ImageRecord, PathStep
 
 
@@ -145,7 +145,7 @@ def test_engine_options_reach_vllm_and_transformers(monkeypatch: pytest.MonkeyPa
     fake.SamplingParams = lambda **kw: kw
     fake.sampling_params = types.SimpleNamespace()
     monkeypatch.setitem(sys.modules, "vllm", fake)
-    from evokegraph.ingest.engine import load_engine
+    from evokegraph.models.chat import load_engine
 
     opts = engine_options("vllm:allenai/Molmo-7B-D-0924", True, "bfloat16", 4096)
     eng = load_engine("vllm:allenai/Molmo-7B-D-0924", **opts)

@@ -80,7 +80,7 @@ def test_mask_covers_shared_image_depth_not_other_depths() -> None:
 # -- distance tokens against the reference's image encoding ---------------------------
 @pytest.fixture
 def tiny_clip(tmp_path: Path) -> nn.Module:
-    from evokegraph.training.model import load_open_clip
+    from evokegraph.models.clip import load_open_clip
 
     d = tmp_path / "tiny"
     d.mkdir()
@@ -170,7 +170,7 @@ def test_default_weights_offline_fail_at_once(
 ) -> None:
     import huggingface_hub.constants as hc
 
-    from evokegraph.training.weights import resolve_weights
+    from evokegraph.models.clip import resolve_weights
 
     monkeypatch.setattr(hc, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -190,7 +190,7 @@ def test_cached_default_weights_load_from_the_cache(
 ) -> None:
     import huggingface_hub.constants as hc
 
-    from evokegraph.training.weights import resolve_weights
+    from evokegraph.models.clip import resolve_weights
 
     snap = tmp_path / "models--laion--CLIP-ViT-B-32-laion2B-s34B-b79K"
     (snap / "refs").mkdir(parents=True)
@@ -205,8 +205,7 @@ def test_cached_default_weights_load_from_the_cache(
 
 
 def test_random_weights_are_flagged(tmp_path: Path) -> None:
-    from evokegraph.training.model import load_open_clip
-    from evokegraph.training.weights import header, is_random
+    from evokegraph.models.clip import header, is_random, load_open_clip
 
     d = tmp_path / "w"
     d.mkdir()
@@ -245,7 +244,7 @@ def test_converted_reference_checkpoint_loads_as_pre_ln(
 def test_pre_ln_training_round_trip(tmp_path: Path) -> None:
     from PIL import Image
 
-    from evokegraph.training.model import load_open_clip
+    from evokegraph.models.clip import load_open_clip
     from evokegraph.training.train import TrainConfig, model_from_checkpoint, train
 
     d = tmp_path / "tiny"

@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from evokegraph.errors import ImageError
-from evokegraph.ingest.images import DecodeOptions, load_image, sha256_bytes
+from evokegraph.images import DecodeOptions, sha256_bytes
+from evokegraph.ingest.images import load_image
 
 
 def jpeg_bytes(size: tuple[int, int] = (40, 30), color: str = "red", **save: object) -> bytes:

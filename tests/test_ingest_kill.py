@@ -30,7 +30,8 @@ SCRIPT = textwrap.dedent(
     import json, sys, time
     from evokegraph.graph.store import StoreConfig, open_store
     from evokegraph.ingest.runner import IngestConfig, ingest
-    from evokegraph.ingest.stages import EXTRACTORS, MINERS, Extraction, Failed
+    from evokegraph.ingest.stages import EXTRACTORS, MINERS, Extraction
+    from evokegraph.runs import Failed
     from evokegraph.records import Element, Evocation
 
     class Slow:

@@ -16,11 +16,12 @@ import pytest
 from PIL import Image
 
 from evokegraph.errors import ModelOutputError
-from evokegraph.ingest.engine import ChatRequest, load_engine
 from evokegraph.ingest.models.backends import LLMMiner, VLMExtractor
 from evokegraph.ingest.models.parsing import parse_associations, parse_extraction
-from evokegraph.ingest.stages import Failed, ImageItem, MiningInput
+from evokegraph.ingest.stages import ImageItem, MiningInput
+from evokegraph.models.chat import ChatRequest, load_engine
 from evokegraph.records import Element, ImageRecord
+from evokegraph.runs import Failed
 
 GOOD = {"dog": {f"distance {d}": [f"w{d}a", f"w{d}b", f"w{d}c"] for d in range(1, 6)}}
 

@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 
 from evokegraph.errors import ModelError
-from evokegraph.ingest.engine import ChatRequest, load_engine
 from evokegraph.ingest.models.backends import LLMMiner
-from evokegraph.ingest.stages import Failed, ImageItem, MiningInput
+from evokegraph.ingest.stages import ImageItem, MiningInput
+from evokegraph.models.chat import ChatRequest, load_engine
 from evokegraph.records import Element, ImageRecord
+from evokegraph.runs import Failed
 
 
 def tiny_tokenizer(corpus: str, extra_specials: tuple[str, ...] = ()):

@@ -18,8 +18,9 @@ from PIL import Image
 
 from evokegraph.graph.ladybug_store import LadybugStore
 from evokegraph.ingest.runner import IngestConfig, ingest
-from evokegraph.ingest.stages import Extraction, Failed, ImageItem, MiningInput
+from evokegraph.ingest.stages import Extraction, ImageItem, MiningInput
 from evokegraph.records import Element, Evocation
+from evokegraph.runs import Failed
 
 
 class Words:

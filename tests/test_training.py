@@ -151,7 +151,7 @@ def tiny_model_dir(tmp_path: Path) -> str:
     d = tmp_path / "tiny"
     d.mkdir()
     (d / "open_clip_config.json").write_text(json.dumps({"model_cfg": TINY}))
-    from evokegraph.training.model import load_open_clip
+    from evokegraph.models.clip import load_open_clip
 
     torch.manual_seed(0)  # the folder's own (random) weights, so no --pretrained is needed
     clip, _, _ = load_open_clip(f"local-dir:{d}", "none")
@@ -180,7 +180,8 @@ def colour_pairs(tmp_path: Path, per_colour: int = 4) -> Path:
 
 
 def test_distance_tokens_condition_the_embedding_and_freeze_clip(tiny_model_dir: str) -> None:
-    from evokegraph.training.model import DistanceTokenCLIP, load_open_clip
+    from evokegraph.models.clip import load_open_clip
+    from evokegraph.training.model import DistanceTokenCLIP
 
     torch.manual_seed(0)
     clip, _, _ = load_open_clip(tiny_model_dir)
@@ -251,7 +252,8 @@ def test_training_learns_colours_and_resumes(tiny_model_dir: str, tmp_path: Path
 
 
 def test_distance_token_training_runs_and_saves(tiny_model_dir: str, tmp_path: Path) -> None:
-    from evokegraph.training.model import DistanceTokenCLIP, load_open_clip
+    from evokegraph.models.clip import load_open_clip
+    from evokegraph.training.model import DistanceTokenCLIP
     from evokegraph.training.train import TrainConfig, load_checkpoint, train
 
     data = colour_pairs(tmp_path, per_colour=2)

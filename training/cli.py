@@ -193,7 +193,7 @@ def eval_cmd(
     if as_json:
         print_json(rows)
     else:
-        from evokegraph.training.weights import title_for
+        from evokegraph.models.clip import title_for
 
         print_table(rows, title=title_for("retrieval", model, pretrained))
 
@@ -209,7 +209,7 @@ AsDepthOpt = Annotated[
 
 
 def _print_protocol(rows: list[dict], title: str, weights: str, as_json: bool) -> None:
-    from evokegraph.training.weights import label_header
+    from evokegraph.models.clip import label_header
 
     if as_json:
         print_json({"weights": weights, "rows": rows})

@@ -163,7 +163,8 @@ def evaluate_model(
     import torch
     from PIL import Image
 
-    from evokegraph.training.model import DistanceTokenCLIP, load_open_clip
+    from evokegraph.models.clip import load_open_clip
+    from evokegraph.training.model import DistanceTokenCLIP
     from evokegraph.training.train import model_from_checkpoint
 
     clip, preprocess, tokenizer = load_open_clip(model_name, pretrained, device)

@@ -199,9 +199,9 @@ class Encoder:
 def load_encoder(
     model_name: str, pretrained: str | None, checkpoint: str | None, device: str = "cpu"
 ) -> Encoder:
-    from evokegraph.training.model import DistanceTokenCLIP, load_open_clip
+    from evokegraph.models.clip import load_open_clip, weights_label
+    from evokegraph.training.model import DistanceTokenCLIP
     from evokegraph.training.train import model_from_checkpoint
-    from evokegraph.training.weights import weights_label
 
     clip, preprocess, tokenizer = load_open_clip(model_name, pretrained, device)
     model = model_from_checkpoint(clip, checkpoint) if checkpoint else clip

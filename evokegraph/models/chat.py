@@ -1,9 +1,9 @@
 """The one protocol for text-generating model engines (LLM and VLM).
 
 Engines (``transformers``, ``vllm``, ``openai``) live in
-:mod:`evokegraph.ingest.models`; everything that needs a model (the VLM
-extractor, the LLM miner, the VLM caption realizer) talks to this protocol
-only, so a test can hand in a fake engine. ``load_engine("vllm:Qwen/...")``
+:mod:`evokegraph.models.engines`; everything that needs a model (the VLM
+extractor and the LLM miner of ingest, the VLM caption realizer of
+captioning) talks to this protocol only, so a test can hand in a fake engine. ``load_engine("vllm:Qwen/...")``
 resolves a spec ``ENGINE:MODEL`` through :data:`ENGINES`.
 """
 
@@ -81,9 +81,14 @@ def load_engine(spec: str, **options: Any) -> ChatEngine:
 
     engine, model = parse_spec(spec)
     try:
-        importlib.import_module("evokegraph.ingest.models.engines")
+        importlib.import_module("evokegraph.models.engines")
     except ModuleNotFoundError as exc:
-        mod = "evokegraph.ingest.models.engines"
+        mod = "evokegraph.models.engines"
         if not exc.name or not (mod == exc.name or mod.startswith(exc.name + ".")):
             raise
     return ENGINES.create(engine, model=model, **options)
+
+
+def reference_raw_prompt(text: str) -> str:
+    """Molmo's plain prompt as the reference sent it to vLLM's generate (no chat template)."""
+    return f"USER: <image> \n {text} \n ASSISTANT:"

@@ -1,4 +1,4 @@
-"""Chat engines behind :class:`~evokegraph.ingest.engine.ChatEngine`.
+"""Chat engines behind :class:`~evokegraph.models.chat.ChatEngine`.
 
 * ``openai``: any OpenAI-compatible HTTP server (a vLLM server, hosted APIs
   such as the method's gpt-4o-mini): JSON-schema ``response_format``, a
@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from evokegraph.errors import ModelError
-from evokegraph.ingest.engine import ENGINES, ChatRequest, ChatResult
+from evokegraph.models.chat import ENGINES, ChatRequest, ChatResult
 
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 

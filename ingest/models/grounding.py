@@ -30,38 +30,18 @@ class ClipGrounder:
         device: str | None = None,
         batch_size: int = 256,
     ) -> None:
-        import torch
+        from evokegraph.models.clip import ClipScorer
 
-        from evokegraph.training.model import load_open_clip
-
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.model, self.preprocess, self.tokenizer = load_open_clip(model, pretrained, self.device)
-        self.model.eval()
-        self.batch_size = batch_size
+        self.clip = ClipScorer.load(model, pretrained, device, batch_size=batch_size)
+        self.device = self.clip.device
         self.spec = f"{model}:{pretrained}"
 
-    def _texts(self, texts: Sequence[str]) -> Any:
-        import torch
-
-        out = []
-        with torch.no_grad():
-            for i in range(0, len(texts), self.batch_size):
-                toks = self.tokenizer(list(texts[i : i + self.batch_size])).to(self.device)
-                out.append(self.model.encode_text(toks, normalize=True).float())
-        return torch.cat(out)
-
     def ground(self, inputs: Sequence[MiningInput], evocations: Sequence[list[Evocation]]) -> None:
-        """Fill ``grounding`` on elements and evocations (in place) and re-weight."""
-        import torch
-
+        """Fill ``grounding`` on elements and evocations (in place)."""
         todo = [(i, inp) for i, inp in enumerate(inputs) if inp.item.image is not None]
         if not todo:
             return
-        with torch.no_grad():
-            pixels = torch.stack([self.preprocess(inp.item.image) for _, inp in todo]).to(
-                self.device
-            )
-            images = self.model.encode_image(pixels, normalize=True).float()
+        images = self.clip.encode_images([inp.item.image for _, inp in todo])
         prompts: list[str] = []
         slots: list[tuple[int, Any]] = []
         for row, (i, inp) in enumerate(todo):
@@ -73,12 +53,10 @@ class ClipGrounder:
                 slots.append((row, ev))
         if not prompts:
             return
-        texts = self._texts(prompts)
+        texts = self.clip.encode_texts(prompts)
         cos = (texts * images[[r for r, _ in slots]]).sum(-1).tolist()
         for (_, rec), c in zip(slots, cos, strict=True):
             rec.grounding = float(c)
-            if isinstance(rec, Evocation):
-                rec.weight = evokes_weight(rec.rank, grounding=float(c))
 
 
 class Canonicalizer:
