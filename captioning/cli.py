@@ -6,7 +6,17 @@ from typing import Annotated, Any
 
 import typer
 
-from evokegraph.cli_common import console, open_kb, print_json, print_table, progress_bar
+from evokegraph.cli_common import (
+    DtypeOpt,
+    MaxModelLenOpt,
+    PresetOpt,
+    TrustRemoteCodeOpt,
+    console,
+    open_kb,
+    print_json,
+    print_table,
+    progress_bar,
+)
 from evokegraph.errors import UserInputError
 from evokegraph.levels import DEFAULT_DEPTHS, check_depths
 
@@ -57,22 +67,10 @@ def caption_cmd(
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr.")
     ] = True,
-    preset: Annotated[
-        str,
-        typer.Option("--preset", help="project (default) or reference (the authors' settings)."),
-    ] = "project",
-    trust_remote_code: Annotated[
-        bool,
-        typer.Option(
-            "--trust-remote-code", help="Local engines: run the model repo's code (Molmo)."
-        ),
-    ] = False,
-    dtype: Annotated[
-        str | None, typer.Option("--dtype", help="Local engines: weights dtype, e.g. bfloat16.")
-    ] = None,
-    max_model_len: Annotated[
-        int | None, typer.Option("--max-model-len", min=1, help="Local engines: context length.")
-    ] = None,
+    preset: PresetOpt = "project",
+    trust_remote_code: TrustRemoteCodeOpt = False,
+    dtype: DtypeOpt = None,
+    max_model_len: MaxModelLenOpt = None,
 ) -> None:
     """Write captions at depths of abstraction, each with its graph path."""
     from evokegraph.captioning.realizers import REALIZERS
@@ -125,26 +123,13 @@ def explain_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """The graph path a caption came from."""
-    from evokegraph.views import resolve_caption
+    from evokegraph.views import caption_explanation, resolve_caption
 
     with open_kb(ctx, read_only=True) as kb:
-        caption_id = resolve_caption(kb, caption_id)
-        rows = kb.query(
-            "MATCH (c:Caption {id: $id})-[:DESCRIBES]->(i:Image) "
-            "RETURN c.text AS text, c.depth AS depth, c.realizer AS realizer, c.model AS model, "
-            "c.path AS path, c.weight AS weight, i.id AS image, i.uris AS uris",
-            {"id": caption_id},
-        )
-    if not rows:
-        raise UserInputError(
-            f"no caption with id {caption_id!r}; list an image's captions with `evokegraph show IMAGE`"
-        )
-    import json
-
-    r = rows[0]
-    steps = json.loads(r["path"] or "[]")
+        r = caption_explanation(kb, resolve_caption(kb, caption_id))
+    steps = r["path"]
     if as_json:
-        print_json({**r, "path": steps})
+        print_json(r)
         return
     console.print(
         f"[bold]{r['text']}[/bold]  (depth {r['depth']}, {r['realizer']}{' ' + r['model'] if r['model'] else ''}, path weight {r['weight']:.3f})"

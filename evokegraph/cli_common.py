@@ -32,6 +32,23 @@ eval_app = typer.Typer(
 )
 
 
+# Options more than one command takes: defined once (flag, help, checks).
+PresetOpt = Annotated[
+    str,
+    typer.Option("--preset", help="project (default) or reference (the authors' settings)."),
+]
+TrustRemoteCodeOpt = Annotated[
+    bool,
+    typer.Option("--trust-remote-code", help="Local engines: run the model repo's code (Molmo)."),
+]
+DtypeOpt = Annotated[
+    str | None, typer.Option("--dtype", help="Local engines: weights dtype, e.g. bfloat16.")
+]
+MaxModelLenOpt = Annotated[
+    int | None, typer.Option("--max-model-len", min=1, help="Local engines: context length.")
+]
+
+
 @dataclass
 class State:
     store: StoreConfig = field(default_factory=StoreConfig.from_env)

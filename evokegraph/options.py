@@ -10,10 +10,12 @@ them, so no command special-cases a backend's name.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from evokegraph.errors import UserInputError
 
@@ -29,6 +31,9 @@ class Flag:
     min: int | None = None
 
 
+REQUIRED: Any = dataclasses.MISSING
+
+
 def option(
     default: Any,
     flag: str,
@@ -36,12 +41,20 @@ def option(
     *,
     envvar: str | None = None,
     cli_type: type | None = None,
-    min: int | None = None,
+    min: float | None = None,
+    default_factory: Callable[[], Any] | None = None,
 ) -> Any:
-    """A dataclass field with its CLI flag (``default`` None: the flag's empty value is None)."""
-    return dataclasses.field(
-        default=default, metadata={"cli": Flag(flag, help, envvar, cli_type, min)}
-    )
+    """A dataclass field with its CLI flag.
+
+    ``default`` None: the flag's empty value is None. :data:`REQUIRED`: the
+    flag must be given. ``default_factory``: computed when the flag is not
+    given (``default`` is then ignored). A bool flag may name its negative
+    form too: ``"--lock-image/--unlock-image"``.
+    """
+    meta = {"cli": Flag(flag, help, envvar, cli_type, min)}
+    if default_factory is not None:
+        return dataclasses.field(default_factory=default_factory, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
 
 
 @dataclass(frozen=True)
@@ -51,25 +64,39 @@ class OptionField:
     name: str
     default: Any
     flag: Flag
+    has_factory: bool = False
+
+    @property
+    def required(self) -> bool:
+        return self.default is dataclasses.MISSING and not self.has_factory
 
     @property
     def cli_type(self) -> type:
         if self.flag.cli_type is not None:
             return self.flag.cli_type
-        return str if self.default is None else type(self.default)
+        if self.default is None or self.default is dataclasses.MISSING:
+            return str
+        return type(self.default)
 
     @property
     def cli_default(self) -> Any:
-        """The default typer shows: '' for an option that is None when not given."""
+        """The default typer shows: '' for an option that is None when not given,
+        None for one computed when not given, ``...`` for a required one."""
+        if self.required:
+            return ...
+        if self.has_factory:
+            return None
         if self.default is None:
             return ""
         return self.cli_type(self.default) if self.flag.cli_type is not None else self.default
 
     def convert(self, value: Any) -> Any:
         """A value from the command line or the environment -> the field's value."""
-        if self.default is None and value in ("", None):
+        if (self.default is None or self.has_factory) and value in ("", None):
             return None
-        if isinstance(value, Path) or (isinstance(self.default, str) and value is not None):
+        if isinstance(value, Path) or (
+            value is not None and (isinstance(self.default, str) or self.flag.cli_type is Path)
+        ):
             return str(value)
         if isinstance(value, str) and isinstance(self.default, bool):
             return value.strip().lower() in ("1", "true", "yes", "on")
@@ -90,5 +117,51 @@ def option_fields(cls: type) -> list[OptionField]:
     for f in dataclasses.fields(cls):
         flag = f.metadata.get("cli")
         if isinstance(flag, Flag):
-            out.append(OptionField(f.name, f.default, flag))
+            has_factory = f.default_factory is not dataclasses.MISSING
+            out.append(OptionField(f.name, f.default, flag, has_factory))
     return out
+
+
+C = TypeVar("C")
+
+
+def build(cls: type[C], values: Mapping[str, Any]) -> C:
+    """An option class from CLI values (converted; a factory field left out when not given)."""
+    fields = {f.name: f for f in option_fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for name, value in values.items():
+        f = fields[name]
+        v = f.convert(value)
+        if v is None and f.has_factory:
+            continue
+        kwargs[name] = v
+    return cls(**kwargs)
+
+
+def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
+    """The same options on an argparse parser (for entry points such as torchrun's):
+    a bool gets ``--x/--no-x`` and its named negative form, if any."""
+    for f in option_fields(cls):
+        names = f.flag.flag.split("/")
+        if f.cli_type is bool:
+            parser.add_argument(
+                names[0],
+                dest=f.name,
+                action=argparse.BooleanOptionalAction,
+                default=f.default,
+                help=f.flag.help,
+            )
+            for neg in names[1:]:
+                parser.add_argument(neg, dest=f.name, action="store_false", help=argparse.SUPPRESS)
+        elif f.required:
+            parser.add_argument(names[0], dest=f.name, required=True, help=f.flag.help)
+        else:
+            default = None if f.has_factory else f.default
+            parser.add_argument(
+                names[0], dest=f.name, default=default, help=f.flag.help, type=_parser_type(f)
+            )
+
+
+def _parser_type(f: OptionField) -> Callable[[str], Any]:
+    base = f.cli_type
+    return base if base in (int, float) else str

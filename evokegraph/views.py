@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,11 @@ from evokegraph.records import ImageView
 Q_IMAGE_PREFIX = "MATCH (i:Image) WHERE i.id STARTS WITH $p RETURN i.id AS id ORDER BY id LIMIT 2"
 Q_IMAGE_EXISTS = "MATCH (i:Image {id: $id}) RETURN i.id AS id"
 Q_IMAGE_URI = "MATCH (i:Image) WHERE $uri IN i.uris RETURN i.id AS id ORDER BY id LIMIT 2"
+Q_CAPTION_EXPLAIN = (
+    "MATCH (c:Caption {id: $id})-[:DESCRIBES]->(i:Image) "
+    "RETURN c.text AS text, c.depth AS depth, c.realizer AS realizer, c.model AS model, "
+    "c.path AS path, c.weight AS weight, i.id AS image, i.uris AS uris"
+)
 Q_CAPTION_PREFIX = (
     "MATCH (c:Caption) WHERE c.id STARTS WITH $p RETURN c.id AS id ORDER BY id LIMIT 2"
 )
@@ -75,6 +81,16 @@ def resolve_caption(kb: GraphStore, ref: str) -> str:
     return _unique(ids, ref, "caption")
 
 
+def caption_explanation(kb: GraphStore, caption_id: str) -> dict[str, Any]:
+    """A stored caption with its image and its graph path (``path``: the steps as dicts)."""
+    rows = kb.query(Q_CAPTION_EXPLAIN, {"id": caption_id})
+    if not rows:
+        raise UserInputError(
+            f"no caption with id {caption_id!r}; list an image's captions with `evokegraph show IMAGE`"
+        )
+    return {**rows[0], "path": json.loads(rows[0]["path"] or "[]")}
+
+
 def image_tables(view: ImageView) -> list[tuple[str, list[dict[str, Any]]]]:
     im = view.image
     info = [
@@ -101,7 +117,11 @@ def image_tables(view: ImageView) -> list[tuple[str, list[dict[str, Any]]]]:
         {"depth": c.depth, "caption": c.text, "realizer": c.realizer, "id": c.id}
         for c in view.captions
     ]
-    out = [("image", info), ("salient elements", elements), ("associations by distance", assoc)]
+    out: list[tuple[str, list[dict[str, Any]]]] = [
+        ("image", info),
+        ("salient elements", elements),
+        ("associations by distance", assoc),
+    ]
     if captions:
         out.append(("captions by depth", captions))
     return out

@@ -8,6 +8,10 @@ from typing import Annotated, Any
 import typer
 
 from evokegraph.cli_common import (
+    DtypeOpt,
+    MaxModelLenOpt,
+    PresetOpt,
+    TrustRemoteCodeOpt,
     console,
     err_console,
     eval_app,
@@ -221,22 +225,10 @@ def ingest_cmd(
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Progress bars on stderr.")
     ] = True,
-    preset: Annotated[
-        str,
-        typer.Option("--preset", help="project (default) or reference (the authors' settings)."),
-    ] = "project",
-    trust_remote_code: Annotated[
-        bool,
-        typer.Option(
-            "--trust-remote-code", help="Local engines: run the model repo's code (Molmo)."
-        ),
-    ] = False,
-    dtype: Annotated[
-        str | None, typer.Option("--dtype", help="Local engines: weights dtype, e.g. bfloat16.")
-    ] = None,
-    max_model_len: Annotated[
-        int | None, typer.Option("--max-model-len", min=1, help="Local engines: context length.")
-    ] = None,
+    preset: PresetOpt = "project",
+    trust_remote_code: TrustRemoteCodeOpt = False,
+    dtype: DtypeOpt = None,
+    max_model_len: MaxModelLenOpt = None,
     engine_name: Annotated[
         str,
         typer.Option(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -14,17 +15,13 @@ from evokegraph.cli_common import (
     open_kb,
     print_json,
     print_table,
+    typer_parameters,
 )
+from evokegraph.options import build, option_fields
+from evokegraph.training.config import MODEL_HELP, PRETRAINED_HELP, TrainConfig
 
-ModelOpt = Annotated[str, typer.Option("--model", help="open_clip model name, or local-dir:PATH.")]
-PretrainedOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--pretrained",
-        help="open_clip pretrained tag or checkpoint path (default: the method's "
-        "laion2b_s34b_b79k for ViT-B-32; 'none': random weights, flagged in every report).",
-    ),
-]
+ModelOpt = Annotated[str, typer.Option("--model", help=MODEL_HELP)]
+PretrainedOpt = Annotated[str | None, typer.Option("--pretrained", help=PRETRAINED_HELP)]
 
 
 def export_cmd(
@@ -75,86 +72,17 @@ def export_cmd(
         console.print(f"{len(s.missing)} image file(s) not found and left out, e.g. {s.missing[0]}")
 
 
-def train_cmd(
-    data: Annotated[
-        Path, typer.Option("--data", help="An export: train.csv (tab-separated) or pairs.parquet.")
-    ],
-    model: ModelOpt = "ViT-B-32",
-    pretrained: PretrainedOpt = None,
-    method: Annotated[
-        str, typer.Option("--method", help="distance-tokens (the method) or finetune.")
-    ] = "distance-tokens",
-    out: Annotated[
-        Path, typer.Option("--out", help="Run folder (checkpoint.pt, metrics.jsonl).")
-    ] = Path("runs/train"),
-    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Epochs.")] = 1,
-    lr: Annotated[float, typer.Option("--lr", help="Learning rate (Adam).")] = 1e-4,
-    batch_size: Annotated[
-        int, typer.Option("--batch-size", min=2, help="Pairs per batch, each stream.")
-    ] = 64,
-    accum: Annotated[int, typer.Option("--accum", min=1, help="Gradient accumulation steps.")] = 1,
-    distance_tokens: Annotated[
-        int, typer.Option("--distance-tokens", min=1, help="Tokens per depth.")
-    ] = 5,
-    token_position: Annotated[
-        str,
-        typer.Option(
-            "--token-position",
-            help="pre-ln: after class token + patches + positions, before patch dropout and "
-            "ln_pre (the reference); post-ln: after ln_pre.",
-        ),
-    ] = "pre-ln",
-    token_init_std: Annotated[
-        float,
-        typer.Option("--token-init-std", help="Std of the tokens' normal init (reference: 1.0)."),
-    ] = 1.0,
-    shuffled_weight: Annotated[
-        float, typer.Option("--shuffled-weight", help="Loss weight of shuffled batches.")
-    ] = 0.6,
-    hard_weight: Annotated[
-        float, typer.Option("--hard-weight", help="Loss weight of balanced hard batches.")
-    ] = 0.4,
-    lock_image: Annotated[
-        bool, typer.Option("--lock-image/--unlock-image", help="finetune: freeze the image tower.")
-    ] = True,
-    lock_text: Annotated[
-        bool, typer.Option("--lock-text/--unlock-text", help="finetune: freeze the text tower.")
-    ] = False,
-    save_every: Annotated[
-        int, typer.Option("--save-every", min=0, help="Checkpoint every N steps (0: at the end).")
-    ] = 0,
-    resume: Annotated[
-        str | None, typer.Option("--resume", help="Checkpoint to resume from.")
-    ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed.")] = 0,
-) -> None:
+def train_cmd(**options: Any) -> None:
     """Fine-tune CLIP on exported pairs (distance tokens or plain)."""
-    from evokegraph.training.train import TrainConfig, train
+    from evokegraph.training.train import train
 
-    result = train(
-        TrainConfig(
-            data=str(data),
-            model=model,
-            pretrained=pretrained,
-            method=method,
-            out=str(out),
-            epochs=epochs,
-            lr=lr,
-            batch_size=batch_size,
-            accum=accum,
-            distance_tokens=distance_tokens,
-            token_position=token_position,
-            token_init_std=token_init_std,
-            shuffled_weight=shuffled_weight,
-            hard_weight=hard_weight,
-            lock_image=lock_image,
-            lock_text=lock_text,
-            save_every=save_every,
-            resume=resume,
-            seed=seed,
-        )
-    )
-    print_json(result)
+    print_json(train(build(TrainConfig, options)))
+
+
+# The options are TrainConfig's fields (the one source, shared with train.main).
+train_cmd.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    typer_parameters(option_fields(TrainConfig))
+)
 
 
 def eval_cmd(

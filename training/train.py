@@ -25,7 +25,7 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,32 +35,9 @@ from torch.utils.data import DataLoader, Dataset
 
 from evokegraph.errors import UserInputError
 from evokegraph.levels import MAX_EVOKES_DISTANCE
+from evokegraph.options import add_arguments, build
 from evokegraph.pairs import norm_caption
-
-
-@dataclass
-class TrainConfig:
-    data: str
-    model: str = "ViT-B-32"
-    pretrained: str | None = None  # None: the model's default (laion2b_s34b_b79k); "none": random
-    method: str = "distance-tokens"  # or "finetune"
-    out: str = "runs/train"
-    epochs: int = 1
-    lr: float = 1e-4
-    batch_size: int = 64
-    accum: int = 1
-    distance_tokens: int = 5
-    token_position: str = "pre-ln"  # the reference's; "post-ln": after ln_pre
-    token_init_std: float = 1.0  # the reference's nn.Embedding N(0, 1); 0.02 is the other usual
-    shuffled_weight: float = 0.6
-    hard_weight: float = 0.4
-    lock_image: bool = True
-    lock_text: bool = False
-    save_every: int = 0  # steps; 0 = at the end only
-    resume: str | None = None
-    seed: int = 0
-    workers: int = 0
-    device: str = field(default_factory=lambda: "cuda" if torch.cuda.is_available() else "cpu")
+from evokegraph.training.config import TrainConfig
 
 
 # -- data ---------------------------------------------------------------------
@@ -409,25 +386,13 @@ class _null:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """``python -m evokegraph.training.train`` (e.g. under torchrun): the options
+    of ``evokegraph train``, read from :class:`TrainConfig`."""
     ap = argparse.ArgumentParser(
         prog="python -m evokegraph.training.train", description=__doc__.splitlines()[0]
     )
-    for f in TrainConfig.__dataclass_fields__.values():
-        if f.name == "device":
-            ap.add_argument("--device", default=None)
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        if f.type in ("bool",):
-            ap.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
-        elif f.name == "data":
-            ap.add_argument(flag, required=True)
-        else:
-            kind = {"int": int, "float": float}.get(str(f.type), str)
-            ap.add_argument(flag, type=kind, default=f.default)
-    args = vars(ap.parse_args(argv))
-    if args.get("device") is None:
-        args.pop("device")
-    return train(TrainConfig(**args))
+    add_arguments(ap, TrainConfig)
+    return train(build(TrainConfig, vars(ap.parse_args(argv))))
 
 
 if __name__ == "__main__":
