@@ -21,7 +21,7 @@ import json
 import random
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import mean
@@ -88,31 +88,44 @@ def _select(
     seed: int,
 ) -> list[dict[str, Any]]:
     """One entry per image that passes the notebook's filter, choices seeded."""
-    by_image: dict[str, dict[str, Any]] = {}
+    by_image: dict[str, _Stored] = {}
     for r in store.query(Q):
         if realizer is not None and r["realizer"] != realizer:
             continue
-        e = by_image.setdefault(r["image"], {"uris": r["uris"] or [], "own": r["own"] or []})
-        e.setdefault(int(r["depth"]), []).append(r["text"])
+        e = by_image.setdefault(r["image"], _Stored(r["uris"] or [], r["own"] or []))
+        e.texts.setdefault(int(r["depth"]), []).append(r["text"])
     rng = random.Random(seed)
     chosen = []
     for image in sorted(by_image):
         e = by_image[image]
-        path = next((u for u in e["uris"] if Path(u).is_file()), None)
-        if path is None or any(d not in e for d in DISTANCES):
+        path = next((u for u in e.uris if Path(u).is_file()), None)
+        if path is None or any(d not in e.texts for d in DISTANCES):
             continue
         cid = coco_image_id(path)
-        own = originals.get(cid, []) if originals is not None else e["own"]
-        foil = foils.get(cid, []) if foils is not None else []
+        own = _by_id(originals, cid) if originals is not None else e.own
+        foil = _by_id(foils, cid) if foils is not None else []
         if not own or (foils is not None and not foil):
             continue
         item = {"path": path, "original": rng.choice(sorted(own))}
         if foil:
             item["foil"] = rng.choice(sorted(foil))
         for d in DISTANCES:
-            item[f"distance {d}"] = rng.choice(sorted(e[d]))
+            item[f"distance {d}"] = rng.choice(sorted(e.texts[d]))
         chosen.append(item)
     return chosen
+
+
+@dataclass
+class _Stored:
+    """One image as stored: its URIs, its own captions, caption texts by depth."""
+
+    uris: list[str]
+    own: list[str]
+    texts: dict[int, list[str]] = field(default_factory=dict)
+
+
+def _by_id(captions: dict[int, list[str]], cid: int | None) -> list[str]:
+    return captions.get(cid, []) if cid is not None else []
 
 
 def reference_report(
@@ -146,7 +159,7 @@ def reference_report(
     return report
 
 
-def _pairwise(scores: dict[str, Sequence[float]], bases: Sequence[str]) -> list[dict[str, Any]]:
+def _pairwise(scores: Mapping[str, Sequence[float]], bases: Sequence[str]) -> list[dict[str, Any]]:
     """The notebook's get_percentage_times: share of images where base > other (strict)."""
     rows = []
     for base in bases:

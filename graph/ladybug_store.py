@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from operator import itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pyarrow as pa
 
@@ -166,7 +166,8 @@ class LadybugStore(reads.SharedReads):
         res = self._conn.execute(cypher, params or {})
         if isinstance(res, list):  # several statements
             res = res[-1]
-        return res.get_all()
+        # rows are lists (ladybug gives dicts only when asked to; never here)
+        return cast(list[list[Any]], res.get_all())
 
     def _rows(self, cypher: str, params: dict[str, Any] | None = None) -> list[list[Any]]:
         return self._run(cypher, params)
@@ -230,6 +231,8 @@ class LadybugStore(reads.SharedReads):
         key = NODE_BY_LABEL[label].key
         cypher = f"UNWIND $keys AS k MATCH (n:{label} {{{key}: k}}) RETURN n.{key}"
         res = self._conn.execute(cypher, {"keys": list(keys)})
+        if isinstance(res, list):  # one statement: never a list; narrows the type
+            res = res[-1]
         return set(res.get_as_arrow().column(0).to_pylist())  # Arrow: ~10x faster than rows
 
     def defer_checkpoints(self, every_s: float | None) -> None:

@@ -18,7 +18,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from evokegraph.errors import (
     NotAKnowledgeBaseError,
@@ -96,11 +96,12 @@ W_WIPE = "MATCH (n) WITH n LIMIT 10000 DETACH DELETE n RETURN count(*) AS n"
 
 
 WRITE_ATTEMPTS = 8
+_T = TypeVar("_T")
 
 
 def backoff(attempt: int) -> float:
     """Seconds to wait before retry ``attempt + 1``: 50 ms doubling, jittered, <= 2 s."""
-    return min(2.0, 0.05 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
+    return min(2.0, 0.05 * 2.0 ** (attempt - 1)) * random.uniform(0.5, 1.5)
 
 
 def _chunks(rows: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -216,7 +217,7 @@ class Neo4jStore(reads.SharedReads):
     def _rows(self, cypher: str, params: dict[str, Any] | None = None) -> list[list[Any]]:
         return [list(r.values()) for r in self._read(cypher, params)]
 
-    def _write_tx(self, work: Callable[[Any], Any]) -> Any:
+    def _write_tx(self, work: Callable[[Any], _T]) -> _T:
         """Run ``work`` in a managed write transaction, retried on conflicts.
 
         The driver retries transient errors itself; a concurrent writer that
@@ -231,7 +232,8 @@ class Neo4jStore(reads.SharedReads):
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 with self._driver.session(database=self.database) as session:
-                    return session.execute_write(work)
+                    done: _T = session.execute_write(work)
+                    return done
             except retry as exc:
                 if attempt == WRITE_ATTEMPTS:
                     raise StoreError(

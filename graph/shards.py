@@ -196,7 +196,7 @@ def shard_batch(shard: Path) -> GraphBatch:
                 element=el["concept"],
                 concept=r["to"],
                 surface=r["surface"],
-                pos=pos.get(r["to"], "NOUN"),  # type: ignore[arg-type]
+                pos=pos.get(r["to"], "NOUN"),
                 **{k: r[k] for k in ("distance", "rank", "weight", "grounding", "run")},
             )
         )

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from evokegraph.levels import MAX_EVOKES_DISTANCE, check_depth
-from evokegraph.records import ContextPath, PathStep
+from evokegraph.records import ContextPath, PathStep, Pos
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,13 @@ def near_duplicate(a: str, b: str) -> bool:
         return True
     short, long_ = sorted((a, b), key=len)
     return len(short) >= 4 and long_.startswith(short) and len(long_) - len(short) <= 3
+
+
+# a path while searching: (weight, depth, element, pos, edges as (kind, Edge))
+_Kind = Literal["EVOKES", "ASSOCIATED_WITH"]
+_Work = tuple[float, int, str, str, tuple[tuple[_Kind, Edge], ...]]
+# stored part-of-speech tags a path keeps; any other is OTHER
+_POS: dict[str, Pos] = {"NOUN": "NOUN", "VERB": "VERB", "ADJ": "ADJ", "ADV": "ADV"}
 
 
 def paths_at_depth(
@@ -64,11 +72,9 @@ def paths_at_depth(
     """
     check_depth(depth)
     banned = set(exclude)
-    # a path while searching: (weight, depth, element, pos, edges as (kind, Edge))
-    Work = tuple[float, int, str, str, tuple[tuple[str, Edge], ...]]
-    best: dict[tuple[str, str], Work] = {}
+    best: dict[tuple[str, str], _Work] = {}
 
-    def offer(w: Work) -> None:
+    def offer(w: _Work) -> None:
         concept = w[4][-1][1].target
         element = w[2]
         if concept in banned or near_duplicate(concept, element):
@@ -79,9 +85,9 @@ def paths_at_depth(
         if old is None or (w[0], contextual) > (old[0], len(old[4]) == 1):
             best[key] = w
 
-    frontier: list[Work] = []
+    frontier: list[_Work] = []
     for e in evokes:
-        w: Work = (e.weight, e.distance, e.source, e.pos, (("EVOKES", e),))
+        w: _Work = (e.weight, e.distance, e.source, e.pos, (("EVOKES", e),))
         if e.distance == depth:
             offer(w)
         elif e.distance < depth and depth > MAX_EVOKES_DISTANCE:
@@ -93,14 +99,14 @@ def paths_at_depth(
         frontier = sorted(frontier, key=lambda w: (-w[0], w[2], w[4][-1][1].target))[:beam]
         remaining = max(depth - w[1] for w in frontier)
         edges = shared({w[4][-1][1].target for w in frontier}, remaining)
-        nxt: list[Work] = []
+        nxt: list[_Work] = []
         for w in frontier:
             seen = {w[2], *(e.target for _, e in w[4])}
             for e in edges.get(w[4][-1][1].target, ()):
                 d = w[1] + e.distance
                 if d > depth or e.target in seen:
                     continue
-                q: Work = (w[0] * e.weight, d, w[2], w[3], (*w[4], ("ASSOCIATED_WITH", e)))
+                q: _Work = (w[0] * e.weight, d, w[2], w[3], (*w[4], ("ASSOCIATED_WITH", e)))
                 if d == depth:
                     offer(q)
                 else:
@@ -111,7 +117,7 @@ def paths_at_depth(
     return sorted(out, key=lambda p: (-p.weight, p.element, p.concept))
 
 
-def _to_path(image_id: str, w: tuple) -> ContextPath:
+def _to_path(image_id: str, w: _Work) -> ContextPath:
     weight, depth, element, pos, edges = w
     return ContextPath(
         image_id=image_id,
@@ -125,5 +131,5 @@ def _to_path(image_id: str, w: tuple) -> ContextPath:
             )
             for kind, e in edges
         ],
-        pos=edges[-1][1].pos if edges[-1][1].pos in ("NOUN", "VERB", "ADJ", "ADV") else "OTHER",
+        pos=_POS.get(edges[-1][1].pos, "OTHER"),
     )

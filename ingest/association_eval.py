@@ -155,10 +155,15 @@ def score(matched: Sequence[Matched], encoder: Any) -> dict[str, Any]:
                     shuffled[d].append(best(w, other.item.d[d]))
                 conc[d].append(concreteness(w))
                 intended.append(d)
-                closest.append(max(DISTANCES, key=lambda dd, w=w, m=m: best(w, m.item.d[dd])))
+                fits = {dd: best(w, m.item.d[dd]) for dd in DISTANCES}
+                closest.append(max(DISTANCES, key=fits.__getitem__))
 
     def mean(xs: list[float]) -> float | None:
         return round(float(np.mean(xs)), 3) if xs else None
+
+    def gap(xs: list[float], ys: list[float]) -> float | None:
+        mx, my = mean(xs), mean(ys)
+        return round(mx - my, 3) if mx is not None and my is not None else None
 
     rows = [
         {
@@ -167,9 +172,7 @@ def score(matched: Sequence[Matched], encoder: Any) -> dict[str, Any]:
             "words": len(model[d]),
             "model": mean(model[d]),
             "shuffled": mean(shuffled[d]),
-            "gap": (
-                round(mean(model[d]) - mean(shuffled[d]), 3) if model[d] and shuffled[d] else None
-            ),  # type: ignore[operator]
+            "gap": gap(model[d], shuffled[d]),
             "concreteness": mean(conc[d]),
         }
         for d in DISTANCES

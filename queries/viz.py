@@ -61,10 +61,10 @@ def thumbnail_uri(path: str, size: int = 96) -> str | None:
 
     try:
         with Image.open(path) as im:
-            im = im.convert("RGB")
-            im.thumbnail((size, size))
+            rgb = im.convert("RGB")
+            rgb.thumbnail((size, size))
             buf = io.BytesIO()
-            im.save(buf, "JPEG", quality=80)
+            rgb.save(buf, "JPEG", quality=80)
     except (OSError, ValueError):
         return None
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()

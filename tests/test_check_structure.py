@@ -11,7 +11,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _tool() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("check_structure", ROOT / "tools" / "check_structure.py")
+    spec = importlib.util.spec_from_file_location(
+        "check_structure", ROOT / "tools" / "check_structure.py"
+    )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -21,7 +23,11 @@ def _tool() -> ModuleType:
 def test_map_line_rewrites_installed_paths_longest_prefix_first() -> None:
     tool = _tool()
     prefixes = tool.path_prefixes(
-        {"evokegraph": "evokegraph", "evokegraph.ingest": "ingest", "evokegraph.ingest.x": "other/x"},
+        {
+            "evokegraph": "evokegraph",
+            "evokegraph.ingest": "ingest",
+            "evokegraph.ingest.x": "other/x",
+        },
         "build/lint",
     )
     line = "build/lint/evokegraph/ingest/runner.py:12: error: boom  [misc]"
@@ -29,7 +35,9 @@ def test_map_line_rewrites_installed_paths_longest_prefix_first() -> None:
     assert tool.map_line("build/lint/evokegraph/records.py:1: note: n", prefixes) == (
         "evokegraph/records.py:1: note: n"
     )
-    assert tool.map_line("build/lint/evokegraph/ingest/x/a.py:3: e", prefixes) == "other/x/a.py:3: e"
+    assert (
+        tool.map_line("build/lint/evokegraph/ingest/x/a.py:3: e", prefixes) == "other/x/a.py:3: e"
+    )
     assert tool.map_line("Found 2 errors in 1 file", prefixes) == "Found 2 errors in 1 file"
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -55,10 +54,27 @@ def map_line(line: str, prefixes: list[tuple[str, str]]) -> str:
 
 
 def install_copy(python: str, target: Path) -> None:
+    """A fresh installed copy in ``target``. setuptools builds through build/lib and
+    never deletes from it, so a module removed from the tree would linger there and
+    be installed again: both go first."""
     shutil.rmtree(ROOT / target, ignore_errors=True)
+    shutil.rmtree(ROOT / "build" / "lib", ignore_errors=True)
+    for stale in (ROOT / "build").glob("bdist.*"):
+        shutil.rmtree(stale, ignore_errors=True)
     subprocess.run(
-        [python, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-         "--no-compile", "--target", str(target), "."],
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-compile",
+            "--target",
+            str(target),
+            ".",
+        ],
         cwd=ROOT,
         check=True,
     )

@@ -15,6 +15,8 @@ The open_clip model itself comes from :func:`evokegraph.models.clip.load_open_cl
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -27,9 +29,14 @@ POSITIONS = ("pre-ln", "post-ln")
 class DistanceTokenCLIP(nn.Module):
     """A frozen open_clip CLIP whose image embedding is conditioned on depth."""
 
+    # open_clip ships no type information (no py.typed): its model is Any, as
+    # load_open_clip returns it; typed as nn.Module, every tower would read as
+    # ``Tensor | Module`` (nn.Module.__getattr__).
+    clip: Any
+
     def __init__(
         self,
-        clip: nn.Module,
+        clip: Any,
         n_tokens: int = 5,
         max_depth: int = MAX_EVOKES_DISTANCE,
         position: str = "pre-ln",
@@ -85,7 +92,7 @@ class DistanceTokenCLIP(nn.Module):
         return self.clip.encode_text(tokens, normalize=normalize)
 
 
-def _patch_tokens(v: nn.Module, images: torch.Tensor) -> torch.Tensor:
+def _patch_tokens(v: Any, images: torch.Tensor) -> torch.Tensor:
     """open_clip's VisionTransformer._embeds up to (not including) patch dropout and ln_pre."""
     x = v.conv1(images)
     x = x.reshape(x.shape[0], x.shape[1], -1).permute(0, 2, 1)
@@ -97,7 +104,9 @@ def _patch_tokens(v: nn.Module, images: torch.Tensor) -> torch.Tensor:
 class PlainCLIP(nn.Module):
     """Plain fine-tuning: open_clip's model, towers optionally locked."""
 
-    def __init__(self, clip: nn.Module, lock_image: bool = True, lock_text: bool = False) -> None:
+    clip: Any  # open_clip's CLIP, untyped (see DistanceTokenCLIP)
+
+    def __init__(self, clip: Any, lock_image: bool = True, lock_text: bool = False) -> None:
         super().__init__()
         self.clip = clip
         if lock_image:
@@ -116,3 +125,7 @@ class PlainCLIP(nn.Module):
 
     def encode_text(self, tokens: torch.Tensor, normalize: bool = True) -> torch.Tensor:
         return self.clip.encode_text(tokens, normalize=normalize)
+
+
+CLIPModel = DistanceTokenCLIP | PlainCLIP
+"""What training builds: either model answers encode_image(images, depths) and encode_text."""

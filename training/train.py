@@ -27,17 +27,20 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from evokegraph.errors import UserInputError
 from evokegraph.levels import MAX_EVOKES_DISTANCE
 from evokegraph.options import add_arguments, build
 from evokegraph.pairs import norm_caption
 from evokegraph.training.config import TrainConfig
+
+if TYPE_CHECKING:
+    from evokegraph.training.model import CLIPModel
 
 
 # -- data ---------------------------------------------------------------------
@@ -183,13 +186,13 @@ def contrastive_loss(
 
 
 # -- model --------------------------------------------------------------------
-def build_model(cfg: TrainConfig) -> tuple[nn.Module, Any, Any]:
+def build_model(cfg: TrainConfig) -> tuple[CLIPModel, Any, Any]:
     from evokegraph.models.clip import load_open_clip
     from evokegraph.training.model import DistanceTokenCLIP, PlainCLIP
 
     clip, preprocess, tokenizer = load_open_clip(cfg.model, cfg.pretrained, cfg.device)
     if cfg.method == "distance-tokens":
-        model: nn.Module = DistanceTokenCLIP(
+        model: CLIPModel = DistanceTokenCLIP(
             clip,
             n_tokens=cfg.distance_tokens,
             position=cfg.token_position,
@@ -290,11 +293,13 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     opt = torch.optim.Adam(params, lr=cfg.lr)
     step = load_checkpoint(cfg.resume, model, opt) if cfg.resume else 0
     core = model
+    wrapped: nn.Module = model
     if world > 1:
-        model = nn.parallel.DistributedDataParallel(model, find_unused_parameters=True)
-        core = model.module
+        wrapped = nn.parallel.DistributedDataParallel(model, find_unused_parameters=True)
     ds = PairDataset(rows, preprocess)
-    sampler = torch.utils.data.DistributedSampler(ds, seed=cfg.seed) if world > 1 else None
+    sampler: DistributedSampler[int] | None = (
+        DistributedSampler(ds, seed=cfg.seed) if world > 1 else None
+    )
     shuffled = DataLoader(
         ds,
         batch_size=cfg.batch_size,
@@ -318,8 +323,10 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             sampler.set_epoch(epoch)
         for b1, b2 in zip(shuffled, _cycle(hard), strict=False):
             with amp:
-                loss = cfg.shuffled_weight * _batch_loss(core, model, b1, tokenizer, cfg.device)
-                loss = loss + cfg.hard_weight * _batch_loss(core, model, b2, tokenizer, cfg.device)
+                loss = cfg.shuffled_weight * _batch_loss(core, wrapped, b1, tokenizer, cfg.device)
+                loss = loss + cfg.hard_weight * _batch_loss(
+                    core, wrapped, b2, tokenizer, cfg.device
+                )
             (loss / cfg.accum).backward()
             micro += 1
             if micro % cfg.accum:
@@ -362,7 +369,7 @@ def _check_depths(rows: Sequence[PairRow], data: str, max_depth: int = MAX_EVOKE
 
 
 def _batch_loss(
-    core: nn.Module, model: nn.Module, batch: dict[str, Any], tokenizer: Any, device: str
+    core: CLIPModel, model: nn.Module, batch: dict[str, Any], tokenizer: Any, device: str
 ) -> torch.Tensor:
     images = batch["images"].to(device)
     tokens = tokenizer(batch["captions"]).to(device)

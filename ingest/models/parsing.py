@@ -143,8 +143,10 @@ def mention_counts(raw: str, words: list[str]) -> dict[tuple[str, str], int]:
     counts: dict[tuple[str, str], int] = {}
     for key, value in data.items() if isinstance(data, dict) else ():
         word = wanted.get(concept_key(str(key)))
-        levels = _levels(value) if word else None
-        for assoc in (a for ws in (levels or {}).values() for a in ws):
+        if not word:
+            continue
+        levels = _levels(value) or {}
+        for assoc in (a for ws in levels.values() for a in ws):
             k = (word, concept_key(assoc))
             counts[k] = counts.get(k, 0) + 1
     return counts
@@ -202,9 +204,10 @@ def parse_extraction(raw: str, top_k: int = 5) -> ExtractionAnswer:
         where = ".".join(str(p) for p in err["loc"])
         raise ModelOutputError(f"{where}: {err['msg']}", raw=raw) from None
     seen: set[str] = set()
-    ans.elements = [
-        e
-        for e in ans.elements
-        if not (concept_key(e.name) in seen or seen.add(concept_key(e.name)))
-    ][:top_k]
+    kept = []
+    for e in ans.elements:
+        if concept_key(e.name) not in seen:
+            seen.add(concept_key(e.name))
+            kept.append(e)
+    ans.elements = kept[:top_k]
     return ans

@@ -12,7 +12,7 @@ else, inline scripts included.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
@@ -93,7 +93,7 @@ def create_app(
     holder: dict[str, Explorer] = {}
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> Iterator[None]:  # type: ignore[misc]
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         kb = store or open_store(cfg.replace(read_only=True))
         folder = thumbs_dir or default_dir(cfg.path)
         holder["x"] = Explorer(kb, ThumbCache(folder))
