@@ -73,36 +73,30 @@ def caption_cmd(
     max_model_len: MaxModelLenOpt = None,
 ) -> None:
     """Write captions at depths of abstraction, each with its graph path."""
-    from evokegraph.captioning.realizers import REALIZERS
-    from evokegraph.captioning.runner import CaptionConfig, Captioner
+    from evokegraph import api
+    from evokegraph.models.presets import engine_options
     from evokegraph.views import resolve_image
 
     depths = check_depths(depth or DEFAULT_DEPTHS)
-    from evokegraph.models.presets import check_preset, engine_options, reference_realizer_options
-
     engine = engine_options(vlm, trust_remote_code, dtype, max_model_len)
-    if check_preset(preset) == "reference":
-        realizer, per_element, sample = "vlm", 1, False
-        options = reference_realizer_options(vlm, **engine)
-    elif realizer == "vlm":
-        options = {"spec": vlm, "engine_options": engine}
-    else:
-        options = {"seed": seed} if realizer == "template" else {}
-    real = REALIZERS.create(realizer, **options)
-    config = CaptionConfig(
-        depths=depths,
-        per_element=per_element,
-        seed=seed,
-        sample=sample,
-        uniform=preset == "reference",
-        force=force,
-        load_images=realizer == "vlm",
-    )
     with open_kb(ctx) as kb:
         ids = [resolve_image(kb, i) for i in image] if image else None
         total = len(ids) if ids else kb.stats().images
         with progress_bar(enabled=progress) as bar:
-            s = Captioner(kb, real, config, progress=_Bar(bar, total)).run(ids)
+            s = api.caption(
+                kb,
+                depths=depths,
+                realizer=realizer,
+                images=ids,
+                per_element=per_element,
+                seed=seed,
+                sample=sample,
+                force=force,
+                preset=preset,
+                vlm=vlm,
+                engine_options=engine,
+                progress=_Bar(bar, total),
+            )
     rows = [
         {"what": "images", "value": s.images},
         {"what": "skipped", "value": s.skipped},

@@ -23,7 +23,7 @@ from evokegraph.cli_common import (
 from evokegraph.errors import UserInputError
 from evokegraph.images import DEFAULT_MAX_PIXELS
 from evokegraph.ingest.caption_text import NO_CAPTION
-from evokegraph.ingest.runner import IngestConfig, Ingestor, Summary
+from evokegraph.ingest.runner import IngestConfig, Summary
 from evokegraph.runs import Progress
 
 EXIT_FAILURES = 3  # the run finished, but some images or answers were recorded as failures
@@ -262,6 +262,7 @@ def ingest_cmd(
     ] = None,
 ) -> None:
     """Ingest images: elements, associations by distance, into the graph."""
+    from evokegraph import api
     from evokegraph.models.presets import check_preset, engine_options, reference_miner_options
 
     if check_preset(preset) == "reference":
@@ -321,8 +322,9 @@ def ingest_cmd(
     with open_kb(ctx, read_only=dry_run) as kb:
         with progress_bar(enabled=progress) as bar:
             vocab_progress.bar = bar if progress else None
-            runner = Ingestor(kb, config, progress=RichStages(bar) if progress else None)
-            summary = runner.run(sources)
+            summary = api.ingest(
+                kb, sources, config, progress=RichStages(bar) if progress else None
+            )
         uncaptioned = (
             0
             if dry_run or not summary.failed

@@ -88,6 +88,7 @@ def test_contextual_miner_distances_mean_what_they_say(miner) -> None:
     assert not everything & {"blackjack", "inkpad", "astatine", "england", "saint"}
 
 
+@pytest.mark.slow
 def test_eval_associations_scores_a_kb(tmp_path: Path) -> None:
     from evokegraph.graph.store import StoreConfig, open_store
     from evokegraph.ingest.association_eval import evaluate_associations, read_gold
@@ -152,6 +153,7 @@ def _ingest_dump(tmp: Path, sample: Path, seed: str) -> str:
     return out.stdout
 
 
+@pytest.mark.slow
 def test_same_input_same_graph_whatever_the_hash_seed(tmp_path: Path) -> None:
     from evokegraph.ingest.sample import write_sample
 

@@ -23,6 +23,8 @@ from PIL import Image
 from evokegraph.graph.ladybug_store import LadybugStore
 from evokegraph.graph.store import StoreConfig
 
+pytestmark = pytest.mark.slow  # each test kills or runs whole ingests: `make test` runs them
+
 N_IMAGES = 8
 
 SCRIPT = textwrap.dedent(

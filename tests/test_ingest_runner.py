@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
@@ -177,7 +176,3 @@ def test_bad_source_file_is_a_one_line_error(
     )
     # and nothing stored was lost or half-written
     assert LadybugStore(Path(db), read_only=True).stats().images == 0
-
-
-def test_unused_buffer_is_fine() -> None:
-    assert io.BytesIO().getvalue() == b""

@@ -135,6 +135,7 @@ def client(site: dict[str, Any]) -> Iterator[TestClient]:
 # -- JSON endpoints and safety (no browser) ---------------------------------
 
 
+@pytest.mark.slow
 def test_json_endpoints_match_the_knowledge_base(client: TestClient, site: dict[str, Any]) -> None:
     grid = client.get("/api/images", params={"per_page": 10}).json()
     assert grid["total"] == 15 and grid["pages"] == 2 and len(grid["items"]) == 10
@@ -181,6 +182,7 @@ def test_json_endpoints_match_the_knowledge_base(client: TestClient, site: dict[
     )
 
 
+@pytest.mark.slow
 def test_read_only_and_errors(client: TestClient, site: dict[str, Any]) -> None:
     before = client.get("/api/cypher", params={"q": "MATCH (c:Concept) RETURN count(c) AS n"})
     for q in ("CREATE (:Concept {name: 'x'})", "MATCH (c:Concept) DETACH DELETE c"):
@@ -199,6 +201,7 @@ def test_read_only_and_errors(client: TestClient, site: dict[str, Any]) -> None:
     assert client.post("/api/cypher").status_code == 405
 
 
+@pytest.mark.slow
 def test_thumbnails_cached_once_next_to_the_kb(client: TestClient, site: dict[str, Any]) -> None:
     cache = Path(f"{site['db']}.thumbs") / f"{site['coffee']}.jpg"
     r = client.get(f"/thumb/{site['coffee']}")
@@ -210,6 +213,7 @@ def test_thumbnails_cached_once_next_to_the_kb(client: TestClient, site: dict[st
     assert cache.stat().st_mtime_ns == stamp  # served from the cache, not made again
 
 
+@pytest.mark.slow
 def test_pages_load_nothing_external(client: TestClient, site: dict[str, Any]) -> None:
     vis = client.get("/vendor/vis-network.min.js")
     assert vis.status_code == 200 and vis.content == vis_network_file().read_bytes()
@@ -330,6 +334,7 @@ def _drawn(page: Any) -> int:
 
 
 @browser_only
+@pytest.mark.slow
 def test_browse_in_chromium(page: Any, server: str, site: dict[str, Any], tmp_path: Path) -> None:
     page.goto(f"{server}/images")
     assert page.locator("#grid a.card").count() == 15
@@ -379,6 +384,7 @@ def test_browse_in_chromium(page: Any, server: str, site: dict[str, Any], tmp_pa
 
 
 @browser_only
+@pytest.mark.slow
 def test_stored_payloads_never_run(page_no_csp: Any, server: str, site: dict[str, Any]) -> None:
     evil = site["evil"]
     pages = {  # url -> a payload that must show as text there

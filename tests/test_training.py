@@ -17,7 +17,7 @@ from evokegraph.errors import UserInputError
 from evokegraph.graph.ladybug_store import LadybugStore
 from evokegraph.records import Caption, GraphBatch, ImageEntry, ImageRecord, PathStep
 from evokegraph.training.evaluate import ranks_of, retrieval
-from evokegraph.training.export import dedupe, export, parse_split_ratio, split_of
+from evokegraph.training.export import export
 
 COLOURS = {
     "red": (220, 30, 30),
@@ -87,18 +87,6 @@ def kb_with_captions(kb: LadybugStore, tmp_path: Path, n: int = 6) -> None:
     kb.write(GraphBatch(captions=captions))
 
 
-def test_splits_are_stable_and_disjoint() -> None:
-    r = parse_split_ratio("train=8,val=1,test=1")
-    assert r == {"train": 0.8, "val": 0.1, "test": 0.1}
-    ids = [f"{i:064x}" for i in range(2000)]
-    first = [split_of(i, r) for i in ids]
-    assert first == [split_of(i, r) for i in ids]
-    share = first.count("train") / len(first)
-    assert 0.75 < share < 0.85
-    with pytest.raises(UserInputError, match="bad split ratio 'train'"):
-        parse_split_ratio("train")
-
-
 def test_export_csv_parquet_webdataset(kb: LadybugStore, tmp_path: Path) -> None:
     kb_with_captions(kb, tmp_path)
     ratios = {"train": 0.5, "test": 0.5}
@@ -132,17 +120,6 @@ def test_export_csv_parquet_webdataset(kb: LadybugStore, tmp_path: Path) -> None
     Image.open(io.BytesIO(samples[0]["jpg"])).verify()
     with tarfile.open(s.files[0]) as tf:
         assert len(tf.getnames()) == 4 * 3
-
-
-def test_dedupe_keeps_the_first() -> None:
-    from evokegraph.records import Pair
-
-    ps = [
-        Pair(image_id="a", uri="", caption="A dog.", depth=2, weight=1, split="", realizer=""),
-        Pair(image_id="a", uri="", caption="a  dog", depth=1, weight=1, split="", realizer=""),
-        Pair(image_id="b", uri="", caption="a dog", depth=1, weight=1, split="", realizer=""),
-    ]
-    assert [(p.image_id, p.depth) for p in dedupe(ps)] == [("a", 1), ("b", 1)]
 
 
 # -- models -------------------------------------------------------------------

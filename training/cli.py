@@ -43,24 +43,28 @@ def export_cmd(
     ] = None,
     split_ratio: Annotated[
         str,
-        typer.Option("--split-ratio", help="Splits by image, e.g. train=0.9,val=0.05,test=0.05."),
+        typer.Option(
+            "--split-ratio",
+            help="Splits by image, e.g. train=0.9,val=0.05,test=0.05, for images without "
+            "a split of their own (a COCO val image stays in val).",
+        ),
     ] = "train=0.9,val=0.05,test=0.05",
     shard_size: Annotated[
         int, typer.Option("--shard-size", min=1, help="Samples per WebDataset shard.")
     ] = 1000,
 ) -> None:
     """Export image-caption pairs (open_clip csv, WebDataset shards, parquet)."""
-    from evokegraph.training.export import export, parse_split_ratio
+    from evokegraph import api
 
     with open_kb(ctx, read_only=True) as kb:
-        s = export(
+        s = api.export(
             kb,
             out,
-            fmt,
+            format=fmt,
             depths=depth,
             min_weight=min_weight,
             realizer=realizer,
-            ratios=parse_split_ratio(split_ratio),
+            split_ratio=split_ratio,
             shard_size=shard_size,
         )
     print_table(s.rows(), title="pairs per split and depth")
