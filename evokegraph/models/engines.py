@@ -267,8 +267,9 @@ class TransformersEngine:
         max_model_len: int | None = None,
     ) -> None:
         import torch
-        from transformers import AutoConfig
+        import transformers
 
+        hf: Any = transformers  # its loaders are partly untyped
         self.spec = f"transformers:{model}"
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.batch_size = batch_size
@@ -277,27 +278,25 @@ class TransformersEngine:
         offline = (
             os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("TRANSFORMERS_OFFLINE") == "1"
         )
+        self.processor: Any = None
+        self.tokenizer: Any = None
+        self.model: Any = None
         try:
-            cfg = AutoConfig.from_pretrained(model, local_files_only=offline, **remote)
+            cfg = hf.AutoConfig.from_pretrained(model, local_files_only=offline, **remote)
             self.vision = hasattr(cfg, "vision_config")
             if self.vision:
-                from transformers import AutoModelForImageTextToText, AutoProcessor
-
-                self.processor = AutoProcessor.from_pretrained(
+                self.processor = hf.AutoProcessor.from_pretrained(
                     model, local_files_only=offline, **remote
                 )
                 self.tokenizer = self.processor.tokenizer
-                self.model = AutoModelForImageTextToText.from_pretrained(
+                self.model = hf.AutoModelForImageTextToText.from_pretrained(
                     model, local_files_only=offline, dtype=dtype, **remote
                 )
             else:
-                from transformers import AutoModelForCausalLM, AutoTokenizer
-
-                self.processor = None
-                self.tokenizer = AutoTokenizer.from_pretrained(
+                self.tokenizer = hf.AutoTokenizer.from_pretrained(
                     model, local_files_only=offline, **remote
                 )
-                self.model = AutoModelForCausalLM.from_pretrained(
+                self.model = hf.AutoModelForCausalLM.from_pretrained(
                     model, local_files_only=offline, dtype=dtype, **remote
                 )
         except OSError as exc:
@@ -323,7 +322,7 @@ class TransformersEngine:
                 {"type": "text", "text": msgs[last]["content"]}
             ]
         owner = self.processor if self.vision else self.tokenizer
-        return owner.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
+        return str(owner.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False))
 
     def generate(self, requests: Sequence[ChatRequest]) -> list[ChatResult]:
         out: list[ChatResult] = []

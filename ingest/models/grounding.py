@@ -38,13 +38,15 @@ class ClipGrounder:
 
     def ground(self, inputs: Sequence[MiningInput], evocations: Sequence[list[Evocation]]) -> None:
         """Fill ``grounding`` on elements and evocations (in place)."""
-        todo = [(i, inp) for i, inp in enumerate(inputs) if inp.item.image is not None]
+        todo = [
+            (i, inp, inp.item.image) for i, inp in enumerate(inputs) if inp.item.image is not None
+        ]
         if not todo:
             return
-        images = self.clip.encode_images([inp.item.image for _, inp in todo])
+        images = self.clip.encode_images([im for _, _, im in todo])
         prompts: list[str] = []
         slots: list[tuple[int, Any]] = []
-        for row, (i, inp) in enumerate(todo):
+        for row, (i, inp, _) in enumerate(todo):
             for el in inp.elements:
                 prompts.append(f"a photo of {el.name}")
                 slots.append((row, el))
