@@ -1,1 +1,6 @@
-"""The shared model layer: model loading used by every stage (ingest, captioning, eval)."""
+"""The shared model layer, below the stages and importing none of them.
+
+``chat`` (the ChatEngine protocol, ``load_engine``) with its adapters in
+``engines``; ``clip`` (open_clip weights, ``load_open_clip``, ``ClipScorer``);
+``text_encoder`` (the sentence encoder); ``presets`` (``--preset`` engine options).
+"""
