@@ -1,0 +1,82 @@
+"""Options generated from registries: backends -> StoreConfig and global CLI
+options; TrainConfig -> `evokegraph train` and the argparse entry point."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+from pathlib import Path
+
+import pytest
+import typer
+
+from evokegraph.cli import GLOBAL_OPTIONS, app
+from evokegraph.errors import UserInputError
+from evokegraph.graph.backends import BACKENDS, backend_names, options_class
+from evokegraph.graph.store import StoreConfig, store_option_fields
+from evokegraph.options import add_arguments, build, option_fields
+from evokegraph.training.config import TrainConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_store_config_fields_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = StoreConfig()
+    assert (cfg.backend, cfg.path, cfg.user, cfg.database, cfg.batch_size) == (
+        "ladybug",
+        "./evokegraph.kb",
+        "neo4j",
+        None,
+        5000,
+    )
+    assert StoreConfig(**vars(cfg)) == cfg and cfg.replace(path="x.kb").path == "x.kb"
+    monkeypatch.setenv("EVOKEGRAPH_BACKEND", "neo4j")
+    monkeypatch.setenv("EVOKEGRAPH_NEO4J_URI", "bolt://h:1")
+    monkeypatch.setenv("EVOKEGRAPH_NEO4J_DATABASE", "")
+    env = StoreConfig.from_env(user="u")
+    assert (env.backend, env.uri, env.user, env.database) == ("neo4j", "bolt://h:1", "u", None)
+    assert env.location() == "bolt://h:1" and cfg.location() == "./evokegraph.kb"
+    with pytest.raises(UserInputError, match="unknown store option"):
+        StoreConfig(pth="x")
+
+
+def test_every_backend_option_is_a_global_cli_option() -> None:
+    root = typer.main.get_command(app)
+    flags = {o for p in root.params for o in p.opts}
+    for name in backend_names():
+        assert BACKENDS.options(name) is options_class(name)
+        for f in option_fields(options_class(name)):
+            assert f.flag.flag in flags and f.flag.flag in GLOBAL_OPTIONS
+    assert "--backend" in flags and len(store_option_fields()) == 6
+
+
+def test_no_backend_name_compared_in_clis_or_the_factory() -> None:
+    files = [ROOT / "evokegraph" / "cli.py", ROOT / "graph" / "store.py"]
+    files += sorted(ROOT.glob("*/cli.py")) + sorted(ROOT.glob("*/*/cli.py"))
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Compare):
+                consts = [c.value for c in ast.walk(node) if isinstance(c, ast.Constant)]
+                assert not {"ladybug", "neo4j"} & set(consts), f"{path}:{node.lineno}"
+
+
+def test_train_options_have_one_source() -> None:
+    cmd = typer.main.get_command(app).commands["train"]  # type: ignore[attr-defined]
+    typer_flags = {p.name: (p.opts + p.secondary_opts) for p in cmd.params}
+    fields = option_fields(TrainConfig)
+    assert list(typer_flags) == [f.name for f in fields]
+    for f in fields:
+        assert typer_flags[f.name] == f.flag.flag.split("/"), f.name
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, TrainConfig)
+    args = ["--data", "d.csv", "--unlock-image", "--epochs", "3", "--device", "cpu"]
+    cfg = build(TrainConfig, vars(parser.parse_args(args)))
+    assert (cfg.data, cfg.lock_image, cfg.epochs, cfg.lr, cfg.device) == (
+        "d.csv",
+        False,
+        3,
+        1e-4,
+        "cpu",
+    )
+    old_style = build(TrainConfig, vars(parser.parse_args(["--data", "d", "--no-lock-image"])))
+    assert old_style.lock_image is False and old_style.pretrained is None
