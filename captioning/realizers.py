@@ -245,9 +245,14 @@ class VLMRealizer:
 
     def _chat(self, r: CaptionRequest) -> ChatRequest:
         images = [r.image] if r.image is not None else []
-        kw = {"temperature": self.temperature, "top_p": self.top_p}
         if self.prompt == "project":
-            return ChatRequest(caption_prompt(r.path, r.captions), images, max_tokens=40, **kw)
+            return ChatRequest(
+                caption_prompt(r.path, r.captions),
+                images,
+                max_tokens=40,
+                temperature=self.temperature,
+                top_p=self.top_p,
+            )
         from evokegraph.captioning.prompts import reference_caption_text
         from evokegraph.models.chat import reference_raw_prompt
 
@@ -255,7 +260,14 @@ class VLMRealizer:
         text = reference_caption_text(r.path.concept, r.path.element, list(r.salient), level)
         raw = reference_raw_prompt(text) if self.raw_prompt else None
         msgs = [{"role": "user", "content": text}]
-        return ChatRequest(msgs, images, max_tokens=150, raw_prompt=raw, **kw)
+        return ChatRequest(
+            msgs,
+            images,
+            max_tokens=150,
+            raw_prompt=raw,
+            temperature=self.temperature,
+            top_p=self.top_p,
+        )
 
     def _ask(self, reqs: Sequence[CaptionRequest]) -> list[tuple[str, str]]:
         chats = [self._chat(r) for r in reqs]

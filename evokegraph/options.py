@@ -28,7 +28,7 @@ class Flag:
     help: str
     envvar: str | None = None
     cli_type: type | None = None  # the type typer parses, when it differs (Path for a path)
-    min: int | None = None
+    min: float | None = None
 
 
 REQUIRED: Any = dataclasses.MISSING

@@ -95,12 +95,12 @@ def retrieval(
     txt = txt / np.linalg.norm(txt, axis=1, keepdims=True)
     sim = txt @ img.T  # [texts, images], the whole matrix
     n_txt, n_img = sim.shape
-    text_image = np.asarray(text_image, dtype=np.int64)
-    correct = sim[np.arange(n_txt), text_image]
+    owner = np.asarray(text_image, dtype=np.int64)
+    correct = sim[np.arange(n_txt), owner]
     t2i = (sim >= correct[:, None]).sum(axis=1)  # each text against all images
     best = np.full(n_img, np.inf, dtype=sim.dtype)  # images without text never count
-    best[np.unique(text_image)] = -np.inf
-    np.maximum.at(best, text_image, correct)  # an image's best-scoring correct text
+    best[np.unique(owner)] = -np.inf
+    np.maximum.at(best, owner, correct)  # an image's best-scoring correct text
     i2t = (sim >= best[None, :]).sum(axis=0)[np.isfinite(best)]  # each image against all texts
     return [summarize("text->image", t2i), summarize("image->text", i2t)]
 

@@ -228,7 +228,8 @@ def depth_sweep(enc: Encoder, as_depth: Sequence[int] | None) -> list[int | None
         raise UserInputError(
             f"--as-depth {bad}: this checkpoint has depths 0..{enc.model.max_depth}"
         )
-    return depths
+    out: list[int | None] = list(depths)
+    return out
 
 
 # -- protocols ------------------------------------------------------------------
