@@ -13,6 +13,13 @@ class EvokeGraphError(Exception):
     exit_code = 1
 
 
+class RecordError(EvokeGraphError):
+    """A record that breaks its own rules: an empty concept key, an evocation
+    written before its weight was finalized. Deliberately not a ``ValueError``:
+    pydantic wraps ``ValueError`` from validators into its own
+    ``ValidationError``; this one reaches the caller as it is."""
+
+
 class UserInputError(EvokeGraphError):
     """Bad input from the user: a path, an option, a parameter."""
 

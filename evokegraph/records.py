@@ -8,11 +8,13 @@ writing the same records twice changes nothing.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from evokegraph.errors import RecordError
 from evokegraph.levels import MAX_EVOKES_DISTANCE
 
 Pos = Literal["NOUN", "VERB", "ADJ", "ADV", "OTHER"]
@@ -35,6 +37,15 @@ def element_id(image_id: str, concept: str) -> str:
 def short_hash(*parts: object, n: int = 24) -> str:
     h = hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8"))
     return h.hexdigest()[:n]
+
+
+def unite(*groups: Iterable[str] | None) -> list[str]:
+    """Order-keeping union (first occurrence wins) of uris, captions, keys.
+
+    ``unite(["a", "b"], ["b", "c"]) == ["a", "b", "c"]``; ``None`` counts as
+    empty. The one way lists of an image's uris or captions are merged.
+    """
+    return list(dict.fromkeys(x for g in groups if g for x in g))
 
 
 def utcnow() -> datetime:
@@ -75,13 +86,18 @@ class Element(Record):
     def _canonical(cls, v: str) -> str:
         key = concept_key(v)
         if not key:
-            raise ValueError("empty concept")
+            raise RecordError(f"element {v!r}: empty concept key; give a non-blank concept")
         return key
 
 
 class Evocation(Record):
     """``(Element)-[:EVOKES]->(Concept)``: an association mined in one image's
-    context, at one distance of abstraction."""
+    context, at one distance of abstraction.
+
+    Miners set ``rank`` and ``mentions``, the grounding stage sets
+    ``grounding``; ``weight`` stays ``None`` until
+    :func:`evokegraph.weights.finalize` computes it from those three, and the
+    store refuses an evocation without one."""
 
     element: str  # concept key of the evoking element (within the image)
     concept: str  # canonical key of the evoked concept
@@ -89,7 +105,8 @@ class Evocation(Record):
     pos: Pos = "NOUN"
     distance: int = Field(ge=1, le=MAX_EVOKES_DISTANCE)
     rank: int = 0
-    weight: float = Field(default=1.0, ge=0.0, le=1.0)
+    mentions: int = Field(default=1, ge=1)  # times the miner produced it for this element
+    weight: float | None = Field(default=None, ge=0.0, le=1.0)  # set by weights.finalize
     grounding: float | None = None
     run: str = ""
 
@@ -98,7 +115,7 @@ class Evocation(Record):
     def _canonical(cls, v: str) -> str:
         key = concept_key(v)
         if not key:
-            raise ValueError("empty concept")
+            raise RecordError(f"evocation {v!r}: empty concept key; give a non-blank concept")
         return key
 
 

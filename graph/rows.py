@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
+from evokegraph.errors import RecordError
 from evokegraph.records import (
     Caption,
     Element,
@@ -77,6 +78,11 @@ def evokes_rows(entries: Iterable[ImageEntry]) -> list[Row]:
         for ev in e.evocations or ():
             if ev.concept == ev.element:
                 continue  # an element never evokes itself
+            if ev.weight is None:
+                raise RecordError(
+                    f"evocation {ev.element!r} -> {ev.concept!r} of image {e.image.id} has no "
+                    "weight; pass the records through evokegraph.weights.finalize before writing"
+                )
             el_id = ids.get(ev.element)
             if el_id is None:
                 el_id = ids[ev.element] = element_id(e.image.id, ev.element)

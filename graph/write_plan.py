@@ -8,14 +8,14 @@ and the ASSOCIATED_WITH rows of a recompute live here too.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from evokegraph.graph import rows as R
-from evokegraph.weights import aggregate_weight
 from evokegraph.records import GraphBatch, ImageEntry
 from evokegraph.stage_keys import STAGE_ASSOCIATIONS, STAGE_DECODE, failure_stage
+from evokegraph.weights import aggregate_weight
 
 Row = dict[str, Any]
 
@@ -77,6 +77,16 @@ def _merge_entries(entries: Sequence[ImageEntry]) -> list[ImageEntry]:
             stage_keys={**old.stage_keys, **e.stage_keys},
         )
     return list(out.values())
+
+
+def resolution(image_rows: Iterable[Row]) -> WritePlan:
+    """The failures that image rows (``id``, ``uris``, ``stage_keys`` as in
+    :func:`plan_write`) resolve, as a plan holding only that (rows written as they are)."""
+    plan = WritePlan()
+    for r in image_rows:
+        plan.resolved |= {(r["id"], failure_stage(k)) for k in json.loads(r["stage_keys"])}
+        plan.decoded_uris |= set(r["uris"])
+    return plan
 
 
 def plan_write(batch: GraphBatch) -> WritePlan:

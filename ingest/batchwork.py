@@ -35,6 +35,7 @@ from evokegraph.lexicons.concreteness import norms
 from evokegraph.records import Element, Evocation, Failure, ImageEntry, ImageRecord
 from evokegraph.runs import Failed
 from evokegraph.stage_keys import STAGE_ASSOCIATIONS, STAGE_ELEMENTS
+from evokegraph.weights import finalize
 
 if TYPE_CHECKING:
     from evokegraph.ingest.runner import IngestConfig
@@ -328,12 +329,12 @@ class BatchWork:
         return answers
 
     def valid(self, evocations: list[Evocation], elements: list[Element]) -> list[Evocation]:
+        """The evocations of known elements, finalized: the one place weights are computed."""
         known = {e.concept for e in elements}
-        return [
-            ev.model_copy(update={"run": self.run_id})
-            for ev in evocations
-            if ev.element in known and ev.concept != ev.element
-        ]
+        return finalize(
+            (ev for ev in evocations if ev.element in known and ev.concept != ev.element),
+            run=self.run_id,
+        )
 
     def failure(
         self,

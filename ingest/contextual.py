@@ -39,7 +39,6 @@ from typing import Any
 
 import numpy as np
 
-from evokegraph.graph.weights import evokes_weight
 from evokegraph.ingest.stages import MINERS, MiningInput
 from evokegraph.levels import DISTANCES
 from evokegraph.records import Element, Evocation
@@ -190,7 +189,6 @@ class ContextualMiner:
                     pos=_POS_NAME[pos],  # type: ignore[arg-type]
                     distance=d,
                     rank=r,
-                    weight=evokes_weight(r),
                 )
                 for d in DISTANCES
                 for r, (w, pos) in enumerate(picked[d])

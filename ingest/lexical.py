@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
-from evokegraph.graph.weights import evokes_weight
+from evokegraph.errors import UserInputError
 from evokegraph.ingest.stages import MINERS, MiningInput
 from evokegraph.ingest.text import STOPWORDS, content_words, tokenize
 from evokegraph.levels import DISTANCES
@@ -207,7 +207,7 @@ class LexicalMiner:
 
     def __init__(self, per_distance: int = 3) -> None:
         if per_distance < 1:
-            raise ValueError(f"per_distance must be >= 1, got {per_distance}")
+            raise UserInputError(f"per_distance must be >= 1, got {per_distance}; pass 1 or more")
         self.per_distance = per_distance
 
     def settings(self) -> dict[str, Any]:
@@ -259,7 +259,6 @@ class LexicalMiner:
                 pos=pos,  # type: ignore[arg-type]
                 distance=d,
                 rank=r,
-                weight=evokes_weight(r),
             )
             for d in DISTANCES
             for r, (w, pos) in enumerate(picked[d])

@@ -82,7 +82,9 @@ def parse(name: str, text: str) -> tuple[str, list[Param], str]:
         elif s.startswith("// param:"):
             m = _PARAM.match(s)
             if not m:
-                raise ValueError(f"{name}: bad param line {s!r}")
+                raise UserInputError(
+                    f"{name}: bad param line {s!r}; write // param: NAME (required) - help, or // param: NAME=JSON - help"
+                )
             pname, req, default, help_ = m.groups()
             value: Any = REQUIRED if req or default is None else json.loads(default)
             params.append(Param(pname, value, help_ or ""))

@@ -341,7 +341,7 @@ def test_report_clip_cosine_with_a_tiny_local_open_clip(kb: LadybugStore, tmp_pa
                 ImageEntry(
                     image=ImageRecord(id=A, uris=[str(tmp_path / "a.jpg")]),
                     elements=[Element(name="dog", concept="dog")],
-                    evocations=[Evocation(element="dog", concept="loyalty", distance=4)],
+                    evocations=[Evocation(element="dog", concept="loyalty", distance=4, weight=1.0)],
                 )
             ]
         )

@@ -15,6 +15,7 @@ from evokegraph.ingest.text import content_words
 from evokegraph.lexicons import wordnet as wordnet_data
 from evokegraph.lexicons.concreteness import concreteness, rating
 from evokegraph.runs import Failed
+from evokegraph.weights import finalize
 
 
 def test_tagger_on_literal_captions() -> None:
@@ -99,7 +100,8 @@ def test_lexical_distances_and_rules() -> None:
     }, dog[2]
     elements = {e.concept for e in ex.elements}
     assert not elements & {e.concept for e in evs}  # never another element of the image
-    for e in evs:
+    assert all(e.weight is None for e in evs)  # miners rank; weights.finalize weighs
+    for e in finalize(evs):
         assert 0 < e.weight <= 1
 
 

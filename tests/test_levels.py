@@ -35,3 +35,17 @@ def test_check_depth_is_a_user_error(bad: int) -> None:
 
 def test_check_depths_accepts_the_range() -> None:
     assert check_depths(iter([1, MAX_DEPTH])) == (1, MAX_DEPTH)
+
+
+def test_lexical_miner_option_error_is_a_user_error() -> None:
+    from evokegraph.ingest.lexical import LexicalMiner
+
+    with pytest.raises(UserInputError, match="per_distance must be >= 1, got 0"):
+        LexicalMiner(per_distance=0)
+
+
+def test_bad_cypher_param_line_is_a_user_error() -> None:
+    from evokegraph.queries.library import parse
+
+    with pytest.raises(UserInputError, match=r"q\.cypher: bad param line .*; write // param:"):
+        parse("q.cypher", "// param: ?bad\nMATCH (n) RETURN n")

@@ -367,8 +367,8 @@ def test_ingest_cli_with_the_llm_miner(
 
 
 def test_agreement_across_repeated_mentions_raises_the_weight() -> None:
-    from evokegraph.graph.weights import evokes_weight
     from evokegraph.ingest.models.parsing import mention_counts
+    from evokegraph.weights import evokes_weight
 
     raw = '{"dog": {"distance 3": ["walk", "park"], "distance 4": ["walk", "loyalty"]}}'
     assert mention_counts(raw, ["dog"]) == {

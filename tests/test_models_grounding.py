@@ -55,20 +55,24 @@ def tiny_st(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(d / "st")
 
 
-def test_clip_grounding_fills_and_reweights(tiny_clip: str) -> None:
+def test_clip_grounding_fills_the_cosine_and_finalize_weighs_it(tiny_clip: str) -> None:
     from evokegraph.ingest.models.grounding import ClipGrounder
+    from evokegraph.weights import evokes_weight, finalize
 
     g = ClipGrounder(tiny_clip, "none", device="cpu")
     item = ImageItem(record=ImageRecord(id="a" * 64), image=Image.new("RGB", (40, 40), "red"))
     inp = MiningInput(item=item, description="", elements=[Element(name="dog", concept="dog")])
     evs = [
-        Evocation(element="dog", concept="loyalty", distance=4, rank=0, weight=1.0),
-        Evocation(element="dog", concept="freedom", distance=5, rank=1, weight=0.7),
+        Evocation(element="dog", concept="loyalty", distance=4, rank=0, mentions=2),
+        Evocation(element="dog", concept="freedom", distance=5, rank=1),
     ]
     g.ground([inp], [evs])
     assert inp.elements[0].grounding is not None and -1 <= inp.elements[0].grounding <= 1
     assert all(e.grounding is not None for e in evs)
-    assert all(0 < e.weight <= 1 for e in evs) and evs[0].weight != 1.0
+    assert all(e.weight is None for e in evs)  # grounding sets the cosine, never the weight
+    done = finalize(evs)
+    assert [e.weight for e in done] == [evokes_weight(e.rank, e.mentions, e.grounding) for e in evs]
+    assert all(0 < e.weight <= 1 for e in done)
 
 
 def test_canonicalizer_on_a_real_tiny_stack(tiny_st: str) -> None:

@@ -166,7 +166,7 @@ def test_model_text_never_enters_cypher() -> None:
     d = FakeDriver()
     store = N.Neo4jStore(d)
     e = entry()
-    e.evocations = [Evocation(element="dog", concept=evil, surface=evil, distance=3)]
+    e.evocations = [Evocation(element="dog", concept=evil, surface=evil, distance=3, weight=1.0)]
     store.write(GraphBatch(images=[e]))
     store.context(e.image.id, 3)
     store.get_image(e.image.id)

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from evokegraph.errors import ModelOutputError
-from evokegraph.graph.weights import evokes_weight
 from evokegraph.ingest.models import parsing, prompts
 from evokegraph.ingest.stages import EXTRACTORS, MINERS, Extraction, ImageItem, MiningInput
 from evokegraph.models.chat import ChatEngine, ChatRequest, load_engine
@@ -202,7 +201,7 @@ class LLMMiner(_EngineBackend):
                         pos=pos.get(w, "NOUN"),
                         distance=d,
                         rank=r,
-                        weight=evokes_weight(r, mentions.get((w, concept_key(a)), 1)),
+                        mentions=mentions.get((w, concept_key(a)), 1),
                     )
                     for w, levels in found.items()
                     for d, assoc in levels.items()

@@ -2,8 +2,9 @@
 
 * :class:`ClipGrounder` scores, batched, the cosine between each image and a
   prompt per element ("a photo of a dog") and per association ("a photo
-  evoking loyalty"), stores it on the records (``grounding``) and folds it
-  into ``weight`` through :func:`evokegraph.graph.weights.evokes_weight`.
+  evoking loyalty") and stores it on the records (``grounding``); the weight
+  is computed later, once, by :func:`evokegraph.weights.finalize`, from rank,
+  mentions and this cosine.
   Default model: ViT-B-32 ``laion2b_s34b_b79k`` (where weights are available).
 * :class:`Canonicalizer` merges near-duplicate concepts ("sea shore" and
   "seashore") whose sentence embeddings have cosine above a threshold into one
@@ -15,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from evokegraph.graph.weights import evokes_weight
 from evokegraph.ingest.stages import MiningInput
 from evokegraph.records import Evocation
 

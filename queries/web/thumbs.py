@@ -17,6 +17,8 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
+from evokegraph.errors import UserInputError
+
 THUMB_SIZE = 256
 _ID = re.compile(r"^[0-9a-f]{8,64}$")
 # formats the browser may receive as the full picture
@@ -51,7 +53,9 @@ class ThumbCache:
 
     def path(self, image_id: str) -> Path:
         if not _ID.match(image_id):  # ids are hex digests: nothing else reaches the disk
-            raise ValueError(f"not an image id: {image_id!r}")
+            raise UserInputError(
+                f"not an image id: {image_id!r}; give the 8-64 hex digits of an image's sha256"
+            )
         return self.folder / f"{image_id}.jpg"
 
     def get(self, image_id: str, uris: Sequence[str]) -> Path | None:
