@@ -13,9 +13,12 @@ sentence-transformers model and wraps it in :class:`TextEncoder`:
 
 from __future__ import annotations
 
+import hashlib
 import os
+import sqlite3
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -77,17 +80,141 @@ def resolve_encoder(name: str) -> str:
     return name
 
 
-class TextEncoder:
-    """Normalised float32 embeddings of short texts; repeated texts are cached."""
+class EmbeddingCache:
+    """Vectors of texts kept on disk between runs (one SQLite file per model).
 
-    def __init__(self, name: str, model: Any) -> None:
+    The miner embeds the same words and WordNet glosses in every run; looking
+    them up is ~100x cheaper than the encoder on a CPU. Each vector is exactly
+    what the encoder gave for that text alone, so a warm cache changes timing,
+    never results. Keyed by the model and the library versions that produce
+    the floats. Several processes may share the file (WAL, insert-or-ignore);
+    if the file cannot be opened the cache is off and nothing else changes.
+    """
+
+    def __init__(self, path: Path | None, dim: int) -> None:
+        self.path = path
+        self.dim = dim
+        self._db: sqlite3.Connection | None = None
+        if path is None:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("CREATE TABLE IF NOT EXISTS vec (text TEXT PRIMARY KEY, v BLOB NOT NULL)")
+            db.commit()
+            self._db = db
+        except (OSError, sqlite3.Error):
+            self._db = None
+
+    @property
+    def active(self) -> bool:
+        return self._db is not None
+
+    def get(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        if self._db is None or not texts:
+            return {}
+        out: dict[str, np.ndarray] = {}
+        try:
+            for i in range(0, len(texts), 500):
+                chunk = list(texts[i : i + 500])
+                marks = ",".join("?" * len(chunk))
+                for text, blob in self._db.execute(
+                    f"SELECT text, v FROM vec WHERE text IN ({marks})", chunk
+                ):
+                    vec = np.frombuffer(blob, dtype=np.float32)
+                    if vec.shape == (self.dim,):
+                        out[text] = vec
+        except sqlite3.Error:
+            return out
+        return out
+
+    def put(self, items: dict[str, np.ndarray]) -> None:
+        if self._db is None or not items:
+            return
+        rows = [
+            (t, np.ascontiguousarray(v, dtype=np.float32).tobytes())
+            for t, v in sorted(items.items())
+        ]
+        try:
+            with self._db:
+                self._db.executemany("INSERT OR IGNORE INTO vec (text, v) VALUES (?, ?)", rows)
+        except sqlite3.Error:  # a locked or read-only file: keep going without it
+            pass
+
+
+def embedding_cache_path(name: str, resolved: str) -> Path | None:
+    """The cache file for the encoder ``name`` loaded from ``resolved``.
+
+    ``EVOKEGRAPH_EMBED_CACHE``: unset = ``<cache_dir>/embeddings``, ``0`` = off,
+    a folder = use that folder (benchmarks start cold with an empty one)."""
+    setting = os.environ.get("EVOKEGRAPH_EMBED_CACHE", "")
+    if setting.lower() in {"0", "false", "off", "no"}:
+        return None
+    from importlib.metadata import version
+
+    import torch
+
+    parts = [name, resolved]
+    for dist in ("sentence-transformers", "transformers"):
+        try:
+            parts.append(version(dist))
+        except Exception:  # a stand-in model in tests
+            parts.append("-")
+    parts.append(torch.__version__)
+    key = hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(name).name)[:40]
+    folder = Path(setting) if setting else cache_dir() / "embeddings"
+    return folder / f"{stem}-{key}.sqlite"
+
+
+def embedding_dim(model: Any) -> int:
+    """The model's output size (sentence-transformers renamed the method in 5.x)."""
+    get = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return int(get())
+
+
+def encoder_threads() -> int:
+    """Torch threads for one short text (``EVOKEGRAPH_ENCODER_THREADS``, default 1).
+
+    A forward pass over one short text is a dozen small matrix products: more
+    threads barely help on an idle machine, and on a shared one (CI, Ray
+    workers, other jobs) OpenMP threads waiting for each other made it 16x
+    slower here (49 ms vs 800 ms per text at load 15 on 2 CPUs)."""
+    try:
+        return max(1, int(os.environ.get("EVOKEGRAPH_ENCODER_THREADS", "1")))
+    except ValueError:
+        return 1
+
+
+@contextmanager
+def _intra_op_threads(n: int) -> Iterator[None]:
+    import torch
+
+    before = torch.get_num_threads()
+    if before == n:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+class TextEncoder:
+    """Normalised float32 embeddings of short texts; repeated texts are cached
+    in memory and, when ``cache`` is given, on disk across runs."""
+
+    def __init__(self, name: str, model: Any, cache: EmbeddingCache | None = None) -> None:
         self.name = name
         self.model = model
+        self.cache = cache
         self._memo: dict[str, np.ndarray] = {}
 
     @property
     def dim(self) -> int:
-        return int(self.model.get_sentence_embedding_dimension())
+        return embedding_dim(self.model)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors of ``texts``, memoised, each text encoded on its own: a
@@ -97,11 +224,21 @@ class TextEncoder:
         todo = sorted({t for t in texts if t not in self._memo})
         if len(self._memo) + len(todo) > 200_000:
             self._memo.clear()
-        for t in todo:
-            vec = self.model.encode(
-                [t], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-            )
-            self._memo[t] = np.asarray(vec, dtype=np.float32)[0]
+        if todo and self.cache is not None:
+            found = self.cache.get(todo)
+            self._memo.update(found)
+            todo = [t for t in todo if t not in found]
+        new: dict[str, np.ndarray] = {}
+        with _intra_op_threads(encoder_threads()):
+            for t in todo:
+                vec = self.model.encode(
+                    [t], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+                )
+                new[t] = np.asarray(vec, dtype=np.float32)[0]
+        if new:
+            self._memo.update(new)
+            if self.cache is not None:
+                self.cache.put(new)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.stack([self._memo[t] for t in texts])
@@ -141,4 +278,6 @@ def load_text_encoder(name: str = DEFAULT_ENCODER, device: str = "cpu") -> TextE
             f"cannot load sentence encoder {name!r}: {type(exc).__name__}: {str(exc)[:200]}; "
             "give a local folder or the packaged all-MiniLM-L6-v2"
         ) from None
-    return TextEncoder(name, model)
+    dim = embedding_dim(model)
+    cache = EmbeddingCache(embedding_cache_path(name, path), dim)
+    return TextEncoder(name, model, cache if cache.active else None)
