@@ -12,7 +12,6 @@ already captioned with the same settings.
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 import time
 import uuid
@@ -22,6 +21,7 @@ from typing import Any
 
 from evokegraph import __version__
 from evokegraph.captioning.realizers import CaptionRequest, Realizer
+from evokegraph.digests import settings_digest
 from evokegraph.graph.store import GraphStore
 from evokegraph.levels import DEFAULT_DEPTHS
 from evokegraph.records import (
@@ -103,7 +103,8 @@ class Captioner:
         self.summary = CaptionSummary(
             run_id=f"caption-{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
         )
-        blob = json.dumps(
+        self.stage = f"captions:{realizer.name}"
+        self.key = settings_digest(
             {
                 "realizer": realizer.name,
                 "model": realizer.model,
@@ -113,11 +114,8 @@ class Captioner:
                 "seed": self.config.seed,
                 "sample": self.config.sample,
                 **({"uniform": True} if self.config.uniform else {}),
-            },
-            sort_keys=True,
+            }
         )
-        self.stage = f"captions:{realizer.name}"
-        self.key = hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def run(self, image_ids: Sequence[str] | None = None) -> CaptionSummary:
         ids = list(image_ids) if image_ids else self.store.image_ids()

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from evokegraph.errors import UserInputError
-from evokegraph.records import Pair, PathStep
+from evokegraph.records import Pair, PathStep, unite
 
 __all__ = [
     "Pair",
@@ -85,7 +85,7 @@ def pair_from_row(r: Row) -> Pair:
 def literal_pairs(r: Row) -> Iterator[Pair]:
     """An image row (image_id, uris, captions, split) -> its own literal
     captions as depth-0 pairs, weight 1, each distinct text once."""
-    for text in dict.fromkeys(r.get("captions") or []):
+    for text in unite(r.get("captions")):
         yield Pair(
             image_id=r["image_id"],
             uri=_uri(r),

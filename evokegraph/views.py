@@ -11,7 +11,7 @@ from typing import Any
 from evokegraph.errors import UserInputError
 from evokegraph.graph.store import GraphStore
 from evokegraph.levels import DISTANCE_NAMES
-from evokegraph.records import ImageView
+from evokegraph.records import ImageView, unite
 
 Q_IMAGE_PREFIX = "MATCH (i:Image) WHERE i.id STARTS WITH $p RETURN i.id AS id ORDER BY id LIMIT 2"
 Q_IMAGE_EXISTS = "MATCH (i:Image {id: $id}) RETURN i.id AS id"
@@ -59,7 +59,7 @@ def resolve_image(kb: GraphStore, ref: str) -> str:
             f"{ref} is not in the knowledge base (no image with its content, id "
             f"{image_id[:12]}...); ingest it with `evokegraph ingest {ref}`"
         )
-    for uri in dict.fromkeys([ref, str(path.absolute()), str(path.resolve())]):
+    for uri in unite([ref, str(path.absolute()), str(path.resolve())]):
         ids = [r["id"] for r in kb.query(Q_IMAGE_URI, {"uri": uri})]
         if ids:
             return _unique(ids, ref, "image")

@@ -27,6 +27,7 @@ from evokegraph.records import (
     PathStep,
     RunRecord,
     element_id,
+    unite,
 )
 
 Row = dict[str, Any]
@@ -36,7 +37,7 @@ def image_row(entry: ImageEntry) -> Row:
     im = entry.image
     return {
         "id": im.id,
-        "uris": list(dict.fromkeys(im.uris)),
+        "uris": unite(im.uris),
         "width": im.width,
         "height": im.height,
         "format": im.format,
@@ -178,10 +179,6 @@ def run_from_row(row: Row) -> RunRecord:
         timings=json.loads(row["timings"] or "{}"),
         status=row["status"],
     )
-
-
-def merge_uris(old: list[str] | None, new: list[str]) -> list[str]:
-    return list(dict.fromkeys([*(old or []), *new]))
 
 
 # -- rows -> records -------------------------------------------------------------

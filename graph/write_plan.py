@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evokegraph.graph import rows as R
-from evokegraph.records import GraphBatch, ImageEntry
+from evokegraph.records import GraphBatch, ImageEntry, unite
 from evokegraph.stage_keys import STAGE_ASSOCIATIONS, STAGE_DECODE, failure_stage
 from evokegraph.weights import aggregate_weight
 
@@ -66,8 +66,8 @@ def _merge_entries(entries: Sequence[ImageEntry]) -> list[ImageEntry]:
             continue
         im = e.image.model_copy(
             update={
-                "uris": R.merge_uris(old.image.uris, e.image.uris),
-                "captions": list(dict.fromkeys([*old.image.captions, *e.image.captions])),
+                "uris": unite(old.image.uris, e.image.uris),
+                "captions": unite(old.image.captions, e.image.captions),
             }
         )
         out[e.image.id] = ImageEntry(
@@ -126,12 +126,12 @@ def merge_image_row(old: Row, new: Row, plan: WritePlan) -> Row:
             keys.pop(stage, None)
     return {
         "id": new["id"],
-        "uris": R.merge_uris(old.get("uris"), new["uris"]),
+        "uris": unite(old.get("uris"), new["uris"]),
         "width": new["width"] or old.get("width") or 0,
         "height": new["height"] or old.get("height") or 0,
         "format": new["format"] or old.get("format") or "",
         "split": new["split"] or old.get("split") or "",
-        "captions": list(dict.fromkeys([*(old.get("captions") or []), *new["captions"]])),
+        "captions": unite(old.get("captions"), new["captions"]),
         "description": new["description"] or old.get("description") or "",
         "stage_keys": json.dumps(keys, sort_keys=True),
     }

