@@ -19,6 +19,7 @@ from evokegraph.cli_common import (
     print_json,
     print_table,
     progress_bar,
+    state,
 )
 from evokegraph.errors import UserInputError
 from evokegraph.images import DEFAULT_MAX_PIXELS
@@ -305,10 +306,12 @@ def ingest_cmd(
     )
     _check_sources([*sources, *([captions] if captions else [])])
     if engine_name != "local":
-        from evokegraph.ingest.ray_engine import RayOptions, ray_ingest_cmd
+        from evokegraph.ingest.ray_engine import RayOptions, ray_ingest
 
+        if engine_name != "ray":
+            raise UserInputError(f"unknown --engine {engine_name!r}; use local or ray")
         options = RayOptions(
-            shards=shards,
+            shards=shards or Path(f"{state(ctx).store.path}.shards"),
             address=ray_address,
             workers=workers,
             gpus_per_worker=gpus_per_worker,
@@ -316,7 +319,18 @@ def ingest_cmd(
             shard_size=shard_size,
             progress=progress,
         )
-        summary = ray_ingest_cmd(ctx, engine_name, config, sources, options)
+        with open_kb(ctx, create=True) as kb:
+            job, summary, report = ray_ingest(kb, config, sources, options)
+        console.print(
+            f"shards: {job.shards_run} of {job.shards_total} computed in this run "
+            f"({job.shards_total - job.shards_run} already done) in {options.shards}",
+            highlight=False,
+        )
+        console.print(
+            f"loaded ({report.mode}) in {report.seconds['total']:.1f} s: {report.rows}",
+            highlight=False,
+            soft_wrap=True,
+        )
         _print_summary(summary, dry_run)
         return
     with open_kb(ctx, read_only=dry_run) as kb:

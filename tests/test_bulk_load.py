@@ -143,3 +143,41 @@ def test_load_command_into_an_empty_kb(shard_set: S.ShardSet, tmp_path: Path, ca
         assert out["rows"]["evokes"] == kb.stats().evokes > 0
         assert kb.get_meta("associations_dirty") == "0"
         assert [r.command for r in kb.runs()] == ["load"]
+
+
+def test_new_images_into_a_non_empty_kb_copy_as_the_record_path_writes(
+    shard_set: S.ShardSet, tmp_path: Path, snapshot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The load's copy lane for new images (``write_new``) == ``GraphStore.write``:
+    stored concepts get their concreteness, resolved failures go, failures seen
+    again are updated, not doubled."""
+    rng = random.Random(9)
+    before = GraphBatch(
+        images=[entry(100, rng)],
+        failures=[
+            Failure(uri="img/3.jpg", stage="decode", reason="truncated"),  # decodes now
+            Failure(image_id=f"{4:064x}", stage="associations", reason="bad JSON"),  # done now
+            Failure(uri="bad0.png", stage="decode", reason="not an image", run="old"),  # again
+            Failure(uri="other.png", stage="decode", reason="stays"),
+        ],
+    )
+    kbs = []
+    for name in ("lane", "records"):
+        kb = LadybugStore(tmp_path / f"{name}.kb", create=True)
+        kb.write(before)
+        kb.recompute_associations(None)
+        kbs.append(kb)
+    lane, records = kbs
+    with monkeypatch.context() as m:
+        m.setattr(LadybugStore, "write", lambda *a: pytest.fail("not the copy lane"))
+        report = bulk.load(lane, shard_set)
+    assert report.mode == "incremental" and report.rows["images"] == 15
+    for shard in shard_set.shards:
+        records.write(S.shard_batch(shard))
+    records.recompute_associations(None)
+    with lane, records:
+        got, want = snapshot(lane), snapshot(records)
+        assert got == want
+        assert ('"w1"', "4.5") in got["concepts"]
+        reasons = sorted(f.reason for f in lane.failures())
+        assert reasons == ["not an image"] * 3 + ["stays"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import shutil
 import sys
@@ -9,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pyarrow.compute as pc
 import pytest
 from PIL import Image
 
@@ -154,3 +157,144 @@ def test_other_inputs_refuse_an_existing_shards_folder(ray_shards: Path, images:
     )
     with pytest.raises(UserInputError, match="another job"):
         other.run([images])
+
+
+def test_images_the_kb_holds_are_skipped_unless_force(
+    ray_cluster: None, images: Path, expected: dict[str, Any], tmp_path: Path, snapshot
+) -> None:
+    from evokegraph.ingest.ray_engine import RayIngest, RayOptions, stored_keys
+
+    opts = {"workers": 2, "shard_size": 4, "cpus_per_worker": 0.5}
+    with LadybugStore(tmp_path / "k.kb", create=True) as kb:
+        ingest(kb, [images], dataclasses.replace(CONFIG, limit=8))  # part of it done before
+        stored = stored_keys(kb)
+        assert len(stored) == 8  # 00..07; 04 has no caption: its extraction failed
+        job = RayIngest(CONFIG, RayOptions(shards=tmp_path / "s", **opts))
+        s = job.run([images], stored=stored)
+        assert (s.skipped, s.new) == (7, N - 8)
+        shards = S.open_shards(tmp_path / "s")
+        computed = shards.table("images").filter(pc.field("stage_keys") != "{}").num_rows
+        assert computed == N - 8  # 04 fails again; the skipped ones carry their record only
+        report = bulk.load(kb, shards)
+        assert report.mode == "incremental"
+        assert snapshot(kb) == expected
+        force = dataclasses.replace(CONFIG, force=True)
+        s = RayIngest(force, RayOptions(shards=tmp_path / "f", **opts)).run([images], stored=stored)
+        assert (s.skipped, s.new) == (0, N - 8)
+
+
+# -- vLLM through Ray Data's LLM processor, with a stand-in processor -----------
+def _fake_answer(messages: list[dict[str, Any]], params: dict[str, Any]) -> str:
+    """What a model would answer: elements from the caption words, associations by word."""
+    content = messages[-1]["content"]
+    text = content if isinstance(content, str) else content[0]["text"]
+    schema = params["structured_outputs"]["json"]
+    if "description" in schema["properties"]:
+        words = [w for w in WORDS if f" {w} " in text.replace("|", " ")]
+        return json.dumps(
+            {
+                "description": "seen: " + " ".join(words),
+                "elements": [{"name": w, "pos": "NOUN", "salience": 0.9} for w in words],
+            }
+        )
+    first = text.split("seen: ")[1].split()[0] if "seen: " in text else "none"
+    return json.dumps(
+        {
+            w: {f"distance {d}": [f"{w}-{first}-{d}"] for d in range(1, 6)}
+            for w in schema["required"]
+        }
+    )
+
+
+class FakeChat:
+    """The in-process engine answering like the stand-in processor (the local reference)."""
+
+    def __init__(self, spec: str) -> None:
+        self.spec = spec
+
+    def generate(self, requests: Any) -> list[Any]:
+        from evokegraph.models.chat import ChatResult
+
+        return [
+            ChatResult(
+                text=_fake_answer(r.messages, {"structured_outputs": {"json": r.json_schema}})
+            )
+            for r in requests
+        ]
+
+
+def _stand_in_row(row: dict[str, Any]) -> dict[str, Any]:
+    from evokegraph.ingest import ray_llm
+
+    req = ray_llm.preprocess(row)
+    answer = _fake_answer(req["messages"], req["sampling_params"]) if row["llm_request"] else "."
+    return ray_llm.postprocess(
+        {**req, "generated_text": answer, "num_input_tokens": 7, "num_generated_tokens": 3}
+    )
+
+
+def test_vllm_backends_run_through_the_llm_processor_to_the_local_graph(
+    ray_cluster: None, images: Path, tmp_path: Path, snapshot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from evokegraph.ingest import ray_llm
+    from evokegraph.ingest.models.backends import LLMMiner, VLMExtractor
+    from evokegraph.ingest.ray_engine import RayIngest, RayOptions
+
+    config = IngestConfig(
+        extractor="vlm",
+        miner="llm",
+        extractor_options={"spec": "vllm:fake-vlm", "top_k": 3, "dtype": "bfloat16"},
+        miner_options={"spec": "vllm:fake-llm"},
+        batch_size=3,
+    )
+    built: list[tuple[str, str]] = []
+
+    def stand_in(cfg: Any, stage: str, spec: str, workers: int, gpus: float) -> Any:
+        # the real config is built (ray.data.llm), only the processor is a stand-in
+        conf = ray_llm.processor_config(cfg, stage, spec, workers, gpus)
+        built.append((stage, conf.model_source))
+        return lambda ds: ds.map(_stand_in_row, num_cpus=0.25)
+
+    monkeypatch.setattr(ray_llm, "processor", stand_in)
+    job = RayIngest(
+        config, RayOptions(shards=tmp_path / "s", workers=2, shard_size=4, cpus_per_worker=0.5)
+    )
+    s = job.run([images])
+    assert built == [("elements", "fake-vlm"), ("associations", "fake-llm")]
+    assert s.associations > 0 and s.failures_by_stage["decode"] == 1
+    with LadybugStore(tmp_path / "ray.kb", create=True) as kb:
+        bulk.load(kb, S.open_shards(tmp_path / "s"))
+        got = snapshot(kb)
+    with LadybugStore(tmp_path / "local.kb", create=True) as kb:
+        ingest(
+            kb,
+            [images],
+            dataclasses.replace(config, extractor_options={}, miner_options={}),
+            extractor=VLMExtractor(engine=FakeChat("vllm:fake-vlm"), top_k=3, cache="off"),
+            miner=LLMMiner(engine=FakeChat("vllm:fake-llm"), cache="off"),
+        )
+        want = snapshot(kb)
+    assert got == want  # each answer reached its own image (answers differ per image)
+
+
+def test_cli_ray_engine_skips_on_a_second_run(
+    ray_cluster: None, images: Path, expected: dict[str, Any], tmp_path: Path, snapshot, capsys
+) -> None:
+    from evokegraph.cli import main
+
+    db = str(tmp_path / "k.kb")
+    args = ["--db", db, "ingest", str(images), "--engine", "ray", "--extractor", "caption-text"]
+    args += ["--miner", "lexical", "--batch-size", "3", "--shard-size", "4", "--no-progress"]
+    args += ["--workers", "2", "--cpus-per-worker", "0.5"]
+    assert main(args) == 0
+    with LadybugStore(Path(db), read_only=True) as kb:
+        assert snapshot(kb) == expected
+    capsys.readouterr()
+    # again, into new shards: every image with current work is skipped, the graph stays
+    assert main([*args, "--shards", str(tmp_path / "again")]) == 0
+    out = capsys.readouterr().out
+    assert "shards: 4 of 4 computed" in out
+    with LadybugStore(Path(db), read_only=True) as kb:
+        assert snapshot(kb) == expected
+    shards = S.open_shards(tmp_path / "again")
+    assert shards.table("evokes").num_rows == 0  # nothing recomputed
