@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from evokegraph import __version__
 from evokegraph.captioning.realizers import CaptionRequest, Realizer
 from evokegraph.digests import settings_digest
 from evokegraph.graph.store import GraphStore
@@ -34,6 +33,7 @@ from evokegraph.records import (
     utcnow,
 )
 from evokegraph.runs import Failed, Progress
+from evokegraph.version import __version__
 
 
 @dataclass

@@ -31,8 +31,7 @@ from evokegraph.errors import (
     StoreError,
     UserInputError,
 )
-
-__version__ = "0.1.0"
+from evokegraph.version import __version__
 
 # public name -> module that defines it
 _LAZY = {

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evokegraph import __version__
 from evokegraph.graph.schema import AW_DIRTY
 from evokegraph.graph.store import GraphStore
 from evokegraph.images import DEFAULT_MAX_PIXELS
@@ -35,6 +34,7 @@ from evokegraph.ingest.sources import SourceItem, iter_sources
 from evokegraph.ingest.stages import AssociationMiner, ElementExtractor
 from evokegraph.records import Element, Failure, GraphBatch, ImageEntry, RunRecord, utcnow
 from evokegraph.runs import Progress
+from evokegraph.version import __version__
 
 # Big transactions (flush_every >= BIG_FLUSH images) checkpoint the embedded
 # store at most every CHECKPOINT_EVERY_S seconds instead of after each commit

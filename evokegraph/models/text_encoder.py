@@ -268,7 +268,7 @@ def load_text_encoder(name: str = DEFAULT_ENCODER, device: str = "cpu") -> TextE
     try:  # no "Loading weights" bars on the user's terminal
         from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # untyped in transformers
     except ImportError:  # pragma: no cover - sentence-transformers needs transformers
         pass
     try:

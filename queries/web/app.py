@@ -11,37 +11,30 @@ else, inline scripts included.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlencode
 
 import jinja2
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from evokegraph.errors import EvokeGraphError, UserInputError
 from evokegraph.graph.store import GraphStore, StoreConfig, open_store
 from evokegraph.queries.web.data import PageNotFound
-from evokegraph.queries.web.thumbs import MEDIA_TYPES, ThumbCache, default_dir, first_file
+from evokegraph.queries.web.explorer import Explorer
+from evokegraph.queries.web.thumbs import ThumbCache, default_dir
 
-T = TypeVar("T")
 HERE = Path(__file__).parent
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
-)
-PLACEHOLDER = (
-    '<svg xmlns="http://www.w3.org/2000/svg" width="256" height="256">'
-    '<rect width="256" height="256" fill="#ddd"/>'
-    '<text x="128" y="135" font-family="sans-serif" font-size="18" text-anchor="middle" '
-    'fill="#777">no file</text></svg>'
 )
 
 
@@ -55,30 +48,6 @@ def vis_network_file() -> Path:
     if not found:
         raise EvokeGraphError("pyvis ships no vis-network; reinstall pyvis (pip install pyvis)")
     return Path(str(found[-1] / "vis-network.min.js"))
-
-
-class Explorer:
-    """The open store (read-only), one lock around it, and the thumbnail cache."""
-
-    def __init__(self, store: GraphStore, thumbs: ThumbCache) -> None:
-        self.kb = store
-        self.thumbs = thumbs
-        self.lock = threading.Lock()
-
-    def read(self, fn: Callable[..., T], *args: Any) -> T:
-        with self.lock:
-            return fn(self.kb, *args)
-
-    def uris(self, image_id: str) -> tuple[list[str], str]:
-        rows = self.read(
-            lambda kb: kb.query(
-                "MATCH (i:Image {id: $id}) RETURN i.uris AS uris, i.format AS format",
-                {"id": image_id},
-            )
-        )
-        if not rows:
-            raise PageNotFound(f"no image {image_id!r}")
-        return list(rows[0]["uris"] or []), str(rows[0]["format"] or "")
 
 
 def create_app(
@@ -154,25 +123,3 @@ def create_app(
 def query_string(**kw: Any) -> str:
     """``a=1&b=x`` from the non-empty values (sorted keys; for links in templates)."""
     return urlencode({k: v for k, v in sorted(kw.items()) if v not in (None, "")})
-
-
-def media_type(fmt: str) -> str:
-    return MEDIA_TYPES.get(fmt.upper(), "")
-
-
-def media_response(x: Explorer, image_id: str) -> Response:
-    """The full picture from its stored path, only in a known raster format."""
-    uris, fmt = x.uris(image_id)
-    src = first_file(uris)
-    kind = media_type(fmt)
-    if src is None or not kind:
-        raise PageNotFound(f"image {image_id[:12]} has no readable file in a web format")
-    return FileResponse(src, media_type=kind)
-
-
-def thumb_response(x: Explorer, image_id: str) -> Response:
-    uris, _ = x.uris(image_id)
-    out = x.thumbs.get(image_id, uris)
-    if out is None:
-        return Response(PLACEHOLDER, media_type="image/svg+xml")
-    return FileResponse(out, media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})

@@ -18,6 +18,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from evokegraph.levels import MAX_EVOKES_DISTANCE
 from evokegraph.queries.web import data, graph
 from evokegraph.queries.web.data import PageNotFound
+from evokegraph.queries.web.explorer import media_response, thumb_response
 
 _HEX = re.compile(r"^[0-9a-f]{6,64}$")
 
@@ -49,7 +50,6 @@ def _params(request: Request) -> dict[str, str]:
 
 def add(app: FastAPI, x: Callable[[], Any], render: Callable[..., Response], vis_js: Path) -> None:
     """Register every route on ``app``; ``x()`` is the running Explorer."""
-    from evokegraph.queries.web.app import media_response, thumb_response
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:

@@ -1,0 +1,68 @@
+"""The explorer's shared state (the read-only store, its lock, the thumbnail
+cache) and the two file responses; imported by the app factory and the routes."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from fastapi.responses import FileResponse, Response
+
+from evokegraph.graph.store import GraphStore
+from evokegraph.queries.web.data import PageNotFound
+from evokegraph.queries.web.thumbs import MEDIA_TYPES, ThumbCache, first_file
+
+T = TypeVar("T")
+PLACEHOLDER = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="256" height="256">'
+    '<rect width="256" height="256" fill="#ddd"/>'
+    '<text x="128" y="135" font-family="sans-serif" font-size="18" text-anchor="middle" '
+    'fill="#777">no file</text></svg>'
+)
+
+
+class Explorer:
+    """The open store (read-only), one lock around it, and the thumbnail cache."""
+
+    def __init__(self, store: GraphStore, thumbs: ThumbCache) -> None:
+        self.kb = store
+        self.thumbs = thumbs
+        self.lock = threading.Lock()
+
+    def read(self, fn: Callable[..., T], *args: Any) -> T:
+        with self.lock:
+            return fn(self.kb, *args)
+
+    def uris(self, image_id: str) -> tuple[list[str], str]:
+        rows = self.read(
+            lambda kb: kb.query(
+                "MATCH (i:Image {id: $id}) RETURN i.uris AS uris, i.format AS format",
+                {"id": image_id},
+            )
+        )
+        if not rows:
+            raise PageNotFound(f"no image {image_id!r}")
+        return list(rows[0]["uris"] or []), str(rows[0]["format"] or "")
+
+
+def media_type(fmt: str) -> str:
+    return MEDIA_TYPES.get(fmt.upper(), "")
+
+
+def media_response(x: Explorer, image_id: str) -> Response:
+    """The full picture from its stored path, only in a known raster format."""
+    uris, fmt = x.uris(image_id)
+    src = first_file(uris)
+    kind = media_type(fmt)
+    if src is None or not kind:
+        raise PageNotFound(f"image {image_id[:12]} has no readable file in a web format")
+    return FileResponse(src, media_type=kind)
+
+
+def thumb_response(x: Explorer, image_id: str) -> Response:
+    uris, _ = x.uris(image_id)
+    out = x.thumbs.get(image_id, uris)
+    if out is None:
+        return Response(PLACEHOLDER, media_type="image/svg+xml")
+    return FileResponse(out, media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
