@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from evokegraph.ingest.stages import MINERS, MiningInput
+from evokegraph.ingest.stages import MINERS, MiningInput, mine_each
 from evokegraph.levels import DISTANCES
 from evokegraph.records import Element, Evocation
 from evokegraph.runs import Failed
@@ -173,13 +173,7 @@ class ContextualMiner:
 
     def mine(self, items: Sequence[MiningInput]) -> list[list[Evocation] | Failed]:
         self._models()  # load errors are the run's, not one item's
-        out: list[list[Evocation] | Failed] = []
-        for it in items:
-            try:
-                out.append(self.mine_one(it.elements, it.description))
-            except Exception as exc:  # one bad item never stops the run
-                out.append(Failed(f"contextual miner failed: {type(exc).__name__}: {exc}"))
-        return out
+        return mine_each(items, self.mine_one, "contextual miner")
 
     def mine_one(self, elements: Sequence[Element], description: str) -> list[Evocation]:
         enc, vocab = self._models()

@@ -26,7 +26,7 @@ from functools import lru_cache
 from typing import Any
 
 from evokegraph.errors import UserInputError
-from evokegraph.ingest.stages import MINERS, MiningInput
+from evokegraph.ingest.stages import MINERS, MiningInput, mine_each
 from evokegraph.ingest.text import STOPWORDS, content_words, tokenize
 from evokegraph.levels import DISTANCES
 from evokegraph.lexicons.concreteness import UNKNOWN, concreteness, rating
@@ -214,13 +214,7 @@ class LexicalMiner:
         return {"per_distance": self.per_distance, "wordnet": "3.0", "version": 1}
 
     def mine(self, items: Sequence[MiningInput]) -> list[list[Evocation] | Failed]:
-        out: list[list[Evocation] | Failed] = []
-        for it in items:
-            try:
-                out.append(self.mine_one(it.elements, it.description))
-            except Exception as exc:  # one bad item never stops the run
-                out.append(Failed(f"lexical miner failed: {type(exc).__name__}: {exc}"))
-        return out
+        return mine_each(items, self.mine_one, "lexical miner")
 
     def mine_one(self, elements: Sequence[Element], description: str) -> list[Evocation]:
         caption_words = {concept_key(t.lemma) for t in content_words(description)}

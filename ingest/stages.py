@@ -12,7 +12,7 @@ text, if any); it never raises for one bad item.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -80,6 +80,22 @@ BACKEND_MODULES = (
     "evokegraph.ingest.contextual",
     "evokegraph.ingest.models.backends",
 )
+
+
+def mine_each(
+    items: Sequence[MiningInput],
+    mine_one: Callable[[Sequence[Element], str], list[Evocation]],
+    who: str,
+) -> list[list[Evocation] | Failed]:
+    """Run a miner's ``mine_one`` per image: one bad item becomes a
+    :class:`Failed` naming ``who`` and the error, never the end of the run."""
+    out: list[list[Evocation] | Failed] = []
+    for it in items:
+        try:
+            out.append(mine_one(it.elements, it.description))
+        except Exception as exc:
+            out.append(Failed(f"{who} failed: {type(exc).__name__}: {exc}"))
+    return out
 
 
 def load_backends() -> None:
