@@ -21,7 +21,8 @@ distance:
   attributes and motives;
 * WordNet adds structure where it is sure: the sense whose gloss best fits the
   context gives d1 synonyms/hyponyms, d2 hypernyms, d3 parts, wholes and
-  sisters;
+  sisters; at d1-2 its lemmas compete even when the vocabulary lacks them
+  ("wax light", "floral arrangement"; common words only, no proper names);
 * at distances 4-5 a word already given to another element of the same image
   costs ``repeat_d`` per use, so one image's elements do not all evoke the
   same hub abstraction;
@@ -108,9 +109,15 @@ SPECS: dict[int, DistanceSpec] = {
     4: DistanceSpec(0.35, 2.6, 0.0, 0.20, CONCEPT, 0.5, 4.0, REPEAT),
     5: DistanceSpec(0.30, 2.0, 0.0, 0.25, ABSTRACT, 0.3, 4.0, REPEAT),
 }
-WORDNET_BONUS = 0.15
+# WordNet relations of the context's sense: near synonyms and hypernyms are
+# what distances 1-2 mean, so they weigh more there (chosen on both reference
+# files: d1/d2 best cosine up on each, ladder 0.606 -> 0.615 and 0.553 -> 0.563)
+WORDNET_BONUS = {1: 0.30, 2: 0.30, 3: 0.15}
 SCENE_BONUS = 0.05
 FREQUENCY_WEIGHT = 0.02
+EXTRA_DISTANCES = (1, 2)  # WordNet lemmas outside the vocabulary compete here
+EXTRA_MIN_ZIPF = 2.0
+EXTRA_PER_DISTANCE = 12
 MIN_POS_SHARE = 0.25  # a candidate must be used in the element's POS at least this often
 
 
@@ -157,7 +164,7 @@ class ContextualMiner:
             "per_distance": self.per_distance,
             "encoder": self.encoder_name,
             "vocab": self._key,
-            "version": 4,
+            "version": 5,
         }
 
     def _models(self) -> tuple[Any, Any]:
@@ -186,8 +193,7 @@ class ContextualMiner:
         for el in elements:
             picked = self._for_element(el, context, ctx_vec, sc, names, shown)
             for d, words in picked.items():
-                for w, _ in words:
-                    i = vocab.index[w]
+                for i in (vocab.index[w] for w, _ in words if w in vocab.index):
                     shown[d][i] = shown[d].get(i, 0) + 1
             result += [
                 Evocation(
@@ -218,7 +224,10 @@ class ContextualMiner:
         sw = vocab.emb @ enc.encode([el.concept])[0]
         own = vocab.index.get(el.concept)
         base = float(vocab.conc[own]) if own is not None else _rating(el.concept)
-        bonus = wordnet_bonus(el.concept, pos, context, ctx_vec, enc, vocab)
+        wvec = enc.encode([el.concept])[0]
+        related = wordnet_related(el.concept, pos, ctx_vec, enc)
+        bonus = wordnet_bonus(related, vocab)
+        extras = wordnet_extras(related, vocab, el.concept)
         used = list(banned)
         picked: dict[int, list[tuple[str, str]]] = {}
         for d in DISTANCES:
@@ -237,13 +246,22 @@ class ContextualMiner:
             if d in self._generic:
                 s -= spec.generic * self._generic[d]
             if d in bonus:
-                s += WORDNET_BONUS * bonus[d]
+                s += WORDNET_BONUS[d] * bonus[d]
             if d == 3 and pos == "n":
                 s += SCENE_BONUS * masks[("class", 3)]
             if shown and shown[d] and spec.repeat:  # the image's other elements already say it
                 idx = np.fromiter(shown[d], dtype=np.int64)
                 s[idx] -= spec.repeat * np.fromiter(shown[d].values(), dtype=np.float32)
-            picked[d] = self._take(np.where(masks[d], s, -np.inf), vocab.words, used, pos)
+            scores, words = np.where(masks[d], s, -np.inf), vocab.words
+            if extras.get(d):  # scored by the same terms, WordNet-related by construction
+                ev = enc.encode(extras[d])
+                conc = np.array([_rating(w) for w in extras[d]], dtype=np.float32)
+                zipf = np.array([_zipf(w) for w in extras[d]], dtype=np.float32)
+                xs = spec.word_weight * (ev @ wvec) + (1 - spec.word_weight) * (ev @ ctx_vec)
+                xs += -spec.misfit * np.abs(conc - aim) + FREQUENCY_WEIGHT * (zipf - self.min_zipf)
+                scores = np.concatenate([scores, xs + WORDNET_BONUS[d]])
+                words = [*vocab.words, *extras[d]]
+            picked[d] = self._take(scores, words, used, pos)
             used += [w for w, _ in picked[d]]
         return picked
 
@@ -314,17 +332,23 @@ def generic_share(vocab: Any) -> dict[int, np.ndarray]:
     return out
 
 
+def _zipf(word: str) -> float:
+    from evokegraph.lexicons.frequency import zipf_frequency
+
+    return zipf_frequency(word)
+
+
 def _rating(word: str) -> float:
     from evokegraph.lexicons.concreteness import concreteness
 
     return concreteness(word)
 
 
-def wordnet_bonus(
-    word: str, pos: str, context: str, ctx_vec: np.ndarray, enc: Any, vocab: Any
-) -> dict[int, np.ndarray]:
-    """1.0 for the vocabulary words WordNet relates to the sense of ``word``
-    that best fits the context (gloss embedding vs context), per distance 1-3."""
+def wordnet_related(word: str, pos: str, ctx_vec: np.ndarray, enc: Any) -> dict[int, list[str]]:
+    """Lemmas WordNet relates to the sense of ``word`` that best fits the
+    context (gloss embedding vs context), per distance 1-3, in WordNet order:
+    1 the sense's synonyms, hyponyms, similar words; 2 its hypernyms (two
+    levels) and see-alsos; 3 parts, wholes, topic domains and sisters."""
     from evokegraph.lexicons.wordnet import wordnet
 
     senses = wordnet().synsets(word.replace(" ", "_"), pos)[:6]
@@ -353,15 +377,49 @@ def wordnet_bonus(
             *sisters,
         ],
     }
-    out = {}
+    out: dict[int, list[str]] = {}
     for d, synsets in related.items():
+        names: dict[str, None] = {}
+        for syn in synsets:
+            for lem in syn.lemmas():  # as WordNet writes them ("Java": a proper name)
+                names.setdefault(lem.name().replace("_", " "), None)
+        out[d] = list(names)
+    return out
+
+
+def wordnet_bonus(related: dict[int, list[str]], vocab: Any) -> dict[int, np.ndarray]:
+    """1.0 for the vocabulary words in ``related`` (per distance)."""
+    out = {}
+    for d, names in related.items():
         mask = np.zeros(len(vocab.words), dtype=np.float32)
-        for s in synsets:
-            for lem in s.lemmas():
-                i = vocab.index.get(lem.name().replace("_", " ").lower())
-                if i is not None:
-                    mask[i] = 1.0
+        for name in names:
+            i = vocab.index.get(name.lower())
+            if i is not None:
+                mask[i] = 1.0
         out[d] = mask
+    return out
+
+
+def wordnet_extras(related: dict[int, list[str]], vocab: Any, word: str) -> dict[int, list[str]]:
+    """Near-synonyms and hypernyms WordNet gives that the vocabulary lacks
+    ("angler" for fisherman, "posy" for bouquet): known to wordfreq
+    (Zipf >= ``EXTRA_MIN_ZIPF``), at most two words, letters only."""
+    from evokegraph.lexicons.frequency import zipf_frequency
+
+    out: dict[int, list[str]] = {}
+    for d in EXTRA_DISTANCES:
+        keep = []
+        for name in related.get(d, []):
+            if name[:1].isupper():  # proper names are not associations
+                continue
+            name = name.lower()
+            if name in vocab.index or name == word or len(name.split()) > 2:
+                continue
+            if not name.replace(" ", "").isalpha():
+                continue
+            if zipf_frequency(name) >= EXTRA_MIN_ZIPF:
+                keep.append(name)
+        out[d] = keep[:EXTRA_PER_DISTANCE]
     return out
 
 

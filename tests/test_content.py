@@ -53,6 +53,10 @@ def test_heuristic_tagger_is_the_named_fallback() -> None:
         CaptionTextExtractor(tagger="nltk")
 
 
+def miner_elements(caption: str):
+    return CaptionTextExtractor().extract_one([caption]).elements
+
+
 def _by_distance(evs, word):
     return {
         d: [e.concept for e in evs if e.element == word and e.distance == d] for d in range(1, 6)
@@ -86,6 +90,23 @@ def test_contextual_miner_distances_mean_what_they_say(miner) -> None:
     assert conc[1] > conc[2] > conc[4] > conc[5]  # concreteness falls with distance
     everything = {w for ws in words.values() for w in ws}
     assert not everything & {"blackjack", "inkpad", "astatine", "england", "saint"}
+
+
+def test_wordnet_lemmas_outside_the_vocabulary_compete_at_near_distances(miner) -> None:
+    from evokegraph.ingest.contextual import wordnet_extras, wordnet_related
+
+    enc, vocab = miner._models()
+    ctx = enc.encode(["a candle burning in a dark window"])[0]
+    related = wordnet_related("candle", "n", ctx, enc)
+    extras = wordnet_extras(related, vocab, "candle")
+    assert "wax light" in extras[1]  # a synonym the common-word vocabulary lacks
+    assert sorted(extras) == [1, 2]  # only near distances take outside words
+    for words in extras.values():
+        assert all(w not in vocab.index and w == w.lower() for w in words)
+    out = miner.mine_one(
+        miner_elements("a candle burning in a dark window"), "a candle burning in a dark window"
+    )
+    assert all(e.distance <= 2 for e in out if e.concept not in vocab.index)
 
 
 @pytest.mark.slow
