@@ -45,7 +45,7 @@ from evokegraph.records import (
 )
 
 if TYPE_CHECKING:
-    from evokegraph.graph.backends import LadybugOptions
+    from evokegraph.graph.backend_options import LadybugOptions
 
 W_SET_CONCRETENESS = (
     "UNWIND $rows AS r MATCH (c:Concept {name: r.name}) SET c.concreteness = r.concreteness"

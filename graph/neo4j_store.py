@@ -43,7 +43,7 @@ from evokegraph.records import (
 )
 
 if TYPE_CHECKING:
-    from evokegraph.graph.backends import Neo4jOptions
+    from evokegraph.graph.backend_options import Neo4jOptions
 
 Stmt = tuple[str, dict[str, Any]]
 log = logging.getLogger(__name__)

@@ -228,7 +228,7 @@ def caption_from_row(image_id: str, r: Row) -> Caption:
 def failure_from_row(node: dict[str, Any]) -> Failure:
     p = _props(node)
     p["at"] = datetime.fromisoformat(p["at"])
-    return Failure(**{k: ("" if v is None else v) for k, v in p.items()})
+    return Failure.model_validate({k: ("" if v is None else v) for k, v in p.items()})
 
 
 def jsonable(value: Any) -> Any:

@@ -37,7 +37,7 @@ from evokegraph.stage_keys import STAGE_ASSOCIATIONS, STAGE_ELEMENTS
 from evokegraph.weights import finalize
 
 if TYPE_CHECKING:
-    from evokegraph.ingest.runner import IngestConfig
+    from evokegraph.ingest.config import IngestConfig
 
 Stored = dict[str, tuple[ImageRecord, dict[str, str]]]
 # image id -> (description, elements) stored for it, or None

@@ -38,7 +38,7 @@ from evokegraph.models.chat import ChatRequest, ChatResult, parse_spec
 from evokegraph.models.engines import openai_messages
 
 if TYPE_CHECKING:
-    from evokegraph.ingest.runner import IngestConfig
+    from evokegraph.ingest.config import IngestConfig
     from evokegraph.ingest.stages import AssociationMiner, ElementExtractor
 
 # stage -> (config field of the backend name, the model backend, its options field)

@@ -16,13 +16,11 @@ import contextlib
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from evokegraph.graph.schema import AW_DIRTY
 from evokegraph.graph.store import GraphStore
-from evokegraph.images import DEFAULT_MAX_PIXELS
 from evokegraph.ingest.batchwork import (  # noqa: F401 - re-exported names
     BatchWork,
     Summary,
@@ -30,6 +28,7 @@ from evokegraph.ingest.batchwork import (  # noqa: F401 - re-exported names
     ratings,
     settings_key,
 )
+from evokegraph.ingest.config import IngestConfig  # noqa: F401 - re-exported
 from evokegraph.ingest.sources import SourceItem, iter_sources
 from evokegraph.ingest.stages import AssociationMiner, ElementExtractor
 from evokegraph.records import Element, Failure, GraphBatch, ImageEntry, RunRecord, utcnow
@@ -41,29 +40,6 @@ from evokegraph.version import __version__
 # (see LadybugStore.defer_checkpoints); small ones keep the engine's default.
 BIG_FLUSH = 512
 CHECKPOINT_EVERY_S = 30.0
-
-
-@dataclass
-class IngestConfig:
-    extractor: str = "caption-text"
-    miner: str = "contextual"
-    extractor_options: dict[str, Any] = field(default_factory=dict)
-    miner_options: dict[str, Any] = field(default_factory=dict)
-    batch_size: int = 32
-    # Images per store transaction. LadybugDB pays a fixed cost per commit that
-    # grows with the graph (rel-table rewrites), so several model batches are
-    # written together; a crash loses at most this many images' work.
-    flush_every: int = 2048
-    limit: int | None = None
-    force: bool = False
-    dry_run: bool = False
-    max_pixels: int = DEFAULT_MAX_PIXELS
-    captions: Path | None = None
-    image_root: Path | None = None
-    ground: str | None = None  # open_clip model for grounding weights, e.g. ViT-B-32
-    ground_pretrained: str | None = None
-    canonicalize: str | None = None  # sentence-transformers model for near-duplicate concepts
-    canonical_threshold: float = 0.9
 
 
 def _batches(

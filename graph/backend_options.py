@@ -1,0 +1,49 @@
+"""Each graph backend's typed options (flags, env vars, defaults).
+
+Apart from :mod:`evokegraph.graph.backends` (the registry) so that the backend
+modules can name their option class without importing the registry, which
+imports them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from evokegraph.options import option
+
+DEFAULT_DB = "./evokegraph.kb"
+DEFAULT_BACKEND = "ladybug"
+
+
+@dataclass(frozen=True)
+class LadybugOptions:
+    """The embedded LadybugDB store: one file on disk."""
+
+    path: str = option(
+        DEFAULT_DB,
+        "--db",
+        "Embedded knowledge base file.",
+        envvar="EVOKEGRAPH_DB",
+        cli_type=Path,
+    )
+
+    def location(self) -> str:
+        return self.path
+
+
+@dataclass(frozen=True)
+class Neo4jOptions:
+    """A Neo4j 5 (or Bolt-compatible) server."""
+
+    uri: str = option("", "--neo4j-uri", "bolt:// or neo4j:// URI.", envvar="EVOKEGRAPH_NEO4J_URI")
+    user: str = option("neo4j", "--neo4j-user", "Neo4j user.", envvar="EVOKEGRAPH_NEO4J_USER")
+    password: str = option(
+        "", "--neo4j-password", "Neo4j password.", envvar="EVOKEGRAPH_NEO4J_PASSWORD"
+    )
+    database: str | None = option(
+        None, "--neo4j-database", "Neo4j database.", envvar="EVOKEGRAPH_NEO4J_DATABASE"
+    )
+    batch_size: int = option(5000, "--write-batch", "Rows per UNWIND batch (Neo4j).", min=1)
+
+    def location(self) -> str:
+        return self.uri
