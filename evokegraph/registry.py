@@ -7,6 +7,7 @@ select them by that name on the command line.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -51,6 +52,18 @@ class Registry(Generic[T]):
 
     def names(self) -> list[str]:
         return sorted(self._factories)
+
+    def accepts(self, name: str) -> frozenset[str]:
+        """The keyword options the factory registered as ``name`` takes (from
+        its signature), so that a CLI passes each backend only its own options
+        without a table of backend names."""
+        self._check(name)
+        params = inspect.signature(self._factories[name]).parameters.values()
+        return frozenset(
+            p.name
+            for p in params
+            if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        )
 
     def describe(self) -> dict[str, str]:
         return {n: self._help.get(n, "") for n in self.names()}

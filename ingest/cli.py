@@ -25,6 +25,7 @@ from evokegraph.errors import UserInputError
 from evokegraph.images import DEFAULT_MAX_PIXELS
 from evokegraph.ingest.caption_text import NO_CAPTION
 from evokegraph.ingest.runner import IngestConfig, Summary
+from evokegraph.registry import Registry
 from evokegraph.runs import Progress
 
 EXIT_FAILURES = 3  # the run finished, but some images or answers were recorded as failures
@@ -63,25 +64,27 @@ class VocabularyProgress:
             self.said = True
 
 
-# which backends take which shared option
-BACKEND_OPTIONS = {
-    "top_k": ("caption-text", "vlm"),
-    "tagger": ("caption-text",),
-    "per_distance": ("lexical", "contextual", "llm"),
-}
+def _accepts(registry: Registry[Any], name: str) -> frozenset[str]:
+    """What the backend ``name`` takes; an unknown name is left to the runner's
+    one-line error (it lists the known names)."""
+    from evokegraph.ingest.stages import load_backends
+
+    load_backends()
+    return registry.accepts(name) if name in registry else frozenset()
 
 
 def _model_options(
-    backend: str,
-    model_backend: str,
+    accepts: frozenset[str],
     spec: str,
     base_url: str | None,
     api_key: str | None,
     **kw: object,
 ) -> dict[str, object]:
-    """Options for a backend: model spec and HTTP settings only for model backends."""
-    kw = {k: v for k, v in kw.items() if backend in BACKEND_OPTIONS.get(k, ())}
-    if backend != model_backend:
+    """A backend's options: the shared ones its factory takes (``accepts``, from
+    the registry), plus the model spec and HTTP settings when it runs a model
+    (its factory takes ``spec``)."""
+    kw = {k: v for k, v in kw.items() if k in accepts}
+    if "spec" not in accepts:
         return kw
     opts: dict[str, object] = {"spec": spec, **kw}
     if spec.startswith("openai:"):
@@ -264,27 +267,36 @@ def ingest_cmd(
 ) -> None:
     """Ingest images: elements, associations by distance, into the graph."""
     from evokegraph import api
-    from evokegraph.models.presets import check_preset, engine_options, reference_miner_options
+    from evokegraph.ingest.stages import EXTRACTORS, MINERS
+    from evokegraph.models.presets import (
+        LOCAL_ENGINES,
+        check_preset,
+        engine_options,
+        reference_miner_options,
+    )
 
     if check_preset(preset) == "reference":
         miner = "llm"
+    ex_accepts, mi_accepts = _accepts(EXTRACTORS, extractor), _accepts(MINERS, miner)
     extractor_options = _model_options(
-        extractor, "vlm", vlm, vlm_base_url, vlm_api_key, top_k=top_k, tagger=tagger
+        ex_accepts, vlm, vlm_base_url, vlm_api_key, top_k=top_k, tagger=tagger
     )
     miner_options = _model_options(
-        miner, "llm", llm, llm_base_url, llm_api_key, per_distance=per_distance
+        mi_accepts, llm, llm_base_url, llm_api_key, per_distance=per_distance
     )
-    local = [s for s in (vlm if extractor == "vlm" else "", llm if miner == "llm" else "") if s]
-    local = [s for s in local if s.partition(":")[0] in ("vllm", "transformers")]
+    # the model specs of model-backed stages that run in this process
+    ex_spec = vlm if "spec" in ex_accepts else ""
+    mi_spec = llm if "spec" in mi_accepts else ""
+    local = [s for s in (ex_spec, mi_spec) if s.partition(":")[0] in LOCAL_ENGINES]
     engine = engine_options(local[0] if local else "", trust_remote_code, dtype, max_model_len)
-    if extractor == "vlm" and vlm in local:
+    if ex_spec and ex_spec in local:
         extractor_options |= engine
-    if miner == "llm" and llm in local:
+    if mi_spec and mi_spec in local:
         miner_options |= engine
     if preset == "reference":
         miner_options |= reference_miner_options(llm)
     vocab_progress = VocabularyProgress()
-    if miner == "contextual":
+    if "progress" in mi_accepts:
         miner_options["progress"] = vocab_progress
     config = IngestConfig(
         extractor=extractor,

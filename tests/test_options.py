@@ -80,3 +80,19 @@ def test_train_options_have_one_source() -> None:
     )
     old_style = build(TrainConfig, vars(parser.parse_args(["--data", "d", "--no-lock-image"])))
     assert old_style.lock_image is False and old_style.pretrained is None
+
+
+def test_stage_options_follow_the_registries() -> None:
+    """Extractor/miner options come from each factory's signature, not a table of names."""
+    import re
+
+    from evokegraph.ingest.stages import EXTRACTORS, MINERS, load_backends
+
+    load_backends()
+    assert {"top_k", "tagger"} <= EXTRACTORS.accepts("caption-text")
+    assert "spec" in EXTRACTORS.accepts("vlm") and "spec" in MINERS.accepts("llm")
+    assert "spec" not in MINERS.accepts("contextual")
+    assert "progress" in MINERS.accepts("contextual")
+    src = (Path(__file__).resolve().parents[1] / "ingest" / "cli.py").read_text()
+    names = "|".join(re.escape(n) for n in [*EXTRACTORS.names(), *MINERS.names()])
+    assert not re.findall(rf'(==|!=|\bin)\s*\(?"({names})"', src)
