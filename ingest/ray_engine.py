@@ -383,8 +383,8 @@ class RayIngest:
             raise UserInputError("--engine ray needs a shards folder: pass --shards DIR")
         self.root = Path(options.shards)
         self.shards_total = self.shards_run = 0
-        # (time.perf_counter(), source items) as each shard is written: the rate once warm
-        self.finished: list[tuple[float, int]] = []
+        # time.perf_counter() as each image's row reaches the driver: the rate once warm
+        self.arrivals: list[float] = []
 
     def run(self, sources: Sequence[Path], stored: StoredKeys | None = None) -> Summary:
         """Compute every unfinished shard. ``stored`` (:func:`stored_keys` of the target
@@ -519,7 +519,6 @@ class RayIngest:
             ) from exc
 
     def _gather(self, ds: Any, expected: dict[int, int], s: Summary) -> None:
-        self._expected = expected
         got: dict[int, list[tuple[tuple[int, int], list[ImageEntry], list[Failure]]]]
         got = defaultdict(list)
         sources: dict[int, int] = defaultdict(int)  # source items accounted for
@@ -538,6 +537,8 @@ class RayIngest:
                 sources[k] += row["n"]
                 declared[k] += row["items"]
                 images[k] += bool(row["record"])
+                if row["record"]:
+                    self.arrivals.append(time.perf_counter())
                 if sources[k] == expected[k] and images[k] == declared[k]:
                     self._write(k, got.pop(k), s)
         missing = sorted(k for k in expected if not S.is_complete(self.root, k))
@@ -560,7 +561,6 @@ class RayIngest:
         counts = {"images": len(entries), "failures": len(failures), "at": utcnow().isoformat()}
         S.write_shard(self.root, k, batch, counts)
         s.add_time("write_shards", time.perf_counter() - t)
-        self.finished.append((time.perf_counter(), self._expected[k]))
 
 
 def _cause(exc: BaseException) -> str:
