@@ -428,7 +428,7 @@ def _check_installed() -> None:
     import importlib.util
 
     from evokegraph.errors import ModelError
-    from evokegraph.models.text_encoder import INSTALL_HINT
+    from evokegraph.paths import CONTENT_INSTALL_HINT as INSTALL_HINT
 
     for mod in ("sentence_transformers", "wordfreq"):
         if importlib.util.find_spec(mod) is None:

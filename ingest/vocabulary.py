@@ -34,7 +34,8 @@ import numpy as np
 from evokegraph.digests import text_digest
 from evokegraph.lexicons.concreteness import norms
 from evokegraph.lexicons.frequency import frequency_version, zipf_frequency
-from evokegraph.models.text_encoder import TextEncoder, cache_dir
+from evokegraph.models.text_encoder import TextEncoder
+from evokegraph.paths import cache_dir
 
 VOCAB_VERSION = 2
 POS_CODES = ("n", "v", "a")  # columns of counts/lexnames

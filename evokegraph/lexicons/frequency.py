@@ -12,9 +12,9 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from evokegraph.errors import ModelError
+from evokegraph.paths import CONTENT_INSTALL_HINT as INSTALL_HINT
 
 LANGUAGE = "en"
-INSTALL_HINT = "pip install 'evokegraph[content]'"
 
 
 def zipf_frequency_or_none(word: str) -> float | None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from evokegraph.errors import EvokeGraphError
+from evokegraph.paths import cache_dir
 
 DEBIAN_DIRS = (Path("/usr/share/wordnet"), Path("/usr/share/wordnet/dict"))
 REQUIRED = ("index.noun", "data.noun", "index.verb", "data.verb", "index.adj", "data.adj")
@@ -72,13 +73,6 @@ _LEX_POS = {"adj": 3, "adv": 4, "noun": 1, "verb": 2}
 
 class WordNetMissingError(EvokeGraphError):
     """WordNet's files are not installed."""
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("EVOKEGRAPH_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "evokegraph"
-    )
-    return Path(base)
 
 
 def find_source() -> Path:

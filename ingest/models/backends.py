@@ -23,7 +23,7 @@ from evokegraph.errors import ModelOutputError
 from evokegraph.ingest.models import parsing, prompts
 from evokegraph.ingest.stages import EXTRACTORS, MINERS, Extraction, ImageItem, MiningInput
 from evokegraph.models.chat import ChatEngine, ChatRequest, load_engine
-from evokegraph.models.text_encoder import cache_dir
+from evokegraph.paths import cache_dir
 from evokegraph.records import Element, Evocation, concept_key
 from evokegraph.runs import Failed
 
