@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -260,3 +261,19 @@ def graph_snapshot(kb: GraphStore) -> dict[str, object]:
 def snapshot():
     """The :func:`graph_snapshot` function, for tests comparing whole graphs."""
     return graph_snapshot
+
+
+# a tiny open_clip model (random weights) as a local folder: `local-dir:` spec
+TINY_CLIP = {
+    "embed_dim": 16,
+    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 16, "head_width": 16},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+}
+
+
+@pytest.fixture
+def tiny_clip(tmp_path: Path) -> str:
+    d = tmp_path / "clip"
+    d.mkdir()
+    (d / "open_clip_config.json").write_text(json.dumps({"model_cfg": TINY_CLIP}))
+    return f"local-dir:{d}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 import pytest
@@ -15,20 +14,6 @@ from evokegraph.images import decode
 from evokegraph.models.clip import ClipScorer, load_open_clip
 
 torch.set_num_threads(1)
-
-TINY_CLIP = {
-    "embed_dim": 16,
-    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 16, "head_width": 16},
-    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
-}
-
-
-@pytest.fixture
-def tiny_clip(tmp_path: Path) -> str:
-    d = tmp_path / "clip"
-    d.mkdir()
-    (d / "open_clip_config.json").write_text(json.dumps({"model_cfg": TINY_CLIP}))
-    return f"local-dir:{d}"
 
 
 def _pictures() -> list[Image.Image]:

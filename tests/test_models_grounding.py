@@ -2,29 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 import torch
 from PIL import Image
 
 from evokegraph.ingest.stages import ImageItem, MiningInput
 from evokegraph.records import Element, Evocation, ImageRecord
-
-TINY_CLIP = {
-    "embed_dim": 16,
-    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 16, "head_width": 16},
-    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
-}
-
-
-@pytest.fixture
-def tiny_clip(tmp_path: Path) -> str:
-    d = tmp_path / "clip"
-    d.mkdir()
-    (d / "open_clip_config.json").write_text(json.dumps({"model_cfg": TINY_CLIP}))
-    return f"local-dir:{d}"
 
 
 @pytest.fixture(scope="module")
