@@ -237,7 +237,9 @@ class LadybugStore(reads.SharedReads):
             return set()
         key = NODE_BY_LABEL[label].key
         arrow = isinstance(keys, pa.Array | pa.ChunkedArray)
+        # one chunk: LadybugDB's Arrow scan stops at an empty chunk
         table = pa.table({"k": keys if arrow else pa.array(list(keys), pa.string())})
+        table = table.combine_chunks()
         cypher = f"LOAD FROM $t MATCH (n:{label} {{{key}: k}}) RETURN n.{key}"
         res = self._conn.execute(cypher, {"t": table})
         if isinstance(res, list):  # one statement: never a list; narrows the type
