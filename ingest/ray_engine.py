@@ -106,19 +106,7 @@ def _dump(models: Sequence[Any]) -> str:
 # and ``items`` the image rows of that batch and shard, so the driver knows a
 # shard is whole; ``seq`` orders rows within a shard as the sources were listed.
 # ``llm_request``: the model request of the row's image, for Ray's LLM processor.
-ROW_COLUMNS = (
-    "shard",
-    "seq",
-    "n",
-    "items",
-    "record",
-    "path",
-    "todo",
-    "extraction",
-    "failures",
-    "summary",
-    "llm_request",
-)
+ROW_COLUMNS = (*ray_llm.CARRY, "llm_request")
 
 
 class _Stage:

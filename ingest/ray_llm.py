@@ -56,7 +56,8 @@ PASS_THROUGH = json.dumps(
         "sampling_params": {"max_tokens": 1, "temperature": 0.0},
     }
 )
-# the columns the processor's postprocess keeps (besides its answer)
+# the columns of a row between the Ray engine's stages (ray_engine.ROW_COLUMNS is
+# these plus llm_request): what the processor's postprocess keeps besides its answer
 CARRY = (
     "shard",
     "seq",
