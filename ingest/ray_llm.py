@@ -99,13 +99,7 @@ def request_row(req: ChatRequest, max_image_side: int = MAX_IMAGE_SIDE) -> str:
             "the reference prompt without chat template does not run on Ray's vLLM "
             "processor; use --engine local, or a model with a chat template"
         )
-    params: dict[str, Any] = {
-        "max_tokens": req.max_tokens,
-        "temperature": req.temperature,
-        "top_p": req.top_p,
-    }
-    if req.seed is not None:
-        params["seed"] = req.seed
+    params: dict[str, Any] = req.sampling()
     if req.json_schema is not None:
         params["structured_outputs"] = {"json": req.json_schema}
     return json.dumps(

@@ -43,6 +43,17 @@ class ChatRequest:
     # instead of ``messages``, the HTTP engine keeps to ``messages``
     raw_prompt: str | None = None
 
+    def sampling(self) -> dict[str, Any]:
+        """The sampling settings every engine passes on (``seed`` only when set)."""
+        out: dict[str, Any] = {
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+        }
+        if self.seed is not None:
+            out["seed"] = self.seed
+        return out
+
 
 @dataclass
 class ChatResult:

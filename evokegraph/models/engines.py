@@ -101,12 +101,8 @@ class OpenAIEngine:
         body: dict[str, Any] = {
             "model": self.model,
             "messages": openai_messages(req),
-            "max_tokens": req.max_tokens,
-            "temperature": req.temperature,
-            "top_p": req.top_p,
+            **req.sampling(),
         }
-        if req.seed is not None:
-            body["seed"] = req.seed
         if req.json_schema is not None:
             body["response_format"] = {
                 "type": "json_schema",
@@ -184,13 +180,7 @@ class VLLMEngine:
         self.usage = {"requests": 0.0, "prompt_tokens": 0.0, "completion_tokens": 0.0}
 
     def _params(self, req: ChatRequest) -> Any:
-        kw: dict[str, Any] = {
-            "max_tokens": req.max_tokens,
-            "temperature": req.temperature,
-            "top_p": req.top_p,
-        }
-        if req.seed is not None:
-            kw["seed"] = req.seed
+        kw: dict[str, Any] = req.sampling()
         if req.json_schema is not None:
             sp = self.vllm.sampling_params
             if hasattr(sp, "StructuredOutputsParams"):  # vLLM >= 0.10
