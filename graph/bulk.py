@@ -211,20 +211,21 @@ ARRAY_DELIMITER = "\x1f"  # unit separator: never in captions or names
 
 def associated_with(tables: dict[str, pa.Table]) -> pa.Table:
     """ASSOCIATED_WITH rows from EVOKES and elements, as ``recompute_associations`` builds
-    them (support = distinct images, weight from the mean weight and the support)."""
+    them (support = distinct images, weight from the mean weight and the support;
+    the mean from an exactly rounded sum, as there, so both give the same bits)."""
     el = tables["elements"].select(["id", "image_id", "concept"])
     ev = tables["evokes"].select(["from", "to", "distance", "weight"])
     j = ev.join(el, keys="from", right_keys="id")
     j = j.filter(pc.not_equal(j["concept"], j["to"]))
     g = j.group_by(["concept", "to", "distance"]).aggregate(
-        [("image_id", "count_distinct"), ("weight", "mean")]
+        [("image_id", "count_distinct"), ("weight", "list")]
     )
     rows = [
-        {"source": s, "target": t, "distance": d, "support": n, "mean_weight": w}
+        {"source": s, "target": t, "distance": d, "support": n, "weights": w}
         for s, t, d, n, w in zip(
             *(g[c].to_pylist() for c in ("concept", "to", "distance")),
             g["image_id_count_distinct"].to_pylist(),
-            g["weight_mean"].to_pylist(),
+            g["weight_list"].to_pylist(),
             strict=True,
         )
     ]

@@ -80,7 +80,7 @@ DELETE_ORPHAN_CONCEPTS = (
 _AGG_RETURN = (
     "WHERE a.name <> b.name "
     "RETURN a.name AS source, b.name AS target, v.distance AS distance, "
-    "count(DISTINCT e.image_id) AS support, avg(v.weight) AS mean_weight"
+    "count(DISTINCT e.image_id) AS support, collect(v.weight) AS weights"
 )
 Q_AGGREGATE_ALL = (
     "MATCH (a:Concept)<-[:IS]-(e:Element) MATCH (e)-[v:EVOKES]->(b:Concept) " + _AGG_RETURN

@@ -8,6 +8,7 @@ and the ASSOCIATED_WITH rows of a recompute live here too.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -137,13 +138,23 @@ def merge_image_row(old: Row, new: Row, plan: WritePlan) -> Row:
     }
 
 
+def mean_weight(row: Row) -> float:
+    """The mean EVOKES weight of an aggregate row: from its ``weights`` with an
+    exactly rounded sum (``math.fsum``), so the stored value does not depend on
+    the order a parallel engine visited the edges in; or its ``mean_weight``."""
+    if "weights" in row:
+        ws = [float(w) for w in row["weights"]]
+        return math.fsum(ws) / len(ws)
+    return float(row["mean_weight"])
+
+
 def aggregate_rows(rows: Sequence[Row]) -> list[Row]:
     return [
         {
             "from": r["source"],
             "to": r["target"],
             "distance": int(r["distance"]),
-            "weight": aggregate_weight(float(r["mean_weight"]), int(r["support"])),
+            "weight": aggregate_weight(mean_weight(r), int(r["support"])),
             "support": int(r["support"]),
         }
         for r in rows

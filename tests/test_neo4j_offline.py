@@ -125,7 +125,9 @@ def test_init_creates_constraints_and_stamp() -> None:
         assert stmt in sent
     for n in NODES:
         assert any(f"FOR (n:{n.label}) REQUIRE n.{n.key} IS UNIQUE" in s for s in sent)
-    assert (cypher_text.W_SET_META, {"k": "schema_version", "v": "1"}) in [(c[0], c[1]) for c in d.calls]
+    assert (cypher_text.W_SET_META, {"k": "schema_version", "v": "1"}) in [
+        (c[0], c[1]) for c in d.calls
+    ]
     assert store.schema_version == 1
 
 
@@ -229,8 +231,16 @@ def test_context_builds_paths_from_rows() -> None:
 def test_query_refuses_writes_and_recompute_sends_aggregate() -> None:
     d = FakeDriver(
         handler=lambda q, p: (
-            [{"source": "dog", "target": "puppy", "distance": 1, "support": 3, "mean_weight": 0.8}]
-            if "avg(v.weight)" in q
+            [
+                {
+                    "source": "dog",
+                    "target": "puppy",
+                    "distance": 1,
+                    "support": 3,
+                    "weights": [0.9, 0.7, 0.8],
+                }
+            ]
+            if "collect(v.weight)" in q
             else []
         )
     )

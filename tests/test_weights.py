@@ -93,3 +93,15 @@ def test_empty_concept_is_a_record_error() -> None:
         Evocation(element="dog", concept="   ", distance=1)
     with pytest.raises(RecordError, match="empty concept key"):
         Element(name="", concept="")
+
+
+def test_aggregate_mean_does_not_depend_on_edge_order() -> None:
+    """ASSOCIATED_WITH means are stored bit-identical whatever order a parallel
+    engine visits the EVOKES edges in (avg() in the engine was not)."""
+    from itertools import permutations
+
+    from evokegraph.graph.write_plan import mean_weight
+
+    ws = [0.1, 0.2, 0.3, 0.7]
+    assert len({sum(p) for p in permutations(ws)}) > 1  # a plain sum would drift
+    assert len({mean_weight({"weights": list(p)}) for p in permutations(ws)}) == 1
