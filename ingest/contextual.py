@@ -191,7 +191,7 @@ class ContextualMiner:
         result: list[Evocation] = []
         shown: dict[int, dict[int, int]] = {d: {} for d in DISTANCES}  # per distance: word -> uses
         for el in elements:
-            picked = self._for_element(el, context, ctx_vec, sc, names, shown)
+            picked = self._for_element(el, ctx_vec, sc, names, shown)
             for d, words in picked.items():
                 for i in (vocab.index[w] for w, _ in words if w in vocab.index):
                     shown[d][i] = shown[d].get(i, 0) + 1
@@ -212,19 +212,18 @@ class ContextualMiner:
     def _for_element(
         self,
         el: Element,
-        context: str,
         ctx_vec: np.ndarray,
         sc: np.ndarray,
         banned: list[str],
-        shown: dict[int, dict[int, int]] | None = None,
+        shown: dict[int, dict[int, int]],
     ) -> dict[int, list[tuple[str, str]]]:
         enc, vocab = self._models()
         pos = _POS_CODE.get(el.pos, "n")
         masks = self._masks(pos)
-        sw = vocab.emb @ enc.encode([el.concept])[0]
+        wvec = enc.encode([el.concept])[0]
+        sw = vocab.emb @ wvec
         own = vocab.index.get(el.concept)
         base = float(vocab.conc[own]) if own is not None else _rating(el.concept)
-        wvec = enc.encode([el.concept])[0]
         related = wordnet_related(el.concept, pos, ctx_vec, enc)
         bonus = wordnet_bonus(related, vocab)
         extras = wordnet_extras(related, vocab, el.concept)
@@ -249,7 +248,7 @@ class ContextualMiner:
                 s += WORDNET_BONUS[d] * bonus[d]
             if d == 3 and pos == "n":
                 s += SCENE_BONUS * masks[("class", 3)]
-            if shown and shown[d] and spec.repeat:  # the image's other elements already say it
+            if shown[d] and spec.repeat:  # the image's other elements already say it
                 idx = np.fromiter(shown[d], dtype=np.int64)
                 s[idx] -= spec.repeat * np.fromiter(shown[d].values(), dtype=np.float32)
             scores, words = np.where(masks[d], s, -np.inf), vocab.words
