@@ -139,13 +139,11 @@ def merge_image_row(old: Row, new: Row, plan: WritePlan) -> Row:
 
 
 def mean_weight(row: Row) -> float:
-    """The mean EVOKES weight of an aggregate row: from its ``weights`` with an
+    """The mean EVOKES weight of an aggregate row, from its ``weights`` with an
     exactly rounded sum (``math.fsum``), so the stored value does not depend on
-    the order a parallel engine visited the edges in; or its ``mean_weight``."""
-    if "weights" in row:
-        ws = [float(w) for w in row["weights"]]
-        return math.fsum(ws) / len(ws)
-    return float(row["mean_weight"])
+    the order a parallel engine visited the edges in."""
+    ws = [float(w) for w in row["weights"]]
+    return math.fsum(ws) / len(ws)
 
 
 def aggregate_rows(rows: Sequence[Row]) -> list[Row]:
