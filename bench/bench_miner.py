@@ -150,19 +150,25 @@ def bench_miner(n: int) -> dict[str, float]:
     return result
 
 
-def bench_ingest(n: int) -> dict[str, float]:
+def write_captioned_images(folder: Path, caps: list[str]) -> None:
+    """One small noise JPEG per caption, the caption in its sidecar ``.txt``
+    (the ``caption-text`` extractor reads only the caption)."""
     import numpy as np
     from PIL import Image
 
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i, c in enumerate(caps):
+        px = rng.integers(0, 255, size=(48, 64, 3), dtype=np.uint8)
+        Image.fromarray(px).save(folder / f"img{i:04d}.jpg", quality=80)
+        (folder / f"img{i:04d}.txt").write_text(c + "\n")
+
+
+def bench_ingest(n: int) -> dict[str, float]:
     out: dict[str, float] = {"images": n}
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "images"
-        src.mkdir()
-        rng = np.random.default_rng(0)
-        for i, c in enumerate(captions(n)):
-            px = rng.integers(0, 255, size=(48, 64, 3), dtype=np.uint8)
-            Image.fromarray(px).save(src / f"img{i:04d}.jpg", quality=80)
-            (src / f"img{i:04d}.txt").write_text(c + "\n")
+        write_captioned_images(src, captions(n))
         cli = str(Path(sys.executable).with_name("evokegraph"))
         embed = Path(tmp) / "embed"
         for phase in ("cold", "warm"):

@@ -31,8 +31,7 @@ def main() -> None:
     args = ap.parse_args()
     miners = args.miner or ["contextual", "lexical"]
 
-    import numpy as np
-    from PIL import Image
+    from bench_miner import write_captioned_images
 
     caps = sorted(
         {json.loads(line)["caption"] for line in args.gold.read_text().splitlines() if line}
@@ -40,12 +39,7 @@ def main() -> None:
     cli = str(Path(sys.executable).with_name("evokegraph"))
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "images"
-        src.mkdir()
-        rng = np.random.default_rng(0)
-        for i, c in enumerate(caps):
-            px = rng.integers(0, 255, size=(48, 64, 3), dtype=np.uint8)
-            Image.fromarray(px).save(src / f"ref{i:03d}.jpg")
-            (src / f"ref{i:03d}.txt").write_text(c + "\n")
+        write_captioned_images(src, caps)
         for miner in miners:
             db = str(Path(tmp) / f"{miner}.kb")
             run = [cli, "--db", db]
