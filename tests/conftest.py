@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -277,3 +278,17 @@ def tiny_clip(tmp_path: Path) -> str:
     d.mkdir()
     (d / "open_clip_config.json").write_text(json.dumps({"model_cfg": TINY_CLIP}))
     return f"local-dir:{d}"
+
+
+def _jpeg(path: Path, color: tuple[int, int, int], caption: str | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (16, 16), color).save(path, "JPEG")
+    if caption is not None:
+        path.with_suffix(".txt").write_text(caption)
+    return path
+
+
+@pytest.fixture
+def jpeg() -> Callable[..., Path]:
+    """``jpeg(path, color, caption=None)``: a 16x16 JPEG, its caption in a sidecar .txt."""
+    return _jpeg

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from evokegraph.cli import main
 from evokegraph.graph.ladybug_store import LadybugStore
@@ -16,16 +16,8 @@ from evokegraph.ingest.runner import IngestConfig, ingest
 CFG = dict(extractor="test-words", miner="test-suffix")
 
 
-def jpeg(path: Path, color: tuple[int, int, int], caption: str | None = None) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new("RGB", (16, 16), color).save(path, "JPEG")
-    if caption is not None:
-        path.with_suffix(".txt").write_text(caption)
-    return path
-
-
 @pytest.fixture
-def folder(tmp_path: Path) -> Path:
+def folder(jpeg: Callable[..., Path], tmp_path: Path) -> Path:
     d = tmp_path / "imgs"
     jpeg(d / "a.jpg", (255, 0, 0), "red square")
     jpeg(d / "b.jpg", (0, 255, 0), "green field")
@@ -73,7 +65,9 @@ def test_new_captions_redo_only_that_image(kb: LadybugStore, folder: Path, words
     assert s.skipped == 2 and words_extractor.calls == 2  # b + the captionless one
 
 
-def test_same_picture_two_paths_is_one_image(kb: LadybugStore, tmp_path: Path) -> None:
+def test_same_picture_two_paths_is_one_image(
+    jpeg: Callable[..., Path], kb: LadybugStore, tmp_path: Path
+) -> None:
     a = jpeg(tmp_path / "x" / "a.jpg", (1, 2, 3), "one caption")
     (tmp_path / "y").mkdir()
     (tmp_path / "y" / "copy of a.jpg").write_bytes(a.read_bytes())
@@ -84,7 +78,9 @@ def test_same_picture_two_paths_is_one_image(kb: LadybugStore, tmp_path: Path) -
     assert im.image.captions == ["one caption", "another caption"]
 
 
-def test_malformed_model_answer_is_recorded(kb: LadybugStore, tmp_path: Path) -> None:
+def test_malformed_model_answer_is_recorded(
+    jpeg: Callable[..., Path], kb: LadybugStore, tmp_path: Path
+) -> None:
     jpeg(tmp_path / "ok.jpg", (1, 1, 1), "fine words")
     jpeg(tmp_path / "zz.jpg", (2, 2, 2), "broken words")
     s = ingest(kb, [tmp_path], IngestConfig(**CFG))
@@ -104,7 +100,9 @@ def test_limit(kb: LadybugStore, folder: Path) -> None:
     assert ingest(kb, [folder], IngestConfig(**CFG, limit=2)).seen == 2
 
 
-def test_missing_files_in_a_list_are_failures(kb: LadybugStore, tmp_path: Path) -> None:
+def test_missing_files_in_a_list_are_failures(
+    jpeg: Callable[..., Path], kb: LadybugStore, tmp_path: Path
+) -> None:
     jpeg(tmp_path / "a.jpg", (5, 5, 5))
     (tmp_path / "list.csv").write_text("path,caption\na.jpg,a grey square\ngone.jpg,a ghost\n")
     s = ingest(kb, [tmp_path / "list.csv"], IngestConfig(**CFG))

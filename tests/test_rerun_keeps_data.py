@@ -9,12 +9,11 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
 
 from evokegraph.graph.ladybug_store import LadybugStore
 from evokegraph.ingest.runner import IngestConfig, ingest
@@ -70,16 +69,8 @@ class Suffix:
         ]
 
 
-def jpeg(path: Path, color: tuple[int, int, int], caption: str | None = None) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new("RGB", (16, 16), color).save(path, "JPEG")
-    if caption is not None:
-        path.with_suffix(".txt").write_text(caption)
-    return path
-
-
 @pytest.fixture
-def folder(tmp_path: Path) -> Path:
+def folder(jpeg: Callable[..., Path], tmp_path: Path) -> Path:
     d = tmp_path / "imgs"
     jpeg(d / "a.jpg", (255, 0, 0), "red square")
     jpeg(d / "b.jpg", (0, 255, 0), "green field")
@@ -139,7 +130,9 @@ def test_stale_associations_failing_keep_the_old_ones(
     assert without_failures(snapshot(kb)) == without_failures(before)
 
 
-def test_failures_clear_when_the_image_later_succeeds(store: Any, tmp_path: Path) -> None:
+def test_failures_clear_when_the_image_later_succeeds(
+    jpeg: Callable[..., Path], store: Any, tmp_path: Path
+) -> None:
     kb = store
     d = tmp_path / "imgs"
     jpeg(d / "a.jpg", (255, 0, 0), "red square")
@@ -199,7 +192,7 @@ def bad_endpoint() -> Iterator[str]:
 
 @pytest.mark.skipif(not EXE.exists(), reason="the evokegraph entry point is not installed")
 def test_cli_llm_force_with_a_failing_endpoint_keeps_associations(
-    tmp_path: Path, bad_endpoint: str
+    jpeg: Callable[..., Path], tmp_path: Path, bad_endpoint: str
 ) -> None:
     d = tmp_path / "imgs"
     jpeg(d / "a.jpg", (255, 0, 0), "a red cup on a wooden table")
