@@ -32,8 +32,9 @@ from evokegraph.errors import (
 from evokegraph.graph import cypher_text as Q
 from evokegraph.graph import reads, schema, write_plan
 from evokegraph.graph import rows as R
+from evokegraph.graph.arrow_schema import node_schema, rel_schema
 from evokegraph.graph.protocol import is_write_query
-from evokegraph.graph.schema import NODE_BY_LABEL, REL_BY_TYPE, SCHEMA_VERSION, ladybug_ddl
+from evokegraph.graph.schema import NODE_BY_LABEL, SCHEMA_VERSION, ladybug_ddl
 from evokegraph.graph.traversal import Edge
 from evokegraph.records import (
     Failure,
@@ -57,14 +58,6 @@ W_SET_CONCRETENESS = (
 # bench/bench_store.py).
 SMALL_LOOKUP = 100
 
-_ARROW = {
-    "STRING": pa.string(),
-    "INT64": pa.int64(),
-    "DOUBLE": pa.float64(),
-    "STRING[]": pa.list_(pa.string()),
-    "DOUBLE[]": pa.list_(pa.float64()),
-}
-
 
 def _arrow(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
     """Rows -> Arrow, one column at a time (map + itemgetter runs in C: ~4x
@@ -73,16 +66,6 @@ def _arrow(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
         [pa.array(list(map(itemgetter(f.name), rows)), type=f.type) for f in schema],
         schema=schema,
     )
-
-
-def _node_schema(label: str) -> pa.Schema:
-    return pa.schema([(c, _ARROW[t]) for c, t in NODE_BY_LABEL[label].columns])
-
-
-def _rel_schema(rel: str) -> pa.Schema:
-    cols = [("from", pa.string()), ("to", pa.string())]
-    cols += [(c, _ARROW[t]) for c, t in REL_BY_TYPE[rel].columns]
-    return pa.schema(cols)
 
 
 class LadybugStore(reads.SharedReads):
@@ -219,13 +202,13 @@ class LadybugStore(reads.SharedReads):
 
     def _copy_nodes(self, label: str, rows: list[dict[str, Any]]) -> int:
         if rows:
-            table = _arrow(rows, _node_schema(label))
+            table = _arrow(rows, node_schema(label))
             self._run(f"COPY {label} FROM $t", {"t": table})
         return len(rows)
 
     def _copy_rels(self, rel: str, rows: list[dict[str, Any]]) -> int:
         if rows:
-            table = _arrow(rows, _rel_schema(rel))
+            table = _arrow(rows, rel_schema(rel))
             self._run(f"COPY {rel} FROM $t", {"t": table})
         return len(rows)
 

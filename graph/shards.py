@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 
 from evokegraph.errors import UserInputError
 from evokegraph.graph import write_plan
-from evokegraph.graph.schema import NODE_BY_LABEL, REL_BY_TYPE
+from evokegraph.graph.arrow_schema import node_schema, rel_schema
 from evokegraph.records import (
     Element,
     Evocation,
@@ -58,25 +58,11 @@ TABLES: dict[str, tuple[str, bool]] = {
     "evokes": ("EVOKES", False),
 }
 
-_ARROW = {
-    "STRING": pa.string(),
-    "INT64": pa.int64(),
-    "DOUBLE": pa.float64(),
-    "STRING[]": pa.list_(pa.string()),
-    "DOUBLE[]": pa.list_(pa.float64()),
-}
-
 
 def table_schema(stem: str) -> pa.Schema:
     """The Arrow schema of one shard table: the graph table's columns, in order."""
     name, is_node = TABLES[stem]
-    if is_node:
-        cols = NODE_BY_LABEL[name].columns
-        return pa.schema([(c, _ARROW[t]) for c, t in cols])
-    rel = REL_BY_TYPE[name]
-    return pa.schema(
-        [("from", pa.string()), ("to", pa.string())] + [(c, _ARROW[t]) for c, t in rel.columns]
-    )
+    return node_schema(name) if is_node else rel_schema(name)
 
 
 def to_arrow(rows: Sequence[dict[str, Any]], schema: pa.Schema) -> pa.Table:
