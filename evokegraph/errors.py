@@ -46,6 +46,14 @@ class ReadOnlyQueryError(UserInputError):
     """A write query was sent without permission to write."""
 
 
+class QueryTimeoutError(UserInputError):
+    """A query ran past its time limit (or its client went away) and was stopped."""
+
+
+class DiskFullError(StoreError):
+    """The disk under the knowledge base (or an output file) is full."""
+
+
 class SourceError(UserInputError):
     """A source file (COCO JSON, list file) is malformed; names file and line."""
 

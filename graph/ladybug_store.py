@@ -10,6 +10,7 @@ database for writing; read-only openers keep working beside it.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -30,7 +31,7 @@ from evokegraph.errors import (
     WriterLockedError,
 )
 from evokegraph.graph import cypher_text as Q
-from evokegraph.graph import reads, schema, write_plan
+from evokegraph.graph import query_limits, reads, schema, write_plan
 from evokegraph.graph import rows as R
 from evokegraph.graph.arrow_schema import node_schema, rel_schema
 from evokegraph.graph.protocol import is_write_query
@@ -72,6 +73,7 @@ class LadybugStore(reads.SharedReads):
     """:class:`~evokegraph.graph.store.GraphStore` over an embedded LadybugDB file."""
 
     backend = "ladybug"
+    _timeout_s: float | None = None  # a reader's query time limit (H24: reader())
 
     @classmethod
     def from_options(
@@ -530,4 +532,28 @@ class LadybugStore(reads.SharedReads):
         try:
             return [R.jsonable(r) for r in self._dicts(cypher, params)]
         except RuntimeError as exc:
+            if query_limits.is_stopped(exc):
+                raise query_limits.stopped_error(self._timeout_s) from None
             raise UserInputError(f"query failed: {str(exc).splitlines()[0]}") from None
+
+    def reader(self, timeout_s: float | None = None) -> LadybugStore:
+        """A handle for one thread's reads beside others (H24, query limits): its
+        own connection on the same open database; each of its queries stops
+        after ``timeout_s``; closing it closes only that connection."""
+        import ladybug
+
+        if self._db is None:
+            raise StoreError("a reader needs the store that opened the database")
+        clone = copy.copy(self)
+        clone._conn = ladybug.Connection(self._db)
+        clone._db = None  # type: ignore[assignment]
+        clone._checkpoint_every = None
+        clone._timeout_s = timeout_s
+        if timeout_s:
+            clone._conn.set_query_timeout(max(1, round(timeout_s * 1000)))
+        return clone
+
+    def interrupt(self) -> None:
+        """Stop the query running on this handle's connection (from another thread)."""
+        if self._conn is not None:
+            self._conn.interrupt()

@@ -12,6 +12,7 @@ hand in a recording stand-in and assert the exact queries and parameters.
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
 import logging
@@ -28,7 +29,7 @@ from evokegraph.errors import (
     UserInputError,
 )
 from evokegraph.graph import cypher_text as Q
-from evokegraph.graph import reads, schema, write_plan
+from evokegraph.graph import query_limits, reads, schema, write_plan
 from evokegraph.graph import rows as R
 from evokegraph.graph.protocol import is_write_query
 from evokegraph.graph.schema import NODE_BY_LABEL, SCHEMA_VERSION, neo4j_ddl
@@ -113,6 +114,8 @@ class Neo4jStore(reads.SharedReads):
     """:class:`~evokegraph.graph.store.GraphStore` over a Neo4j 5 server."""
 
     backend = "neo4j"
+    _timeout_s: float | None = None  # a reader's query time limit (H24: reader())
+    _borrowed = False  # a reader: close() leaves the driver open
 
     def __init__(
         self,
@@ -199,6 +202,8 @@ class Neo4jStore(reads.SharedReads):
         self.close()
 
     def close(self) -> None:
+        if self._borrowed:  # a reader: the driver is its store's
+            return
         if self._driver is not None:
             self._driver.close()
             self._driver = None
@@ -445,10 +450,27 @@ class Neo4jStore(reads.SharedReads):
         import neo4j
 
         routing = neo4j.RoutingControl.WRITE if write else neo4j.RoutingControl.READ
+        timeout_s = self._timeout_s
+        text = neo4j.Query(cypher, timeout=timeout_s) if timeout_s else cypher
         try:
             records, _, _ = self._driver.execute_query(
-                cypher, params or {}, database_=self.database, routing_=routing
+                text, params or {}, database_=self.database, routing_=routing
             )
         except neo4j.exceptions.Neo4jError as exc:
+            if query_limits.is_stopped(exc):
+                raise query_limits.stopped_error(timeout_s) from None
             raise UserInputError(f"query failed: {str(exc).splitlines()[0]}") from None
         return [R.jsonable(dict(r.items())) for r in records]
+
+    def reader(self, timeout_s: float | None = None) -> Neo4jStore:
+        """A handle for one thread's reads beside others (H24, query limits): the
+        same thread-safe driver; each query() runs in a transaction the server
+        stops after ``timeout_s``; closing it leaves the driver open."""
+        clone = copy.copy(self)
+        clone._timeout_s = timeout_s
+        clone._borrowed = True
+        return clone
+
+    def interrupt(self) -> None:
+        """Nothing to do from another thread: the driver has no cancel; the
+        transaction timeout of :meth:`reader` stops the query on the server."""
