@@ -1,7 +1,9 @@
-"""CLI: ``caption``, ``explain``, ``report abstraction``."""
+"""CLI: ``caption``, ``explain``, ``report abstraction``; the blind human rating of
+the KB's associations: ``eval sheet``, ``eval ratings``."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -12,6 +14,7 @@ from evokegraph.cli_common import (
     PresetOpt,
     TrustRemoteCodeOpt,
     console,
+    eval_app,
     open_kb,
     print_json,
     print_table,
@@ -233,7 +236,90 @@ def _reference_protocol(
         console.print(note)
 
 
+def eval_sheet_cmd(
+    ctx: typer.Context,
+    reference: Annotated[
+        Path, typer.Argument(help="Reference associations, JSONL: caption/image, word, d{1..5}.")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for sheet.csv and sheet.jsonl (for the raters).")
+    ] = Path("rating"),
+    key: Annotated[
+        Path | None,
+        typer.Option(
+            "--key", help="Where the key goes (default OUT/key.json); keep it from raters."
+        ),
+    ] = None,
+    distance: Annotated[
+        list[int] | None,
+        typer.Option("--distance", help="Distance to rate (repeatable; default 1..5)."),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="Rate this many items (chosen by --seed).")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for items, other scenes, order.")] = 0,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite existing sheet/key files.")
+    ] = False,
+) -> None:
+    """Write a blind rating sheet: the KB's words mixed with reference and other-scene words."""
+    from evokegraph.ingest.rating import make_sheet
+    from evokegraph.levels import DISTANCES
+
+    with open_kb(ctx, read_only=True) as kb:
+        sheet, paths = make_sheet(
+            kb, reference, out, key, distance or list(DISTANCES), seed, limit, force
+        )
+    console.print(
+        f"{len(sheet.rows)} rows for {len(sheet.key.items)} elements: {paths[0]}, {paths[1]}; "
+        f"key (keep it from the raters): {paths[2]}",
+        highlight=False,
+    )
+    if sheet.unmatched:
+        console.print(
+            f"no image in the KB for {len(sheet.unmatched)} item(s), left off: "
+            f"{'; '.join(sheet.unmatched[:5])}",
+            highlight=False,
+        )
+
+
+def eval_ratings_cmd(
+    key: Annotated[Path, typer.Argument(help="The key.json written by eval sheet.")],
+    sheets: Annotated[
+        list[Path], typer.Argument(help="Filled sheets (.csv or .jsonl), one per rater.")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_markdown: Annotated[
+        bool, typer.Option("--markdown", help="Print a markdown table.")
+    ] = False,
+) -> None:
+    """Score filled rating sheets: share accepted per source and distance, kappa, coverage."""
+    from evokegraph.ingest.rating import markdown, rate
+
+    report = rate(key, sheets)
+    if as_json:
+        print_json(report)
+        return
+    if as_markdown:
+        console.print(markdown(report), highlight=False, markup=False, soft_wrap=True)
+        return
+    print_table(
+        report["acceptance"],
+        title=f"share accepted ({report['raters']} rater(s), {report['rows']} rows)",
+        columns=("distance", "name", "kb", "reference", "other", "gap", "kb_words"),
+    )
+    ag, cov = report["agreement"], report["coverage"]
+    console.print(
+        f"agreement: {ag['kind']} kappa {ag['kappa']}, raw {ag['observed']}; coverage "
+        f"(>=2 KB words at d1-3, >=1 at d4-5): {cov['share']} ({cov['covered']}/{cov['elements']})",
+        highlight=False,
+    )
+    print_table(report["targets"], title="issue 20 targets")
+
+
 def register(app: typer.Typer) -> None:
+    eval_app.command("sheet")(eval_sheet_cmd)
+    eval_app.command("ratings")(eval_ratings_cmd)
     app.command("caption")(caption_cmd)
     app.command("explain")(explain_cmd)
     report_app.command("abstraction")(report_abstraction_cmd)

@@ -1,0 +1,540 @@
+"""``evokegraph eval sheet`` / ``eval ratings``: a blind human rating of a KB's associations.
+
+A *sheet* asks raters one question per row: is ``word`` a plausible association
+of ``element``, in the scene ``caption``, at about ``distance`` (its name and
+definition from :mod:`evokegraph.levels` are on the row)? For each chosen
+reference item (the JSONL of ``eval associations``; the image is found the same
+way, by :func:`~evokegraph.ingest.association_eval.match_items`) and distance the
+rows mix three sources, de-duplicated, shuffled with a seed, unlabelled:
+
+* ``kb``: the words the knowledge base stores for that element at that distance;
+* ``reference``: the reference file's words for that item and distance;
+* ``other``: the reference words, at the same distance, of another item from a
+  different scene (chosen with the seed): the level a word reaches by chance.
+
+The *key* (row -> sources, item, the other item; every item's KB words at every
+distance, for coverage) is written to its own file. ``eval ratings`` reads the
+key and the filled sheets (``accept`` = 1/0/yes/no/y/n) and reports the share
+accepted per source and distance, agreement between raters (Cohen's kappa for
+two, Fleiss' kappa for more), and coverage: the share of elements with at least
+:data:`MIN_WORDS` KB words at each distance.
+
+Everything here is a pure function of its arguments apart from the ``write_*``
+and ``read_*`` functions at the end.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from evokegraph.errors import UserInputError
+from evokegraph.levels import DISTANCE_NAMES, DISTANCES, LEVEL_DEFINITIONS
+
+from .association_eval import Matched
+
+SOURCES: tuple[str, ...] = ("kb", "reference", "other")
+SHEET_COLUMNS: tuple[str, ...] = (
+    "row",
+    "caption",
+    "element",
+    "distance",
+    "level",
+    "definition",
+    "word",
+    "accept",
+)
+ACCEPT_VALUES: dict[str, bool] = {
+    "1": True,
+    "yes": True,
+    "y": True,
+    "0": False,
+    "no": False,
+    "n": False,
+}
+# coverage: an element is covered when the KB holds at least this many words at each distance
+MIN_WORDS: dict[int, int] = {1: 2, 2: 2, 3: 2, 4: 1, 5: 1}
+# issue 20's targets: share of the KB's words accepted per distance, the least gap
+# over the other-scene words, and the share of elements covered
+TARGET_ACCEPT: dict[int, float] = {1: 0.70, 2: 0.70, 3: 0.70, 4: 0.50, 5: 0.50}
+TARGET_GAP = 0.25
+TARGET_COVERAGE = 0.90
+KEY_VERSION = 1
+
+
+# -- the sheet and its key -------------------------------------------------------
+@dataclass(frozen=True)
+class SheetRow:
+    """One question for a rater (no source on it)."""
+
+    row: str
+    caption: str
+    element: str
+    distance: int
+    level: str
+    definition: str
+    word: str
+    accept: str = ""
+
+
+class KeyRow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    row: str
+    word: str
+    distance: int
+    item: int  # number of the reference item (1 = the file's first item)
+    sources: list[str]  # one or more of SOURCES: a word from two sources is asked once
+    other_item: int | None = None  # the item the "other" words came from
+
+
+class KeyItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    item: int
+    caption: str
+    element: str
+    image_id: str
+    other_item: int | None
+    kb_words: dict[int, list[str]]  # every distance, whether on the sheet or not
+
+
+class Key(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = KEY_VERSION
+    reference: str = ""
+    seed: int = 0
+    distances: list[int]
+    items: list[KeyItem]
+    rows: list[KeyRow]
+
+
+@dataclass(frozen=True)
+class Sheet:
+    rows: list[SheetRow]
+    key: Key
+    unmatched: list[str]  # reference items with no image in the KB (not on the sheet)
+
+
+def _norm(word: str) -> str:
+    return " ".join(word.split()).casefold()
+
+
+def _scene(m: Matched) -> str:
+    return m.image_id or _norm(m.item.caption) or m.item.image
+
+
+def check_distances(distances: Sequence[int]) -> list[int]:
+    out = sorted(set(distances))
+    bad = [d for d in out if d not in DISTANCES]
+    if bad or not out:
+        raise UserInputError(
+            f"distance {bad[0] if bad else '(none)'} is not on the ladder; "
+            f"pick distances in {DISTANCES[0]}..{DISTANCES[-1]}"
+        )
+    return out
+
+
+def _other_item(n: int, matched: Sequence[Matched], seed: int) -> int | None:
+    """The number of another item from a different scene, chosen with the seed."""
+    me = matched[n - 1]
+    pool = [k for k, m in enumerate(matched, 1) if _scene(m) != _scene(me)]
+    return random.Random(f"other:{seed}:{n}").choice(pool) if pool else None
+
+
+def _group(
+    kb: Sequence[str], reference: Sequence[str], other: Sequence[str]
+) -> list[tuple[str, list[str]]]:
+    """Words with their sources, one entry per word (first spelling kept), in order."""
+    seen: dict[str, tuple[str, list[str]]] = {}
+    for source, words in zip(SOURCES, (kb, reference, other), strict=True):
+        for w in words:
+            entry = seen.setdefault(_norm(w), (" ".join(w.split()), []))
+            if source not in entry[1]:
+                entry[1].append(source)
+    return list(seen.values())
+
+
+def build_sheet(
+    matched: Sequence[Matched],
+    distances: Sequence[int] = DISTANCES,
+    seed: int = 0,
+    limit: int | None = None,
+    reference: str = "",
+) -> Sheet:
+    """The blinded sheet and its key for ``matched`` (all reference items, in file
+    order; those without an image are left off the sheet). ``limit`` picks that
+    many items with the seed."""
+    ds = check_distances(distances)
+    chosen = [n for n, m in enumerate(matched, 1) if m.image_id is not None]
+    if not chosen:
+        raise UserInputError(
+            "no reference item matches an image in the knowledge base (by caption or image); "
+            "ingest the reference file's images first"
+        )
+    if limit is not None and limit < len(chosen):
+        chosen = sorted(random.Random(f"items:{seed}").sample(chosen, limit))
+    items, groups = [], []
+    for n in chosen:
+        m = matched[n - 1]
+        other = _other_item(n, matched, seed)
+        items.append(
+            KeyItem(
+                item=n,
+                caption=m.item.caption,
+                element=m.item.word,
+                image_id=m.image_id or "",
+                other_item=other,
+                kb_words={d: list(m.produced.get(d, [])) for d in DISTANCES},
+            )
+        )
+        for d in ds:
+            other_words = matched[other - 1].item.d[d] if other is not None else []
+            words = _group(m.produced.get(d, []), m.item.d[d], other_words)
+            random.Random(f"words:{seed}:{n}:{d}").shuffle(words)
+            groups.append((n, d, other, words))
+    random.Random(f"groups:{seed}").shuffle(groups)
+    rows: list[SheetRow] = []
+    key_rows: list[KeyRow] = []
+    width = len(str(sum(len(g[3]) for g in groups)))
+    for n, d, other, words in groups:
+        m = matched[n - 1]
+        for word, sources in words:
+            rid = f"r{len(rows) + 1:0{width}d}"
+            rows.append(
+                SheetRow(
+                    rid,
+                    m.item.caption,
+                    m.item.word,
+                    d,
+                    DISTANCE_NAMES[d],
+                    LEVEL_DEFINITIONS[d],
+                    word,
+                )
+            )
+            key_rows.append(
+                KeyRow(
+                    row=rid,
+                    word=word,
+                    distance=d,
+                    item=n,
+                    sources=sources,
+                    other_item=other if "other" in sources else None,
+                )
+            )
+    key = Key(reference=reference, seed=seed, distances=ds, items=items, rows=key_rows)
+    unmatched = [m.item.caption or m.item.image for m in matched if m.image_id is None]
+    return Sheet(rows, key, unmatched)
+
+
+# -- agreement -------------------------------------------------------------------
+def cohen_kappa(a: Sequence[Any], b: Sequence[Any]) -> float | None:
+    """Cohen's kappa of two raters' labels on the same items; None where it is
+    undefined (both raters gave one and the same label to everything)."""
+    if len(a) != len(b) or not a:
+        raise ValueError("cohen_kappa needs two equally long, non-empty label lists")
+    n = len(a)
+    labels = sorted(set(a) | set(b), key=str)
+    observed = sum(x == y for x, y in zip(a, b, strict=True)) / n
+    expected = sum((list(a).count(k) / n) * (list(b).count(k) / n) for k in labels)
+    if expected == 1.0:
+        return None
+    return (observed - expected) / (1.0 - expected)
+
+
+def fleiss_kappa(counts: Sequence[Sequence[int]]) -> float | None:
+    """Fleiss' kappa from a subjects x categories table of how many raters put
+    each subject in each category (every subject rated by the same number of
+    raters, at least 2); None where undefined (one category only)."""
+    if not counts:
+        raise ValueError("fleiss_kappa needs at least one subject")
+    raters = sum(counts[0])
+    if raters < 2 or any(sum(row) != raters for row in counts):
+        raise ValueError("fleiss_kappa needs the same number (>= 2) of raters per subject")
+    subjects = len(counts)
+    per_subject = [(sum(c * c for c in row) - raters) / (raters * (raters - 1)) for row in counts]
+    p_bar = sum(per_subject) / subjects
+    shares = [sum(row[j] for row in counts) / (subjects * raters) for j in range(len(counts[0]))]
+    p_e = sum(p * p for p in shares)
+    if p_e == 1.0:
+        return None
+    return (p_bar - p_e) / (1.0 - p_e)
+
+
+def agreement(judgements: Sequence[Sequence[bool]]) -> dict[str, Any]:
+    """Raters' agreement on the same rows (``judgements[r][i]``: rater r, row i)."""
+    if len(judgements) < 2:
+        return {"kappa": None, "kind": "one rater: no agreement", "observed": None}
+    rows = list(zip(*judgements, strict=True))
+    observed = sum(len(set(r)) == 1 for r in rows) / len(rows)
+    if len(judgements) == 2:
+        kappa, kind = cohen_kappa(judgements[0], judgements[1]), "Cohen"
+    else:
+        counts = [[sum(r), len(r) - sum(r)] for r in rows]
+        kappa, kind = fleiss_kappa(counts), "Fleiss"
+    return {
+        "kappa": None if kappa is None else round(kappa, 3),
+        "kind": kind,
+        "observed": round(observed, 3),
+    }
+
+
+# -- scoring ---------------------------------------------------------------------
+def coverage(key: Key) -> dict[str, Any]:
+    """Share of the key's elements with at least MIN_WORDS KB words at every distance."""
+    full = [all(len(it.kb_words.get(d, [])) >= k for d, k in MIN_WORDS.items()) for it in key.items]
+    per_distance = (
+        {
+            d: round(sum(len(it.kb_words.get(d, [])) >= k for it in key.items) / len(key.items), 3)
+            for d, k in MIN_WORDS.items()
+        }
+        if key.items
+        else {}
+    )
+    return {
+        "elements": len(full),
+        "covered": sum(full),
+        "share": round(sum(full) / len(full), 3) if full else None,
+        "per_distance": per_distance,
+    }
+
+
+def _share(xs: list[bool]) -> float | None:
+    return round(sum(xs) / len(xs), 3) if xs else None
+
+
+def score_ratings(key: Key, sheets: Sequence[Mapping[str, bool]]) -> dict[str, Any]:
+    """Acceptance per source and distance (pooled over raters: a word from two
+    sources counts for both), agreement, coverage and the issue's targets."""
+    if not sheets:
+        raise UserInputError("give at least one filled sheet")
+    table = []
+    for d in [*key.distances, None]:
+        row: dict[str, Any] = {
+            "distance": "all" if d is None else d,
+            "name": "" if d is None else DISTANCE_NAMES[d],
+        }
+        for s in SOURCES:
+            rows = [r for r in key.rows if s in r.sources and d in (None, r.distance)]
+            row[s] = _share([sheet[r.row] for sheet in sheets for r in rows])
+            row[f"{s}_words"] = len(rows)
+        row["gap"] = (
+            round(row["kb"] - row["other"], 3)
+            if row["kb"] is not None and row["other"] is not None
+            else None
+        )
+        table.append(row)
+    ids = [r.row for r in key.rows]
+    report = {
+        "raters": len(sheets),
+        "rows": len(ids),
+        "items": len(key.items),
+        "acceptance": table,
+        "agreement": agreement([[sheet[i] for i in ids] for sheet in sheets]),
+        "coverage": coverage(key),
+    }
+    report["targets"] = targets(report)
+    return report
+
+
+def targets(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Issue 20's targets against a rating report: one row per target, met or not."""
+    out = []
+    for row in report["acceptance"]:
+        d = row["distance"]
+        if d == "all":
+            continue
+        out.append(
+            {
+                "target": f"d{d} KB accepted >= {TARGET_ACCEPT[d]:.2f}",
+                "value": row["kb"],
+                "met": row["kb"] is not None and row["kb"] >= TARGET_ACCEPT[d],
+            }
+        )
+        out.append(
+            {
+                "target": f"d{d} gap over other-scene >= {TARGET_GAP:.2f}",
+                "value": row["gap"],
+                "met": row["gap"] is not None and row["gap"] >= TARGET_GAP,
+            }
+        )
+    share = report["coverage"]["share"]
+    out.append(
+        {
+            "target": f"elements covered >= {TARGET_COVERAGE:.2f}",
+            "value": share,
+            "met": share is not None and share >= TARGET_COVERAGE,
+        }
+    )
+    return out
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.0f}%"
+
+
+def markdown(report: Mapping[str, Any]) -> str:
+    """The report as a markdown table plus agreement and coverage lines."""
+    lines = [
+        "| distance | KB words | KB accepted | reference accepted | other-scene accepted | gap |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in report["acceptance"]:
+        name = f"{r['distance']} {r['name']}".strip()
+        gap = "n/a" if r["gap"] is None else f"{r['gap']:+.2f}"
+        lines.append(
+            f"| {name} | {r['kb_words']} | {_pct(r['kb'])} | {_pct(r['reference'])} "
+            f"| {_pct(r['other'])} | {gap} |"
+        )
+    ag, cov = report["agreement"], report["coverage"]
+    kappa = "n/a" if ag["kappa"] is None else f"{ag['kappa']:.2f}"
+    lines += [
+        "",
+        f"{report['items']} elements, {report['rows']} rows, {report['raters']} rater(s); "
+        f"agreement: {ag['kind']} kappa {kappa}, raw {_pct(ag['observed'])}; "
+        f"coverage (>=2 KB words at d1-3, >=1 at d4-5): {_pct(cov['share'])} "
+        f"({cov['covered']}/{cov['elements']})",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# -- files -----------------------------------------------------------------------
+def write_sheet(sheet: Sheet, out: Path, key_path: Path, force: bool = False) -> list[Path]:
+    """``out/sheet.csv``, ``out/sheet.jsonl`` and the key; an existing file (maybe
+    a rater's work) is kept unless ``force``."""
+    csv_path, jsonl_path = out / "sheet.csv", out / "sheet.jsonl"
+    paths = [csv_path, jsonl_path, key_path]
+    existing = [p for p in paths if p.exists()]
+    if existing and not force:
+        raise UserInputError(
+            f"{existing[0]} exists (it may hold a rater's work); pick another --out/--key or pass --force"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    key_path.parent.mkdir(parents=True, exist_ok=True)
+    with csv_path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=SHEET_COLUMNS)
+        writer.writeheader()
+        writer.writerows(asdict(r) for r in sheet.rows)
+    jsonl_path.write_text(
+        "".join(json.dumps(asdict(r), ensure_ascii=False) + "\n" for r in sheet.rows),
+        encoding="utf-8",
+    )
+    key_path.write_text(sheet.key.model_dump_json(indent=1) + "\n", encoding="utf-8")
+    return paths
+
+
+def read_key(path: Path) -> Key:
+    if not path.is_file():
+        raise UserInputError(f"no key file at {path}; give the key.json that eval sheet wrote")
+    try:
+        return Key.model_validate_json(path.read_text(encoding="utf-8"))
+    except ValidationError as exc:
+        first = str(exc).splitlines()[0]
+        raise UserInputError(
+            f"{path} is not a rating key ({first}); give eval sheet's key.json"
+        ) from None
+
+
+def _sheet_records(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        raise UserInputError(f"no sheet at {path}; give a filled sheet.csv or sheet.jsonl")
+    text = path.read_text(encoding="utf-8-sig")  # a spreadsheet may add a BOM
+    if path.suffix.lower() == ".csv":
+        reader = csv.DictReader(text.splitlines())
+        missing = [c for c in ("row", "word", "accept") if c not in (reader.fieldnames or [])]
+        if missing:
+            raise UserInputError(
+                f"{path} has no {missing[0]!r} column; fill the accept column of eval sheet's sheet"
+            )
+        return list(reader)
+    if path.suffix.lower() == ".jsonl":
+        records = []
+        for n, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                raise UserInputError(
+                    f"{path}:{n}: not JSON; fill eval sheet's sheet.jsonl"
+                ) from None
+            missing = [
+                c for c in ("row", "word", "accept") if not isinstance(rec, dict) or c not in rec
+            ]
+            if missing:
+                raise UserInputError(
+                    f"{path}:{n}: no {missing[0]!r} field; fill eval sheet's sheet"
+                )
+            records.append(rec)
+        return records
+    raise UserInputError(f"{path}: a sheet is a .csv or .jsonl file")
+
+
+def parse_sheet(path: Path, records: Sequence[Mapping[str, Any]], key: Key) -> dict[str, bool]:
+    """Row id -> accepted, checked against the key: every row once, known ids, the
+    key's word, a value in ACCEPT_VALUES."""
+    words = {r.row: r.word for r in key.rows}
+    out: dict[str, bool] = {}
+    allowed = "/".join(ACCEPT_VALUES)
+    for rec in records:
+        rid = str(rec["row"]).strip()
+        if rid not in words:
+            raise UserInputError(f"{path}: unknown row id {rid!r}; this sheet is not from that key")
+        if rid in out:
+            raise UserInputError(f"{path}: row {rid} appears twice; keep one")
+        if " ".join(str(rec["word"]).split()) != words[rid]:
+            raise UserInputError(
+                f"{path}: row {rid} has word {rec['word']!r}, the key says {words[rid]!r}; "
+                "sheet and key are from different eval sheet runs"
+            )
+        value = str(rec["accept"] if rec["accept"] is not None else "").strip().casefold()
+        if value not in ACCEPT_VALUES:
+            raise UserInputError(
+                f"{path}: row {rid} has accept {rec['accept']!r}; mark every row {allowed}"
+            )
+        out[rid] = ACCEPT_VALUES[value]
+    missing = [r for r in words if r not in out]
+    if missing:
+        raise UserInputError(
+            f"{path} lacks {len(missing)} row(s) of the key (first {missing[0]}); rate every row"
+        )
+    return out
+
+
+def read_sheet(path: Path, key: Key) -> dict[str, bool]:
+    return parse_sheet(path, _sheet_records(path), key)
+
+
+def rate(key_path: Path, sheet_paths: Sequence[Path]) -> dict[str, Any]:
+    """Library entry point of ``eval ratings``."""
+    key = read_key(key_path)
+    report = score_ratings(key, [read_sheet(p, key) for p in sheet_paths])
+    report["sheets"] = [str(p) for p in sheet_paths]
+    return report
+
+
+def make_sheet(
+    kb: Any,
+    reference: Path,
+    out: Path,
+    key_path: Path | None = None,
+    distances: Sequence[int] = DISTANCES,
+    seed: int = 0,
+    limit: int | None = None,
+    force: bool = False,
+) -> tuple[Sheet, list[Path]]:
+    """Library entry point of ``eval sheet``: match, build, write."""
+    from .association_eval import match_items, read_gold
+
+    matched = match_items(kb, read_gold(reference))
+    sheet = build_sheet(matched, distances, seed, limit, reference=reference.name)
+    paths = write_sheet(sheet, out, key_path or out / "key.json", force)
+    return sheet, paths
