@@ -25,12 +25,12 @@ apt-test:
 	@dpkg -s $(APT_TEST) >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_TEST); }
 
 setup: $(BIN)/python apt-runtime
-	# torch first, pinned to the build this workplace serves from disk (the sentence encoder needs it)
+	# torch first, pinned (the sentence encoder needs it); serve: the explorer the demo ends with
 	$(BIN)/pip install -q torch==2.14.1
-	$(BIN)/pip install -q -e '.[sample,content]'
+	$(BIN)/pip install -q -e '.[sample,content,serve]'
 
 setup-dev: $(BIN)/python apt-test
-	# torch + torchvision first, pinned to the builds this workplace serves from disk
+	# torch + torchvision first, pinned to builds that run on the CPU
 	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
 	$(BIN)/pip install -q -e '.[dev]'
 
@@ -44,6 +44,9 @@ demo: setup
 	$(BIN)/evokegraph --db $(DB) show sample/coffee.jpg
 	$(BIN)/evokegraph --db $(DB) report abstraction
 	$(BIN)/evokegraph --db $(DB) eval associations sample/gold.jsonl
+	@echo
+	@echo "Open the explorer on it (then http://127.0.0.1:8000/ in a browser):"
+	@echo "  $(BIN)/evokegraph --db $(DB) serve"
 
 # The stage folders become evokegraph.* only when installed: the checks run on a
 # real installed copy in build/lint; mypy's paths are mapped back to the repo files.
@@ -54,4 +57,4 @@ test: check
 	$(BIN)/python -m pytest -q
 
 clean:
-	rm -rf $(VENV) $(DB) $(DB).wal sample build *.egg-info
+	rm -rf $(VENV) $(DB) $(DB).wal $(DB).thumbs sample build *.egg-info

@@ -11,7 +11,7 @@ process by the pid recorded there, after checking that the pid still is that
 server.
 
 ArcadeDB speaks Bolt 5.4 and reports itself as "Neo4j/5.26.0 compatible"; the
-differences that matter to evokegraph are listed in README.md (Backends).
+differences that matter to evokegraph are listed in docs/graph.md, "Backends".
 """
 
 from __future__ import annotations

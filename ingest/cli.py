@@ -374,7 +374,7 @@ NO_CAPTION_HINT = (
     "{n} image(s) had no caption, so nothing was stored for them. Either give captions "
     "(a photo.txt beside each photo.jpg, a .csv/.jsonl list, or --captions FILE), or let a "
     "vision model describe them: --extractor vlm --vlm openai:MODEL --vlm-base-url "
-    "http://localhost:8000/v1 (README: 'A local model server')."
+    "http://localhost:8000/v1 (docs/ingest-and-models.md, 'A local OpenAI-compatible server')."
 )
 
 

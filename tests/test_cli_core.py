@@ -11,7 +11,7 @@ import typer
 
 from evokegraph.cli import app, main
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+CLI_DOC = Path(__file__).resolve().parents[1] / "docs" / "cli.md"  # the command reference
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -97,10 +97,10 @@ def _commands(group: Any, prefix: str = "") -> list[tuple[str, Any]]:
 def test_every_command_has_help_and_is_documented() -> None:
     root = typer.main.get_command(app)
     assert hasattr(root, "commands")
-    readme = README.read_text(encoding="utf-8")
+    readme = CLI_DOC.read_text(encoding="utf-8")
     for name, cmd in _commands(root):
         assert (cmd.help or cmd.short_help or "").strip(), f"`evokegraph {name}` has no help text"
-        assert f"evokegraph {name}" in readme, f"`evokegraph {name}` is not in README.md"
+        assert f"evokegraph {name}" in readme, f"`evokegraph {name}` is not in docs/cli.md"
         for p in cmd.params:
             if p.param_type_name == "option" and not getattr(p, "hidden", False):
                 assert p.help, f"option {p.opts} of `evokegraph {name}` has no help"
