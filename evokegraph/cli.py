@@ -131,14 +131,24 @@ def cypher(
     ] = None,
     write: Annotated[bool, typer.Option("--write", help="Allow a query that writes.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON.")] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            help="Stop the query after this many seconds [default: $EVOKEGRAPH_QUERY_TIMEOUT or 30].",
+        ),
+    ] = None,
 ) -> None:
-    """Run a Cypher query (read-only unless --write)."""
+    """Run a Cypher query (read-only unless --write) under a time limit."""
+    from evokegraph.graph.query_limits import run_limited
     from evokegraph.params import parse_params
 
     params = parse_params(param or [])
     try:
         with open_kb(ctx, read_only=not write) as kb:
-            rows = kb.query(query, params, write=write)
+            rows = run_limited(
+                kb, lambda r: r.query(query, params, write=write), timeout_s=timeout
+            )
     except ReadOnlyQueryError:
         raise ReadOnlyQueryError(
             "refusing a query that writes; add --write to run it (read-only by default)"

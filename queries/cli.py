@@ -64,15 +64,24 @@ def query_run(
         list[str] | None, typer.Option("--param", "-p", help="Parameter key=value (repeatable).")
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            help="Stop the query after this many seconds [default: $EVOKEGRAPH_QUERY_TIMEOUT or 30].",
+        ),
+    ] = None,
 ) -> None:
-    """Run a named query with parameters."""
+    """Run a named query with parameters, under a time limit."""
+    from evokegraph.graph.query_limits import run_limited
     from evokegraph.params import parse_params
     from evokegraph.queries.library import run
 
     if fmt not in ("table", "json", "csv"):
         raise UserInputError(f"unknown format {fmt!r}; use table, json or csv")
+    params = parse_params(param or [])
     with open_kb(ctx, read_only=True) as kb:
-        rows = run(kb, name, parse_params(param or []))
+        rows = run_limited(kb, run, name, params, timeout_s=timeout)
     if fmt == "json":
         print_json(rows)
     elif fmt == "csv":

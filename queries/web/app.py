@@ -28,6 +28,7 @@ from evokegraph.errors import EvokeGraphError, UserInputError
 from evokegraph.graph.store import GraphStore, StoreConfig, open_store
 from evokegraph.queries.web.data import PageNotFound
 from evokegraph.queries.web.explorer import Explorer
+from evokegraph.queries.web.readers import CancelOnDisconnect
 from evokegraph.queries.web.thumbs import ThumbCache, default_dir
 
 HERE = Path(__file__).parent
@@ -55,9 +56,11 @@ def create_app(
     *,
     store: GraphStore | None = None,
     thumbs_dir: Path | None = None,
+    query_timeout_s: float | None = None,
 ) -> FastAPI:
     """The app over ``store`` (kept open, not closed here) or over a store
-    opened read-only from ``config`` for the app's lifetime."""
+    opened read-only from ``config`` for the app's lifetime. Every read runs
+    under ``query_timeout_s`` (default: ``$EVOKEGRAPH_QUERY_TIMEOUT`` or 30 s)."""
     cfg = config or StoreConfig.from_env()
     holder: dict[str, Explorer] = {}
 
@@ -65,10 +68,11 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         kb = store or open_store(cfg.replace(read_only=True))
         folder = thumbs_dir or default_dir(cfg.path)
-        holder["x"] = Explorer(kb, ThumbCache(folder))
+        holder["x"] = Explorer(kb, ThumbCache(folder), timeout_s=query_timeout_s)
         try:
             yield
         finally:
+            holder["x"].pool.close()
             if store is None:
                 kb.close()
 
@@ -87,6 +91,7 @@ def create_app(
     )
     env.globals["qs"] = query_string
     templates = Jinja2Templates(env=env)
+    app.add_middleware(CancelOnDisconnect)  # H24: a gone client's query is interrupted
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     vis_js = vis_network_file()
 

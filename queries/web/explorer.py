@@ -3,7 +3,6 @@ cache) and the two file responses; imported by the app factory and the routes.""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -11,6 +10,7 @@ from fastapi.responses import FileResponse, Response
 
 from evokegraph.graph.store import GraphStore
 from evokegraph.queries.web.data import PageNotFound
+from evokegraph.queries.web.readers import ReaderPool
 from evokegraph.queries.web.thumbs import MEDIA_TYPES, ThumbCache, first_file
 
 T = TypeVar("T")
@@ -23,16 +23,17 @@ PLACEHOLDER = (
 
 
 class Explorer:
-    """The open store (read-only), one lock around it, and the thumbnail cache."""
+    """The open store (read-only), a pool of time-limited readers of it, and the thumbnail cache."""
 
-    def __init__(self, store: GraphStore, thumbs: ThumbCache) -> None:
+    def __init__(
+        self, store: GraphStore, thumbs: ThumbCache, *, timeout_s: float | None = None
+    ) -> None:
         self.kb = store
         self.thumbs = thumbs
-        self.lock = threading.Lock()
+        self.pool = ReaderPool(store, timeout_s=timeout_s)  # H24: concurrent, time-limited reads
 
     def read(self, fn: Callable[..., T], *args: Any) -> T:
-        with self.lock:
-            return fn(self.kb, *args)
+        return self.pool.read(fn, *args)
 
     def uris(self, image_id: str) -> tuple[list[str], str]:
         rows = self.read(

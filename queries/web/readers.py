@@ -1,0 +1,154 @@
+"""The explorer's reads: a bounded pool of readers, each query under a time limit,
+interrupted when its client goes away.
+
+One slow query must never stop the explorer answering: every request thread
+borrows one of a few readers of the store (LadybugDB: one connection each on
+the shared database; reads run side by side), queries on it stop at the time
+limit (:mod:`evokegraph.graph.query_limits`), and user queries (the Cypher box,
+named queries) may hold at most all readers but one, so the pages always have
+one. :class:`CancelOnDisconnect`, an ASGI middleware, interrupts the reader of
+a request whose client disconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from evokegraph.errors import QueryTimeoutError
+from evokegraph.graph import query_limits
+from evokegraph.graph.store import GraphStore
+from evokegraph.queries.web import data
+
+T = TypeVar("T")
+READERS = 4  # concurrent reads; requests beyond wait for a free reader
+USER_QUERIES: tuple[Callable[..., Any], ...] = (data.cypher, data.run_named)
+
+
+class Cancel:
+    """One request's cancel flag and the readers it is using right now."""
+
+    def __init__(self) -> None:
+        self.cancelled = False
+        self._by_id: dict[int, GraphStore] = {}
+        self._lock = threading.Lock()
+
+    def track(self, r: GraphStore) -> None:
+        with self._lock:
+            if self.cancelled:
+                raise query_limits.stopped_error(None)
+            self._by_id[id(r)] = r
+
+    def untrack(self, r: GraphStore) -> None:
+        with self._lock:
+            self._by_id.pop(id(r), None)
+
+    def cancel(self) -> None:
+        with self._lock:
+            self.cancelled = True
+            for r in self._by_id.values():
+                query_limits.interrupt(r)
+
+
+CURRENT: contextvars.ContextVar[Cancel | None] = contextvars.ContextVar(
+    "evokegraph_request_cancel", default=None
+)
+
+
+class ReaderPool:
+    """``size`` readers of ``store`` limited to ``timeout_s`` (default
+    :func:`~evokegraph.graph.query_limits.query_timeout`); a store without
+    readers is shared by all under one lock, without a limit."""
+
+    def __init__(
+        self, store: GraphStore, *, size: int | None = None, timeout_s: float | None = None
+    ) -> None:
+        self.timeout_s = query_limits.query_timeout(timeout_s)
+        self._free: queue.Queue[GraphStore] = queue.Queue()
+        self._own: list[GraphStore] = []
+        if isinstance(store, query_limits.HasReaders):
+            self._own = [store.reader(self.timeout_s) for _ in range(max(1, size or READERS))]
+        for r in self._own or [store]:
+            self._free.put(r)
+        lanes = max(1, len(self._own) - 1)
+        self._user = threading.BoundedSemaphore(lanes)
+
+    def read(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(reader, *args)`` on a free reader (waiting for one at most the time limit)."""
+        user = fn in USER_QUERIES
+        if user and not self._user.acquire(timeout=self.timeout_s):
+            raise self._busy()
+        try:
+            try:
+                r = self._free.get(timeout=self.timeout_s)
+            except queue.Empty:
+                raise self._busy() from None
+            try:
+                return self._run(r, fn, args)
+            finally:
+                self._free.put(r)
+        finally:
+            if user:
+                self._user.release()
+
+    def _run(self, r: GraphStore, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        cancel = CURRENT.get()
+        if cancel is not None:
+            cancel.track(r)
+        try:
+            return fn(r, *args)
+        except RuntimeError as exc:  # a stop inside a store read other than query()
+            if query_limits.is_stopped(exc):
+                gone = cancel is not None and cancel.cancelled
+                raise query_limits.stopped_error(None if gone else self.timeout_s) from None
+            raise
+        finally:
+            if cancel is not None:
+                cancel.untrack(r)
+
+    def _busy(self) -> QueryTimeoutError:
+        return QueryTimeoutError(
+            f"the explorer is busy: no reader came free within {self.timeout_s:g} s; try again"
+        )
+
+    def close(self) -> None:
+        """Close the readers this pool opened (never the store itself)."""
+        for r in self._own:
+            r.close()
+        self._own = []
+
+
+class CancelOnDisconnect:
+    """ASGI middleware: each HTTP request gets a :class:`Cancel` (in
+    :data:`CURRENT`, which request threads inherit); when the client disconnects
+    before the answer, the reader running its query is interrupted."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cancel = Cancel()
+        token = CURRENT.set(cancel)
+        inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+        async def pump() -> None:
+            while True:
+                message = await receive()
+                await inbox.put(message)
+                if message["type"] == "http.disconnect":
+                    cancel.cancel()
+                    return
+
+        watcher = asyncio.create_task(pump())
+        try:
+            await self.app(scope, inbox.get, send)
+        finally:
+            watcher.cancel()
+            CURRENT.reset(token)
