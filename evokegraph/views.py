@@ -37,6 +37,10 @@ def _hex_prefix(ref: str, what: str) -> str:
     return prefix
 
 
+def _is_full_id(ref: str) -> bool:
+    return len(ref) == 64 and all(c in "0123456789abcdef" for c in ref)
+
+
 def _unique(ids: list[str], ref: str, kind: str) -> str:
     if len(ids) > 1:
         raise UserInputError(f"{kind} id prefix {ref!r} is ambiguous; give more digits")
@@ -51,6 +55,8 @@ def resolve_image(kb: GraphStore, ref: str) -> str:
     stored image is a :class:`UserInputError` saying why.
     """
     path = Path(ref).expanduser()
+    if _is_full_id(ref) and not path.is_file() and kb.query(Q_IMAGE_EXISTS, {"id": ref}):
+        return ref  # a primary-key look-up; the uri and prefix reads below scan
     if path.is_file():
         image_id = hashlib.sha256(path.read_bytes()).hexdigest()
         if kb.query(Q_IMAGE_EXISTS, {"id": image_id}):
