@@ -2,10 +2,19 @@
 // param: image (required) - the image id
 // param: min_distance = 4 - how abstract the shared concepts must be
 // param: limit = 20 - at most this many images
-MATCH (a:Image {id: $image})-[:HAS_ELEMENT]->(:Element)-[v:EVOKES]->(c:Concept)
-MATCH (c)<-[w:EVOKES]-(:Element)<-[:HAS_ELEMENT]-(b:Image)
-WHERE b.id <> a.id AND v.distance >= $min_distance AND w.distance >= $min_distance
-  AND NOT EXISTS { MATCH (a)-[:HAS_ELEMENT]->(:Element)-[:IS]->(:Concept)<-[:IS]-(:Element)<-[:HAS_ELEMENT]-(b) }
-RETURN b.id AS image, b.uris AS uris, count(DISTINCT c.name) AS shared, collect(DISTINCT c.name) AS concepts
+// Starts from the image (primary key) and only follows its own edges. Relationship
+// properties are filtered after a WITH: LadybugDB 0.22 drops rows when a WHERE on one
+// EVOKES edge shares a query part with a second EVOKES edge.
+MATCH (a:Image {id: $image})-[:HAS_ELEMENT]->(ae:Element)
+MATCH (ae)-[:IS]->(x:Concept)
+MATCH (x)<-[:IS]-(le:Element)
+WITH a, collect(DISTINCT le.image_id) AS literal
+MATCH (a)-[:HAS_ELEMENT]->(ea:Element)
+MATCH (ea)-[v:EVOKES]->(c:Concept)
+MATCH (c)<-[w:EVOKES]-(e:Element)
+MATCH (e)<-[:HAS_ELEMENT]-(b:Image)
+WITH literal, b, c.name AS concept, v.distance AS dv, w.distance AS dw
+WHERE dv >= $min_distance AND dw >= $min_distance AND NOT b.id IN literal
+RETURN b.id AS image, b.uris AS uris, count(DISTINCT concept) AS shared, collect(DISTINCT concept) AS concepts
 ORDER BY shared DESC, image
 LIMIT $limit
