@@ -2,7 +2,8 @@
 // param: image (required) - the image id
 // param: min_distance = 4 - how abstract the shared concepts must be
 // param: limit = 20 - at most this many images
-// Starts from the image (primary key) and only follows its own edges. Relationship
+// Starts from the image (primary key) and follows only its own edges; the other images'
+// ids come from their elements and only the `limit` shown are looked up. Relationship
 // properties are filtered after a WITH: LadybugDB 0.22 drops rows when a WHERE on one
 // EVOKES edge shares a query part with a second EVOKES edge.
 MATCH (a:Image {id: $image})-[:HAS_ELEMENT]->(ae:Element)
@@ -12,9 +13,11 @@ WITH a, collect(DISTINCT le.image_id) AS literal
 MATCH (a)-[:HAS_ELEMENT]->(ea:Element)
 MATCH (ea)-[v:EVOKES]->(c:Concept)
 MATCH (c)<-[w:EVOKES]-(e:Element)
-MATCH (e)<-[:HAS_ELEMENT]-(b:Image)
-WITH literal, b, c.name AS concept, v.distance AS dv, w.distance AS dw
-WHERE dv >= $min_distance AND dw >= $min_distance AND NOT b.id IN literal
-RETURN b.id AS image, b.uris AS uris, count(DISTINCT concept) AS shared, collect(DISTINCT concept) AS concepts
-ORDER BY shared DESC, image
+WITH literal, e.image_id AS other, c.name AS concept, v.distance AS dv, w.distance AS dw
+WHERE dv >= $min_distance AND dw >= $min_distance AND NOT other IN literal
+WITH other, count(DISTINCT concept) AS shared, collect(DISTINCT concept) AS concepts
+ORDER BY shared DESC, other
 LIMIT $limit
+MATCH (b:Image {id: other})
+RETURN b.id AS image, b.uris AS uris, shared, concepts
+ORDER BY shared DESC, image
