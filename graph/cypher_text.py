@@ -42,6 +42,9 @@ Q_SHARED_ONE = (
     "MATCH (a:Concept {name: $name})-[r:ASSOCIATED_WITH]-(b:Concept) "
     "WHERE r.distance <= $maxd " + _SHARED_RETURN
 )
+# ... only its `k` strongest (what the traversal keeps per concept and hop: the
+# rows read are the rows used, not every shared edge of a hub concept)
+Q_SHARED_TOP = Q_SHARED_ONE + " ORDER BY weight DESC, target, distance LIMIT $k"
 Q_IMAGE_ELEMENTS = (
     "MATCH (i:Image {id: $id})-[:HAS_ELEMENT]->(e:Element) "
     "RETURN e.name AS name, e.concept AS concept, e.pos AS pos, e.saliency AS saliency, "

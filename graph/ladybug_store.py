@@ -511,7 +511,10 @@ class LadybugStore(reads.SharedReads):
     def _shared(self, concepts: Iterable[str], max_distance: int) -> dict[str, list[Edge]]:
         rows: list[list[Any]] = []
         for name in sorted(concepts):
-            rows += self._run(Q.Q_SHARED_ONE, {"name": name, "maxd": max_distance})
+            rows += self._run(
+                Q.Q_SHARED_TOP,
+                {"name": name, "maxd": max_distance, "k": reads.SHARED_PER_SOURCE},
+            )
         return reads.shared_edges(rows)
 
     def failures(self, run: str | None = None) -> list[Failure]:

@@ -55,7 +55,10 @@ def shared_edges(
     out: dict[str, list[Edge]] = defaultdict(list)
     for r in rows:
         out[r[0]].append(Edge(r[0], r[1], int(r[2]), float(r[3]), r[4] or "NOUN"))
-    return {k: sorted(v, key=lambda e: (-e.weight, e.target))[:per_source] for k, v in out.items()}
+    return {
+        k: sorted(v, key=lambda e: (-e.weight, e.target, e.distance))[:per_source]
+        for k, v in out.items()
+    }
 
 
 class SharedReads:
