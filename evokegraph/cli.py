@@ -24,7 +24,7 @@ from evokegraph.cli_common import (
     state,
     typer_parameters,
 )
-from evokegraph.errors import EvokeGraphError, ReadOnlyQueryError, UserInputError
+from evokegraph.errors import EvokeGraphError, ReadOnlyQueryError, UserInputError, disk_full
 from evokegraph.graph.backends import (
     BACKENDS,
     DEFAULT_BACKEND,
@@ -140,12 +140,16 @@ def cypher(
     ] = None,
 ) -> None:
     """Run a Cypher query (read-only unless --write) under a time limit."""
+    from evokegraph.errors import QueryTimeoutError
+    from evokegraph.graph import dialect
     from evokegraph.graph.query_limits import run_limited
     from evokegraph.params import parse_params
 
     params = parse_params(param or [])
+    backend = ""
     try:
         with open_kb(ctx, read_only=not write) as kb:
+            backend = kb.backend
             rows = run_limited(
                 kb, lambda r: r.query(query, params, write=write), timeout_s=timeout
             )
@@ -153,6 +157,12 @@ def cypher(
         raise ReadOnlyQueryError(
             "refusing a query that writes; add --write to run it (read-only by default)"
         ) from None
+    except QueryTimeoutError:
+        raise
+    except UserInputError as exc:  # a query the store's Cypher dialect rejects says so
+        if not backend:
+            raise
+        raise UserInputError(dialect.describe(backend, str(exc))) from None
     if as_json:
         print_json(rows)
     elif rows:
@@ -270,6 +280,12 @@ def main(argv: list[str] | None = None) -> int:
     except (typer.Abort, KeyboardInterrupt):
         err_console.print("Aborted.")
         return 130
+    except (OSError, RuntimeError) as exc:  # H24: a full disk is one line, not a traceback
+        full = disk_full(exc)
+        if full is None or verbose:
+            raise
+        err_console.print(f"Error: {full}", highlight=False, soft_wrap=True)
+        return full.exit_code
     except _click_exception_types() as exc:
         return _show_usage_error(exc)
     return 0

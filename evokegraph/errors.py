@@ -6,6 +6,9 @@ non-zero exit code; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import errno
+import re
+
 
 class EvokeGraphError(Exception):
     """Base class of every error evokegraph raises on purpose."""
@@ -76,3 +79,30 @@ class ModelOutputError(ModelError):
 
 class RegistryError(UserInputError):
     """An unknown backend or model name."""
+
+
+_NO_SPACE = "no space left on device"
+_PATH = re.compile(r"path: (\S+)")
+
+
+def disk_full(exc: BaseException) -> DiskFullError | None:
+    """The one-line :class:`DiskFullError` for an exception caused by a full
+    disk (``ENOSPC`` from Python, "No space left on device" from the embedded
+    engine, anywhere in its chain); None for any other exception."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, DiskFullError):
+            return cur
+        text = str(cur)
+        if getattr(cur, "errno", None) == errno.ENOSPC or _NO_SPACE in text.lower():
+            found = _PATH.search(text)
+            where = getattr(cur, "filename", None) or (found.group(1) if found else "")
+            return DiskFullError(
+                f"the disk is full{f' (writing {where})' if where else ''}: free space on it "
+                "(or point --db / the output at a larger disk), then run the same command "
+                "again; what was committed is kept and the rerun picks up from there"
+            )
+        cur = cur.__cause__ or cur.__context__
+    return None

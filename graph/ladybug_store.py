@@ -32,7 +32,7 @@ from evokegraph.errors import (
     WriterLockedError,
 )
 from evokegraph.graph import cypher_text as Q
-from evokegraph.graph import query_limits, reads, schema, write_plan
+from evokegraph.graph import query_limits, reads, recovery, schema, write_plan
 from evokegraph.graph import rows as R
 from evokegraph.graph.arrow_schema import node_schema, rel_schema
 from evokegraph.graph.protocol import is_write_query
@@ -133,7 +133,8 @@ class LadybugStore(reads.SharedReads):
         if create and read_only:
             raise UserInputError("cannot create a knowledge base read-only")
         try:
-            self._db = ladybug.Database(str(self.path), read_only=read_only)
+            # H24: a read-only open recovers a file whose last checkpoint failed
+            self._db = recovery.open_database(self.path, read_only=read_only)
         except RuntimeError as exc:
             msg = str(exc)
             if "lock" in msg.lower():

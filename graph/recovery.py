@@ -1,0 +1,77 @@
+"""Opening an embedded knowledge base that a failed checkpoint left behind.
+
+When a checkpoint fails after its commit (a full disk, a killed process), the
+committed transactions are safe in the write-ahead log, but LadybugDB refuses
+read-only openers until a read-write opener has replayed it ("checkpoint
+recovery is pending"). A read-only command (``stats``, ``show``, ``cypher``,
+the explorer) then recovers the file itself: one read-write open and close,
+which replays the log, then the read-only open it asked for. When that cannot
+be done (another process holds the writer slot, the disk is still full) it
+says so in one line and names what to do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from evokegraph.errors import DiskFullError, StoreError, WriterLockedError, disk_full
+
+# what LadybugDB says when a file needs a read-write open to recover: a
+# checkpoint pending after it failed; a torn write-ahead log tail (a write that
+# failed half way, e.g. on a full disk); a checkpoint that failed half way
+# (0.22.0 then fails the first open with a C++ string error, and the next one
+# finds the file recovered)
+_NEEDS_RECOVERY = ("recovery is pending", "wal file is corrupted", "basic_string")
+RECOVERY_ATTEMPTS = 3
+
+
+def needs_recovery(exc: BaseException) -> bool:
+    return any(w in str(exc).lower() for w in _NEEDS_RECOVERY)
+
+
+def open_database(path: Path, *, read_only: bool) -> Any:
+    """``ladybug.Database(path, read_only=...)``; a file that needs recovery
+    (see :func:`needs_recovery`) is recovered first."""
+    import ladybug
+
+    try:
+        return ladybug.Database(str(path), read_only=read_only)
+    except (RuntimeError, ValueError) as exc:
+        if not needs_recovery(exc):
+            raise
+    recover(path)
+    return ladybug.Database(str(path), read_only=read_only)
+
+
+def recover(path: Path) -> None:
+    """Replay the write-ahead log of ``path``: read-write opens and closes, the
+    last one replaying the log up to a torn tail (a transaction whose write
+    failed half way never committed: its commit record comes last)."""
+    import ladybug
+
+    last: BaseException | None = None
+    for attempt in range(RECOVERY_ATTEMPTS):
+        strict = attempt < RECOVERY_ATTEMPTS - 1
+        try:
+            ladybug.Database(str(path), throw_on_wal_replay_failure=strict).close()
+            return
+        except (RuntimeError, ValueError) as exc:
+            _raise_plain(path, exc)
+            last = exc
+    reason = str(last).splitlines()[0] if last else "unknown"
+    raise StoreError(f"cannot recover {path}: {reason}; restore it from a copy")
+
+
+def _raise_plain(path: Path, exc: BaseException) -> None:
+    """One line for the failures a user can act on: a full disk, a held lock."""
+    if disk_full(exc) is not None:
+        raise DiskFullError(
+            f"{path} has committed writes waiting in its log, and replaying them needs "
+            "free space on its disk: free some, then run this command again"
+        ) from None
+    if "lock" in str(exc).lower() and not needs_recovery(exc):
+        raise WriterLockedError(
+            f"{path} is being recovered or written by another process; run this "
+            "command again when it has finished"
+        ) from None

@@ -1,0 +1,188 @@
+"""A full disk (issue 24): `ingest` into a knowledge base on a small tmpfs the
+test mounts, until the disk fills.
+
+What must hold: the command says in one line that the disk is full and what
+to do, exits 1, prints no traceback; read-only commands open the knowledge
+base afterwards (recovering it) and see every flush whose write returned,
+each image whole; once space is freed the same command finishes, and the
+knowledge base then equals one written on a roomy disk. Needs root (mount);
+skipped with the reason where it cannot mount.
+
+The ingest runs in a subprocess through the real CLI entry point; the store's
+``write`` is wrapped there to log the ids of each flush that returned (the
+committed ones), outside the small disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evokegraph.graph.ladybug_store import LadybugStore
+
+pytestmark = pytest.mark.slow
+
+N_IMAGES = 60
+FLUSH = 8
+INGEST = ["--miner", "lexical", "--tagger", "heuristic", "--flush-every", str(FLUSH)]
+DISK = 64 * 2**20
+# free space left beside the filler: room for the first flushes and their
+# checkpoints, not for all 60 images (the finished file is ~8.6 MB)
+LEAVE = 9_000_000
+WORDS = "dog cat tree river mountain coffee bread car house bird boat flower child street book horse beach snow clock lamp".split()
+
+RUNNER = textwrap.dedent(
+    """
+    import json, sys
+    from evokegraph.graph.ladybug_store import LadybugStore
+    from evokegraph.cli import main
+
+    log, argv = sys.argv[1], sys.argv[2:]
+    write = LadybugStore.write
+
+    def logged(self, batch):
+        out = write(self, batch)
+        with open(log, "a") as f:
+            f.write(json.dumps(sorted(e.image.id for e in batch.images)) + "\\n")
+        return out
+
+    LadybugStore.write = logged
+    sys.exit(main(argv))
+    """
+)
+
+
+def _mount(where: Path, size: int) -> str:
+    """'' when mounted, else why not."""
+    if os.geteuid() != 0:
+        return "needs root to mount a tmpfs"
+    if shutil.which("mount") is None:
+        return "no mount command"
+    where.mkdir(parents=True, exist_ok=True)
+    res = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+        capture_output=True,
+        text=True,
+    )
+    return "" if res.returncode == 0 else f"cannot mount a tmpfs: {res.stderr.strip()}"
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    where = tmp_path / f"disk-{uuid.uuid4().hex[:8]}"
+    why = _mount(where, DISK)
+    if why:
+        pytest.skip(why)
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("full-disk-images")
+    rng = random.Random(0)
+    rows = []
+    for i in range(N_IMAGES):
+        p = root / f"img{i:04d}.jpg"
+        Image.new("RGB", (32, 32), (i % 256, (i * 7) % 256, (i * 13) % 256)).save(p)
+        caps = [" ".join(f"a {rng.choice(WORDS)}" for _ in range(3)) for _ in range(2)]
+        rows.append({"path": p.name, "captions": caps})
+    listing = root / "list.jsonl"
+    listing.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return listing
+
+
+def cli(*args: str, log: Path | None = None) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-c", RUNNER, str(log or os.devnull), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def reference(images: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("full-disk-ref") / "ref.kb"
+    assert cli("--db", str(db), "init").returncode == 0
+    res = cli("--db", str(db), "ingest", str(images), "--no-progress", *INGEST)
+    assert res.returncode == 0, res.stderr
+    return db
+
+
+def _views(db: Path) -> dict[str, dict[str, Any]]:
+    with LadybugStore(db, read_only=True) as kb:
+        out = {}
+        for image_id in kb.image_ids():
+            view = kb.get_image(image_id)
+            assert view is not None
+            out[image_id] = view.model_dump(mode="json")
+        return out
+
+
+def _fill(disk: Path, leave: int) -> Path:
+    free = shutil.disk_usage(disk).free
+    filler = disk / "filler"
+    with open(filler, "wb") as f:
+        f.truncate(0)
+        os.posix_fallocate(f.fileno(), 0, max(0, free - leave))
+    return filler
+
+
+def _one_line(res: subprocess.CompletedProcess[str]) -> str:
+    text = (res.stdout + res.stderr).strip()
+    assert "Traceback" not in text, text
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    assert len(lines) == 1, text
+    return lines[0]
+
+
+def test_ingest_on_a_full_disk(
+    small_disk: Path, images: Path, reference: Path, tmp_path: Path
+) -> None:
+    db = small_disk / "kb.kb"
+    assert cli("--db", str(db), "init").returncode == 0
+    filler = _fill(small_disk, LEAVE)
+    log = tmp_path / "flushes.jsonl"
+    ingest = ["--db", str(db), "ingest", str(images), "--no-progress", *INGEST]
+
+    res = cli(*ingest, log=log)
+    assert res.returncode == 1, res.stdout + res.stderr
+    line = _one_line(res)
+    assert line.startswith("Error: the disk is full") and "free space" in line, line
+    assert "run the same command again" in line
+
+    # read-only commands open it (recovering it) and see every committed flush, whole
+    committed = [i for ln in log.read_text().splitlines() for i in json.loads(ln)]
+    assert 0 < len(committed) < N_IMAGES, "the disk filled before the first or after the last flush"
+    stats = cli("--db", str(db), "stats", "--json")
+    assert stats.returncode == 0, stats.stderr
+    n = json.loads(stats.stdout)["images"]
+    assert n >= len(committed) and n % FLUSH == 0, (n, len(committed))
+    ref, got = _views(reference), _views(db)
+    assert set(committed) <= set(got)
+    for image_id, view in got.items():
+        assert view == ref[image_id], f"image {image_id} differs from the reference"
+    shown = cli("--db", str(db), "show", committed[0], "--json")
+    assert shown.returncode == 0 and json.loads(shown.stdout)["image"]["id"] == committed[0]
+    rows = cli("--db", str(db), "cypher", "MATCH (i:Image) RETURN count(i) AS n", "--json")
+    assert rows.returncode == 0 and json.loads(rows.stdout) == [{"n": n}]
+
+    # space freed: the same command finishes, and nothing is lost
+    filler.unlink()
+    res = cli(*ingest)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert _views(db) == ref
+    with LadybugStore(db, read_only=True) as kb, LadybugStore(reference, read_only=True) as rk:
+        assert kb.stats().model_dump() | {"runs": 0} == rk.stats().model_dump() | {"runs": 0}
