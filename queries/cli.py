@@ -33,6 +33,7 @@ def query_list() -> None:
                 p.name if p.required else f"{p.name}={p.default}" for p in q.params
             ),
             "description": q.description,
+            "cost": q.cost,
         }
         for q in catalogue().values()
     ]

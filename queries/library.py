@@ -7,6 +7,7 @@ Header comments document it::
     // description: what it answers
     // param: concept (required) - what it is
     // param: limit = 50 - what it is
+    // cost: what one run reads (``whole graph: ...`` for aggregations over every edge)
 
 Values only ever travel as parameters; ``evokegraph query show NAME`` prints
 the Cypher so that users can learn and adapt it. A parameter whose help says
@@ -46,12 +47,20 @@ class Param:
         return "image id" in self.help.lower()
 
 
+WHOLE_GRAPH = "whole graph"
+
+
 @dataclass
 class NamedQuery:
     name: str
     description: str
     params: list[Param]
     texts: dict[str, str] = field(default_factory=dict)  # dialect ("" = portable) -> Cypher
+    cost: str = ""  # what one run reads; starts with WHOLE_GRAPH for whole-graph aggregations
+
+    @property
+    def whole_graph(self) -> bool:
+        return self.cost.startswith(WHOLE_GRAPH)
 
     def text(self, backend: str) -> str:
         return self.texts.get(backend) or self.texts[""]
@@ -79,6 +88,8 @@ def parse(name: str, text: str) -> tuple[str, list[Param], str]:
         s = line.strip()
         if s.startswith("// description:"):
             description = s.split(":", 1)[1].strip()
+        elif s.startswith("// cost:"):
+            continue  # read by cost_of
         elif s.startswith("// param:"):
             m = _PARAM.match(s)
             if not m:
@@ -93,6 +104,14 @@ def parse(name: str, text: str) -> tuple[str, list[Param], str]:
     return description, params, "\n".join(body).strip()
 
 
+def cost_of(text: str) -> str:
+    """The ``// cost:`` header of a query file ("" when there is none)."""
+    for line in text.splitlines():
+        if line.strip().startswith("// cost:"):
+            return line.strip().split(":", 1)[1].strip()
+    return ""
+
+
 @lru_cache(maxsize=1)
 def catalogue() -> dict[str, NamedQuery]:
     out: dict[str, NamedQuery] = {}
@@ -102,9 +121,11 @@ def catalogue() -> dict[str, NamedQuery]:
             continue
         stem = f.name[: -len(".cypher")]
         name, _, dialect = stem.partition(".")
-        description, params, body = parse(name, f.read_text(encoding="utf-8"))
+        text = f.read_text(encoding="utf-8")
+        description, params, body = parse(name, text)
         q = out.setdefault(name, NamedQuery(name, description, params))
         q.texts[dialect] = body
+        q.cost = q.cost or cost_of(text)
     return out
 
 

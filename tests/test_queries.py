@@ -96,6 +96,12 @@ def test_catalogue_is_documented() -> None:
         assert used == {p.name for p in q.params}, q.name
 
 
+def test_every_query_states_its_cost() -> None:
+    whole = {q.name for q in catalogue().values() if q.whole_graph}
+    assert whole == {"context_dependent", "cooccurrence", "top_concepts"}
+    assert all(q.cost for q in catalogue().values())
+
+
 def test_evokes_across_contexts(hand: LadybugStore) -> None:
     rows = run(hand, "evokes", {"concept": "dog"})
     assert [(r["distance"], r["association"], r["support"]) for r in rows] == [

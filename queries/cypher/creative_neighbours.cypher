@@ -2,6 +2,7 @@
 // param: image (required) - the image id
 // param: min_distance = 4 - how abstract the shared concepts must be
 // param: limit = 20 - at most this many images
+// cost: one image: the EVOKES edges into its abstract concepts
 // Starts from the image (primary key) and follows only its own edges; the other images'
 // ids come from their elements and only the `limit` shown are looked up. Relationship
 // properties are filtered after a WITH: LadybugDB 0.22 drops rows when a WHERE on one

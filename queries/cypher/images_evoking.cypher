@@ -2,6 +2,7 @@
 // param: concept (required) - the evoked concept
 // param: min_distance = 1 - only associations at this distance or further
 // param: limit = 50 - at most this many rows
+// cost: one concept: the EVOKES edges into it
 MATCH (i:Image)-[:HAS_ELEMENT]->(e:Element)
 MATCH (e)-[v:EVOKES]->(c:Concept {name: $concept})
 WHERE v.distance >= $min_distance

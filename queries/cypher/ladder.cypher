@@ -1,6 +1,7 @@
 // description: The abstraction ladder of one element in one image: its associations from distance 1 to 5, with concreteness.
 // param: image (required) - the image id
 // param: element (required) - the element's concept
+// cost: one image: its elements' EVOKES edges
 MATCH (i:Image {id: $image})-[:HAS_ELEMENT]->(e:Element)
 MATCH (e)-[v:EVOKES]->(c:Concept)
 WHERE e.concept = $element
