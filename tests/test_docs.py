@@ -13,7 +13,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-SOURCE_DIRS = ["evokegraph", "ingest", "graph", "captioning", "training", "queries", "bench", "tools"]
+SOURCE_DIRS = [
+    "evokegraph",
+    "ingest",
+    "graph",
+    "captioning",
+    "training",
+    "queries",
+    "bench",
+    "tools",
+]
 # `(README: 'Section')`, `docs/page.md, "Section"`, `docs/page.md#anchor`
 REF = re.compile(
     r"(README(?:\.md)?|docs/[\w.-]+\.md)(?:\s*[:,]\s*|\s+section\s+)['\"\u201c]([^'\"\u201d]+)['\"\u201d]"
@@ -91,14 +100,22 @@ def test_docs_speak_of_the_product_not_the_workplace() -> None:
             assert phrase not in text, f"{page.relative_to(ROOT)} says {phrase!r}"
 
 
-@pytest.mark.skipif(shutil.which("mkdocs", path=str(Path(sys.executable).parent)) is None,
-                    reason="mkdocs is not installed (pip install 'evokegraph[dev]')")
+@pytest.mark.skipif(
+    shutil.which("mkdocs", path=str(Path(sys.executable).parent)) is None,
+    reason="mkdocs is not installed (pip install 'evokegraph[dev]')",
+)
 def test_mkdocs_build_strict(tmp_path: Path) -> None:
     mkdocs = Path(sys.executable).parent / "mkdocs"
     proc = subprocess.run(
         [str(mkdocs), "build", "--strict", "--site-dir", str(tmp_path / "site")],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
-        env={"NO_MKDOCS_2_WARNING": "1", "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={
+            "NO_MKDOCS_2_WARNING": "1",
+            "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
+        },
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     api = (tmp_path / "site" / "api" / "index.html").read_text(encoding="utf-8")

@@ -15,10 +15,12 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
-from evokegraph.errors import UserInputError
+from evokegraph.errors import QueryTimeoutError, ReadOnlyQueryError, UserInputError
+from evokegraph.graph import dialect
 from evokegraph.graph.store import GraphStore
 from evokegraph.levels import DISTANCE_NAMES, DISTANCES
 from evokegraph.queries.library import catalogue, get, run
+from evokegraph.queries.web.search import WordQuery
 from evokegraph.records import ImageView
 from evokegraph.views import resolve_image
 
@@ -39,9 +41,22 @@ _F_CONCEPT_AT = (
     "WHERE v.distance = $distance }"
 )
 _F_ELEMENT = "EXISTS { MATCH (i)-[:HAS_ELEMENT]->(:Element)-[:IS]->(:Concept {name: $concept}) }"
-_F_TEXT = (
-    "(lower(list_to_string(' ', i.captions)) CONTAINS $q OR lower(i.description) CONTAINS $q "
-    "OR EXISTS { MATCH (i)<-[:DESCRIBES]-(cap:Caption) WHERE lower(cap.text) CONTAINS $q })"
+# Word search (queries/web/search.py): substring candidates from the store, in
+# Cypher both backends accept (a parameter inside a list predicate is bound by
+# UNWIND first: LadybugDB rejects `$p` and nested lambdas there), then whole
+# words by lemma in Python.
+Q_TEXT_IMAGES = (
+    "UNWIND $keys AS k MATCH (i:Image) "
+    "WHERE any(c IN i.captions WHERE lower(c) CONTAINS k) OR lower(coalesce(i.description, '')) CONTAINS k "
+    "RETURN DISTINCT i.id AS id"
+)
+Q_TEXT_CAPTIONS = (
+    "UNWIND $keys AS k MATCH (cap:Caption) WHERE lower(cap.text) CONTAINS k "
+    "RETURN DISTINCT cap.image_id AS id"
+)
+Q_CARDS = (
+    "MATCH (i:Image) WHERE i.id IN $ids "
+    "RETURN i.id AS id, i.uris AS uris, i.captions AS captions ORDER BY id"
 )
 Q_FAILURES = (
     "MATCH (f:Failure) WHERE f.image_id = $id "
@@ -112,6 +127,29 @@ def _card(image_id: str, uris: list[str] | None, **extra: Any) -> dict[str, Any]
     return {"id": image_id, "name": _name(uris), "uris": list(uris or []), **extra}
 
 
+def _word_matches(kb: GraphStore, cond: str, params: dict[str, Any], wq: WordQuery) -> list[str]:
+    """Sorted ids of the images (that pass ``cond``) whose texts hold every word."""
+    keys = {"keys": wq.substrings()}
+    ids = {r["id"] for r in kb.query(Q_TEXT_IMAGES, keys)}
+    ids |= {r["id"] for r in kb.query(Q_TEXT_CAPTIONS, keys)}
+    if not ids:
+        return []
+    extra = f"AND {cond[len('WHERE ') :]}" if cond else ""
+    rows = kb.query(
+        f"MATCH (i:Image) WHERE i.id IN $ids {extra}"
+        "OPTIONAL MATCH (i)<-[:DESCRIBES]-(cap:Caption) "
+        "RETURN i.id AS id, i.captions AS captions, i.description AS description, "
+        "collect(cap.text) AS generated",
+        {**params, "ids": sorted(ids)},
+    )
+    hits = (
+        r["id"]
+        for r in rows
+        if wq.matches([*(r["captions"] or []), r["description"] or "", *r["generated"]])
+    )
+    return sorted(hits)
+
+
 def images(kb: GraphStore, f: GridFilter) -> dict[str, Any]:
     """One page of the image grid, with the total count for paging."""
     f = f.checked()
@@ -127,19 +165,23 @@ def images(kb: GraphStore, f: GridFilter) -> dict[str, Any]:
             params["distance"] = f.distance
         else:
             where.append(_F_CONCEPT)
-    if f.q.strip():
-        where.append(_F_TEXT)
-        params["q"] = f.q.strip().casefold()
     cond = f"WHERE {' AND '.join(where)} " if where else ""
-    total = kb.query(f"MATCH (i:Image) {cond}RETURN count(i) AS n", params)[0]["n"]
-    rows = kb.query(
-        f"MATCH (i:Image) {cond}RETURN i.id AS id, i.uris AS uris, i.captions AS captions "
-        "ORDER BY id SKIP $skip LIMIT $limit",
-        {**params, "skip": (f.page - 1) * f.per_page, "limit": f.per_page},
-    )
+    skip = (f.page - 1) * f.per_page
+    wq = WordQuery.parse(f.q)
+    if wq:
+        matched = _word_matches(kb, cond, params, wq)
+        total = len(matched)
+        rows = kb.query(Q_CARDS, {"ids": matched[skip : skip + f.per_page]})
+    else:
+        total = kb.query(f"MATCH (i:Image) {cond}RETURN count(i) AS n", params)[0]["n"]
+        rows = kb.query(
+            f"MATCH (i:Image) {cond}RETURN i.id AS id, i.uris AS uris, i.captions AS captions "
+            "ORDER BY id SKIP $skip LIMIT $limit",
+            {**params, "skip": skip, "limit": f.per_page},
+        )
     items = [_card(r["id"], r["uris"], caption=(r["captions"] or [""])[0]) for r in rows]
     return {
-        "filter": {"concept": concept, "distance": f.distance, "q": f.q.strip()},
+        "filter": {"concept": concept, "distance": f.distance, "q": wq.text},
         "page": f.page,
         "per_page": f.per_page,
         "total": int(total),
@@ -320,7 +362,18 @@ def cypher(kb: GraphStore, text: str) -> dict[str, Any]:
     """The read-only Cypher box: the store refuses statements that write."""
     if not text.strip():
         return {"columns": [], "rows": [], "truncated": False}
-    rows = kb.query(text, {}, write=False)
+    try:
+        rows = kb.query(text, {}, write=False)
+    except ReadOnlyQueryError:
+        raise ReadOnlyQueryError(
+            "The explorer is read-only: this statement writes (CREATE, MERGE, SET, DELETE, ...) "
+            "and was not run. Change the knowledge base with the evokegraph command line "
+            "(evokegraph cypher --write)."
+        ) from None
+    except QueryTimeoutError:
+        raise
+    except UserInputError as exc:  # names the store's Cypher dialect where that is the reason
+        raise UserInputError(dialect.describe(kb.backend, str(exc))) from None
     return {
         "columns": list(rows[0]) if rows else [],
         "rows": rows[:CYPHER_ROWS],

@@ -31,7 +31,9 @@ Distance = Annotated[
         description=f"0 = as a literal element, 1..{MAX_EVOKES_DISTANCE} = evoked at it.",
     ),
 ]
-Text = Annotated[str, Query(description="Text search over the images' captions.")]
+Text = Annotated[
+    str, Query(description="Words to find in the images' texts (whole words, any inflection).")
+]
 Page = Annotated[int, Query(ge=1)]
 PerPage = Annotated[int, Query(ge=1, le=data.MAX_PER_PAGE)]
 Hops = Annotated[int, Query(ge=1, le=3)]
