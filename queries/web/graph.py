@@ -20,7 +20,7 @@ from evokegraph.graph.store import GraphStore
 from evokegraph.levels import MAX_EVOKES_DISTANCE
 from evokegraph.queries import analytics
 from evokegraph.queries.viz import DISTANCE_COLOURS, KIND_COLOURS, cap_graph
-from evokegraph.queries.web.data import image_view
+from evokegraph.queries.web.data import image_view, path_nodes
 from evokegraph.records import ImageView
 
 MAX_NODES = 150
@@ -49,6 +49,12 @@ def image_graph(kb: GraphStore, ref: str, view: ImageView | None = None) -> nx.D
                 g.add_node(s.target, kind="concept")
                 g.add_edge(s.source, s.target, kind=s.kind, distance=s.distance, weight=s.weight)
     return g
+
+
+def caption_nodes(view: ImageView) -> set[str]:
+    """Every graph node on one of the image's caption paths (kept when the
+    drawing is capped, so a clicked caption's path is always drawn whole)."""
+    return {n for c in view.captions for n in path_nodes(c.path)}
 
 
 def concept_graph(kb: GraphStore, name: str, hops: int = 2, per_hop: int = HOP_LIMIT) -> nx.DiGraph:

@@ -16,7 +16,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from evokegraph.levels import MAX_EVOKES_DISTANCE
-from evokegraph.queries.web import data, graph
+from evokegraph.queries.web import data, graph, rings
 from evokegraph.queries.web.data import PageNotFound
 from evokegraph.queries.web.explorer import media_response, thumb_response
 
@@ -104,8 +104,19 @@ def add(app: FastAPI, x: Callable[[], Any], render: Callable[..., Response], vis
         iv = x().read(data.image_view, _image_id(image_id))
         view = x().read(data.image, iv)
         g = x().read(graph.image_graph, iv.image.id, iv)
-        drawn = graph.to_vis(g, max_nodes=graph.MAX_NODES, keep=frozenset({f"image:{iv.image.id}"}))
-        return render(request, "image.html", view=view, drawing=drawn)
+        keep = frozenset({f"image:{iv.image.id}", *graph.caption_nodes(iv)})
+        drawn = graph.to_vis(g, max_nodes=graph.MAX_NODES, keep=keep)
+        return render(request, "image.html", view=view, drawing=drawn, key=rings.colour_key())
+
+    @app.get("/api/images/{image_id}/rings", tags=["images"], summary="The rings view's layout")
+    def api_rings(image_id: str) -> dict[str, Any]:
+        return rings.rings(x().read(data.image_view, _image_id(image_id)))
+
+    @app.get("/image/{image_id}/rings", include_in_schema=False)
+    def rings_page(request: Request, image_id: str) -> Response:
+        iv = x().read(data.image_view, _image_id(image_id))
+        name = Path(iv.image.uris[0]).name if iv.image.uris else iv.image.id[:12]
+        return render(request, "rings.html", layout=rings.rings(iv), title=name)
 
     # -- concepts -----------------------------------------------------------
     @app.get("/api/concepts/{name:path}", tags=["concepts"], summary="One concept's page")
