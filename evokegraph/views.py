@@ -54,7 +54,12 @@ def resolve_image(kb: GraphStore, ref: str) -> str:
     Every command that takes an image uses this; a reference that names no
     stored image is a :class:`UserInputError` saying why.
     """
-    path = Path(ref).expanduser()
+    if "\x00" in ref:  # no path or id holds one; the OS refuses it in a path
+        raise UserInputError(f"{ref!r} is not an image id, file or stored path (a NUL byte)")
+    try:
+        path = Path(ref).expanduser()
+    except RuntimeError:  # "~someone" with no such user: a plain name, then
+        path = Path(ref)
     if _is_full_id(ref) and not path.is_file() and kb.query(Q_IMAGE_EXISTS, {"id": ref}):
         return ref  # a primary-key look-up; the uri and prefix reads below scan
     if path.is_file():

@@ -50,8 +50,14 @@ def read_gold(path: Path) -> list[GoldItem]:
         raise UserInputError(
             f"no reference file at {path}; give a JSONL file of reference associations"
         )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserInputError(
+            f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); save the file as UTF-8"
+        ) from None
     items = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:

@@ -99,7 +99,20 @@ def _item_from_row(row: dict[str, object], base: Path, origin: str) -> SourceIte
     )
 
 
+def _not_utf8(path: Path, exc: UnicodeDecodeError) -> SourceError:
+    return SourceError(
+        f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); save the file as UTF-8"
+    )
+
+
 def iter_csv(path: Path) -> Iterator[SourceItem]:
+    try:
+        yield from _iter_csv(path)
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(path, exc) from None
+
+
+def _iter_csv(path: Path) -> Iterator[SourceItem]:
     with path.open(newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         if not reader.fieldnames or not set(reader.fieldnames) & set(PATH_KEYS):
@@ -116,6 +129,13 @@ def iter_csv(path: Path) -> Iterator[SourceItem]:
 
 
 def iter_jsonl(path: Path) -> Iterator[SourceItem]:
+    try:
+        yield from _iter_jsonl(path)
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(path, exc) from None
+
+
+def _iter_jsonl(path: Path) -> Iterator[SourceItem]:
     with path.open(encoding="utf-8") as f:
         for n, line in enumerate(f, start=1):
             if not line.strip():
@@ -137,6 +157,8 @@ def load_coco(path: Path) -> dict:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise SourceError(f"{path}:{exc.lineno}: malformed COCO JSON ({exc.msg})") from None
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(path, exc) from None
     if not isinstance(data, dict) or not isinstance(data.get("images"), list):
         raise SourceError(f"{path}:1: not a COCO captions file; it needs an 'images' list")
     if not isinstance(data.get("annotations", []), list):
@@ -151,8 +173,13 @@ def iter_coco(path: Path, image_root: Path | None = None) -> Iterator[SourceItem
     data = load_coco(path)
     caps: dict[object, list[str]] = defaultdict(list)
     for i, a in enumerate(data.get("annotations", [])):
-        if not isinstance(a, dict) or "image_id" not in a or not isinstance(a.get("caption"), str):
-            raise SourceError(f"{path}: annotation #{i} needs 'image_id' and a string 'caption'")
+        if not isinstance(a, dict) or not _coco_id(a.get("image_id")) or not isinstance(
+            a.get("caption"), str
+        ):
+            raise SourceError(
+                f"{path}: annotation #{i} needs 'image_id' and a string 'caption' "
+                "(image_id: a number or a string)"
+            )
         caps[a["image_id"]].append(a["caption"])
     root = image_root or _coco_root(path)
     split = path.stem.removeprefix("captions_")
@@ -161,10 +188,15 @@ def iter_coco(path: Path, image_root: Path | None = None) -> Iterator[SourceItem
             raise SourceError(f"{path}: image #{i} needs a string 'file_name'")
         yield SourceItem(
             path=root / im["file_name"],
-            captions=_clean(caps.get(im.get("id"), [])),
+            captions=_clean(caps.get(im.get("id"), []) if _coco_id(im.get("id")) else []),
             split=split,
             origin=f"{path}#images[{i}]",
         )
+
+
+def _coco_id(value: object) -> bool:
+    """COCO ids are numbers; strings are accepted too (both hashable)."""
+    return isinstance(value, int | str) and not isinstance(value, bool)
 
 
 def _coco_root(path: Path) -> Path:

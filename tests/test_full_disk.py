@@ -40,7 +40,28 @@ DISK = 64 * 2**20
 # free space left beside the filler: room for the first flushes and their
 # checkpoints, not for all 60 images (the finished file is ~8.6 MB)
 LEAVE = 9_000_000
-WORDS = "dog cat tree river mountain coffee bread car house bird boat flower child street book horse beach snow clock lamp".split()
+WORDS = [
+    "dog",
+    "cat",
+    "tree",
+    "river",
+    "mountain",
+    "coffee",
+    "bread",
+    "car",
+    "house",
+    "bird",
+    "boat",
+    "flower",
+    "child",
+    "street",
+    "book",
+    "horse",
+    "beach",
+    "snow",
+    "clock",
+    "lamp",
+]
 
 RUNNER = textwrap.dedent(
     """

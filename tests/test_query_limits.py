@@ -109,7 +109,8 @@ def serving(kb_path: Path, timeout_s: float) -> Iterator[int]:
 
     port = _free_port()
     app = create_app(
-        StoreConfig(path=str(kb_path)), thumbs_dir=kb_path.parent / "thumbs",
+        StoreConfig(path=str(kb_path)),
+        thumbs_dir=kb_path.parent / "thumbs",
         query_timeout_s=timeout_s,
     )
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
