@@ -7,5 +7,5 @@ MATCH (i:Image)-[:HAS_ELEMENT]->(e:Element)
 MATCH (e)-[v:EVOKES]->(c:Concept {name: $concept})
 WHERE v.distance >= $min_distance
 RETURN i.id AS image, i.uris AS uris, e.concept AS element, v.distance AS distance, v.weight AS weight
-ORDER BY weight DESC, image
+ORDER BY weight DESC, image, element, distance
 LIMIT $limit
