@@ -1,9 +1,11 @@
 """Caption realizers: one protocol, chosen by name.
 
 * ``template``: offline graph-to-text with no model. Short grammatical
-  captions from the element, the association and the depth (articles,
-  part of speech, mass nouns for abstract ideas), several patterns per depth
-  chosen deterministically. An honest baseline: it says what the graph holds,
+  captions from the element, the association and the depth: patterns per word
+  class (noun, verb, adjective) and depth, chosen deterministically; articles,
+  -ing forms and mass nouns from :mod:`~evokegraph.captioning.grammar`
+  (inflect, lemminflect, WordNet, wordfreq), never string suffixes; an identity
+  or sensitive term is only named as the element's association. An honest baseline: it says what the graph holds,
   it does not look at the image.
 * ``vlm``: the published method's caption step on any
   :class:`~evokegraph.models.chat.ChatEngine`: the image, the association
@@ -20,6 +22,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from evokegraph.captioning.grammar import (
+    class_uses,
+    countable,
+    gerund,
+    sensitive,
+    with_article,
+    word_class,
+)
 from evokegraph.levels import DISTANCE_NAMES, LEVEL_DEFINITIONS, MAX_EVOKES_DISTANCE
 from evokegraph.models.chat import ChatEngine, ChatRequest
 from evokegraph.records import ContextPath
@@ -51,113 +61,95 @@ class Realizer(Protocol):
 REALIZERS: Registry[Realizer] = Registry("realizer")
 
 
-# -- grammar ------------------------------------------------------------------
-_VOWEL_SOUND_EXCEPTIONS = ("uni", "use", "usu", "uti", "eu", "one", "once", "ewe")
-_SILENT_H = ("hour", "honest", "honor", "honour", "heir")
-
-
-def article(word: str) -> str:
-    w = word.lower()
-    if w.startswith(_SILENT_H):
-        return "an"
-    if w.startswith(_VOWEL_SOUND_EXCEPTIONS):
-        return "a"
-    return "an" if w[:1] in "aeiou" else "a"
-
-
-def with_article(word: str) -> str:
-    return f"{article(word)} {word}"
-
-
-def gerund(verb: str) -> str:
-    """run -> running, make -> making, see -> seeing, lie -> lying."""
-    v = verb.split()[0] if " " in verb else verb
-    rest = verb[len(v) :]
-    if v.endswith("ie"):
-        g = v[:-2] + "ying"
-    elif v.endswith("e") and not v.endswith(("ee", "ye", "oe")):
-        g = v[:-1] + "ing"
-    elif (
-        len(v) >= 3
-        and re.fullmatch(r".*[^aeiou][aeiou][^aeiouwxy]", v)
-        and not re.fullmatch(r".*[aeiou]{2}[^aeiou]", v)
-        and len(re.findall(r"[aeiou]+", v)) == 1
-    ):
-        g = v + v[-1] + "ing"
-    else:
-        g = v + "ing"
-    return g + rest
-
-
-def countable(word: str) -> bool:
-    """False for mass nouns ("equipment", "furniture", "luggage"): their plural is
-    rare next to the singular in English text (wordfreq); True when unknown."""
-    from evokegraph.lexicons.frequency import zipf_frequency_or_none
-
-    head = word.split()[-1]
-    singular = zipf_frequency_or_none(head)
-    if singular is None or singular < 2.5:
-        return True  # no wordfreq, or too rare to judge
-    plural = head + ("es" if head.endswith(("s", "sh", "ch", "x", "z")) else "s")
-    return (zipf_frequency_or_none(plural) or 0.0) >= singular - 2.0
-
-
-def _noun_phrase(word: str, abstract: bool) -> str:
-    return word if abstract or not countable(word) else with_article(word)
-
-
-# Patterns per depth; {el} is the element phrase, {as} the association phrase.
-NOUN_PATTERNS = {
-    1: ("{El}, or {as}", "{as} in the picture", "{El} that could be {as}"),
-    2: ("{El}, a kind of {a}", "{El}: {as} of sorts", "{as}, seen as {el}"),
-    3: ("{El} in a scene of {a}", "{El} and the world of {a}", "{El}, thinking of {a}"),
-    4: ("{El} that speaks of {a}", "{El}, a quiet note of {a}", "{El} as a sign of {a}"),
-    5: ("{A}, held in {el}", "{El}: an image of {a}", "{A} made visible"),
+# -- templates ------------------------------------------------------------------
+# Patterns per word class of the association and depth. Fields: {el}/{El} the
+# element phrase ("the cup"), {a}/{A} the bare association, {as}/{As} the
+# association as a noun phrase (with its article when it is a countable, concrete
+# noun), {an_a}/{An_a} the association with its article, {g}/{G} its -ing form.
+NOUN_PATTERNS: dict[int, tuple[str, ...]] = {
+    1: ("{El}, or {as}", "{El}, much like {as}", "{El} that could be {as}"),
+    2: ("{El}, a kind of {a}", "{El}: {as} of sorts", "{As}, seen as {el}"),
+    3: ("{El} in a scene of {as}", "{El} and the world of {as}", "{El}, thinking of {as}"),
+    4: ("{El} that speaks of {as}", "{El}, a quiet note of {as}", "{El} as a sign of {as}"),
+    5: ("{As}, held in {el}", "{El}: an image of {as}", "{As} made visible in {el}"),
 }
-VERB_PATTERNS = {
-    1: ("{El} {g} here", "{El}, {g}"),
+VERB_PATTERNS: dict[int, tuple[str, ...]] = {
+    1: ("{El}, {g}", "{El}, caught {g}"),
     2: ("{El}, a way of {g}", "{G} with {el}"),
     3: ("{El} and the act of {g}", "A moment of {g} with {el}"),
-    4: ("{El} about {g}", "{G}, told by {el}"),
+    4: ("{El} and the idea of {g}", "{G}, told by {el}"),
     5: ("{G} itself, held in {el}", "{El}: the idea of {g}"),
 }
-ADJ_PATTERNS = {
-    1: ("{An} {a} {elw}", "{El}, {a}"),
+ADJ_PATTERNS: dict[int, tuple[str, ...]] = {
+    1: ("{El}, {a}", "{El}, looking {a}"),
     2: ("{El}, somewhat {a}", "Something {a} about {el}"),
-    3: ("{El} in a {a} mood", "A {a} scene with {el}"),
+    3: ("{El} in {an_a} mood", "{An_a} scene with {el}"),
     4: ("{El}, {a} at heart", "The {a} side of {el}"),
-    5: ("{A}, all of it", "{El}: simply {a}"),
+    5: ("{El}: simply {a}", "Everything {a} about {el}"),
 }
+# words of another class, and identity or sensitive terms at every depth: the
+# word is named as the element's association, never made a property of it
+MENTION_PATTERNS = ('{El}, with the association "{a}"', '{El} and the word "{a}"')
+PATTERNS: dict[str, dict[int, tuple[str, ...]]] = {
+    "NOUN": NOUN_PATTERNS,
+    "VERB": VERB_PATTERNS,
+    "ADJ": ADJ_PATTERNS,
+}
+TEMPLATE_VERSION = 3  # part of the realizer's settings: new patterns caption again
 
 
 def _cap(s: str) -> str:
     return s[:1].upper() + s[1:]
 
 
+def element_phrase(element: str) -> str:
+    """The element as a noun phrase, "the cup"; an element that is only an adjective or a verb reads as a scene
+    ("the noisy scene") or an activity ("the staring")."""
+    uses = class_uses(element)
+    if "NOUN" in uses or not uses or " " in element.strip():
+        return f"the {element}"  # extractors name things: a noun wherever WordNet has one
+    if "ADJ" in uses:
+        return f"the {element} scene"
+    return f"the {gerund(element) or element}"
+
+
+def template_kind(path: ContextPath) -> str:
+    """The pattern table for a path: its association's word class, or "MENTION"
+    for sensitive terms and words no pattern fits."""
+    if sensitive(path.concept) is not None:
+        return "MENTION"
+    kind = word_class(path.concept, path.pos)
+    return kind if kind in PATTERNS else "MENTION"
+
+
 def template_caption(path: ContextPath, abstract: bool, seed: int = 0) -> str:
-    el = path.element
     word = path.concept
     depth = min(max(path.depth, 1), MAX_EVOKES_DISTANCE)
-    table = {"VERB": VERB_PATTERNS, "ADJ": ADJ_PATTERNS}.get(path.pos, NOUN_PATTERNS)
-    patterns = table[depth]
+    kind = template_kind(path)
+    patterns = MENTION_PATTERNS if kind == "MENTION" else PATTERNS[kind][depth]
     h = int(
-        hashlib.sha256(f"{path.image_id}|{el}|{word}|{path.depth}|{seed}".encode()).hexdigest(), 16
+        hashlib.sha256(
+            f"{path.image_id}|{path.element}|{word}|{path.depth}|{seed}".encode()
+        ).hexdigest(),
+        16,
     )
     pattern = patterns[h % len(patterns)]
-    el_phrase = f"the {el}"
+    el = element_phrase(path.element)
+    noun = word if abstract or not countable(word) else with_article(word)
+    g = (gerund(word) or word) if kind == "VERB" else word
     values = {
-        "el": el_phrase,
-        "El": _cap(el_phrase),
-        "elw": el,
+        "el": el,
+        "El": _cap(el),
         "a": word,
         "A": _cap(word),
-        "as": _noun_phrase(word, abstract),
-        "An": _cap(article(word)),
-        "g": gerund(word),
-        "G": _cap(gerund(word)),
+        "as": noun,
+        "As": _cap(noun),
+        "an_a": with_article(word),
+        "An_a": _cap(with_article(word)),
+        "g": g,
+        "G": _cap(g),
     }
-    text = pattern.format(**values)
-    return _cap(text)
+    return _cap(pattern.format(**values))
 
 
 class TemplateRealizer:
@@ -171,7 +163,11 @@ class TemplateRealizer:
         self.abstract_below = abstract_below
 
     def settings(self) -> dict[str, Any]:
-        return {"seed": self.seed, "abstract_below": self.abstract_below, "version": 2}
+        return {
+            "seed": self.seed,
+            "abstract_below": self.abstract_below,
+            "version": TEMPLATE_VERSION,
+        }
 
     def realize(self, requests: Sequence[CaptionRequest]) -> list[str | Failed]:
         from evokegraph.lexicons.concreteness import concreteness

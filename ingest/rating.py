@@ -435,7 +435,7 @@ def read_key(path: Path) -> Key:
     if not path.is_file():
         raise UserInputError(f"no key file at {path}; give the key.json that eval sheet wrote")
     try:
-        return Key.model_validate_json(path.read_text(encoding="utf-8"))
+        return Key.model_validate_json(path.read_bytes())
     except ValidationError as exc:
         first = str(exc).splitlines()[0]
         raise UserInputError(
@@ -446,7 +446,12 @@ def read_key(path: Path) -> Key:
 def _sheet_records(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise UserInputError(f"no sheet at {path}; give a filled sheet.csv or sheet.jsonl")
-    text = path.read_text(encoding="utf-8-sig")  # a spreadsheet may add a BOM
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # a spreadsheet may add a BOM
+    except UnicodeDecodeError as exc:
+        raise UserInputError(
+            f"{path}: not UTF-8 text (byte {exc.start}); save the sheet as UTF-8 CSV"
+        ) from None
     if path.suffix.lower() == ".csv":
         reader = csv.DictReader(text.splitlines())
         missing = [c for c in ("row", "word", "accept") if c not in (reader.fieldnames or [])]

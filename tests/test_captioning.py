@@ -9,13 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from evokegraph.captioning.grammar import article, gerund
 from evokegraph.captioning.realizers import (
     REALIZERS,
     CaptionRequest,
     VLMRealizer,
-    article,
     check_caption,
-    gerund,
     template_caption,
 )
 from evokegraph.captioning.report import abstraction_report
@@ -81,7 +80,7 @@ def test_articles_and_gerunds() -> None:
             False,
             {
                 "The cup, or a chalice",
-                "A chalice in the picture",
+                "The cup, much like a chalice",
                 "The cup that could be a chalice",
             },
         ),
@@ -103,7 +102,11 @@ def test_articles_and_gerunds() -> None:
             5,
             "NOUN",
             True,
-            {"Eternity, held in the cup", "The cup: an image of eternity", "Eternity made visible"},
+            {
+                "Eternity, held in the cup",
+                "The cup: an image of eternity",
+                "Eternity made visible in the cup",
+            },
         ),
         (
             "dog",
@@ -122,7 +125,7 @@ def test_articles_and_gerunds() -> None:
             False,
             {
                 "The astronaut, or an orbit",
-                "An orbit in the picture",
+                "The astronaut, much like an orbit",
                 "The astronaut that could be an orbit",
             },
         ),
@@ -285,15 +288,32 @@ def test_show_explain_and_report_cli(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert [(r["depth"], r["captions"]) for r in rows] == [(4, 2), (7, 1)]
 
 
-def test_sample_concreteness_falls_with_depth(tmp_path: Path) -> None:
-    """The issue's check, for real: bundled sample + offline backends + template."""
+@pytest.fixture(scope="module")
+def sample_kb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled sample ingested once with the offline backends (no captions)."""
     from evokegraph.ingest.runner import IngestConfig, ingest
     from evokegraph.ingest.sample import write_sample
 
-    write_sample(tmp_path / "sample")
-    with LadybugStore(tmp_path / "s.kb", create=True) as kb:
-        s = ingest(kb, [tmp_path / "sample"], IngestConfig())
+    root = tmp_path_factory.mktemp("sample")
+    write_sample(root / "sample")
+    with LadybugStore(root / "s.kb", create=True) as kb:
+        s = ingest(kb, [root / "sample"], IngestConfig())
         assert s.failed == 0 and s.new == 14
+    return root / "s.kb"
+
+
+def kb_copy(src: Path, dest: Path) -> Path:
+    """A private copy of a closed LadybugDB file (and its side files), to caption into."""
+    import shutil
+
+    for f in src.parent.glob(src.name + "*"):
+        shutil.copy2(f, dest / f.name)
+    return dest / src.name
+
+
+def test_sample_concreteness_falls_with_depth(sample_kb: Path, tmp_path: Path) -> None:
+    """The issue's check, for real: bundled sample + offline backends + template."""
+    with LadybugStore(kb_copy(sample_kb, tmp_path)) as kb:
         Captioner(kb, REALIZERS.create("template"), CaptionConfig()).run()
         rows = abstraction_report(kb)
     assert [r.depth for r in rows] == [1, 2, 3, 4, 5]
@@ -341,7 +361,9 @@ def test_report_clip_cosine_with_a_tiny_local_open_clip(kb: LadybugStore, tmp_pa
                 ImageEntry(
                     image=ImageRecord(id=A, uris=[str(tmp_path / "a.jpg")]),
                     elements=[Element(name="dog", concept="dog")],
-                    evocations=[Evocation(element="dog", concept="loyalty", distance=4, weight=1.0)],
+                    evocations=[
+                        Evocation(element="dog", concept="loyalty", distance=4, weight=1.0)
+                    ],
                 )
             ]
         )
@@ -350,3 +372,193 @@ def test_report_clip_cosine_with_a_tiny_local_open_clip(kb: LadybugStore, tmp_pa
     (row,) = abstraction_report(kb, scorer=scorer)
     assert row.depth == 4 and row.captions == 1 and row.clip_cosine is not None
     assert row.concreteness == pytest.approx(1.57)
+
+
+# -- captions that read as written (issue 20 item 4) -----------------------------------
+def test_inflection_comes_from_lemminflect_not_suffixes() -> None:
+    from evokegraph.captioning.grammar import countable, with_article
+
+    assert gerund("towering") == "towering"  # already a form: lemma first, then -ing
+    assert gerund("format") == "formatting" and gerund("panic") == "panicking"
+    assert gerund("place upright") == "placing upright"
+    assert gerund("sunset") is None and gerund("toweringing") is None  # not verbs
+    assert [with_article(w) for w in ("FBI agent", "one", "heir", "x-ray", "utopia")] == [
+        "an FBI agent",
+        "a one",
+        "an heir",
+        "an x-ray",
+        "a utopia",
+    ]
+    assert not countable("coffee") and not countable("money") and not countable("sand")
+    assert countable("cup") and countable("landing")
+
+
+def test_word_classes_from_wordnet() -> None:
+    from evokegraph.captioning.grammar import word_class
+
+    assert word_class("ago", "ADJ") == "OTHER"  # an adverb first
+    assert word_class("aged", "NOUN") == "ADJ"  # a noun use too rare to write one
+    assert word_class("towering", "VERB") == "VERB" and word_class("loyal", "ADJ") == "ADJ"
+    assert word_class("cup", "NOUN") == "NOUN" and word_class("xyzzy", "NOUN") == "NOUN"
+
+
+@pytest.mark.parametrize(
+    ("word", "category"),
+    [
+        ("racial", "race or ethnicity"),
+        ("jewish", "nationality, faith or group"),
+        ("muslim", "religion"),
+        ("gay", "sexuality"),
+        ("female", "gender"),
+        ("disabled", "disability"),
+        ("american", "nationality, faith or group"),
+        ("cup", None),
+        ("order", None),  # seldom a religious order
+        ("white", None),  # a colour first
+        ("woman", None),  # a person, not a gender term
+        ("theory", None),
+    ],
+)
+def test_sensitive_terms(word: str, category: str | None) -> None:
+    from evokegraph.captioning.grammar import sensitive
+
+    assert sensitive(word) == category
+
+
+@pytest.mark.parametrize("word", ["racial", "jewish", "gay", "muslim", "disabled"])
+@pytest.mark.parametrize("pos", ["NOUN", "ADJ", "VERB"])
+def test_no_template_makes_a_sensitive_term_a_property(word: str, pos: str) -> None:
+    from evokegraph.captioning.realizers import MENTION_PATTERNS
+
+    forms = {p.format(El="The apple", a=word) for p in MENTION_PATTERNS}
+    for depth in range(1, 8):
+        assert template_caption(path("apple", word, depth, pos=pos), abstract=True) in forms
+
+
+@pytest.mark.parametrize(
+    ("element", "concept", "depth", "pos", "expected"),
+    [
+        (
+            "stand",
+            "towering",
+            3,
+            "VERB",
+            {"The stand and the act of towering", "A moment of towering with the stand"},
+        ),
+        (
+            "print",
+            "format",
+            3,
+            "VERB",
+            {"The print and the act of formatting", "A moment of formatting with the print"},
+        ),
+        (
+            "old",
+            "ago",
+            3,
+            "ADJ",
+            {'The old, with the association "ago"', 'The old and the word "ago"'},
+        ),
+        (
+            "tired",
+            "pillow",
+            1,
+            "NOUN",
+            {
+                "The tired scene, or a pillow",
+                "The tired scene, much like a pillow",
+                "The tired scene that could be a pillow",
+            },
+        ),
+        ("dog", "old", 3, "ADJ", {"The dog in an old mood", "An old scene with the dog"}),
+    ],
+)
+def test_issue_examples_read_as_written(
+    element: str, concept: str, depth: int, pos: str, expected: set[str]
+) -> None:
+    assert template_caption(path(element, concept, depth, pos=pos), abstract=False) in expected
+
+
+def caption_problems(text: str, steps: list[dict[str, object]]) -> list[str]:
+    """What is wrong with one template caption (empty when it reads as written)."""
+    import re
+
+    import inflect
+    import lemminflect
+    from wordfreq import zipf_frequency
+
+    from evokegraph.captioning.grammar import sensitive
+    from evokegraph.captioning.realizers import (
+        ADJ_PATTERNS,
+        MENTION_PATTERNS,
+        NOUN_PATTERNS,
+        VERB_PATTERNS,
+    )
+
+    def tokens(s: str) -> list[str]:
+        return re.findall(r"[a-z]+", s.lower())
+
+    patterns = [*MENTION_PATTERNS] + [
+        p for t in (NOUN_PATTERNS, VERB_PATTERNS, ADJ_PATTERNS) for ps in t.values() for p in ps
+    ]
+    template_words = {w for p in patterns for w in tokens(re.sub(r"\{\w+\}", " ", p))}
+    path_words = {w for s in steps for k in ("source", "target") for w in tokens(str(s[k]))}
+    element, concept = str(steps[0]["source"]), str(steps[-1]["target"])
+    out = []
+    for w in tokens(text):
+        if w in path_words or w in template_words or w in ("a", "an", "the", "scene"):
+            continue
+        if zipf_frequency(w, "en") < 1.0:
+            out.append(f"unknown word {w!r}")
+        lemma = (lemminflect.getAllLemmas(w).get("VERB") or [""])[0]
+        if w.endswith("ing") and (not lemma or lemminflect.getInflection(lemma, "VBG")[:1] != (w,)):
+            out.append(f"{w!r} is not the -ing form of a verb")
+        if re.search(r"(ing){2}$|(ed){2}$", w) and zipf_frequency(w, "en") < 3:
+            out.append(f"doubled suffix in {w!r}")
+    engine = inflect.engine()
+    for art, nxt in re.findall(r"\b(a|an)\s+([\w-]+)", text, flags=re.IGNORECASE):
+        if engine.a(nxt).split()[0] != art.lower():
+            out.append(f"{art!r} before {nxt!r}")
+    if not set(tokens(element)) & set(tokens(text)) and tokens(element)[0][:4] not in text.lower():
+        out.append(f"element {element!r} missing")
+    if concept[:4].lower() not in text.lower():
+        out.append(f"association {concept!r} missing")
+    if sensitive(concept) is not None:
+        mentions = {p.format(El="", a=concept).strip() for p in MENTION_PATTERNS}
+        if not any(text.endswith(m) for m in mentions):
+            out.append(f"sensitive term {concept!r} outside a mention pattern")
+    return out
+
+
+@pytest.mark.slow
+def test_every_sample_caption_reads_as_written(sample_kb: Path, tmp_path: Path) -> None:
+    """The whole bundled sample, depths 1-7: known words, real inflection, a/an by
+    sound, the path's words in the caption, sensitive terms only named."""
+    depths = (1, 2, 3, 4, 5, 6, 7)
+    with LadybugStore(kb_copy(sample_kb, tmp_path)) as kb:
+        s = Captioner(kb, REALIZERS.create("template"), CaptionConfig(depths=depths)).run()
+        rows = kb.query("MATCH (c:Caption) RETURN c.text AS text, c.path AS path, c.depth AS d")
+    assert s.failed == 0 and len(rows) == s.captions
+    assert {r["d"] for r in rows} == set(depths) and len(rows) >= 14 * 5
+    problems = {}
+    for r in rows:
+        steps = json.loads(r["path"]) if isinstance(r["path"], str) else r["path"]
+        assert steps, r  # captions keep their path
+        found = caption_problems(r["text"], steps)
+        if found:
+            problems[r["text"]] = found
+    assert not problems, "\n".join(f"{t}: {p}" for t, p in sorted(problems.items()))
+
+
+def test_caption_checker_catches_the_issue_examples() -> None:
+    """The sample test's checker is not vacuous: the issue's captions fail it."""
+
+    def steps(element: str, concept: str) -> list[dict[str, object]]:
+        return [{"source": element, "target": concept}]
+
+    assert caption_problems("The stand and the act of toweringing", steps("stand", "tower"))
+    assert caption_problems("The print and the act of formating", steps("print", "format"))
+    assert caption_problems("A old scene with the dog", steps("dog", "old"))
+    assert caption_problems("Racial, all of the apple", steps("apple", "racial"))
+    assert caption_problems("Racial, all of it", steps("apple", "racial"))  # no element
+    assert not caption_problems("An old scene with the dog", steps("dog", "old"))

@@ -32,11 +32,19 @@ def test_stage_keys_are_unchanged() -> None:
     assert image_stage_key(key, ["a"], "a description") == "7e486502f907b2e4"
 
 
-def test_caption_keys_are_unchanged() -> None:
+def test_caption_keys_are_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
     template = REALIZERS.create("template")
-    assert Captioner(None, template, CaptionConfig()).key == "8137c1aaa41145d1"  # type: ignore[arg-type]
     uniform = CaptionConfig(depths=(1, 7), uniform=True, seed=3)
-    assert Captioner(None, template, uniform).key == "d17cbb8d880cd0c0"  # type: ignore[arg-type]
+    # the template realizer's version 2 settings still give the earlier keys ...
+    v2 = {"seed": 0, "abstract_below": 3.0, "version": 2}
+    with monkeypatch.context() as m:
+        m.setattr(template, "settings", lambda: v2)
+        assert Captioner(None, template, CaptionConfig()).key == "8137c1aaa41145d1"  # type: ignore[arg-type]
+        assert Captioner(None, template, uniform).key == "d17cbb8d880cd0c0"  # type: ignore[arg-type]
+    # ... and version 3 (inflected patterns, issue 20) gives new ones: images caption again
+    assert template.settings()["version"] == 3
+    assert Captioner(None, template, CaptionConfig()).key == "d7db5ff0802202e2"  # type: ignore[arg-type]
+    assert Captioner(None, template, uniform).key == "7b7b1972140e37fc"  # type: ignore[arg-type]
 
 
 def test_vocabulary_key_is_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,6 +23,7 @@ from evokegraph.ingest.rating import (
     coverage,
     fleiss_kappa,
     markdown,
+    read_key,
     read_sheet,
     score_ratings,
     write_sheet,
@@ -330,3 +331,17 @@ def test_eval_sheet_and_ratings_commands(
     # an existing sheet is kept
     assert main(["--db", str(db), "eval", "sheet", str(ref), "--out", str(out)]) != 0
     assert "exists" in capsys.readouterr().err
+
+
+def test_unreadable_files_are_one_line_errors(written: tuple[Key, Path], tmp_path: Path) -> None:
+    key, _ = written
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("row,word,accept\nr01,caf\xe9,1\n".encode("latin-1"))
+    with pytest.raises(UserInputError, match="not UTF-8"):
+        read_sheet(latin, key)
+    bad_key = tmp_path / "bad_key.json"
+    bad_key.write_bytes(b"\xff\xfe not json")
+    with pytest.raises(UserInputError, match="not a rating key"):
+        read_key(bad_key)
+    with pytest.raises(UserInputError, match=r"\.csv or \.jsonl"):
+        read_sheet(tmp_path / "key.json", key)
