@@ -66,7 +66,7 @@ Q_CONCEPT = "MATCH (c:Concept {name: $n}) RETURN c.name AS name, c.pos AS pos, c
 Q_EVOKED_BY = (
     "MATCH (i:Image)-[:HAS_ELEMENT]->(e:Element)-[v:EVOKES]->(:Concept {name: $n}) "
     "RETURN v.distance AS distance, i.id AS image, i.uris AS uris, e.concept AS element, "
-    "v.weight AS weight ORDER BY distance, weight DESC, image LIMIT $limit"
+    "v.weight AS weight ORDER BY distance, weight DESC, image, element LIMIT $limit"
 )
 Q_EVOKED_COUNTS = (
     "MATCH (:Element)-[v:EVOKES]->(:Concept {name: $n}) "
@@ -174,10 +174,16 @@ def images(kb: GraphStore, f: GridFilter) -> dict[str, Any]:
         rows = kb.query(Q_CARDS, {"ids": matched[skip : skip + f.per_page]})
     else:
         total = kb.query(f"MATCH (i:Image) {cond}RETURN count(i) AS n", params)[0]["n"]
-        rows = kb.query(
-            f"MATCH (i:Image) {cond}RETURN i.id AS id, i.uris AS uris, i.captions AS captions "
-            "ORDER BY id SKIP $skip LIMIT $limit",
-            {**params, "skip": skip, "limit": f.per_page},
+        # H24: past the last page there is nothing to read (and LadybugDB 0.22.0
+        # segfaults on an ORDER BY ... SKIP far beyond the rows: ?page=100000)
+        rows = (
+            []
+            if skip >= total
+            else kb.query(
+                f"MATCH (i:Image) {cond}RETURN i.id AS id, i.uris AS uris, "
+                "i.captions AS captions ORDER BY id SKIP $skip LIMIT $limit",
+                {**params, "skip": skip, "limit": f.per_page},
+            )
         )
     items = [_card(r["id"], r["uris"], caption=(r["captions"] or [""])[0]) for r in rows]
     return {
