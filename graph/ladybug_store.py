@@ -569,6 +569,7 @@ class LadybugStore(reads.SharedReads):
             raise ReadOnlyQueryError("refusing a query that writes; pass write=True to allow it")
         if write:
             self._require_writable()
+        query_limits.check_user_cypher(cypher)  # H24: refuse what crashes the engine
         try:
             return [R.jsonable(r) for r in self._dicts(cypher, params)]
         except RuntimeError as exc:

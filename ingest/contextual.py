@@ -167,6 +167,13 @@ class ContextualMiner:
             "version": 5,
         }
 
+    def load(self, progress: Any = None) -> None:
+        """Load the encoder and the vocabulary now (the runner before its first batch, a
+        Ray actor as it starts); ``progress(done, total)`` hears of a first-time build."""
+        if progress is not None:
+            self.progress = progress
+        self._models()
+
     def _models(self) -> tuple[Any, Any]:
         if self._ready is None:
             from evokegraph.ingest.vocabulary import load_vocabulary
