@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import threading
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar, runtime_checkable
@@ -31,6 +32,24 @@ TIMEOUT_ENV = "EVOKEGRAPH_QUERY_TIMEOUT"
 # and ...Transaction.Terminated
 _LADYBUG_STOPPED = "interrupted"
 _NEO4J_STOPPED = ("transactiontimedout", "transaction.terminated", "transactionterminated")
+
+
+# LadybugDB 0.22.0 segfaults (the whole process) on an ORDER BY with a SKIP far
+# beyond the rows and a LIMIT (14 rows: SKIP 11915 LIMIT 5; 200k rows: SKIP 1e6);
+# user Cypher with an ordered SKIP above this is refused before it runs
+MAX_ORDERED_SKIP = 10_000
+_ORDERED_SKIP = re.compile(r"\bORDER\s+BY\b.*?\bSKIP\s+(\d+)\b.*?\bLIMIT\b", re.I | re.S)
+
+
+def check_user_cypher(cypher: str) -> None:
+    """Refuse user Cypher known to crash the embedded engine, in one line."""
+    for m in _ORDERED_SKIP.finditer(cypher):
+        if int(m.group(1)) > MAX_ORDERED_SKIP:
+            raise UserInputError(
+                f"SKIP {m.group(1)} after ORDER BY with a LIMIT: the embedded engine "
+                f"(LadybugDB 0.22) crashes on an ordered SKIP above {MAX_ORDERED_SKIP:,}; "
+                "page with a WHERE on the sort key instead"
+            )
 
 
 @runtime_checkable
