@@ -11,16 +11,11 @@ out of both stores; then Debian's Chromium drives every page on each backend
 through Playwright against a real uvicorn server: the grid, the word search,
 the image page (colour key present; a clicked caption's path inside the
 viewport), the rings view, a concept page, a query form and the Cypher box.
-
-EVOKEGRAPH_RINGS_SCREENSHOT=docs/rings.png keeps the rings view's screenshot
-(the README's picture).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import socket
 import threading
 import time
@@ -389,9 +384,7 @@ def test_every_page_in_chromium(
         svg = page.locator("svg#rings")
         assert int(svg.get_attribute("data-associations") or 0) >= 15
         assert page.locator("svg#rings a.node.element").count() >= 3
-        shot = _shot(page, tmp_path / f"rings-{backend}.png", full_page=True)
-        if backend == "ladybug" and os.environ.get("EVOKEGRAPH_RINGS_SCREENSHOT"):
-            shutil.copyfile(shot, os.environ["EVOKEGRAPH_RINGS_SCREENSHOT"])
+        _shot(page, tmp_path / f"rings-{backend}.png", full_page=True)
         word = page.locator("svg#rings a.node.association[data-distance='3']").first
         name = word.get_attribute("data-name")
         word.click()
