@@ -22,6 +22,13 @@ def serve_cmd(
         Path | None,
         typer.Option("--thumbs", help="Thumbnail cache folder (default: <db>.thumbs/)."),
     ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            help="Stop each query after this many seconds [default: $EVOKEGRAPH_QUERY_TIMEOUT or 30].",
+        ),
+    ] = None,
 ) -> None:
     """Browse the knowledge base in a web browser (read-only)."""
     try:
@@ -32,6 +39,9 @@ def serve_cmd(
         raise UserInputError(
             f"`evokegraph serve` needs {exc.name}; install it with pip install 'evokegraph[serve]'"
         ) from None
+    from evokegraph.graph.query_limits import query_timeout
+
+    limit = query_timeout(timeout)  # a bad --timeout is one line here, not at startup
     cfg = state(ctx).store
     if not _loopback(host):
         err_console.print(
@@ -40,7 +50,7 @@ def serve_cmd(
         )
     where = cfg.location()
     with open_kb(ctx, read_only=True) as kb:  # a bad --db fails here, as one line
-        app = create_app(cfg, store=kb, thumbs_dir=thumbs)
+        app = create_app(cfg, store=kb, thumbs_dir=thumbs, query_timeout_s=limit)
         console.print(f"evokegraph explorer on http://{host}:{port}/ ({where}, read-only)")
         uvicorn.run(app, host=host, port=port, log_level="warning")
 
