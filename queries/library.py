@@ -79,7 +79,29 @@ class NamedQuery:
                 f"query {self.name!r} needs {', '.join(missing)}; pass --param "
                 + " --param ".join(f"{m}=..." for m in missing)
             )
-        return {p.name: given.get(p.name, p.default) for p in self.params}
+        bound = {p.name: given.get(p.name, p.default) for p in self.params}
+        for p in self.params:
+            _check_type(self.name, p, bound[p.name])
+        return bound
+
+
+def _check_type(query: str, p: Param, value: Any) -> None:
+    """A value of the default's kind: a whole number >= 0 where the default is
+    one (limits, counts, distances), a number where it is a float."""
+    if p.required:
+        return
+    if isinstance(p.default, bool) or not isinstance(p.default, int | float):
+        return
+    whole = isinstance(p.default, int)
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if ok and whole:
+        ok = isinstance(value, int) and value >= 0
+    if not ok:
+        kind = "a whole number >= 0" if whole else "a number"
+        raise UserInputError(
+            f"query {query!r}: {p.name}={value!r} must be {kind} (default {p.default}); "
+            f"pass --param {p.name}={p.default}"
+        )
 
 
 def parse(name: str, text: str) -> tuple[str, list[Param], str]:
