@@ -16,7 +16,6 @@ import re
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -34,7 +33,7 @@ from evokegraph.errors import (
 from evokegraph.graph import cypher_text as Q
 from evokegraph.graph import query_limits, reads, recovery, schema, write_plan
 from evokegraph.graph import rows as R
-from evokegraph.graph.arrow_schema import node_schema, rel_schema
+from evokegraph.graph.arrow_schema import node_schema, rel_schema, to_table
 from evokegraph.graph.protocol import is_write_query
 from evokegraph.graph.schema import NODE_BY_LABEL, SCHEMA_VERSION, ladybug_ddl
 from evokegraph.graph.traversal import Edge
@@ -92,15 +91,6 @@ def inline_row_limits(
         return cypher, params
     left = {k: v for k, v in params.items() if k not in used or f"${k}" in text}
     return text, left
-
-
-def _arrow(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
-    """Rows -> Arrow, one column at a time (map + itemgetter runs in C: ~4x
-    faster than ``Table.from_pylist`` on 250k rows)."""
-    return pa.table(
-        [pa.array(list(map(itemgetter(f.name), rows)), type=f.type) for f in schema],
-        schema=schema,
-    )
 
 
 class LadybugStore(reads.SharedReads):
@@ -241,13 +231,13 @@ class LadybugStore(reads.SharedReads):
 
     def _copy_nodes(self, label: str, rows: list[dict[str, Any]]) -> int:
         if rows:
-            table = _arrow(rows, node_schema(label))
+            table = to_table(rows, node_schema(label))
             self._run(f"COPY {label} FROM $t", {"t": table})
         return len(rows)
 
     def _copy_rels(self, rel: str, rows: list[dict[str, Any]]) -> int:
         if rows:
-            table = _arrow(rows, rel_schema(rel))
+            table = to_table(rows, rel_schema(rel))
             self._run(f"COPY {rel} FROM $t", {"t": table})
         return len(rows)
 
