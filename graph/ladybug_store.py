@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import re
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -52,6 +51,25 @@ if TYPE_CHECKING:
 W_SET_CONCRETENESS = (
     "UNWIND $rows AS r MATCH (c:Concept {name: r.name}) SET c.concreteness = r.concreteness"
 )
+
+# EVOKES rows as ASSOCIATED_WITH is built from them (write_plan.aggregate_table):
+# the element's concept (= its IS target) is the source.
+_EVOKES_ROWS = (
+    "MATCH (e)-[v:EVOKES]->(b:Concept) RETURN e.concept AS source, e.image_id AS image_id, "
+    "b.name AS target, v.distance AS distance, v.weight AS weight"
+)
+Q_EVOKES_ROWS_ALL = "MATCH (e:Element) " + _EVOKES_ROWS
+Q_EVOKES_ROWS_SOME = (
+    "UNWIND $names AS k MATCH (a:Concept {name: k})<-[:IS]-(e:Element) " + _EVOKES_ROWS
+)
+Q_IMAGE_PROPS = "LOAD FROM $t MATCH (n:Image {id: k}) RETURN " + ", ".join(
+    f"n.{c} AS {c}" for c, _ in NODE_BY_LABEL["Image"].columns
+)
+_AW_DDL = next(d for d in ladybug_ddl() if " ASSOCIATED_WITH(" in d)
+# More touched concepts than this: ASSOCIATED_WITH is rebuilt whole (the same
+# edges: they are a function of EVOKES alone), as deleting and looking up that
+# many concepts' edges one by one costs more than one scan and one COPY
+FEW_CONCEPTS = 2000
 
 # Up to this many keys, look nodes up with `WHERE key IN $keys`; beyond, with
 # `UNWIND $keys ... MATCH {key: k}` (LadybugDB: the first is fast for a few
@@ -480,15 +498,20 @@ class LadybugStore(reads.SharedReads):
         return [r[0] for r in self._run("MATCH (i:Image) RETURN i.id ORDER BY i.id")]
 
     def stage_keys(self, image_ids: Sequence[str]) -> dict[str, dict[str, str]]:
-        return {
-            k: json.loads(n.get("stage_keys") or "{}")
-            for k, n in self._existing("Image", list(image_ids)).items()
-        }
+        return {k: keys for k, (_, keys) in self.image_records(image_ids).items()}
 
     def image_records(
         self, image_ids: Sequence[str]
     ) -> dict[str, tuple[ImageRecord, dict[str, str]]]:
-        return {k: R.image_record(n) for k, n in self._existing("Image", list(image_ids)).items()}
+        """Stored records and stage keys, read as columns (an Arrow table of the
+        properties, not node dicts: the look-up every run makes per batch)."""
+        if not image_ids:
+            return {}
+        table = pa.table({"k": pa.array(list(image_ids), pa.string())}).combine_chunks()
+        res = self._conn.execute(Q_IMAGE_PROPS, {"t": table})
+        if isinstance(res, list):  # one statement: never a list; narrows the type
+            res = res[-1]
+        return {r["id"]: R.image_record(r) for r in res.get_as_arrow().to_pylist()}
 
     def get_image(self, image_id: str) -> ImageView | None:
         img = self._existing("Image", [image_id]).get(image_id)
@@ -537,9 +560,17 @@ class LadybugStore(reads.SharedReads):
             return self._recompute(None if concepts is None else sorted(set(concepts)))
 
     def _recompute(self, concepts: list[str] | None) -> int:
+        """ASSOCIATED_WITH out of ``concepts`` (None: all) rebuilt from their EVOKES
+        rows, read as one Arrow table and aggregated in numpy
+        (:func:`~evokegraph.graph.write_plan.aggregate_table`, exact sums)."""
+        if concepts is not None and len(concepts) > FEW_CONCEPTS:
+            concepts = None  # most of the graph: rebuilding all gives the same edges, faster
         if concepts is None:
-            self._run("MATCH ()-[r:ASSOCIATED_WITH]->() DELETE r")
-            rows = self._dicts(Q.Q_AGGREGATE_ALL)
+            # a new empty table: deleting millions of edges one by one took longer
+            # than the whole rebuild (DDL is transactional here: a rollback restores)
+            self._run("DROP TABLE ASSOCIATED_WITH")
+            self._run(_AW_DDL)
+            evokes = self._arrow_rows(Q_EVOKES_ROWS_ALL)
         else:
             if not concepts:
                 return 0
@@ -548,8 +579,14 @@ class LadybugStore(reads.SharedReads):
                 "DELETE r",
                 {"names": concepts},
             )
-            rows = self._dicts(Q.Q_AGGREGATE_SOME, {"names": concepts})
-        return self._copy_rels("ASSOCIATED_WITH", write_plan.aggregate_rows(rows))
+            evokes = self._arrow_rows(Q_EVOKES_ROWS_SOME, {"names": concepts})
+        return self._copy_table("ASSOCIATED_WITH", write_plan.aggregate_table(evokes))
+
+    def _arrow_rows(self, cypher: str, params: dict[str, Any] | None = None) -> pa.Table:
+        res = self._conn.execute(cypher, params or {})
+        if isinstance(res, list):  # one statement: never a list; narrows the type
+            res = res[-1]
+        return res.get_as_arrow(chunk_size=1_000_000)
 
     # -- user Cypher --------------------------------------------------------
     def query(

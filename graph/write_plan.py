@@ -13,6 +13,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from evokegraph.graph import rows as R
 from evokegraph.records import GraphBatch, ImageEntry, unite
 from evokegraph.stage_keys import STAGE_ASSOCIATIONS, STAGE_DECODE, failure_stage
@@ -157,3 +161,84 @@ def aggregate_rows(rows: Sequence[Row]) -> list[Row]:
         }
         for r in rows
     ]
+
+
+AW_SCHEMA = pa.schema(
+    [
+        ("from", pa.string()),
+        ("to", pa.string()),
+        ("distance", pa.int64()),
+        ("weight", pa.float64()),
+        ("support", pa.int64()),
+    ]
+)
+
+
+def aggregate_table(evokes: pa.Table) -> pa.Table:
+    """ASSOCIATED_WITH rows from EVOKES rows in one pass (the Arrow form of
+    :func:`aggregate_rows`, same bits): ``evokes`` has ``source`` (the element's
+    concept), ``image_id``, ``target``, ``distance``, ``weight``. Per (source,
+    target, distance), source != target: support = distinct images, weight from
+    the mean weight (``math.fsum``, exactly rounded, so the order rows come in
+    does not matter) and the support. Rows sorted by (from, to, distance).
+
+    Grouping runs on integer keys (names ranked in one sorted vocabulary), so a
+    2.5M-edge graph takes seconds in numpy where Arrow's hash grouping on three
+    string keys took minutes on two cores."""
+    ev = evokes.combine_chunks()
+    ev = ev.filter(pc.not_equal(ev["source"], ev["target"]))
+    if not ev.num_rows:
+        return AW_SCHEMA.empty_table()
+    vocab = pc.unique(
+        pa.concat_arrays([ev["source"].combine_chunks(), ev["target"].combine_chunks()])
+    )
+    vocab = vocab.take(pc.sort_indices(vocab))
+    src = pc.index_in(ev["source"], vocab).to_numpy().astype(np.int64)
+    tgt = pc.index_in(ev["target"], vocab).to_numpy().astype(np.int64)
+    dist = ev["distance"].to_numpy().astype(np.int64)
+    if dist.min() < 0 or dist.max() > 15:
+        raise ValueError("EVOKES distance outside 0..15")
+    key = (src * len(vocab) + tgt) * 16 + dist
+    order = np.argsort(key, kind="stable")
+    skey = key[order]
+    starts = np.flatnonzero(np.r_[True, skey[1:] != skey[:-1]])
+    counts = np.diff(np.r_[starts, len(skey)])
+    weights = ev["weight"].to_numpy()[order]
+    images = pc.index_in(ev["image_id"], pc.unique(ev["image_id"])).to_numpy()[order]
+    support = _distinct_per_group(skey, images.astype(np.int64), starts)
+    mean = weights[starts].copy()  # one weight: the mean is the weight itself
+    for g in np.flatnonzero(counts > 1):
+        ws = weights[starts[g] : starts[g] + counts[g]]
+        mean[g] = math.fsum(ws.tolist()) / len(ws)
+    gkey = skey[starts]
+    pair, gdist = gkey // 16, gkey % 16
+    return pa.table(
+        [
+            vocab.take(pa.array(pair // len(vocab))),
+            vocab.take(pa.array(pair % len(vocab))),
+            pa.array(gdist, pa.int64()),
+            pa.array(
+                [
+                    aggregate_weight(m, s)
+                    for m, s in zip(mean.tolist(), support.tolist(), strict=True)
+                ],
+                pa.float64(),
+            ),
+            pa.array(support, pa.int64()),
+        ],
+        schema=AW_SCHEMA,
+    )
+
+
+def _distinct_per_group(skey: np.ndarray, images: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Distinct image codes per group of the sorted keys ``skey``."""
+    n = int(images.max()) + 1
+    if int(skey[-1]) < np.iinfo(np.int64).max // n:  # one int64 per (group, image)
+        combined = np.unique(skey * n + images)
+        keys = combined // n
+    else:
+        keys = np.unique(np.stack([skey, images], axis=1), axis=0)[:, 0]
+    firsts = np.searchsorted(keys, skey[starts], side="left")
+    lasts = np.searchsorted(keys, skey[starts], side="right")
+    out: np.ndarray = (lasts - firsts).astype(np.int64)
+    return out
