@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,7 +31,7 @@ from evokegraph.records import (
     RunRecord,
     utcnow,
 )
-from evokegraph.runs import Failed, Progress
+from evokegraph.runs import Failed, Progress, new_run_id
 from evokegraph.version import __version__
 
 
@@ -100,9 +99,7 @@ class Captioner:
         self.realizer = realizer
         self.config = config or CaptionConfig()
         self.progress = progress or Progress()
-        self.summary = CaptionSummary(
-            run_id=f"caption-{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-        )
+        self.summary = CaptionSummary(run_id=new_run_id("caption"))
         self.stage = f"captions:{realizer.name}"
         self.key = settings_digest(
             {

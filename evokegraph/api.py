@@ -18,13 +18,21 @@ Everything here is a thin layer over the stage packages; no stage imports it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from evokegraph.errors import UserInputError
+from evokegraph.graph.protocol import FileStore
 from evokegraph.graph.store import GraphStore, StoreConfig, open_store
 from evokegraph.levels import DEFAULT_DEPTHS, check_depths
+from evokegraph.runs import Advances, Progress, RunContext, as_progress
+
+if TYPE_CHECKING:
+    from evokegraph.captioning.runner import CaptionSummary
+    from evokegraph.ingest.batchwork import Summary as IngestSummary
+    from evokegraph.ingest.config import IngestConfig, RayOptions
+    from evokegraph.training.export import ExportSummary
 
 __all__ = ["caption", "export", "ingest", "open_kb", "write_sample"]
 
@@ -67,24 +75,35 @@ def _paths(sources: str | Path | Sequence[str | Path]) -> list[Path]:
     return [Path(s) for s in sources]
 
 
+Engine = Literal["local", "ray"]
+
+
 def ingest(
     kb: GraphStore,
     sources: str | Path | Sequence[str | Path],
-    config: Any = None,
+    config: IngestConfig | None = None,
     *,
-    progress: Any = None,
+    preset: str = "project",
+    engine: Engine = "local",
+    ray: RayOptions | None = None,
+    progress: Progress | None = None,
     **settings: Any,
-) -> Any:
+) -> IngestSummary:
     """Ingest images into ``kb``: folders, CSV/JSONL lists or COCO captions JSON.
 
-    ``settings`` are :class:`~evokegraph.ingest.runner.IngestConfig` fields
+    ``settings`` are :class:`~evokegraph.ingest.config.IngestConfig` fields
     (``extractor="caption-text"``, ``miner="contextual"``, ``batch_size``,
     ``limit``, ``force``, ``captions=``, ...), or pass a whole ``config``.
-    Returns the run's :class:`~evokegraph.ingest.batchwork.Summary` (``new``,
-    ``skipped``, ``failed``, ``run_id``); per-image failures are recorded in
-    the graph (``kb.failures(run_id)``), not raised.
+    ``preset="reference"`` mines with an LLM on the reference's prompt (give
+    ``miner_options={"spec": "openai:MODEL"}``). ``engine="ray"`` runs the same
+    steps on Ray Data into Parquet shards (``ray``: a
+    :class:`~evokegraph.ingest.config.RayOptions`; the shards folder defaults to
+    the store's location + ``.shards``), then loads them. Returns the run's
+    :class:`~evokegraph.ingest.batchwork.Summary` (``new``, ``skipped``,
+    ``failed``, ``run_id``; ``shards`` for the Ray engine); per-image failures
+    are recorded in the graph (``kb.failures(run_id)``), not raised.
     """
-    from evokegraph.ingest.runner import IngestConfig, Ingestor
+    from evokegraph.ingest.config import IngestConfig, resolve
 
     if config is None:
         known = {f.name for f in fields(IngestConfig)}
@@ -96,7 +115,23 @@ def ingest(
         config = IngestConfig(**settings)
     elif settings:
         raise UserInputError("give ingest settings either as config= or as keywords, not both")
-    return Ingestor(kb, config, progress=progress).run(_paths(sources))
+    config = resolve(config, preset)
+    context = RunContext("ingest", as_progress(progress))
+    if engine == "local":
+        from evokegraph.ingest.runner import Ingestor
+
+        return Ingestor(kb, config, context=context).run(_paths(sources))
+    if engine != "ray":
+        raise UserInputError(f"unknown engine {engine!r}; use local or ray")
+    from evokegraph.ingest.config import RayOptions
+    from evokegraph.ingest.ray_engine import ray_ingest
+
+    options = ray or RayOptions()
+    if options.shards is None:
+        if not isinstance(kb, FileStore):
+            raise UserInputError("engine='ray' on a server store needs RayOptions(shards=DIR)")
+        options = replace(options, shards=Path(f"{kb.path}.shards"))
+    return ray_ingest(kb, config, _paths(sources), options, context)
 
 
 def caption(
@@ -112,8 +147,8 @@ def caption(
     preset: str = "project",
     vlm: str = "",
     engine_options: Mapping[str, Any] | None = None,
-    progress: Any = None,
-) -> Any:
+    progress: Advances | None = None,
+) -> CaptionSummary:
     """Write captions at ``depths`` of abstraction (default 1..5), each with its
     graph path; images already captioned with the same settings are skipped.
 
@@ -147,7 +182,7 @@ def caption(
     )
     ids = [resolve_image(kb, i) for i in images] if images else None
     real = REALIZERS.create(realizer, **options)
-    return Captioner(kb, real, config, progress=progress).run(ids)
+    return Captioner(kb, real, config, progress=as_progress(progress)).run(ids)
 
 
 def export(
@@ -160,7 +195,7 @@ def export(
     realizer: str | None = None,
     split_ratio: str | Mapping[str, float] = DEFAULT_SPLIT_RATIO,
     shard_size: int = 1000,
-) -> Any:
+) -> ExportSummary:
     """Export image-caption pairs for training: ``csv`` (open_clip's layout,
     one file per split), ``webdataset`` shards or one ``parquet`` table.
 

@@ -8,7 +8,8 @@ select them by that name on the command line.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Generic, TypeVar
 
 from evokegraph.errors import RegistryError
@@ -45,6 +46,26 @@ class Registry(Generic[T]):
         if options is not None:
             self._options[name] = options
 
+    def remove(self, name: str) -> None:
+        """Forget ``name`` (a test's fake backend, once the test is done)."""
+        for table in (self._factories, self._help, self._options):
+            table.pop(name, None)
+
+    @contextmanager
+    def registered(
+        self, name: str, factory: Callable[..., T], help: str = "", options: type | None = None
+    ) -> Iterator[None]:
+        """``name`` registered for the ``with`` block only (fakes in test fixtures);
+        a backend already registered under that name is put back after."""
+        before = (self._factories.get(name), self._help.get(name), self._options.get(name))
+        self.add(name, factory, help, options)
+        try:
+            yield
+        finally:
+            self.remove(name)
+            if before[0] is not None:
+                self.add(name, before[0], before[1] or "", before[2])
+
     def options(self, name: str) -> type | None:
         """The option class registered with ``name`` (None when it has none)."""
         self._check(name)
@@ -64,6 +85,16 @@ class Registry(Generic[T]):
             for p in params
             if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
         )
+
+    def defaults(self, name: str) -> dict[str, object]:
+        """The keyword options of ``name`` with their defaults (``...``: required)."""
+        self._check(name)
+        params = inspect.signature(self._factories[name]).parameters.values()
+        return {
+            p.name: ... if p.default is inspect.Parameter.empty else p.default
+            for p in params
+            if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        }
 
     def describe(self) -> dict[str, str]:
         return {n: self._help.get(n, "") for n in self.names()}

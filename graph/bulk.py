@@ -15,7 +15,6 @@ ASSOCIATED_WITH is rebuilt once after a load, never per batch.
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,10 +26,13 @@ import pyarrow.parquet as pq
 
 from evokegraph.graph import rows as R
 from evokegraph.graph import schema, write_plan
+from evokegraph.graph.arrow_schema import rel_schema, to_table
+from evokegraph.graph.protocol import CHECKPOINT_EVERY_S, BulkStore
 from evokegraph.graph.schema import NODE_BY_LABEL, REL_BY_TYPE, SCHEMA_VERSION
 from evokegraph.graph.shards import TABLES, ShardSet, first_by_key, shard_batch, table_schema
 from evokegraph.graph.store import GraphStore
 from evokegraph.records import RunRecord, utcnow
+from evokegraph.runs import new_run_id
 
 
 @dataclass
@@ -60,7 +62,7 @@ def load(store: GraphStore, shards: ShardSet, *, force_incremental: bool = False
     """Load finished shards into ``store``; ASSOCIATED_WITH is rebuilt once at the end."""
     t0 = time.perf_counter()
     report: LoadReport | None = None
-    if store.backend == "ladybug" and not force_incremental and is_empty(store):
+    if isinstance(store, BulkStore) and not force_incremental and is_empty(store):
         report = _copy_load(store, shards)
     if report is None:
         report = _incremental_load(store, shards)
@@ -74,7 +76,7 @@ def load(store: GraphStore, shards: ShardSet, *, force_incremental: bool = False
     return report
 
 
-def _copy_load(store: GraphStore, shards: ShardSet) -> LoadReport | None:
+def _copy_load(store: BulkStore, shards: ShardSet) -> LoadReport | None:
     t = time.perf_counter()
     tables = merged_tables(shards)
     ids = tables["images"]["id"]
@@ -83,9 +85,7 @@ def _copy_load(store: GraphStore, shards: ShardSet) -> LoadReport | None:
     read = time.perf_counter() - t
     t = time.perf_counter()
     order = ["concepts", "images", "elements", "failures", "has_element", "is", "evokes"]
-    store.bulk_copy(  # type: ignore[attr-defined]
-        [(TABLES[stem][0], tables[stem]) for stem in order], {schema.AW_DIRTY: "1"}
-    )
+    store.bulk_copy([(TABLES[stem][0], tables[stem]) for stem in order], {schema.AW_DIRTY: "1"})
     return LoadReport(
         mode="copy",
         rows={stem: tables[stem].num_rows for stem in order},
@@ -96,18 +96,15 @@ def _copy_load(store: GraphStore, shards: ShardSet) -> LoadReport | None:
 def _incremental_load(store: GraphStore, shards: ShardSet) -> LoadReport:
     report = LoadReport(mode="incremental", rows={stem: 0 for stem in TABLES})
     store.set_meta(schema.AW_DIRTY, "1")
-    defer = getattr(store, "defer_checkpoints", None)
-    if defer is not None:
-        defer(CHECKPOINT_EVERY_S)
+    bulk = store if isinstance(store, BulkStore) else None
+    if bulk is not None:
+        bulk.defer_checkpoints(CHECKPOINT_EVERY_S)
     try:
         _write_shards(store, shards, report)
     finally:
-        if defer is not None:
-            defer(None)
+        if bulk is not None:
+            bulk.defer_checkpoints(None)
     return report
-
-
-CHECKPOINT_EVERY_S = 30.0
 
 
 # Shards are written together, one transaction per group of about this many images.
@@ -121,15 +118,15 @@ def _write_shards(store: GraphStore, shards: ShardSet, report: LoadReport) -> No
     touched: set[str] = set()
     full = False
     spent = 0.0
-    write_new = getattr(store, "write_new", None)
+    bulk = store if isinstance(store, BulkStore) else None
     for group in _groups(shards.shards):
         t = time.perf_counter()
         counts: dict[str, int] | None = None
-        if write_new is not None:
+        if bulk is not None:
             tables = _group_tables(group)
             ids = tables["images"]["id"]
             if len(pc.unique(ids)) == len(ids):  # else: one picture twice, merged by write
-                counts = write_new(tables)
+                counts = bulk.write_new(tables)
         if counts is not None:
             touched |= set(tables["elements"]["concept"].to_pylist())
             spent += time.perf_counter() - t
@@ -187,7 +184,7 @@ def _record_run(store: GraphStore, shards: ShardSet, report: LoadReport) -> None
         of_run = rec.id
     store.record_run(
         RunRecord(
-            id=f"load-{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}",
+            id=new_run_id("load"),
             command="load",
             config={"shards": str(shards.root), "mode": report.mode, "of_run": of_run},
             counts={k: float(v) for k, v in report.rows.items()},
@@ -232,16 +229,7 @@ def associated_with(tables: dict[str, pa.Table]) -> pa.Table:
     out = write_plan.aggregate_rows(
         sorted(rows, key=lambda r: (r["source"], r["target"], r["distance"]))
     )
-    schema = pa.schema(
-        [
-            ("from", pa.string()),
-            ("to", pa.string()),
-            ("distance", pa.int64()),
-            ("weight", pa.float64()),
-            ("support", pa.int64()),
-        ]
-    )
-    return pa.table([pa.array([r[f.name] for r in out], f.type) for f in schema], schema=schema)
+    return to_table(out, rel_schema("ASSOCIATED_WITH"))
 
 
 def _csv_ready(table: pa.Table, header: list[str]) -> pa.Table:

@@ -8,8 +8,9 @@ that opens them), so the backends and the factory form no import cycle.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Protocol, runtime_checkable
+from pathlib import Path
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from evokegraph.records import (
     ContextPath,
@@ -21,6 +22,13 @@ from evokegraph.records import (
     RunRecord,
     Stats,
 )
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# A store that defers its checkpoints (BulkStore) takes one at most this often
+# during big writes (the runner's big flushes, a shard load).
+CHECKPOINT_EVERY_S = 30.0
 
 
 @runtime_checkable
@@ -76,6 +84,29 @@ class GraphStore(Protocol):
         self, cypher: str, params: dict[str, Any] | None = None, *, write: bool = False
     ) -> list[dict[str, Any]]:
         """Run user Cypher; refuses writes unless ``write=True``."""
+
+
+@runtime_checkable
+class FileStore(Protocol):
+    """A store kept in one local file (the embedded backend): ``path``."""
+
+    path: Path
+
+
+@runtime_checkable
+class BulkStore(Protocol):
+    """A store that takes whole Arrow tables of planned rows (the graph tables'
+    columns, :mod:`evokegraph.graph.arrow_schema`) and defers its checkpoints:
+    the capability the bulk load and the runner's big flushes use (LadybugDB)."""
+
+    def defer_checkpoints(self, every_s: float | None) -> None:
+        """Checkpoint at most every ``every_s`` seconds; None: the engine's default."""
+
+    def bulk_copy(self, tables: Sequence[tuple[str, pa.Table]], meta: dict[str, str]) -> None:
+        """``COPY`` whole tables (rows not yet stored) and set ``meta``, in one transaction."""
+
+    def write_new(self, tables: Mapping[str, pa.Table]) -> dict[str, int] | None:
+        """Copy planned rows when none of their images is stored; None when one is."""
 
 
 _WRITE_WORDS = re.compile(

@@ -20,7 +20,7 @@ import json
 import os
 import shutil
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -32,7 +32,8 @@ import pyarrow.parquet as pq
 
 from evokegraph.errors import UserInputError
 from evokegraph.graph import write_plan
-from evokegraph.graph.arrow_schema import node_schema, rel_schema
+from evokegraph.graph.arrow_schema import table_schema as arrow_table_schema
+from evokegraph.graph.arrow_schema import to_table
 from evokegraph.records import (
     Element,
     Evocation,
@@ -47,28 +48,21 @@ MANIFEST = "manifest.json"
 MARKER = "_SUCCESS"
 FORMAT = 1
 
-# file stem -> (graph table, is a node table)
-TABLES: dict[str, tuple[str, bool]] = {
-    "concepts": ("Concept", True),
-    "images": ("Image", True),
-    "elements": ("Element", True),
-    "failures": ("Failure", True),
-    "has_element": ("HAS_ELEMENT", False),
-    "is": ("IS", False),
-    "evokes": ("EVOKES", False),
+# The one table map: file stem -> (graph table, is a node table, WritePlan rows field)
+TABLES: dict[str, tuple[str, bool, str]] = {
+    "concepts": ("Concept", True, "concepts"),
+    "images": ("Image", True, "images"),
+    "elements": ("Element", True, "elements"),
+    "failures": ("Failure", True, "failures"),
+    "has_element": ("HAS_ELEMENT", False, "has_element"),
+    "is": ("IS", False, "is_rows"),
+    "evokes": ("EVOKES", False, "evokes"),
 }
 
 
 def table_schema(stem: str) -> pa.Schema:
     """The Arrow schema of one shard table: the graph table's columns, in order."""
-    name, is_node = TABLES[stem]
-    return node_schema(name) if is_node else rel_schema(name)
-
-
-def to_arrow(rows: Sequence[dict[str, Any]], schema: pa.Schema) -> pa.Table:
-    return pa.table(
-        [pa.array([r[f.name] for r in rows], type=f.type) for f in schema], schema=schema
-    )
+    return arrow_table_schema(TABLES[stem][0])
 
 
 def shard_name(index: int) -> str:
@@ -78,16 +72,10 @@ def shard_name(index: int) -> str:
 def plan_tables(batch: GraphBatch) -> dict[str, pa.Table]:
     """A batch as the rows of each graph table (the rows ``GraphStore.write`` sends)."""
     plan = write_plan.plan_write(batch)
-    rows = {
-        "concepts": plan.concepts,
-        "images": plan.images,
-        "elements": plan.elements,
-        "failures": plan.failures,
-        "has_element": plan.has_element,
-        "is": plan.is_rows,
-        "evokes": plan.evokes,
+    return {
+        stem: to_table(getattr(plan, field), table_schema(stem))
+        for stem, (_, _, field) in TABLES.items()
     }
-    return {stem: to_arrow(rows[stem], table_schema(stem)) for stem in TABLES}
 
 
 def write_shard(root: Path, index: int, batch: GraphBatch, counts: dict[str, Any]) -> Path:
@@ -102,6 +90,27 @@ def write_shard(root: Path, index: int, batch: GraphBatch, counts: dict[str, Any
     os.replace(tmp, final)
     (final / MARKER).write_text(json.dumps(counts, sort_keys=True))
     return final
+
+
+def start_job(root: Path, job: str, counts: dict[str, int], run: dict[str, Any]) -> dict[str, Any]:
+    """The manifest of the job ``job`` (a digest of its inputs and settings) in
+    ``root``: the one there, or a new one with ``counts`` and the ``run`` row; a
+    folder holding another job's shards is refused."""
+    path = root / MANIFEST
+    if path.is_file():
+        old: dict[str, Any] = json.loads(path.read_text())
+        if old.get("job") != job:
+            raise UserInputError(
+                f"{root} holds the shards of another job (other inputs or settings); "
+                "pass a new --shards folder, or delete that one to start over"
+            )
+        return old
+    root.mkdir(parents=True, exist_ok=True)
+    manifest = {"format": FORMAT, "job": job, **counts, "run": run}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+    return manifest
 
 
 def is_complete(root: Path, index: int) -> bool:
@@ -164,9 +173,7 @@ def shard_batch(shard: Path) -> GraphBatch:
     tab = {stem: pq.read_table(shard / f"{stem}.parquet").to_pylist() for stem in TABLES}
     pos = {r["name"]: r["pos"] for r in tab["concepts"]}
     elements: dict[str, list[Element]] = defaultdict(list)
-    el_by_id: dict[str, dict[str, Any]] = {}
     for r in tab["elements"]:
-        el_by_id[r["id"]] = r
         elements[r["image_id"]].append(
             Element(
                 **{k: r[k] for k in ("name", "concept", "pos", "saliency", "rank")},
@@ -176,10 +183,12 @@ def shard_batch(shard: Path) -> GraphBatch:
         )
     evocations: dict[str, list[Evocation]] = defaultdict(list)
     for r in tab["evokes"]:
-        el = el_by_id[r["from"]]
-        evocations[el["image_id"]].append(
+        # an image whose associations alone were redone has no element rows here:
+        # its element id is "image_id:concept" (write_plan)
+        image_id, concept = r["from"].split(":", 1)
+        evocations[image_id].append(
             Evocation(
-                element=el["concept"],
+                element=concept,
                 concept=r["to"],
                 surface=r["surface"],
                 pos=pos.get(r["to"], "NOUN"),

@@ -1,20 +1,38 @@
-"""The per-batch work of ingestion, shared by every engine.
+"""The steps of ingestion, shared by both executors; each takes and returns values.
 
-decode -> plan -> extract -> mine (-> canonicalize, ground) -> entries and
-failures. No store I/O happens here: the caller passes what the store knows
-(stored records and stage keys, and a look-up of stored elements for images
-whose associations alone are stale). The single-process
-:class:`~evokegraph.ingest.runner.Ingestor` and the Ray Data stages
-(:mod:`evokegraph.ingest.ray_engine`) both call this one implementation.
+::
+
+    decode(source items)                 -> Decoded   (images, decode failures)
+    extract(images, what is stored)      -> Extracted (one Work per image: planned,
+                                                       elements extracted)
+    mine(works)                          -> Outcome   (entries to write, failures,
+                                                       concepts touched)
+
+``extract`` is ``plan`` (skip what is current, merge known captions, decide per
+image which stage to compute) then ``extract_works`` (the extractor on the
+images to extract). A :class:`Work` is one image on its way, a pydantic record:
+the Ray executor sends it between its stages as JSON, the local executor
+keeps it in memory. Every step returns its own :class:`Summary` (counts and
+seconds); the executors add them up. No store I/O happens here: what the
+store holds comes in as :class:`StoredImage` values
+(:func:`evokegraph.ingest.known.look_up`).
+
+An image whose elements are current but whose associations are stale is
+mined again from its stored elements (both executors); if none are stored,
+its elements are extracted anew.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from pydantic import Field
 
 from evokegraph.digests import settings_digest
 from evokegraph.errors import ImageError
@@ -24,24 +42,39 @@ from evokegraph.ingest.sources import SourceItem
 from evokegraph.ingest.stages import (
     AssociationMiner,
     ElementExtractor,
-    Extraction,
     ImageItem,
+    Loads,
     MiningInput,
     make_extractor,
     make_miner,
 )
 from evokegraph.lexicons.concreteness import norms
-from evokegraph.records import Element, Evocation, Failure, ImageEntry, ImageRecord, unite
-from evokegraph.runs import Failed
+from evokegraph.records import (
+    Element,
+    Evocation,
+    Failure,
+    ImageEntry,
+    ImageRecord,
+    Record,
+    unite,
+)
+from evokegraph.runs import Failed, Progress
 from evokegraph.stage_keys import STAGE_ASSOCIATIONS, STAGE_ELEMENTS
 from evokegraph.weights import finalize
 
 if TYPE_CHECKING:
     from evokegraph.ingest.config import IngestConfig
 
-Stored = dict[str, tuple[ImageRecord, dict[str, str]]]
-# image id -> (description, elements) stored for it, or None
-StoredElements = Callable[[str], tuple[str, list[Element]] | None]
+
+@dataclass
+class ShardRun:
+    """The Ray executor's part of a run: its shards folder, how many shards it has
+    and computed in this run, and the report of their load (a ``LoadReport``)."""
+
+    root: Path
+    total: int = 0
+    run: int = 0
+    load: Any = None
 
 
 @dataclass
@@ -55,19 +88,26 @@ class Summary:
     associations: int = 0
     failures_by_stage: Counter[str] = field(default_factory=Counter)
     seconds: dict[str, float] = field(default_factory=dict)
+    shards: ShardRun | None = None  # engine="ray": the shards and their load
 
     COUNTS = ("seen", "new", "skipped", "failed", "elements", "associations")
 
     def add_time(self, stage: str, seconds: float) -> None:
         self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
 
-    def merge(self, other: Summary) -> None:
-        """Add another summary's counts and times (workers' partial summaries)."""
+    def merge(self, other: Summary) -> Summary:
+        """Add another summary's counts and times (a step's, a worker's); returns self."""
         for k in self.COUNTS:
             setattr(self, k, getattr(self, k) + getattr(other, k))
         self.failures_by_stage.update(other.failures_by_stage)
         for stage, s in other.seconds.items():
             self.add_time(stage, s)
+        return self
+
+    def count_failures(self, failures: Iterable[Failure]) -> None:
+        for f in failures:
+            self.failed += 1
+            self.failures_by_stage[f.stage] += 1
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -76,6 +116,17 @@ class Summary:
             "failures_by_stage": dict(sorted(self.failures_by_stage.items())),
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
         }
+
+    def to_json(self) -> dict[str, Any]:
+        """Everything, unrounded (a worker's summary on its way to the driver)."""
+        return {**self.as_dict(), "seconds": dict(self.seconds)}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Summary:
+        s = cls(run_id=d["run"], **{k: d[k] for k in cls.COUNTS})
+        s.failures_by_stage.update(d["failures_by_stage"])
+        s.seconds = dict(d["seconds"])
+        return s
 
 
 def settings_key(name: str, settings: dict[str, Any], *parts: str) -> str:
@@ -100,14 +151,70 @@ def ratings(entries: Sequence[ImageEntry]) -> dict[str, float]:
     return {w: table[w] for w in sorted(words) if w in table}
 
 
+class StoredImage(Record):
+    """What the store holds of one image: its record and stage keys, and, where its
+    associations alone are stale, its stored description and elements."""
+
+    record: ImageRecord
+    keys: dict[str, str] = Field(default_factory=dict)
+    description: str = ""
+    elements: list[Element] | None = None
+
+
+Known = Mapping[str, StoredImage]
+
+
+class Work(Record):
+    """One image on its way through the steps (the row the Ray stages pass on)."""
+
+    entry: ImageEntry  # what gets written: the record, then elements, evocations, keys
+    path: str = ""
+    todo: str = ""  # "elements" (extract, then mine), "associations" (mine), "" (done)
+    source_description: str = ""  # the source's own description ("" when none)
+    context: str = ""  # the miner's description
+    elements: list[Element] = Field(default_factory=list)  # to mine
+    keep: bool = False  # stored elements exist: a failed mining leaves the stored work whole
+    replaces: bool = False  # stored work is replaced: its old support must go
+    failures: list[Failure] = Field(default_factory=list)
+
+    @property
+    def image_id(self) -> str:
+        return self.entry.image.id
+
+
+@dataclass
+class Decoded:
+    items: list[ImageItem]
+    failures: list[Failure]
+    summary: Summary
+
+
+@dataclass
+class Extracted:
+    works: list[Work]
+    summary: Summary
+
+
 @dataclass
 class Outcome:
-    """What one batch produced."""
+    """What one batch produced: entries to write, failures, and the element concepts
+    whose associations changed (``replaced``: stored work was replaced)."""
 
-    entries: list[ImageEntry] = field(default_factory=list)
-    failures: list[Failure] = field(default_factory=list)
-    touched: set[str] = field(default_factory=set)  # element concepts whose associations changed
-    replaced: bool = False  # stored work was replaced: old support must go (full recompute)
+    entries: list[ImageEntry]
+    failures: list[Failure]
+    touched: set[str]
+    replaced: bool
+    summary: Summary
+
+
+def outcome(works: Sequence[Work], touched: set[str], summary: Summary) -> Outcome:
+    return Outcome(
+        entries=[w.entry for w in works],
+        failures=[f for w in works for f in w.failures],
+        touched=touched,
+        replaced=any(w.replaces for w in works),
+        summary=summary,
+    )
 
 
 class BatchWork:
@@ -136,15 +243,22 @@ class BatchWork:
         )
         self.decode_options = DecodeOptions(max_pixels=config.max_pixels)
 
+    def load(self, progress: Progress | None = None) -> None:
+        """Load every backend's models now (a Ray actor once, as it starts; the local
+        runner before its first batch); a one-time build reports to ``progress``."""
+        sink = progress or Progress()
+        for stage, backend in (("elements", self.extractor), ("associations", self.miner)):
+            if isinstance(backend, Loads):
+                backend.load(functools.partial(sink.build, stage))
+
     # -- decode ---------------------------------------------------------------
-    def decode(
-        self, batch: Sequence[SourceItem], s: Summary, failures: list[Failure]
-    ) -> list[ImageItem]:
+    def decode(self, batch: Sequence[SourceItem]) -> Decoded:
         """Read, hash, decode and validate; the same picture twice in one batch is one image."""
         t = time.perf_counter()
+        s = Summary(self.run_id, seen=len(batch))
         loaded: dict[str, ImageItem] = {}
+        failures: list[Failure] = []
         for src in batch:
-            s.seen += 1
             try:
                 item = load_image(
                     src.path,
@@ -155,7 +269,7 @@ class BatchWork:
                     description=src.description,
                 )
             except ImageError as exc:
-                failures.append(self.failure(s, "decode", str(exc), uri=src.uri, origin=src.origin))
+                failures.append(self.failure("decode", str(exc), uri=src.uri, origin=src.origin))
                 continue
             old = loaded.get(item.record.id)
             if old is not None:
@@ -163,151 +277,143 @@ class BatchWork:
                 old.record.captions = unite(old.record.captions, item.record.captions)
                 continue
             loaded[item.record.id] = item
+        s.count_failures(failures)
         s.add_time("decode", time.perf_counter() - t)
-        return list(loaded.values())
+        return Decoded(list(loaded.values()), failures, s)
 
-    # -- plan, extract, mine ----------------------------------------------------
-    def process(
-        self,
-        items: list[ImageItem],
-        stored: Stored,
-        s: Summary,
-        failures: list[Failure],
-        stored_elements: StoredElements | None = None,
-    ) -> Outcome:
-        """Everything after decoding, for one batch of decoded images."""
-        out = Outcome(failures=failures)
-        s.new += sum(it.record.id not in stored for it in items)
-        entries, need_el, need_assoc, out.replaced = self.plan(items, stored, s)
-        extractions = self.extract(need_el, s, failures)
-        stale = self._stale_inputs(need_assoc, stored_elements)
-        keep = {i for i, (_, keys) in stored.items() if STAGE_ELEMENTS in keys}
-        out.touched = self.mine(need_el, stale, extractions, entries, s, failures, keep)
-        out.entries = list(entries.values())
-        return out
+    # -- plan and extract -------------------------------------------------------
+    def todo(self, captions: Sequence[str], description: str, keys: Mapping[str, str]) -> str:
+        """The stage an image with these captions, source description and stored keys
+        needs: ``elements`` (all), ``associations`` (elements are current) or ''."""
+        if self.config.force or keys.get(STAGE_ELEMENTS) != image_stage_key(
+            self.element_key, captions
+        ):
+            return STAGE_ELEMENTS
+        if keys.get(STAGE_ASSOCIATIONS) != image_stage_key(self.assoc_key, captions, description):
+            return STAGE_ASSOCIATIONS
+        return ""
 
-    def plan(
-        self, items: list[ImageItem], stored: Stored, s: Summary
-    ) -> tuple[dict[str, ImageEntry], list[ImageItem], list[ImageItem], bool]:
-        entries: dict[str, ImageEntry] = {}
-        need_el: list[ImageItem] = []
-        need_assoc: list[ImageItem] = []
-        replaced = False
+    def extract(self, items: Sequence[ImageItem], known: Known) -> Extracted:
+        """Plan, then extract: one :class:`Work` per image, given what is stored."""
+        planned = self.plan(items, known)
+        return self.extract_works(planned.works, {it.record.id: it for it in items}, planned)
+
+    def plan(self, items: Sequence[ImageItem], known: Known) -> Extracted:
+        """Skip what is current; a known picture's known captions count too."""
+        s = Summary(self.run_id)
+        works: list[Work] = []
         for it in items:
-            old, keys = stored.get(it.record.id, (None, {}))
-            if old is not None:  # known picture: its known captions count too
-                it.record.captions = unite(old.captions, it.record.captions)
+            stored = known.get(it.record.id)
+            keys = stored.keys if stored else {}
+            s.new += stored is None
+            if stored is not None:
+                it.record.captions = unite(stored.record.captions, it.record.captions)
             # record.description stays the source's own (or empty): it wins over the
-            # extractor's in mine(); an empty one leaves the stored description as it is
-            captions = it.record.captions
-            el_key = image_stage_key(self.element_key, captions)
-            as_key = image_stage_key(self.assoc_key, captions, it.record.description)
-            entries[it.record.id] = ImageEntry(image=it.record)
-            if self.config.force or keys.get(STAGE_ELEMENTS) != el_key:
-                need_el.append(it)
-            elif keys.get(STAGE_ASSOCIATIONS) != as_key:
-                need_assoc.append(it)
-            else:
-                s.skipped += 1
-                continue
-            if keys:  # stored work is about to be replaced: old support must go
-                replaced = True
-        return entries, need_el, need_assoc, replaced
-
-    def extract(
-        self, items: list[ImageItem], s: Summary, failures: list[Failure]
-    ) -> dict[str, Extraction]:
-        if not items:
-            return {}
-        t = time.perf_counter()
-        answers = self.extractor.extract(items)
-        s.add_time("elements", time.perf_counter() - t)
-        out: dict[str, Extraction] = {}
-        for it, ans in zip(items, answers, strict=True):
-            if isinstance(ans, Failed):
-                failures.append(self.failure(s, "elements", ans.reason, it=it, raw=ans.raw))
-            else:
-                out[it.record.id] = ans
-        return out
-
-    @staticmethod
-    def _stale_inputs(
-        items: list[ImageItem], stored_elements: StoredElements | None
-    ) -> list[MiningInput]:
-        """Images whose elements are stored but whose associations are out of date."""
-        out = []
-        for it in items:
-            found = stored_elements(it.record.id) if stored_elements else None
-            if found is not None and found[1]:
-                out.append(MiningInput(item=it, description=found[0], elements=found[1]))
-        return out
-
-    def mine(
-        self,
-        fresh: list[ImageItem],
-        stale: list[MiningInput],
-        extractions: dict[str, Extraction],
-        entries: dict[str, ImageEntry],
-        s: Summary,
-        failures: list[Failure],
-        keep: frozenset[str] | set[str] = frozenset(),
-    ) -> set[str]:
-        """Mine associations; returns the element concepts whose associations changed.
-
-        An image in ``keep`` has stored work: if its mining fails, its new
-        elements are not written either, so that what is stored (elements and
-        associations) stays whole until a later run replaces both."""
-        inputs: list[MiningInput] = []
-        prior: dict[str, str] = {}  # the source's descriptions (empty: none given)
-        for it in fresh:
-            ex = extractions.get(it.record.id)
-            if ex is None:
-                continue
-            entry = entries[it.record.id]
-            prior[it.record.id] = it.record.description
-            # a description given with the source wins over the extractor's
-            it.record.description = it.record.description or ex.description
-            entry.elements = ex.elements
-            entry.stage_keys[STAGE_ELEMENTS] = image_stage_key(self.element_key, it.record.captions)
-            s.elements += len(ex.elements)
-            inputs.append(
-                MiningInput(item=it, description=it.record.description, elements=ex.elements)
+            # extractor's; an empty one leaves the stored description as it is
+            work = Work(
+                entry=ImageEntry(image=it.record),
+                path=str(it.path or ""),
+                todo=self.todo(it.record.captions, it.record.description, keys),
+                source_description=it.record.description,
+                keep=STAGE_ELEMENTS in keys,
             )
-        inputs += stale
+            work.replaces = bool(work.todo and keys)
+            if not work.todo:
+                s.skipped += 1
+            elif work.todo == STAGE_ASSOCIATIONS and stored and stored.elements is not None:
+                work.context = it.record.description or stored.description
+                work.elements = stored.elements
+            elif work.todo == STAGE_ASSOCIATIONS:
+                work.todo = STAGE_ELEMENTS  # nothing stored to mine from: extract anew
+            works.append(work)
+        return Extracted(works, s)
+
+    def extract_works(
+        self, works: list[Work], items: Mapping[str, ImageItem], planned: Extracted | None = None
+    ) -> Extracted:
+        """Run the extractor on the works whose elements are to compute (``items``:
+        the decoded images, pixels included, by id)."""
+        s = Summary(self.run_id) if planned is None else planned.summary
+        todo = [w for w in works if w.todo == STAGE_ELEMENTS]
+        if not todo:
+            return Extracted(works, s)
+        t = time.perf_counter()
+        answers = self.extractor.extract([self._item(w, items) for w in todo])
+        s.add_time("elements", time.perf_counter() - t)
+        for w, ans in zip(todo, answers, strict=True):
+            if isinstance(ans, Failed):
+                w.failures.append(self.failure("elements", ans.reason, work=w, raw=ans.raw))
+                s.count_failures(w.failures[-1:])
+                w.todo = ""
+                continue
+            record = w.entry.image
+            # a description given with the source wins over the extractor's
+            record.description = record.description or ans.description
+            w.entry.elements = ans.elements
+            w.entry.stage_keys[STAGE_ELEMENTS] = image_stage_key(self.element_key, record.captions)
+            w.context, w.elements, w.todo = record.description, ans.elements, STAGE_ASSOCIATIONS
+            s.elements += len(ans.elements)
+        return Extracted(works, s)
+
+    # -- mine -----------------------------------------------------------------------
+    def mine(self, works: list[Work], items: Mapping[str, ImageItem] | None = None) -> Outcome:
+        """Mine the works whose associations are to compute; every work's entry comes back.
+
+        A work with stored elements (``keep``) whose mining fails writes neither its
+        new elements nor associations, so that what is stored stays whole until a
+        later run replaces both."""
+        s = Summary(self.run_id)
+        todo = [w for w in works if w.todo == STAGE_ASSOCIATIONS]
         touched: set[str] = set()
-        if not inputs:
-            return touched
+        if not todo:
+            return outcome(works, touched, s)
+        inputs = [
+            MiningInput(item=self._item(w, items or {}), description=w.context, elements=w.elements)
+            for w in todo
+        ]
         t = time.perf_counter()
         answers = self.miner.mine(inputs)
         s.add_time("associations", time.perf_counter() - t)
         answers = self.refine(inputs, answers, s)
-        for inp, ans in zip(inputs, answers, strict=True):
-            entry = entries[inp.item.record.id]
+        for w, ans in zip(todo, answers, strict=True):
+            w.todo = ""
             if isinstance(ans, Failed):
-                failures.append(
-                    self.failure(s, "associations", ans.reason, it=inp.item, raw=ans.raw)
-                )
-                if inp.item.record.id in keep:
-                    self._keep_stored(entry, s, prior.get(inp.item.record.id))
+                w.failures.append(self.failure("associations", ans.reason, work=w, raw=ans.raw))
+                s.count_failures(w.failures[-1:])
+                if w.keep:
+                    self._keep_stored(w, s)
                 continue
-            entry.evocations = self.valid(ans, inp.elements)
-            touched |= {e.concept for e in inp.elements}
+            entry = w.entry
+            entry.evocations = self.valid(ans, w.elements)
+            touched |= {e.concept for e in w.elements}
             entry.stage_keys[STAGE_ASSOCIATIONS] = image_stage_key(
-                self.assoc_key, inp.item.record.captions, prior.get(inp.item.record.id, "")
+                self.assoc_key, entry.image.captions, w.source_description
             )
             s.associations += len(entry.evocations)
-        return touched
+        return outcome(works, touched, s)
 
     @staticmethod
-    def _keep_stored(entry: ImageEntry, s: Summary, description: str | None) -> None:
-        if description is not None:
-            entry.image.description = description
+    def _keep_stored(w: Work, s: Summary) -> None:
+        entry = w.entry
+        entry.image.description = w.source_description
         if entry.elements is not None:
             s.elements -= len(entry.elements)
         entry.elements = None
         entry.evocations = None
         entry.stage_keys.pop(STAGE_ELEMENTS, None)
         entry.stage_keys.pop(STAGE_ASSOCIATIONS, None)
+
+    def _item(self, w: Work, items: Mapping[str, ImageItem]) -> ImageItem:
+        """The work's image for a model stage: the decoded one where at hand (pixels
+        kept), else its record, with the pixels read again where grounding needs them."""
+        it = items.get(w.image_id)
+        path = Path(w.path) if w.path else None
+        if it is not None:
+            return ImageItem(record=w.entry.image, path=path, image=it.image)
+        if self.grounder is not None and path is not None:
+            loaded = load_image(path, uri=w.entry.image.uris[0], options=self.decode_options)
+            return ImageItem(record=w.entry.image, path=path, image=loaded.image)
+        return ImageItem(record=w.entry.image, path=path)
 
     def refine(
         self, inputs: list[MiningInput], answers: list[list[Evocation] | Failed], s: Summary
@@ -332,21 +438,19 @@ class BatchWork:
 
     def failure(
         self,
-        s: Summary,
         stage: str,
         reason: str,
         *,
-        it: ImageItem | None = None,
+        work: Work | None = None,
         uri: str = "",
         origin: str = "",
         raw: str = "",
     ) -> Failure:
-        s.failed += 1
-        s.failures_by_stage[stage] += 1
         where = f" ({origin})" if origin and origin != uri else ""
+        record = work.entry.image if work is not None else None
         return Failure(
-            image_id=it.record.id if it else "",
-            uri=(it.record.uris[0] if it and it.record.uris else uri),
+            image_id=record.id if record else "",
+            uri=(record.uris[0] if record and record.uris else uri),
             stage=stage,
             reason=reason + where,
             raw=raw,

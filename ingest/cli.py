@@ -25,81 +25,59 @@ from evokegraph.errors import UserInputError
 from evokegraph.images import DEFAULT_MAX_PIXELS
 from evokegraph.ingest.caption_text import NO_CAPTION
 from evokegraph.ingest.runner import IngestConfig, Summary
-from evokegraph.registry import Registry
 from evokegraph.runs import Progress
 
 EXIT_FAILURES = 3  # the run finished, but some images or answers were recorded as failures
 
 
 class RichStages(Progress):
-    """One progress bar per stage, with rates."""
+    """One progress bar per stage, with rates; a backend's one-time build (the
+    contextual miner's vocabulary) as a bar of its own, or one line without bars."""
 
     STAGES = ("decode", "elements", "associations", "write")
 
     def __init__(self, bar: Any) -> None:
         self.bar = bar
-        self.tasks = {s: bar.add_task(s, total=None) for s in self.STAGES}
+        self.tasks = {s: bar.add_task(s, total=None) for s in self.STAGES} if bar else {}
+        self.builds: dict[str, Any] = {}
 
     def advance(self, stage: str, n: int) -> None:
-        self.bar.advance(self.tasks[stage], n)
-
-
-class VocabularyProgress:
-    """The contextual miner's one-time vocabulary build, as a bar (or one line)."""
-
-    def __init__(self) -> None:
-        self.bar: Any = None
-        self.task: Any = None
-        self.said = False
-
-    def __call__(self, done: int, total: int) -> None:
         if self.bar is not None:
-            if self.task is None:
-                self.task = self.bar.add_task("vocabulary", total=total)
-            self.bar.update(self.task, completed=done)
-        elif not self.said:
-            err_console.print(
-                f"embedding the association vocabulary ({total} words) once; later runs load it"
-            )
-            self.said = True
+            self.bar.advance(self.tasks[stage], n)
+
+    def build(self, what: str, done: int, total: int) -> None:
+        if self.bar is None:
+            if what not in self.builds:
+                err_console.print(
+                    f"embedding the {what} vocabulary ({total} words) once; later runs load it"
+                )
+                self.builds[what] = True
+            return
+        if what not in self.builds:
+            self.builds[what] = self.bar.add_task(f"{what} vocabulary", total=total)
+        self.bar.update(self.builds[what], completed=done)
 
 
-def _accepts(registry: Registry[Any], name: str) -> frozenset[str]:
-    """What the backend ``name`` takes; an unknown name is left to the runner's
-    one-line error (it lists the known names)."""
-    from evokegraph.ingest.stages import load_backends
-
-    load_backends()
-    return registry.accepts(name) if name in registry else frozenset()
-
-
-def _model_options(
-    accepts: frozenset[str],
-    spec: str,
-    base_url: str | None,
-    api_key: str | None,
-    **kw: object,
-) -> dict[str, object]:
-    """A backend's options: the shared ones its factory takes (``accepts``, from
-    the registry), plus the model spec and HTTP settings when it runs a model
-    (its factory takes ``spec``)."""
-    kw = {k: v for k, v in kw.items() if k in accepts}
-    if "spec" not in accepts:
-        return kw
-    opts: dict[str, object] = {"spec": spec, **kw}
-    if spec.startswith("openai:"):
-        opts.update(
-            {k: v for k, v in (("base_url", base_url), ("api_key", api_key)) if v is not None}
-        )
-    return opts
+# what each count is, worded so that no two read as a contradiction
+SUMMARY_LABELS = {
+    "seen": "files read from the sources",
+    "new": "new images (not stored before)",
+    "skipped": "images already up to date (skipped)",
+    "failed": "failures recorded (a file or image can fail at one stage each)",
+    "elements": "elements written",
+    "associations": "associations written",
+}
 
 
-def _print_summary(s: Summary, dry_run: bool) -> None:
+def _print_summary(s: Summary, dry_run: bool, sources: list[Path] | None = None) -> None:
+    from evokegraph.ingest.sources import skipped_files
+
     d = s.as_dict()
-    rows = [
-        {"what": k, "value": d[k]}
-        for k in ("seen", "new", "skipped", "failed", "elements", "associations")
-    ]
+    rows = [{"what": label, "value": d[k]} for k, label in SUMMARY_LABELS.items()]
+    not_read = skipped_files(sources or [])
+    if not_read:
+        kinds = ", ".join(f"{n} {ext}" for ext, n in not_read.items())
+        rows.append({"what": "files not read (not images)", "value": kinds})
     rows += [{"what": f"{k} (s)", "value": v} for k, v in d["seconds"].items()]
     rows += [{"what": f"failed at {k}", "value": v} for k, v in d["failures_by_stage"].items()]
     print_table(rows, title=f"ingest {'(dry run) ' if dry_run else ''}{s.run_id}")
@@ -229,6 +207,15 @@ def ingest_cmd(
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Progress bars on stderr.")
     ] = True,
+    option: Annotated[
+        list[str],
+        typer.Option(
+            "-o",
+            "--option",
+            help="A backend option, KEY=VALUE (repeatable), to the extractor or miner that "
+            "takes it; `evokegraph backends` lists them.",
+        ),
+    ] = [],  # noqa: B006 - typer reads the default
     preset: PresetOpt = "project",
     trust_remote_code: TrustRemoteCodeOpt = False,
     dtype: DtypeOpt = None,
@@ -267,42 +254,23 @@ def ingest_cmd(
 ) -> None:
     """Ingest images: elements, associations by distance, into the graph."""
     from evokegraph import api
-    from evokegraph.ingest.stages import EXTRACTORS, MINERS
-    from evokegraph.models.presets import (
-        LOCAL_ENGINES,
-        check_preset,
-        engine_options,
-        reference_miner_options,
-    )
+    from evokegraph.ingest.config import parse_option, route_options
+    from evokegraph.models.presets import ModelSpec
 
-    if check_preset(preset) == "reference":
-        miner = "llm"
-    ex_accepts, mi_accepts = _accepts(EXTRACTORS, extractor), _accepts(MINERS, miner)
-    extractor_options = _model_options(
-        ex_accepts, vlm, vlm_base_url, vlm_api_key, top_k=top_k, tagger=tagger
+    common = route_options(
+        {"top_k": top_k, "tagger": tagger, "per_distance": per_distance},
+        extractor,
+        miner,
+        strict=False,
     )
-    miner_options = _model_options(
-        mi_accepts, llm, llm_base_url, llm_api_key, per_distance=per_distance
-    )
-    # the model specs of model-backed stages that run in this process
-    ex_spec = vlm if "spec" in ex_accepts else ""
-    mi_spec = llm if "spec" in mi_accepts else ""
-    local = [s for s in (ex_spec, mi_spec) if s.partition(":")[0] in LOCAL_ENGINES]
-    engine = engine_options(local[0] if local else "", trust_remote_code, dtype, max_model_len)
-    if ex_spec and ex_spec in local:
-        extractor_options |= engine
-    if mi_spec and mi_spec in local:
-        miner_options |= engine
-    if preset == "reference":
-        miner_options |= reference_miner_options(llm)
-    vocab_progress = VocabularyProgress()
-    if "progress" in mi_accepts:
-        miner_options["progress"] = vocab_progress
+    given = route_options(dict(map(parse_option, option)), extractor, miner)
     config = IngestConfig(
         extractor=extractor,
         miner=miner,
-        extractor_options=extractor_options,
-        miner_options=miner_options,
+        extractor_options=common[0] | given[0],
+        miner_options=common[1] | given[1],
+        vlm=ModelSpec(vlm, vlm_base_url, vlm_api_key, dtype, max_model_len, trust_remote_code),
+        llm=ModelSpec(llm, llm_base_url, llm_api_key, dtype, max_model_len, trust_remote_code),
         batch_size=batch_size,
         flush_every=flush_every,
         limit=limit,
@@ -318,7 +286,7 @@ def ingest_cmd(
     )
     _check_sources([*sources, *([captions] if captions else [])])
     if engine_name != "local":
-        from evokegraph.ingest.ray_engine import RayOptions, ray_ingest
+        from evokegraph.ingest.config import RayOptions
 
         if engine_name != "ray":
             raise UserInputError(f"unknown --engine {engine_name!r}; use local or ray")
@@ -332,31 +300,31 @@ def ingest_cmd(
             progress=progress,
         )
         with open_kb(ctx, create=True) as kb:
-            job, summary, report = ray_ingest(kb, config, sources, options)
+            summary = api.ingest(kb, sources, config, preset=preset, engine="ray", ray=options)
+        run = summary.shards
+        assert run is not None and run.load is not None
         console.print(
-            f"shards: {job.shards_run} of {job.shards_total} computed in this run "
-            f"({job.shards_total - job.shards_run} already done) in {options.shards}",
+            f"shards: {run.run} of {run.total} computed in this run "
+            f"({run.total - run.run} already done) in {run.root}",
             highlight=False,
         )
         console.print(
-            f"loaded ({report.mode}) in {report.seconds['total']:.1f} s: {report.rows}",
+            f"loaded ({run.load.mode}) in {run.load.seconds['total']:.1f} s: {run.load.rows}",
             highlight=False,
             soft_wrap=True,
         )
-        _print_summary(summary, dry_run)
+        _print_summary(summary, dry_run, sources)
         return
     with open_kb(ctx, read_only=dry_run) as kb:
         with progress_bar(enabled=progress) as bar:
-            vocab_progress.bar = bar if progress else None
-            summary = api.ingest(
-                kb, sources, config, progress=RichStages(bar) if progress else None
-            )
+            stages = RichStages(bar if progress else None)
+            summary = api.ingest(kb, sources, config, preset=preset, progress=stages)
         uncaptioned = (
             0
             if dry_run or not summary.failed
             else sum(f.reason.startswith(NO_CAPTION) for f in kb.failures(summary.run_id))
         )
-    _print_summary(summary, dry_run)
+    _print_summary(summary, dry_run, sources)
     if summary.failed:
         err_console.print(
             f"{summary.failed} failure(s) recorded; list them with `evokegraph failures --run {summary.run_id}`",
@@ -379,13 +347,11 @@ NO_CAPTION_HINT = (
 
 
 def _check_sources(paths: list[Path]) -> None:
-    """A missing source fails before anything is drawn or opened."""
+    """A missing or unreadable source fails before anything is drawn or opened."""
+    from evokegraph.ingest.sources import check_source
+
     for path in paths:
-        if not path.exists():
-            raise UserInputError(
-                f"source {path} does not exist; give a folder, a .csv/.jsonl list, "
-                "a COCO .json or an image"
-            )
+        check_source(path)
 
 
 def failures_cmd(
@@ -450,7 +416,22 @@ def eval_associations_cmd(
         )
 
 
+def backends_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the extractors and miners, what each does and the options it takes
+    (``ingest -o KEY=VALUE``; a model backend's model comes with --vlm/--llm)."""
+    from evokegraph.ingest.config import backend_table
+
+    rows = backend_table()
+    if as_json:
+        print_json(rows)
+    else:
+        print_table(rows, title="ingest backends", columns=("kind", "name", "options", "help"))
+
+
 def register(app: typer.Typer) -> None:
+    app.command("backends")(backends_cmd)
     eval_app.command("associations")(eval_associations_cmd)
     app.command("ingest")(ingest_cmd)
     app.command("failures")(failures_cmd)

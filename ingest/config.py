@@ -1,13 +1,16 @@
-"""The ingestion settings (one dataclass; the runner, the batch work and the
-Ray engine read it, the CLI and the Python API build it)."""
+"""The ingestion settings (:class:`IngestConfig`: what is computed) and the Ray
+executor's options (:class:`RayOptions`: where); the executors read them, the CLI
+and the Python API build them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from evokegraph.errors import UserInputError
 from evokegraph.images import DEFAULT_MAX_PIXELS
+from evokegraph.models.presets import ModelSpec
 
 
 @dataclass
@@ -31,3 +34,107 @@ class IngestConfig:
     ground_pretrained: str | None = None
     canonicalize: str | None = None  # sentence-transformers model for near-duplicate concepts
     canonical_threshold: float = 0.9
+    vlm: ModelSpec = field(default_factory=ModelSpec)  # the extractor's model, if it runs one
+    llm: ModelSpec = field(default_factory=ModelSpec)  # the miner's model, if it runs one
+
+
+@dataclass
+class RayOptions:
+    """How the Ray executor runs (``engine="ray"``); none of it changes what is stored."""
+
+    shards: Path | None = None  # the shards folder; the CLI and the API default it to DB + .shards
+    address: str | None = None  # ray://host:10001, host:6379, "auto"; else RAY_ADDRESS or local
+    workers: int = 1  # actors per model stage
+    gpus_per_worker: float = 0.0
+    cpus_per_worker: float = 1.0
+    shard_size: int = 1024
+    local_cpus: int | None = None  # local cluster only
+    progress: bool = False
+
+
+def resolve(config: IngestConfig, preset: str = "project") -> IngestConfig:
+    """The config as the executors run it: the preset applied (``reference`` mines with
+    the ``llm`` miner on the reference's prompt), and each backend that runs a model
+    given its model spec (``vlm`` for the extractor, ``llm`` for the miner: spec,
+    endpoint or loader options); options given explicitly win."""
+    from evokegraph.ingest.stages import EXTRACTORS, MINERS, load_backends
+    from evokegraph.models.presets import (
+        check_loader_options,
+        check_preset,
+        reference_miner_options,
+    )
+
+    load_backends()
+    miner, mi_opts = config.miner, dict(config.miner_options)
+    if check_preset(preset) == "reference":
+        spec = config.llm.spec or str(mi_opts.get("spec", ""))
+        mi_opts = {**(mi_opts if miner == "llm" else {}), **reference_miner_options(spec)}
+        miner = "llm"
+    models = []
+    ex_opts = dict(config.extractor_options)
+    if config.extractor in EXTRACTORS and "spec" in EXTRACTORS.accepts(config.extractor):
+        ex_opts = {**_model_options(config.vlm), **ex_opts}
+        models.append(config.vlm)
+    if miner in MINERS and "spec" in MINERS.accepts(miner):
+        mi_opts = {**_model_options(config.llm), **mi_opts}
+        models.append(config.llm)
+    check_loader_options(*models)
+    return replace(config, miner=miner, extractor_options=ex_opts, miner_options=mi_opts)
+
+
+def _model_options(model: ModelSpec) -> dict[str, Any]:
+    return {"spec": model.spec, **model.engine_options()} if model.spec else {}
+
+
+def route_options(
+    values: dict[str, Any], extractor: str, miner: str, *, strict: bool = True
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Backend options by name (``-o top_k=3``) -> (the extractor's, the miner's): each
+    to the backend(s) that take it. ``strict``: a name neither takes is refused."""
+    from evokegraph.ingest.stages import EXTRACTORS, MINERS, load_backends
+
+    load_backends()
+    ex = EXTRACTORS.accepts(extractor) if extractor in EXTRACTORS else frozenset()
+    mi = MINERS.accepts(miner) if miner in MINERS else frozenset()
+    unknown = sorted(k for k in values if k not in ex | mi)
+    if strict and unknown:
+        raise UserInputError(
+            f"option {', '.join(unknown)} is taken by neither --extractor {extractor} "
+            f"({', '.join(sorted(ex - _PLUMBING)) or 'none'}) nor --miner {miner} "
+            f"({', '.join(sorted(mi - _PLUMBING)) or 'none'}); see `evokegraph backends`"
+        )
+    return {k: v for k, v in values.items() if k in ex}, {
+        k: v for k, v in values.items() if k in mi
+    }
+
+
+# factory keywords that are no user option (engines and loader settings come with the model spec)
+_PLUMBING = frozenset({"engine", "spec", "kw", "engine_options", "progress"})
+
+
+def parse_option(text: str) -> tuple[str, Any]:
+    """``key=value`` -> (key, value): the value as JSON where it parses (numbers, true,
+    lists), else the string."""
+    import json
+
+    key, eq, value = text.partition("=")
+    if not eq or not key.strip():
+        raise UserInputError(f"-o {text!r}: give KEY=VALUE, e.g. -o top_k=3")
+    try:
+        return key.strip(), json.loads(value)
+    except ValueError:
+        return key.strip(), value
+
+
+def backend_table() -> list[dict[str, str]]:
+    """Every extractor and miner: kind, name, options (``key=default``), help."""
+    from evokegraph.ingest.stages import EXTRACTORS, MINERS, load_backends
+
+    load_backends()
+    rows = []
+    for kind, registry in (("extractor", EXTRACTORS), ("miner", MINERS)):
+        for name, text in registry.describe().items():
+            opts = registry.defaults(name)
+            shown = [f"{k}={v!r}" for k, v in opts.items() if k not in _PLUMBING]
+            rows.append({"kind": kind, "name": name, "options": " ".join(shown), "help": text})
+    return rows

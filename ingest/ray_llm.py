@@ -56,20 +56,9 @@ PASS_THROUGH = json.dumps(
         "sampling_params": {"max_tokens": 1, "temperature": 0.0},
     }
 )
-# the columns of a row between the Ray engine's stages (ray_engine.ROW_COLUMNS is
+# the columns of a row between the Ray engine's stages (ray_stages.COLUMNS is
 # these plus llm_request): what the processor's postprocess keeps besides its answer
-CARRY = (
-    "shard",
-    "seq",
-    "n",
-    "items",
-    "record",
-    "path",
-    "todo",
-    "extraction",
-    "failures",
-    "summary",
-)
+CARRY = ("shard", "seq", "n", "items", "work", "failures", "summary")
 
 
 def vllm_spec(config: IngestConfig, stage: str) -> str | None:

@@ -69,6 +69,19 @@ class AssociationMiner(Protocol):
         """For each item, associations of its elements at distances 1..5."""
 
 
+BuildProgress = Callable[[int, int], None]  # (done, total) of a one-time build
+
+
+@runtime_checkable
+class Loads(Protocol):
+    """A backend that loads its models (and builds what it caches) on demand, and
+    can be asked to do so now: a Ray actor as it starts, the local runner before
+    its first batch, so that no batch pays for it and a load error ends the run
+    before any work."""
+
+    def load(self, progress: BuildProgress | None = None) -> None: ...
+
+
 EXTRACTORS: Registry[ElementExtractor] = Registry("extractor")
 MINERS: Registry[AssociationMiner] = Registry("miner")
 

@@ -85,22 +85,24 @@ class SuffixMiner:
         return out
 
 
-EXTRACTORS.add("test-words", WordsExtractor)
-MINERS.add("test-suffix", SuffixMiner)
 FAKE_STAGES = {"extractor": "test-words", "miner": "test-suffix"}
 
 
 @pytest.fixture
-def fake_stages() -> dict[str, str]:
-    """IngestConfig / CLI settings for the fake stages above (call counter reset)."""
+def fake_stages() -> Iterator[dict[str, str]]:
+    """IngestConfig / CLI settings for the fake stages above, registered for this test
+    only (removed after; call counter reset)."""
     WordsExtractor.calls = 0
-    return dict(FAKE_STAGES)
+    with (
+        EXTRACTORS.registered("test-words", WordsExtractor),
+        MINERS.registered("test-suffix", SuffixMiner),
+    ):
+        yield dict(FAKE_STAGES)
 
 
 @pytest.fixture
-def words_extractor() -> type[WordsExtractor]:
-    """The fake extractor class, its call counter reset."""
-    WordsExtractor.calls = 0
+def words_extractor(fake_stages: dict[str, str]) -> type[WordsExtractor]:
+    """The fake extractor class (registered as ``test-words``), its call counter reset."""
     return WordsExtractor
 
 

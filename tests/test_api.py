@@ -68,3 +68,81 @@ def test_api_errors_name_the_fix(tmp_path: Path) -> None:
             evokegraph.export(kb, tmp_path / "out")
         with pytest.raises(UserInputError, match="bad split ratio"):
             evokegraph.export(kb, tmp_path / "out", split_ratio="train")
+
+
+# -- ingest: the reference preset and the Ray engine, through the API ------------
+class EchoChat:
+    """A chat engine answering the association prompt: each word -> word+distance."""
+
+    usage: dict[str, float] = {}
+
+    def __init__(self, model: str, **options: object) -> None:
+        self.spec = f"echo:{model}"
+
+    def generate(self, requests: list) -> list:
+        import ast
+        import json
+
+        from evokegraph.models.chat import ChatResult
+
+        out = []
+        for r in requests:
+            words = ast.literal_eval(r.messages[-1]["content"])
+            answer = {w: {str(d): [f"{w}{d}"] for d in range(1, 6)} for w in words}
+            out.append(ChatResult(text=json.dumps(answer)))
+        return out
+
+
+@pytest.fixture
+def echo_engine() -> object:
+    from evokegraph.models.chat import ENGINES
+
+    with ENGINES.registered("echo", EchoChat):
+        yield
+
+
+def _captioned(tmp_path: Path, jpeg: object) -> Path:
+    d = tmp_path / "imgs"
+    for i, text in enumerate(["a dog and a ball", "a red kite over the sea", "a cup of coffee"]):
+        jpeg(d / f"{i}.jpg", (40 * i, 90, 10), text)  # type: ignore[operator]
+    return d
+
+
+def test_api_ingest_applies_the_reference_preset(
+    tmp_path: Path, jpeg: object, echo_engine: None
+) -> None:
+    src = _captioned(tmp_path, jpeg)
+    with evokegraph.open_kb(tmp_path / "k.kb", create=True) as kb:
+        s = api.ingest(
+            kb, src, preset="reference", miner_options={"spec": "echo:m", "cache": "off"}
+        )
+        assert (s.new, s.failed) == (3, 0) and s.associations > 0
+        (run,) = kb.runs()
+        assert run.config["miner"] == "llm"
+        assert str(run.config["miner_settings"]["prompt"]).startswith("reference")  # type: ignore[index]
+        with pytest.raises(UserInputError, match="pass --llm"):
+            api.ingest(kb, src, preset="reference")
+
+
+@pytest.mark.ray
+def test_api_ingest_runs_the_ray_engine_to_the_local_graph(
+    tmp_path: Path, jpeg: object, snapshot: object
+) -> None:
+    ray = pytest.importorskip("ray")
+    from evokegraph.ingest.config import RayOptions
+
+    src = _captioned(tmp_path, jpeg)
+    settings = {"extractor": "caption-text", "miner": "lexical", "batch_size": 2}
+    with evokegraph.open_kb(tmp_path / "local.kb", create=True) as kb:
+        api.ingest(kb, src, **settings)
+        want = snapshot(kb)  # type: ignore[operator]
+    opts = RayOptions(workers=1, shard_size=2, cpus_per_worker=0.5, local_cpus=2)
+    try:
+        with evokegraph.open_kb(tmp_path / "ray.kb", create=True) as kb:
+            s = api.ingest(kb, src, engine="ray", ray=opts, **settings)
+            assert s.shards is not None and (s.shards.total, s.shards.run) == (2, 2)
+            assert s.shards.root == tmp_path / "ray.kb.shards"
+            assert s.shards.load is not None and s.shards.load.mode == "copy"
+            assert snapshot(kb) == want  # type: ignore[operator]
+    finally:
+        ray.shutdown()

@@ -41,7 +41,9 @@ def images(d: Path) -> Path:
     return d
 
 
-def test_cli_flow(tmp_path: Path, capsys: pytest.CaptureFixture[str], backend: Any) -> None:
+def test_cli_flow(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], backend: Any, fake_stages: dict[str, str]
+) -> None:
     code, _, err = cli(capsys, backend, "stats")
     assert code != 0 and len(err.strip().splitlines()) == 1 and "init" in err
     code, out, _ = cli(capsys, backend, "init")

@@ -162,15 +162,14 @@ def test_other_inputs_refuse_an_existing_shards_folder(ray_shards: Path, images:
 def test_images_the_kb_holds_are_skipped_unless_force(
     ray_cluster: None, images: Path, expected: dict[str, Any], tmp_path: Path, snapshot
 ) -> None:
-    from evokegraph.ingest.ray_engine import RayIngest, RayOptions, stored_keys
+    from evokegraph.ingest.ray_engine import RayIngest, RayOptions
 
     opts = {"workers": 2, "shard_size": 4, "cpus_per_worker": 0.5}
     with LadybugStore(tmp_path / "k.kb", create=True) as kb:
         ingest(kb, [images], dataclasses.replace(CONFIG, limit=8))  # part of it done before
-        stored = stored_keys(kb)
-        assert len(stored) == 8  # 00..07; 04 has no caption: its extraction failed
+        assert len(kb.image_ids()) == 8  # 00..07; 04 has no caption: its extraction failed
         job = RayIngest(CONFIG, RayOptions(shards=tmp_path / "s", **opts))
-        s = job.run([images], stored=stored)
+        s = job.run([images], store=kb)  # the driver looks the stored keys up per shard
         assert (s.skipped, s.new) == (7, N - 8)
         shards = S.open_shards(tmp_path / "s")
         computed = shards.table("images").filter(pc.field("stage_keys") != "{}").num_rows
@@ -179,8 +178,35 @@ def test_images_the_kb_holds_are_skipped_unless_force(
         assert report.mode == "incremental"
         assert snapshot(kb) == expected
         force = dataclasses.replace(CONFIG, force=True)
-        s = RayIngest(force, RayOptions(shards=tmp_path / "f", **opts)).run([images], stored=stored)
-        assert (s.skipped, s.new) == (0, N - 8)
+        s = RayIngest(force, RayOptions(shards=tmp_path / "f", **opts)).run([images], store=kb)
+        assert (s.skipped, s.new) == (0, 0)
+
+
+def test_stale_associations_are_mined_from_stored_elements_by_both_executors(
+    ray_cluster: None, images: Path, tmp_path: Path, snapshot
+) -> None:
+    """Elements current, associations stale (other miner settings): both executors
+    mine the stored elements again, extract nothing, and end with the same graph."""
+    from evokegraph.ingest.ray_engine import RayIngest, RayOptions
+
+    first = dataclasses.replace(CONFIG, miner_options={"per_distance": 2})
+    second = dataclasses.replace(first, miner_options={})
+    graphs = []
+    for engine in ("local", "ray"):
+        with LadybugStore(tmp_path / f"{engine}.kb", create=True) as kb:
+            ingest(kb, [images], first)
+            if engine == "local":
+                s = ingest(kb, [images], second)
+            else:
+                opts = RayOptions(
+                    shards=tmp_path / "s", workers=1, shard_size=4, cpus_per_worker=0.5
+                )
+                s = RayIngest(second, opts).run([images], store=kb)
+                bulk.load(kb, S.open_shards(tmp_path / "s"))
+            # 04 (no caption) is extracted again and fails: nothing stored to mine
+            assert s.associations > 0 and s.elements == 0 and s.failures_by_stage["elements"] == 1
+            graphs.append(snapshot(kb))
+    assert graphs[0] == graphs[1]
 
 
 # -- vLLM through Ray Data's LLM processor, with a stand-in processor -----------

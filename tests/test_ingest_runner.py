@@ -12,8 +12,9 @@ from evokegraph.cli import main
 from evokegraph.graph.ladybug_store import LadybugStore
 from evokegraph.ingest.runner import IngestConfig, ingest
 
-# The fake stages "test-words" / "test-suffix" are registered in conftest.py.
+# The fake stages "test-words" / "test-suffix" (conftest.py), registered for each test.
 CFG = dict(extractor="test-words", miner="test-suffix")
+pytestmark = pytest.mark.usefixtures("fake_stages")
 
 
 @pytest.fixture

@@ -30,16 +30,35 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-WORDS = (
-    "tree river dog bread coffee window mountain cat house sea sky road chair lamp book "
-    "flower bird boat bridge cloud"
-).split()
+WORDS = [
+    "tree",
+    "river",
+    "dog",
+    "bread",
+    "coffee",
+    "window",
+    "mountain",
+    "cat",
+    "house",
+    "sea",
+    "sky",
+    "road",
+    "chair",
+    "lamp",
+    "book",
+    "flower",
+    "bird",
+    "boat",
+    "bridge",
+    "cloud",
+]
 
 
 def synthetic_images(d: Path, n: int, seed: int = 0) -> Path:
@@ -62,7 +81,8 @@ def ingest(db: Path, source: Path, engine: str, *extra: str) -> None:
         raise SystemExit(f"init {db} failed")
     args = ["--db", str(db), "ingest", str(source), "--engine", engine, "--no-progress"]
     if engine == "ray":
-        args += ["--shards", f"{db}.{time.monotonic_ns()}.shards", "--workers", "1"]
+        n = len(list(db.parent.glob(f"{db.name}.*.shards")))
+        args += ["--shards", f"{db}.{n}.shards", "--workers", "1"]
         args += ["--cpus-per-worker", "0.5", "--shard-size", "128"]
     code = main([*args, "--batch-size", "32", *extra])
     if code not in (0, 3):  # 3: finished with recorded failures
@@ -85,9 +105,18 @@ def main() -> None:
     ap.add_argument("--engines", nargs="+", default=["local", "ray"])
     ap.add_argument("--miners", nargs="+", default=["lexical"])
     ap.add_argument("--images", type=int, default=500)
+    ap.add_argument(
+        "--work",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "graph_dumps_work",
+        help="where the inputs and stores go (emptied first; URIs name it, so keep it "
+        "the same for dumps to compare)",
+    )
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix="graph_dumps_"))
+    tmp = args.work
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
     from evokegraph.ingest.sample import write_sample
 
     sample = tmp / "sample"
@@ -100,8 +129,17 @@ def main() -> None:
             dump(db, args.out / f"demo-{miner}-{engine}.json")
         db = tmp / f"n{args.images}-{engine}.kb"
         t = time.perf_counter()
-        ingest(db, many, engine, "--miner", "lexical", "--limit", str(args.images // 2),
-               "--per-distance", "2")
+        ingest(
+            db,
+            many,
+            engine,
+            "--miner",
+            "lexical",
+            "--limit",
+            str(args.images // 2),
+            "--per-distance",
+            "2",
+        )
         ingest(db, many, engine, "--miner", "lexical")
         dump(db, args.out / f"n{args.images}-{engine}.json")
         print(f"n{args.images}-{engine}: {time.perf_counter() - t:.1f} s", flush=True)

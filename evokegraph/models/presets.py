@@ -13,12 +13,65 @@ its plain ``USER: <image> ... ASSISTANT:`` prompt (used with a vllm: spec).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from evokegraph.errors import UserInputError
 
 PRESETS = ("project", "reference")
 LOCAL_ENGINES = ("vllm", "transformers")
+
+
+HTTP_ENGINES = ("openai",)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model a backend runs, the same for the extractor (``--vlm``), the miner
+    (``--llm``), the caption realizer (``--vlm``) and the presets: ``ENGINE:MODEL``,
+    how to reach it (an OpenAI-compatible server) or how to load it (a local engine)."""
+
+    spec: str = ""
+    base_url: str | None = None
+    api_key: str | None = None
+    dtype: str | None = None
+    max_model_len: int | None = None
+    trust_remote_code: bool = False
+
+    @property
+    def engine(self) -> str:
+        return self.spec.partition(":")[0]
+
+    def loader_options(self) -> dict[str, Any]:
+        """What loads a local model (vllm:, transformers:), as given."""
+        opts: dict[str, Any] = {}
+        if self.trust_remote_code:
+            opts["trust_remote_code"] = True
+        if self.dtype:
+            opts["dtype"] = self.dtype
+        if self.max_model_len:
+            opts["max_model_len"] = self.max_model_len
+        return opts
+
+    def engine_options(self) -> dict[str, Any]:
+        """The keywords ``load_engine`` takes for this spec: the endpoint of an HTTP
+        engine, the loader options of a local one (each kind only where it applies)."""
+        if self.engine in HTTP_ENGINES:
+            pairs = (("base_url", self.base_url), ("api_key", self.api_key))
+            return {k: v for k, v in pairs if v is not None}
+        return self.loader_options() if self.engine in LOCAL_ENGINES else {}
+
+
+def check_loader_options(*specs: ModelSpec) -> None:
+    """Loader options (``--trust-remote-code/--dtype/--max-model-len``) given where no
+    spec runs a local engine: refused, naming the specs."""
+    given = [s for s in specs if s.loader_options()]
+    if given and not any(s.engine in LOCAL_ENGINES for s in specs if s.spec):
+        names = ", ".join(s.spec for s in specs if s.spec) or "no model"
+        raise UserInputError(
+            f"--trust-remote-code/--dtype/--max-model-len load a local model; {names} "
+            f"is not a {' or '.join(f'{e}:' for e in LOCAL_ENGINES)} spec"
+        )
 
 
 def check_preset(preset: str) -> str:
