@@ -63,7 +63,7 @@ SUMMARY_LABELS = {
     "seen": "files read from the sources",
     "new": "new images (not stored before)",
     "skipped": "images already up to date (skipped)",
-    "failed": "failures recorded (a file or image can fail at one stage each)",
+    "failed": "failures recorded (per file and stage)",
     "elements": "elements written",
     "associations": "associations written",
 }

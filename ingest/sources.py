@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import csv
 import json
-from collections import defaultdict
+import os
+from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,8 +37,9 @@ class SourceItem:
 
     @property
     def uri(self) -> str:
-        """Absolute, so that exports and views find the file from any folder."""
-        return str(self.path.absolute())
+        """Absolute and normalised (no ``..``, no ``.``), so that exports and
+        views find the file from any folder and one file is one uri."""
+        return os.path.abspath(self.path)
 
 
 def _clean(captions: Sequence[str]) -> list[str]:
@@ -216,14 +218,58 @@ def caption_map(path: Path) -> dict[str, list[str]]:
     return dict(out)
 
 
+LIST_SUFFIXES = frozenset({".csv", ".jsonl", ".ndjson", ".json"})
+WHAT_SOURCES_ARE = "give a folder, a .csv/.jsonl list, a COCO .json or an image"
+
+
+def check_source(source: Path) -> None:
+    """A source that cannot be read fails with one line before anything is
+    drawn, opened or written (a folder's own files are checked one by one later)."""
+    if source.is_dir():
+        return
+    if not source.exists():
+        raise UserInputError(f"source {source} does not exist; {WHAT_SOURCES_ARE}")
+    suffix = source.suffix.lower()
+    if suffix in LIST_SUFFIXES or suffix in IMAGE_SUFFIXES:
+        return
+    kind = f"a {suffix} file" if suffix else "a file without an extension"
+    beside = sorted(source.parent.glob(f"{source.stem}.*"))
+    images = [p for p in beside if p.suffix.lower() in IMAGE_SUFFIXES]
+    if suffix == ".txt" and images:
+        raise UserInputError(
+            f"cannot read source {source}: it holds the captions of {images[0]}, which "
+            f"are read with it; ingest {images[0]} or its folder {source.parent}"
+        )
+    raise UserInputError(f"cannot read source {source}: {kind} is not a source; {WHAT_SOURCES_ARE}")
+
+
+def skipped_files(sources: Sequence[Path | str]) -> dict[str, int]:
+    """Files in the source folders that are not read: neither an image nor the
+    caption sidecar of one (hidden files aside), counted by extension."""
+    counts: Counter[str] = Counter()
+    for src in map(Path, sources):
+        if not src.is_dir():
+            continue
+        for p in src.rglob("*"):
+            if p.name.startswith(".") or not p.is_file():
+                continue
+            suffix = p.suffix.lower()
+            if suffix in IMAGE_SUFFIXES:
+                continue
+            if suffix == ".txt" and any(
+                p.with_suffix(s).is_file() or p.with_suffix(s.upper()).is_file()
+                for s in IMAGE_SUFFIXES
+            ):
+                continue  # a sidecar: its image's captions
+            counts[suffix or "(no extension)"] += 1
+    return dict(sorted(counts.items()))
+
+
 def iter_source(source: Path, *, image_root: Path | None = None) -> Iterator[SourceItem]:
     """Dispatch on what ``source`` is."""
+    check_source(source)
     if source.is_dir():
         return iter_folder(source)
-    if not source.exists():
-        raise UserInputError(
-            f"source {source} does not exist; give a folder, a .csv/.jsonl list or a COCO .json"
-        )
     suffix = source.suffix.lower()
     if suffix == ".csv":
         return iter_csv(source)
@@ -231,13 +277,7 @@ def iter_source(source: Path, *, image_root: Path | None = None) -> Iterator[Sou
         return iter_jsonl(source)
     if suffix == ".json":
         return iter_coco(source, image_root)
-    if suffix in IMAGE_SUFFIXES:
-        return iter(
-            [SourceItem(path=source, captions=sidecar_captions(source), origin=str(source))]
-        )
-    raise UserInputError(
-        f"cannot read source {source}: give a folder, a .csv/.jsonl list, a COCO .json or an image"
-    )
+    return iter([SourceItem(path=source, captions=sidecar_captions(source), origin=str(source))])
 
 
 def iter_sources(
@@ -245,6 +285,14 @@ def iter_sources(
     *,
     captions: Path | None = None,
     image_root: Path | None = None,
+) -> Iterator[SourceItem]:
+    for src in sources:  # every source checked before the first image is read
+        check_source(Path(src))
+    return _iter_sources(sources, captions=captions, image_root=image_root)
+
+
+def _iter_sources(
+    sources: Sequence[Path | str], *, captions: Path | None, image_root: Path | None
 ) -> Iterator[SourceItem]:
     extra = caption_map(Path(captions)) if captions else {}
     for src in sources:
