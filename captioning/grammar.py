@@ -57,7 +57,7 @@ SENSITIVE_ROOTS: dict[str, tuple[str, ...]] = {
 # the category words themselves, not what lies under them ("woman", "mother" are people,
 # not a gender term)
 SENSITIVE_SENSES: dict[str, tuple[str, ...]] = {
-    "gender": ("female.n.02", "male.n.02", "sex.n.04", "gender.n.01", "transgender.n.01"),
+    "gender": ("female.n.02", "male.n.02", "sex.n.04", "gender.n.01"),
 }
 # identity terms WordNet 3.0 lacks or files under a neutral sense ("deaf" is first
 # an adjective of hearing, "transgender" is missing)
@@ -102,6 +102,7 @@ def _inflect() -> Any:
     return inflect.engine()
 
 
+@cache
 def article(word: str) -> str:
     """``a`` or ``an`` for ``word``, by sound (inflect)."""
     return str(_inflect().a(word)).split(" ", 1)[0]
@@ -149,6 +150,7 @@ def gerund(verb: str) -> str | None:
     return f"{forms[0]} {rest}".strip()
 
 
+@cache
 def countable(word: str) -> bool:
     """False for mass nouns ("equipment", "coffee", "money"): lemminflect has no
     plural, or the plural is MASS_NOUN_GAP rarer than the singular in English text
@@ -173,10 +175,27 @@ def _wn() -> Any:
     return wordnet()
 
 
+@cache
+def _sense_counts() -> dict[str, int]:
+    """WordNet's ``index.sense`` as sense key -> tag count, read once (NLTK's
+    ``Lemma.count`` searches the file on every call: ~2 ms each)."""
+    from evokegraph.lexicons.wordnet import prepare
+
+    path = prepare() / "corpora" / "wordnet" / "index.sense"
+    out: dict[str, int] = {}
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            parts = line.split()
+            if len(parts) == 4:
+                out[parts[0]] = int(parts[3])
+    return out
+
+
 def _uses(synset: Any, word: str) -> int:
     """How often WordNet's tagged corpus (SemCor) uses ``word`` in this sense."""
     key = word.replace(" ", "_").casefold()
-    return sum(lem.count() for lem in synset.lemmas() if lem.name().casefold() == key)
+    counts = _sense_counts()
+    return sum(counts.get(lem.key(), 0) for lem in synset.lemmas() if lem.name().casefold() == key)
 
 
 _CLASSES: dict[str, WordClass] = {"NOUN": "NOUN", "VERB": "VERB", "ADJ": "ADJ"}
@@ -216,27 +235,29 @@ def word_class(word: str, stored: str = "NOUN") -> WordClass:
     return _CLASSES.get(choice, "OTHER")
 
 
-def _under(synset: Any, roots: frozenset[str]) -> bool:
-    if synset.name() in roots:
-        return True
-    seen = synset.closure(lambda s: s.hypernyms() + s.instance_hypernyms())
-    return any(s.name() in roots for s in seen)
-
-
 @cache
-def _root_sets() -> dict[str, frozenset[str]]:
-    return {k: frozenset(v) for k, v in SENSITIVE_ROOTS.items()}
+def _categories() -> dict[str, str]:
+    """Synset name -> category for every synset at or under a sensitive root,
+    plus the exact senses (built once: one hyponym walk per root)."""
+    wn = _wn()
+    out: dict[str, str] = {}
+    for category, roots in SENSITIVE_ROOTS.items():
+        for name in roots:
+            root = wn.synset(name)
+            for s in [root, *root.closure(lambda x: x.hyponyms())]:
+                out.setdefault(s.name(), category)
+    for category, names in SENSITIVE_SENSES.items():
+        for name in names:
+            out.setdefault(name, category)
+    return out
 
 
 def _noun_category(synset: Any, word: str = "") -> str | None:
     if synset.instance_hypernyms():
         return None  # a named individual or place, not a group of people
-    for category, roots in _root_sets().items():
-        if _under(synset, roots):
-            return category
-    for category, names in SENSITIVE_SENSES.items():
-        if synset.name() in names:
-            return category
+    category = _categories().get(synset.name())
+    if category is not None:
+        return category
     named = [lem.name() for lem in synset.lemmas() if lem.name().casefold() == word.casefold()]
     if synset.lexname() == "noun.person" and any(n[:1].isupper() for n in named or [""]):
         return "nationality, faith or group"
