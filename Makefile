@@ -12,7 +12,7 @@ DB     ?= demo.kb
 APT_RUNTIME := wordnet-base wordnet-sense-index
 APT_TEST    := $(APT_RUNTIME) chromium
 
-.PHONY: demo test check setup setup-dev apt-runtime apt-test clean
+.PHONY: demo test test-fast check setup setup-dev apt-runtime apt-test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -55,6 +55,12 @@ check: setup-dev
 
 test: check
 	$(BIN)/python -m pytest -q
+
+# The quick loop while developing (no setup, no structure check): slow and Ray tests
+# are left to `make test`; test files are spread over two workers (pytest-xdist, one
+# file per worker at a time, so module fixtures are built once).
+test-fast:
+	$(BIN)/python -m pytest -q -m "not slow and not ray" -n 2 --dist loadfile
 
 clean:
 	rm -rf $(VENV) $(DB) $(DB).wal $(DB).thumbs sample build *.egg-info

@@ -57,6 +57,15 @@ def caption_cmd(
     vlm: Annotated[
         str, typer.Option("--vlm", help="Model spec for the vlm realizer, ENGINE:MODEL.")
     ] = "",
+    vlm_base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--vlm-base-url", help="OpenAI-compatible URL for the VLM (else OPENAI_BASE_URL)."
+        ),
+    ] = None,
+    vlm_api_key: Annotated[
+        str | None, typer.Option("--vlm-api-key", help="API key for the VLM (else OPENAI_API_KEY).")
+    ] = None,
     per_element: Annotated[
         int, typer.Option("--per-element", min=1, help="Captions per element and depth.")
     ] = 1,
@@ -77,11 +86,12 @@ def caption_cmd(
 ) -> None:
     """Write captions at depths of abstraction, each with its graph path."""
     from evokegraph import api
-    from evokegraph.models.presets import engine_options
+    from evokegraph.models.presets import ModelSpec, check_loader_options
     from evokegraph.views import resolve_image
 
     depths = check_depths(depth or DEFAULT_DEPTHS)
-    engine = engine_options(vlm, trust_remote_code, dtype, max_model_len)
+    model = ModelSpec(vlm, vlm_base_url, vlm_api_key, dtype, max_model_len, trust_remote_code)
+    check_loader_options(model)
     with open_kb(ctx) as kb:
         ids = [resolve_image(kb, i) for i in image] if image else None
         total = len(ids) if ids else kb.stats().images
@@ -96,8 +106,7 @@ def caption_cmd(
                 sample=sample,
                 force=force,
                 preset=preset,
-                vlm=vlm,
-                engine_options=engine,
+                vlm=model,
                 progress=_Bar(bar, total),
             )
     rows = [

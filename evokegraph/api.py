@@ -26,6 +26,7 @@ from evokegraph.errors import UserInputError
 from evokegraph.graph.protocol import FileStore
 from evokegraph.graph.store import GraphStore, StoreConfig, open_store
 from evokegraph.levels import DEFAULT_DEPTHS, check_depths
+from evokegraph.models.presets import ModelSpec
 from evokegraph.runs import Advances, Progress, RunContext, as_progress
 
 if TYPE_CHECKING:
@@ -145,7 +146,7 @@ def caption(
     sample: bool = False,
     force: bool = False,
     preset: str = "project",
-    vlm: str = "",
+    vlm: str | ModelSpec = "",
     engine_options: Mapping[str, Any] | None = None,
     progress: Advances | None = None,
 ) -> CaptionSummary:
@@ -163,12 +164,13 @@ def caption(
     from evokegraph.views import resolve_image
 
     depths = check_depths(int(d) for d in (depths or DEFAULT_DEPTHS))
-    engine = dict(engine_options or {})
+    model = vlm if isinstance(vlm, ModelSpec) else ModelSpec(vlm)
+    engine = {**model.engine_options(), **dict(engine_options or {})}
     if check_preset(preset) == "reference":
         realizer, per_element, sample = "vlm", 1, False
-        options: dict[str, Any] = reference_realizer_options(vlm, **engine)
+        options: dict[str, Any] = reference_realizer_options(model.spec, **engine)
     elif realizer == "vlm":
-        options = {"spec": vlm, "engine_options": engine}
+        options = {"spec": model.spec, "engine_options": engine}
     else:
         options = {"seed": seed} if realizer == "template" else {}
     config = CaptionConfig(

@@ -294,3 +294,36 @@ def _jpeg(path: Path, color: tuple[int, int, int], caption: str | None = None) -
 def jpeg() -> Callable[..., Path]:
     """``jpeg(path, color, caption=None)``: a 16x16 JPEG, its caption in a sidecar .txt."""
     return _jpeg
+
+
+# -- the bundled sample, ingested once per session --------------------------------
+@pytest.fixture(scope="session")
+def ingested_sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The bundled sample written and ingested once per session with the offline
+    defaults (caption-text + contextual): (the closed .kb file, the sample folder).
+    Tests take a private copy with :func:`sample_kb`, never this file."""
+    from evokegraph.ingest.runner import IngestConfig, ingest
+    from evokegraph.ingest.sample import write_sample
+
+    root = tmp_path_factory.mktemp("ingested_sample")
+    write_sample(root / "sample")
+    with LadybugStore(root / "sample.kb", create=True) as kb:
+        s = ingest(kb, [root / "sample"], IngestConfig())
+        assert s.failed == 0 and s.new > 0
+    return root / "sample.kb", root / "sample"
+
+
+def copy_kb(src: Path, dest: Path) -> Path:
+    """A private copy of a closed LadybugDB file (and its side files) in ``dest``."""
+    import shutil
+
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in src.parent.glob(src.name + "*"):
+        shutil.copy2(f, dest / f.name)
+    return dest / src.name
+
+
+@pytest.fixture
+def sample_kb(ingested_sample: tuple[Path, Path], tmp_path: Path) -> Path:
+    """This test's own copy of the ingested sample (a .kb path, closed)."""
+    return copy_kb(ingested_sample[0], tmp_path / "sample_kb")

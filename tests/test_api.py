@@ -146,3 +146,14 @@ def test_api_ingest_runs_the_ray_engine_to_the_local_graph(
             assert snapshot(kb) == want  # type: ignore[operator]
     finally:
         ray.shutdown()
+
+
+def test_a_second_ingest_of_the_session_sample_skips_everything(
+    sample_kb: Path, ingested_sample: tuple[Path, Path]
+) -> None:
+    """The session's ingested sample (copied for this test), run again through the API."""
+    with evokegraph.open_kb(sample_kb) as kb:
+        before = kb.stats()
+        s = api.ingest(kb, ingested_sample[1])
+        assert (s.new, s.failed, s.skipped) == (0, 0, before.images)
+        assert kb.stats() == before.model_copy(update={"runs": before.runs + 1})
