@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pydantic import BaseModel, ConfigDict, ValidationError
+
 from evokegraph.errors import UserInputError
 
 
@@ -165,3 +167,29 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
 def _parser_type(f: OptionField) -> Callable[[str], Any]:
     base = f.cli_type
     return base if base in (int, float) else str
+
+
+class BackendOptions(BaseModel):
+    """A stage backend's declared options (as llm's model ``Options`` classes): typed,
+    defaulted, nothing else allowed. A backend registers its class with its factory
+    (:meth:`evokegraph.registry.Registry.add`); ``-o KEY=VALUE`` values are
+    validated by it, and ``evokegraph backends`` lists its fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @classmethod
+    def parse(cls, owner: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        """``values`` checked and converted (``"3"`` -> 3); one line naming the bad one."""
+        try:
+            return cls.model_validate(dict(values)).model_dump(exclude_unset=True)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"]) or "options"
+            known = ", ".join(cls.model_fields)
+            raise UserInputError(
+                f"{owner} option {where}: {err['msg']} (options: {known})"
+            ) from None
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        return {k: f.default for k, f in cls.model_fields.items()}

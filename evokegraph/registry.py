@@ -8,13 +8,26 @@ select them by that name on the command line.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Generic, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 
 from evokegraph.errors import RegistryError
 
 T = TypeVar("T")
+
+
+@runtime_checkable
+class Declared(Protocol):
+    """A declared options class (:class:`evokegraph.options.BackendOptions`)."""
+
+    model_fields: ClassVar[dict[str, Any]]
+
+    @classmethod
+    def parse(cls, owner: str, values: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]: ...
 
 
 class Registry(Generic[T]):
@@ -74,21 +87,31 @@ class Registry(Generic[T]):
     def names(self) -> list[str]:
         return sorted(self._factories)
 
+    def declared(self, name: str) -> Declared | None:
+        """The declared options class of ``name`` (a ``BackendOptions``), if any."""
+        cls = self.options(name)
+        return cls if isinstance(cls, Declared) else None
+
     def accepts(self, name: str) -> frozenset[str]:
-        """The keyword options the factory registered as ``name`` takes (from
-        its signature), so that a CLI passes each backend only its own options
-        without a table of backend names."""
+        """The keyword options ``name`` takes: its declared options' fields, with the
+        factory's own keywords (model spec, engine) where it declares none or more."""
         self._check(name)
         params = inspect.signature(self._factories[name]).parameters.values()
-        return frozenset(
+        own = {
             p.name
             for p in params
             if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-        )
+        }
+        declared = self.declared(name)
+        return frozenset(own | set(declared.model_fields if declared else ()))
 
     def defaults(self, name: str) -> dict[str, object]:
-        """The keyword options of ``name`` with their defaults (``...``: required)."""
+        """The keyword options of ``name`` with their defaults (``...``: required):
+        its declared options where it declares them, else its factory's keywords."""
         self._check(name)
+        declared = self.declared(name)
+        if declared is not None:
+            return declared.defaults()
         params = inspect.signature(self._factories[name]).parameters.values()
         return {
             p.name: ... if p.default is inspect.Parameter.empty else p.default
@@ -105,7 +128,13 @@ class Registry(Generic[T]):
             raise RegistryError(f"unknown {self.kind} {name!r}; known: {known}")
 
     def create(self, name: str, /, **kwargs: object) -> T:
+        """Build ``name``; its declared options (if any) are validated and converted
+        first, the other keywords (model spec, engine) go to the factory as given."""
         self._check(name)
+        declared = self.declared(name)
+        if declared is not None:
+            mine = {k: v for k, v in kwargs.items() if k in declared.model_fields}
+            kwargs = {**kwargs, **declared.parse(f"{self.kind} {name}", mine)}
         return self._factories[name](**kwargs)
 
     def __contains__(self, name: object) -> bool:

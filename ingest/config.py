@@ -136,5 +136,7 @@ def backend_table() -> list[dict[str, str]]:
         for name, text in registry.describe().items():
             opts = registry.defaults(name)
             shown = [f"{k}={v!r}" for k, v in opts.items() if k not in _PLUMBING]
+            if registry.declared(name) is not None:
+                shown.append("(declared)")
             rows.append({"kind": kind, "name": name, "options": " ".join(shown), "help": text})
     return rows

@@ -96,3 +96,24 @@ def test_stage_options_follow_the_registries() -> None:
     src = (Path(__file__).resolve().parents[1] / "ingest" / "cli.py").read_text()
     names = "|".join(re.escape(n) for n in [*EXTRACTORS.names(), *MINERS.names()])
     assert not re.findall(rf'(==|!=|\bin)\s*\(?"({names})"', src)
+
+
+def test_declared_backend_options_validate_convert_and_list() -> None:
+    """A backend's declared options (BackendOptions): -o values are typed and checked
+    through its class, and the registry lists its fields and defaults."""
+    from evokegraph.errors import UserInputError
+    from evokegraph.options import BackendOptions
+    from evokegraph.registry import Registry
+
+    class KOptions(BackendOptions):
+        top_k: int = 5
+
+    made: list[dict[str, object]] = []
+    reg: Registry[object] = Registry("extractor")
+    with reg.registered("k", lambda spec="", **kw: made.append({"spec": spec, **kw}), "", KOptions):
+        reg.create("k", top_k="3", spec="openai:m")
+        assert made == [{"spec": "openai:m", "top_k": 3}]
+        assert reg.defaults("k") == {"top_k": 5} and "top_k" in reg.accepts("k")
+        with pytest.raises(UserInputError, match="extractor k option top_k: .*integer"):
+            reg.create("k", top_k="many")
+    assert "k" not in reg  # the fake is gone with its fixture block

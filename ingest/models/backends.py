@@ -17,12 +17,15 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field
 
 from evokegraph.errors import ModelOutputError
 from evokegraph.ingest.models import parsing, prompts
 from evokegraph.ingest.stages import EXTRACTORS, MINERS, Extraction, ImageItem, MiningInput
 from evokegraph.models.chat import ChatEngine, ChatRequest, load_engine
+from evokegraph.options import BackendOptions
 from evokegraph.paths import cache_dir
 from evokegraph.records import Element, Evocation, concept_key
 from evokegraph.runs import Failed
@@ -110,6 +113,21 @@ class _EngineBackend:
         if self.policy == "raise":
             raise ModelOutputError(reason, raw=raw)
         return Failed(reason, raw=raw)
+
+
+class LLMOptions(BackendOptions):
+    """The ``llm`` miner's options (its model: ``--llm`` / ``IngestConfig.llm``)."""
+
+    per_distance: int = Field(3, ge=1, description="associations per element and distance")
+    prompt: Literal["project", "reference"] = "project"
+    temperature: float | None = Field(None, description="default: 0, or 1.0 (reference)")
+    seed: int = 0
+
+
+class VLMOptions(BackendOptions):
+    """The ``vlm`` extractor's options (its model: ``--vlm`` / ``IngestConfig.vlm``)."""
+
+    top_k: int = Field(5, ge=1, description="salient elements per image")
 
 
 class LLMMiner(_EngineBackend):
@@ -262,5 +280,7 @@ class VLMExtractor(_EngineBackend):
         return out
 
 
-MINERS.add("llm", LLMMiner, "associations from an LLM (--llm ENGINE:MODEL)")
-EXTRACTORS.add("vlm", VLMExtractor, "elements from a vision-language model (--vlm ENGINE:MODEL)")
+MINERS.add("llm", LLMMiner, "associations from an LLM (--llm ENGINE:MODEL)", LLMOptions)
+EXTRACTORS.add(
+    "vlm", VLMExtractor, "elements from a vision-language model (--vlm ENGINE:MODEL)", VLMOptions
+)
