@@ -301,18 +301,7 @@ def ingest_cmd(
         )
         with open_kb(ctx, create=True) as kb:
             summary = api.ingest(kb, sources, config, preset=preset, engine="ray", ray=options)
-        run = summary.shards
-        assert run is not None and run.load is not None
-        console.print(
-            f"shards: {run.run} of {run.total} computed in this run "
-            f"({run.total - run.run} already done) in {run.root}",
-            highlight=False,
-        )
-        console.print(
-            f"loaded ({run.load.mode}) in {run.load.seconds['total']:.1f} s: {run.load.rows}",
-            highlight=False,
-            soft_wrap=True,
-        )
+        _print_shards(summary)
         _print_summary(summary, dry_run, sources)
         return
     with open_kb(ctx, read_only=dry_run) as kb:
@@ -336,6 +325,21 @@ def ingest_cmd(
                 NO_CAPTION_HINT.format(n=uncaptioned), soft_wrap=True, highlight=False
             )
         raise typer.Exit(EXIT_FAILURES)
+
+
+def _print_shards(summary: Summary) -> None:
+    run = summary.shards
+    assert run is not None and run.load is not None
+    console.print(
+        f"shards: {run.run} of {run.total} computed in this run "
+        f"({run.total - run.run} already done) in {run.root}",
+        highlight=False,
+    )
+    console.print(
+        f"loaded ({run.load.mode}) in {run.load.seconds['total']:.1f} s: {run.load.rows}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 NO_CAPTION_HINT = (
