@@ -280,7 +280,8 @@ def eval_sheet_cmd(
             kb, reference, out, key, distance or list(DISTANCES), seed, limit, force
         )
     console.print(
-        f"{len(sheet.rows)} rows for {len(sheet.key.items)} elements: {paths[0]}, {paths[1]}; "
+        f"{len(sheet.rows)} rows for {len(sheet.key.items)} elements: {paths[0]}, {paths[1]} "
+        f"(for the raters, with {paths[0].parent / 'INSTRUCTIONS.txt'}); "
         f"key (keep it from the raters): {paths[2]}",
         highlight=False,
     )

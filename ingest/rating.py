@@ -67,6 +67,18 @@ TARGET_ACCEPT: dict[int, float] = {1: 0.70, 2: 0.70, 3: 0.70, 4: 0.50, 5: 0.50}
 TARGET_GAP = 0.25
 TARGET_COVERAGE = 0.90
 KEY_VERSION = 1
+INSTRUCTIONS = """\
+Rating sheet (sheet.csv or sheet.jsonl): one row per word.
+
+For each row, read the scene (caption), the element of the scene and the
+distance with its definition (1 = near synonym .. 5 = full abstraction). Put
+1 (or yes / y) in the accept column when the word is a plausible association
+of that element, in that scene, at about that distance; else 0 (or no / n).
+Rate every row; change no other column. The words come from several sources,
+mixed and unlabelled: judge each word on its own.
+
+Return the filled sheet; it is scored with `evokegraph eval ratings KEY SHEET...`.
+"""
 
 
 # -- the sheet and its key -------------------------------------------------------
@@ -428,6 +440,7 @@ def write_sheet(sheet: Sheet, out: Path, key_path: Path, force: bool = False) ->
         encoding="utf-8",
     )
     key_path.write_text(sheet.key.model_dump_json(indent=1) + "\n", encoding="utf-8")
+    (out / "INSTRUCTIONS.txt").write_text(INSTRUCTIONS, encoding="utf-8")
     return paths
 
 

@@ -233,6 +233,7 @@ def test_sheet_files_round_trip(written: tuple[Key, Path], tmp_path: Path) -> No
     jsonl = [json.loads(x) for x in (sheet_csv.with_suffix(".jsonl")).read_text().splitlines()]
     assert [r["row"] for r in jsonl] == [k.row for k in key.rows]
     assert Key.model_validate_json((tmp_path / "key.json").read_text()) == key
+    assert "accept" in (sheet_csv.parent / "INSTRUCTIONS.txt").read_text()
     assert set(read_sheet(rewrite(sheet_csv, fill(" Yes ")), key).values()) == {True}
     with pytest.raises(UserInputError, match="exists"):  # a rater's work is not overwritten
         write_sheet(build_sheet(matched_items()), tmp_path / "r", tmp_path / "key.json")
