@@ -27,8 +27,15 @@ the 90% mark).
 Each figure line ends with the load average when it was taken: on a shared
 machine, figures taken under load are not comparable.
 
+Part 3 (``--rss 20000,100000``): peak RSS of ``load`` (shards into an empty
+KB, ASSOCIATED_WITH rebuilt) and of the runner's write path (``GraphStore.write``
+of each shard's records, one transaction per shard, then the ASSOCIATED_WITH
+rebuild) at each size, each in a fresh child process (its own peak, from
+``wait4``); the shards are written first, by the parent.
+
 Usage: python bench/bench_load.py [--images 20000] [--repeat 1] [--ray-images 2000]
        [--ray-shard 250] [--ray-batch 128] [--no-ray-pinned] [--skip-store] [--skip-ray]
+       [--rss 20000,100000]
 """
 
 from __future__ import annotations
@@ -160,9 +167,35 @@ def part_store(args: argparse.Namespace, tmp: Path) -> None:
         line(name, spent, cpu, f"(AW rebuild apart: {rep.seconds['associations']:.2f} s)")
     wr, wr_cpu, _ = _timed(write, args.repeat)
     line("GraphStore.write, one per shard", wr, wr_cpu, f"(the runner's path, {len(batches)} tx)")
+    skip_everything(tmp, batches)
     print(
         f"machine: {os.cpu_count()} cores; best of {args.repeat} run(s) each; "
         "the incremental load's KB held 2,048 other images"
+    )
+
+
+def skip_everything(tmp: Path, batches: list[Any]) -> None:
+    """A rerun that skips every stored image: the look-up of every image's stored
+    record and stage keys, a batch of 2,048 ids at a time as the runner asks, on a
+    KB that holds them all; nothing is written (the stats must not move)."""
+    path = tmp / "rerun.kb"
+    with LadybugStore(path, create=True) as kb:
+        for b in batches:
+            kb.write(b)
+        kb.recompute_associations()
+    ids = [e.image.id for b in batches for e in b.images]
+    with LadybugStore(path) as kb:
+        before = kb.stats()
+        t, c = time.perf_counter(), time.process_time()
+        found = 0
+        for start in range(0, len(ids), SHARD):
+            found += len(kb.image_records(ids[start : start + SHARD]))
+        wall, cpu = time.perf_counter() - t, time.process_time() - c
+        assert found == len(ids) and kb.stats() == before
+    print(
+        f"skip-everything rerun of {len(ids):,} stored images: look-ups {wall:.2f} s "
+        f"(cpu {cpu:.2f} s), nothing written  [{_load_avg()}]",
+        flush=True,
     )
 
 
@@ -265,6 +298,50 @@ def part_ray(args: argparse.Namespace, tmp: Path) -> None:
     print(f"machine: {os.cpu_count()} cores, {_load_avg()}")
 
 
+def _child_peak_mib(fn: Any) -> tuple[float, float]:
+    """Run ``fn`` in a forked child; (its peak RSS in MiB, wall seconds)."""
+    t = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:  # the child
+        code = 0
+        try:
+            fn()
+        except BaseException:  # noqa: BLE001 - report and exit non-zero
+            import traceback
+
+            traceback.print_exc()
+            code = 1
+        os._exit(code)
+    _, status, usage = os.wait4(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit("the measured child failed")
+    return usage.ru_maxrss / 1024, time.perf_counter() - t
+
+
+def part_rss(args: argparse.Namespace, tmp: Path) -> None:
+    for n in [int(x) for x in args.rss.split(",")]:
+        shards = make_shards(tmp / f"rss{n}", n, args.seed)
+
+        def load(n: int = n, shards: S.ShardSet = shards) -> None:
+            with LadybugStore(tmp / f"load{n}.kb", create=True) as kb:
+                bulk.load(kb, shards)
+
+        def write(n: int = n, shards: S.ShardSet = shards) -> None:
+            with LadybugStore(tmp / f"write{n}.kb", create=True) as kb:
+                kb.defer_checkpoints(30.0)
+                for shard in shards.shards:
+                    kb.write(S.shard_batch(shard))
+                kb.defer_checkpoints(None)
+                kb.recompute_associations()
+
+        for name, fn in (("load", load), ("write path (runner)", write)):
+            peak, wall = _child_peak_mib(fn)
+            print(
+                f"peak RSS, {name:<20} {n:>7} images: {peak:8,.0f} MiB  ({wall:.0f} s)  [{_load_avg()}]",
+                flush=True,
+            )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=20_000)
@@ -281,12 +358,17 @@ def main() -> None:
     ap.add_argument("--skip-store", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=1, help="runs per figure; the best is shown")
+    ap.add_argument(
+        "--rss", default="", help="sizes (images) to measure peak RSS at, e.g. 20000,100000"
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         if not args.skip_store:
             part_store(args, Path(tmp))
         if not args.skip_ray:
             part_ray(args, Path(tmp))
+        if args.rss:
+            part_rss(args, Path(tmp))
 
 
 if __name__ == "__main__":

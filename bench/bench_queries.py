@@ -5,12 +5,16 @@ as bench_store.py), recomputes ASSOCIATED_WITH, then runs every named query
 ``--reps`` times with random parameters and prints p50/p99, and times a
 300-node concept view (networkx + pyvis, offline page).
 
-Usage: python bench/bench_queries.py [--images 100000] [--reps 20]
+``--db PATH`` keeps the built knowledge base there and reuses it on the next
+run (build once, measure often). Each figure line ends with the load average.
+
+Usage: python bench/bench_queries.py [--images 100000] [--reps 20] [--db PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
@@ -42,40 +46,75 @@ def params_for(name: str, rng: random.Random, n_images: int) -> dict[str, object
     }[name]()
 
 
+def _load_avg() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def build(db: Path, images: int, rng: random.Random) -> None:
+    """The synthetic KB at ``db`` (kept when it holds ``images`` images already)."""
+    if db.exists():
+        with LadybugStore(db, read_only=True) as kb:
+            if kb.stats().images == images:
+                print(f"reusing {db} ({images} images)", flush=True)
+                return
+        raise SystemExit(f"{db} exists and does not hold {images} images; pass another --db")
+    t = time.perf_counter()
+    with LadybugStore(db, create=True) as kb:
+        for start in range(0, images, 10_000):
+            kb.write(synthetic_batch(start, min(10_000, images - start), rng))
+        t_aw = time.perf_counter()
+        kb.recompute_associations()
+        t_aw = time.perf_counter() - t_aw
+        s = kb.stats()
+    print(
+        f"built {s.images} images, {s.evokes} EVOKES, {s.associated_with} ASSOCIATED_WITH "
+        f"in {time.perf_counter() - t:.0f} s (ASSOCIATED_WITH rebuild {t_aw:.1f} s)  [{_load_avg()}]",
+        flush=True,
+    )
+
+
+def timed(fn: object, reps: int) -> tuple[float, float]:
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()  # type: ignore[operator]
+        times.append(1000 * (time.perf_counter() - t))
+    times.sort()
+    return statistics.median(times), times[min(len(times) - 1, int(0.99 * len(times)))]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=100_000)
     ap.add_argument("--reps", type=int, default=20)
     ap.add_argument("--global-reps", type=int, default=3, help="reps for whole-graph aggregations")
+    ap.add_argument("--db", type=Path, default=None, help="build here and keep (reused if present)")
+    ap.add_argument(
+        "--views", action=argparse.BooleanOptionalAction, default=True,
+        help="also load the whole concept network into networkx and render a view",
+    )  # fmt: skip
     args = ap.parse_args()
     rng = random.Random(0)
-    with tempfile.TemporaryDirectory() as tmp, LadybugStore(Path(tmp) / "q.kb", create=True) as kb:
-        t = time.perf_counter()
-        for start in range(0, args.images, 10_000):
-            kb.write(synthetic_batch(start, min(10_000, args.images - start), rng))
-        kb.recompute_associations()
-        s = kb.stats()
-        print(
-            f"built {s.images} images, {s.evokes} EVOKES, {s.associated_with} ASSOCIATED_WITH "
-            f"in {time.perf_counter() - t:.0f} s"
-        )
-        for name in catalogue():
-            reps = (
-                args.global_reps
-                if name in ("context_dependent", "cooccurrence", "top_concepts")
-                else args.reps
-            )
-            times = []
-            for _ in range(reps):
-                p = params_for(name, rng, args.images)
-                t = time.perf_counter()
-                run(kb, name, p)
-                times.append(1000 * (time.perf_counter() - t))
-            times.sort()
-            p99 = times[min(len(times) - 1, int(0.99 * len(times)))]
+    with tempfile.TemporaryDirectory() as tmp:
+        db = args.db or Path(tmp) / "q.kb"
+        build(db, args.images, rng)
+        kb = LadybugStore(db, read_only=True)
+        for name, q in catalogue().items():
+            reps = args.global_reps if q.whole_graph else args.reps
+            p50, p99 = timed(lambda n=name: run(kb, n, params_for(n, rng, args.images)), reps)
             print(
-                f"  {name:<20} p50 {statistics.median(times):9.1f} ms   p99 {p99:9.1f} ms   ({reps} runs)"
+                f"  {name:<20} p50 {p50:9.1f} ms   p99 {p99:9.1f} ms   ({reps} runs)  [{_load_avg()}]",
+                flush=True,
             )
+        img = lambda: f"{rng.randrange(args.images):064x}"  # noqa: E731
+        for depth in (5, 6, 7):
+            p50, p99 = timed(lambda d=depth: kb.context(img(), d), args.reps)
+            print(
+                f"  context depth {depth:<6} p50 {p50:9.1f} ms   p99 {p99:9.1f} ms   ({args.reps} runs)  [{_load_avg()}]",
+                flush=True,
+            )
+        if not args.views:
+            return
         t = time.perf_counter()
         g = analytics.concept_graph(kb)
         t_graph = time.perf_counter() - t

@@ -7,12 +7,16 @@ store reads, graph drawing data, Jinja2 rendering) through FastAPI's
 in-process test client, so the figure is server time without a network hop.
 Then makes ``--thumbs`` thumbnails from 1024x768 JPEGs with the app's cache.
 
-Usage: python bench/bench_serve.py [--images 100000] [--reps 200] [--thumbs 300]
+``--db PATH`` keeps the built knowledge base there and reuses it on the next
+run. Each figure line ends with the load average.
+
+Usage: python bench/bench_serve.py [--images 100000] [--reps 200] [--thumbs 300] [--db PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
@@ -27,7 +31,17 @@ from evokegraph.graph.ladybug_store import LadybugStore  # noqa: E402
 from evokegraph.graph.store import StoreConfig  # noqa: E402
 
 
+def _load_avg() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def build(db: Path, images: int, rng: random.Random) -> list[str]:
+    if db.exists():
+        with LadybugStore(db, read_only=True) as kb:
+            if kb.stats().images != images:
+                raise SystemExit(f"{db} does not hold {images} images; pass another --db")
+            print(f"reusing {db} ({images} images)", flush=True)
+            return [r["n"] for r in kb.query("MATCH (c:Concept) RETURN c.name AS n ORDER BY n")]
     t = time.perf_counter()
     with LadybugStore(db, create=True) as kb:
         for start in range(0, images, 10_000):
@@ -82,7 +96,7 @@ def pages(db: Path, images: int, names: list[str], reps: int, rng: random.Random
             p50, p95, worst = latency(client, urls)
             print(
                 f"  {name:<30} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   max {worst:7.1f} ms"
-                f"   ({len(urls)} requests)",
+                f"   ({len(urls)} requests)  [{_load_avg()}]",
                 flush=True,
             )
 
@@ -119,10 +133,11 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=100_000)
     ap.add_argument("--reps", type=int, default=200)
     ap.add_argument("--thumbs", type=int, default=300)
+    ap.add_argument("--db", type=Path, default=None, help="build here and keep (reused if present)")
     args = ap.parse_args()
     rng = random.Random(0)
     with tempfile.TemporaryDirectory() as tmp:
-        db = Path(tmp) / "serve.kb"
+        db = args.db or Path(tmp) / "serve.kb"
         names = build(db, args.images, rng)
         pages(db, args.images, names, args.reps, rng)
         thumbs(Path(tmp), args.thumbs)
