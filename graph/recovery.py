@@ -12,6 +12,7 @@ says so in one line and names what to do.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from evokegraph.errors import DiskFullError, StoreError, WriterLockedError, disk
 # finds the file recovered)
 _NEEDS_RECOVERY = ("recovery is pending", "wal file is corrupted", "basic_string")
 RECOVERY_ATTEMPTS = 3
+WAIT_FOR_WRITER_S = 30.0
 
 
 def needs_recovery(exc: BaseException) -> bool:
@@ -35,13 +37,21 @@ def open_database(path: Path, *, read_only: bool) -> Any:
     (see :func:`needs_recovery`) is recovered first."""
     import ladybug
 
-    try:
-        return ladybug.Database(str(path), read_only=read_only)
-    except (RuntimeError, ValueError) as exc:
-        if not needs_recovery(exc):
-            raise
-    recover(path)
-    return ladybug.Database(str(path), read_only=read_only)
+    deadline = time.monotonic() + WAIT_FOR_WRITER_S
+    while True:
+        try:
+            return ladybug.Database(str(path), read_only=read_only)
+        except (RuntimeError, ValueError) as exc:
+            if not needs_recovery(exc):
+                raise
+        try:
+            recover(path)
+        except WriterLockedError:
+            # a live writer is checkpointing: its checkpoint ends the pending
+            # state; a read-only opener waits for it instead of failing
+            if not read_only or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def recover(path: Path) -> None:
