@@ -146,6 +146,12 @@ def cypher(
     from evokegraph.params import parse_params
 
     params = parse_params(param or [])
+    unset = [n for n in dialect.parameters(query) if n not in params]
+    if unset:
+        raise UserInputError(
+            f"the query uses {', '.join('$' + n for n in unset)} but no value was given; pass "
+            + " ".join(f"-p {n}=VALUE" for n in unset)
+        )
     backend = ""
     try:
         with open_kb(ctx, read_only=not write) as kb:

@@ -127,12 +127,13 @@ def print_table(
         max(len(w) for text in [str(c), *(row[i] for row in cells)] for w in [*text.split(), ""])
         for i, c in enumerate(cols)
     ]
-    table = Table(title=title, show_lines=False)
+    # ... and the title (a run id) is never cut: the table is at least as wide
+    need = max(sum(widths) + 3 * len(cols) + 1, len(title or ""))
+    table = Table(title=title, show_lines=False, min_width=need)
     for c, w in zip(cols, widths, strict=True):
         table.add_column(str(c), min_width=w, overflow="fold")
     for row in cells:
         table.add_row(*row)
-    need = sum(widths) + 3 * len(cols) + 1
     console.print(table, width=max(console.width, need), crop=False)
 
 

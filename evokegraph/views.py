@@ -47,6 +47,29 @@ def _unique(ids: list[str], ref: str, kind: str) -> str:
     return ids[0]
 
 
+def _is_image(path: Path) -> bool:
+    """Whether Pillow recognises the file as a picture (reads the header only)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path):
+            return True
+    except (UnidentifiedImageError, OSError, ValueError):
+        return False
+
+
+def _not_an_image(path: Path, ref: str) -> str:
+    """Why a file that is no picture names no image, and the picture it may belong to."""
+    kind = f"a {path.suffix} file" if path.suffix else "a file"
+    beside = sorted(p for p in path.parent.glob(f"{path.stem}.*") if p != path and _is_image(p))
+    hint = (
+        f"; it may be the captions of {beside[0]}: `evokegraph show {beside[0]}`"
+        if beside
+        else "; give an image file, a stored path or an image id"
+    )
+    return f"{ref} is {kind}, not an image{hint}"
+
+
 def resolve_image(kb: GraphStore, ref: str) -> str:
     """The stored image a reference names: a full id, a unique id prefix (6+ hex
     digits), an image file (by content) or a path/URI the image was ingested from.
@@ -66,6 +89,8 @@ def resolve_image(kb: GraphStore, ref: str) -> str:
         image_id = hashlib.sha256(path.read_bytes()).hexdigest()
         if kb.query(Q_IMAGE_EXISTS, {"id": image_id}):
             return image_id
+        if not _is_image(path):
+            raise UserInputError(_not_an_image(path, ref))
         raise UserInputError(
             f"{ref} is not in the knowledge base (no image with its content, id "
             f"{image_id[:12]}...); ingest it with `evokegraph ingest {ref}`"

@@ -117,3 +117,20 @@ def explain(backend: str, message: str) -> str | None:
 def describe(backend: str, message: str) -> str:
     """A failed query's error as one line: cleaned, with the dialect where it matters."""
     return explain(backend, message) or clean(message)
+
+
+_LITERALS = re.compile(
+    r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|`[^`]*`|//[^\n]*|/\*.*?\*/", re.S
+)
+_PARAMETER = re.compile(r"\$(?:([A-Za-z_][A-Za-z0-9_]*)|`([^`]+)`|(\d+))")
+
+
+def parameters(query: str) -> list[str]:
+    """The ``$name`` parameters a Cypher text uses (not inside strings or
+    comments), sorted: a query run with one of them unset answers nothing on
+    LadybugDB and fails on Neo4j, so callers check before running it."""
+    names: set[str] = set()
+    for part in _LITERALS.split(query):
+        for m in _PARAMETER.finditer(part or ""):
+            names.add(next(g for g in m.groups() if g is not None))
+    return sorted(names)

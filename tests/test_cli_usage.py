@@ -293,3 +293,134 @@ def test_uncaptioned_images_get_one_hint_and_failures_show_whole_uris(tmp_path: 
     listing = cli("--db", db, "failures").stdout
     for name in ("first.jpg", "second.jpg"):
         assert str(d / name) in listing  # the uri whole, on one line
+
+
+# -- messages a user met on a fresh clone (issue 23) ---------------------------
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> Path:
+    """photos/kitty.jpg with its caption sidecar, a note, a pdf and a hidden file."""
+    from PIL import Image
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.new("RGB", (32, 24), (200, 120, 40)).save(folder / "kitty.jpg", "JPEG")
+    (folder / "kitty.txt").write_text("a kitten on a sofa\n")
+    (folder / "notes.txt").write_text("shopping list\n")
+    (folder / "report.pdf").write_bytes(b"%PDF-1.4\n")
+    (folder / ".DS_Store").write_bytes(b"\0")
+    assert cli("--db", str(tmp_path / "k.kb"), "init").returncode == 0
+    return folder
+
+
+def test_show_a_caption_file_names_its_picture(photos: Path) -> None:
+    db = str(photos.parent / "k.kb")
+    line = one_line_usage_error(
+        cli("--db", db, "show", "photos/kitty.txt", cwd=photos.parent), "show .txt"
+    )
+    assert "photos/kitty.txt is a .txt file, not an image" in line
+    assert "evokegraph show photos/kitty.jpg" in line and "evokegraph ingest" not in line
+    line = one_line_usage_error(
+        cli("--db", db, "show", "photos/notes.txt", cwd=photos.parent), "show"
+    )
+    assert "not an image; give an image file" in line
+
+
+@pytest.mark.parametrize(
+    ("source", "said"),
+    [
+        ("photos/kitty.txt", "holds the captions of photos/kitty.jpg"),
+        ("photos/report.pdf", "a .pdf file is not a source"),
+    ],
+)
+def test_ingest_refuses_a_non_source_before_anything_is_drawn(
+    photos: Path, source: str, said: str
+) -> None:
+    p = cli("--db", str(photos.parent / "k.kb"), "ingest", source, cwd=photos.parent)
+    line = one_line_usage_error(p, f"ingest {source}")
+    assert said in line and p.stdout == "", p.stdout  # no progress bar, no summary
+
+
+def test_ingest_summary_names_files_not_read_and_cannot_contradict_itself(photos: Path) -> None:
+    p = cli(
+        "--db",
+        str(photos.parent / "k.kb"),
+        "ingest",
+        "photos",
+        "--dry-run",
+        "--no-progress",
+        cwd=photos.parent,
+    )
+    assert p.returncode == 0, p.stderr
+    rows = {
+        cells[0].strip(): cells[1].strip()
+        for line in p.stdout.splitlines()
+        if line.startswith("│") and len(cells := line.strip("│").split("│")) == 2
+    }
+    assert (
+        rows["files not read (not images)"] == "1 .pdf, 1 .txt"
+    )  # notes.txt; kitty.txt is a sidecar
+    assert rows["files read from the sources"] == "1"
+    assert "failures recorded (per file and stage)" in rows and "seen" not in rows
+
+
+def test_a_table_title_is_never_cut(photos: Path) -> None:
+    env_cols = cli(
+        "--db",
+        str(photos.parent / "k.kb"),
+        "ingest",
+        "photos",
+        "--dry-run",
+        "--no-progress",
+        cwd=photos.parent,
+    )
+    title = next(line for line in env_cols.stdout.splitlines() if "ingest (dry run)" in line)
+    assert title.split("ingest (dry run) ", 1)[1].strip().startswith("ingest-"), title
+    assert len(title.split()[-1]) == len("ingest-20260101T000000-abcdef"), title  # the whole run id
+
+
+def test_query_run_refuses_a_bad_number_in_its_words(photos: Path) -> None:
+    db = str(photos.parent / "k.kb")
+    line = one_line_usage_error(
+        cli("--db", db, "query", "run", "evokes", "-p", "concept=cup", "-p", "limit=abc"),
+        "limit=abc",
+    )
+    assert "limit='abc' must be a whole number >= 0" in line and "Runtime exception" not in line
+    line = one_line_usage_error(
+        cli("--db", db, "query", "run", "evokes", "-p", "concept=cup", "-p", "limit=-1"), "limit=-1"
+    )
+    assert "limit=-1 must be a whole number >= 0" in line
+
+
+def test_cypher_names_an_unset_parameter(photos: Path) -> None:
+    db = str(photos.parent / "k.kb")
+    p = cli(
+        "--db", db, "cypher", "MATCH (c:Concept {name: $n}) WHERE c.pos <> '$x' RETURN c.name AS n"
+    )
+    line = one_line_usage_error(p, "cypher $n")
+    assert "uses $n but no value was given; pass -p n=VALUE" in line and "$x" not in line
+    ok = cli("--db", db, "cypher", "MATCH (c:Concept {name: $n}) RETURN c.name AS n", "-p", "n=cup")
+    assert ok.returncode == 0 and "no rows" in ok.stdout
+
+
+@pytest.mark.slow
+def test_stored_paths_are_normalised(photos: Path) -> None:
+    (photos.parent / "work").mkdir()
+    (photos / "kitty.txt").unlink()  # no caption: the image is stored, nothing is mined
+    db = str(photos.parent / "k.kb")
+    p = cli(
+        "--db",
+        db,
+        "ingest",
+        "work/../photos/kitty.jpg",
+        "--no-progress",
+        "--miner",
+        "lexical",
+        cwd=photos.parent,
+    )
+    assert p.returncode == 3, p.stderr  # the missing caption is a recorded failure
+    out = cli("--db", db, "cypher", "MATCH (i:Image) RETURN i.uris AS uris", "--json").stdout
+    import json
+
+    assert json.loads(out) == [{"uris": [str(photos / "kitty.jpg")]}]

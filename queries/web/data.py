@@ -368,6 +368,12 @@ def cypher(kb: GraphStore, text: str) -> dict[str, Any]:
     """The read-only Cypher box: the store refuses statements that write."""
     if not text.strip():
         return {"columns": [], "rows": [], "truncated": False}
+    unset = dialect.parameters(text)
+    if unset:
+        raise UserInputError(
+            f"The Cypher box takes no parameters: write the value of "
+            f"{', '.join('$' + n for n in unset)} into the query itself."
+        )
     try:
         rows = kb.query(text, {}, write=False)
     except ReadOnlyQueryError:
