@@ -604,21 +604,24 @@ class LadybugStore(reads.SharedReads):
                 raise query_limits.stopped_error(self._timeout_s) from None
             raise UserInputError(f"query failed: {str(exc).splitlines()[0]}") from None
 
-    def reader(self, timeout_s: float | None = None) -> LadybugStore:
+    def reader(self, timeout_s: float | None = None, threads: int | None = None) -> LadybugStore:
         """A handle for one thread's reads beside others (H24, query limits): its
         own connection on the same open database; each of its queries stops
-        after ``timeout_s``; closing it closes only that connection."""
+        after ``timeout_s`` and runs on at most ``threads`` threads (default: the
+        engine's, every core); closing it closes only that connection."""
         import ladybug
 
         if self._db is None:
             raise StoreError("a reader needs the store that opened the database")
         clone = copy.copy(self)
         clone._conn = ladybug.Connection(self._db)
-        clone._db = None  # type: ignore[assignment]
+        clone._db = None
         clone._checkpoint_every = None
         clone._timeout_s = timeout_s
         if timeout_s:
             clone._conn.set_query_timeout(max(1, round(timeout_s * 1000)))
+        if threads:
+            clone._conn.set_max_threads_for_exec(threads)
         return clone
 
     def interrupt(self) -> None:

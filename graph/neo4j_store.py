@@ -462,10 +462,11 @@ class Neo4jStore(reads.SharedReads):
             raise UserInputError(f"query failed: {str(exc).splitlines()[0]}") from None
         return [R.jsonable(dict(r.items())) for r in records]
 
-    def reader(self, timeout_s: float | None = None) -> Neo4jStore:
+    def reader(self, timeout_s: float | None = None, threads: int | None = None) -> Neo4jStore:
         """A handle for one thread's reads beside others (H24, query limits): the
         same thread-safe driver; each query() runs in a transaction the server
-        stops after ``timeout_s``; closing it leaves the driver open."""
+        stops after ``timeout_s``; closing it leaves the driver open. ``threads``
+        is the server's business here (accepted for the common signature)."""
         clone = copy.copy(self)
         clone._timeout_s = timeout_s
         clone._borrowed = True

@@ -26,6 +26,7 @@ from evokegraph.queries.web import data
 
 T = TypeVar("T")
 READERS = 4  # concurrent reads; requests beyond wait for a free reader
+READER_THREADS = 1  # threads per query: one slow query cannot take every core
 USER_QUERIES: tuple[Callable[..., Any], ...] = (data.cypher, data.run_named)
 
 
@@ -71,7 +72,8 @@ class ReaderPool:
         self._free: queue.Queue[GraphStore] = queue.Queue()
         self._own: list[GraphStore] = []
         if isinstance(store, query_limits.HasReaders):
-            self._own = [store.reader(self.timeout_s) for _ in range(max(1, size or READERS))]
+            n = max(1, size or READERS)
+            self._own = [store.reader(self.timeout_s, READER_THREADS) for _ in range(n)]
         for r in self._own or [store]:
             self._free.put(r)
         lanes = max(1, len(self._own) - 1)
