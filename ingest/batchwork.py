@@ -243,12 +243,17 @@ class BatchWork:
         )
         self.decode_options = DecodeOptions(max_pixels=config.max_pixels)
 
-    def load(self, progress: Progress | None = None) -> None:
-        """Load every backend's models now (a Ray actor once, as it starts; the local
-        runner before its first batch); a one-time build reports to ``progress``."""
+    def load(
+        self,
+        progress: Progress | None = None,
+        steps: Sequence[str] = (STAGE_ELEMENTS, STAGE_ASSOCIATIONS),
+    ) -> None:
+        """Load the models of the backends of ``steps`` now (a Ray actor its own step's,
+        once, as it starts; the local runner both, before its first batch); a one-time
+        build reports to ``progress``."""
         sink = progress or Progress()
-        for stage, backend in (("elements", self.extractor), ("associations", self.miner)):
-            if isinstance(backend, Loads):
+        for stage, backend in ((STAGE_ELEMENTS, self.extractor), (STAGE_ASSOCIATIONS, self.miner)):
+            if stage in steps and isinstance(backend, Loads):
                 backend.load(functools.partial(sink.build, stage))
 
     # -- decode ---------------------------------------------------------------

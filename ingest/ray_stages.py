@@ -81,7 +81,7 @@ class Stage:
         self.work = BatchWork(config, run_id, extractor=extractor, miner=miner)
         self.run_id = run_id
         if phase == "all":
-            self.work.load()
+            self.work.load(steps=(self.step,))
 
     @property
     def engine(self) -> Any:

@@ -85,3 +85,27 @@ def _id(kb: LadybugStore, name: str) -> str:
         if view is not None and Path(view.image.uris[0]).name == name:
             return i
     raise pytest.fail(f"{name} not stored")
+
+
+class LoadingMiner(ContextMiner):
+    """A miner that counts its model loads (the Loads protocol)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loads = 0
+
+    def load(self, progress: object = None) -> None:
+        self.loads += 1
+
+
+def test_ray_actors_load_their_own_models_once_as_they_start(fake_stages: dict[str, str]) -> None:
+    from evokegraph.ingest.ray_stages import ExtractStage, MineStage
+
+    config = IngestConfig(extractor=fake_stages["extractor"], miner="test-context")
+    miner = LoadingMiner()
+    ExtractStage(config, "run", miner=miner)
+    assert miner.loads == 0  # the extract stage's actor has no use for the miner's models
+    MineStage(config, "run", miner=miner)
+    assert miner.loads == 1  # in __init__, before any batch
+    MineStage(config, "run", miner=miner, phase="prompt")
+    assert miner.loads == 1  # a vLLM pass loads no model
