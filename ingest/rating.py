@@ -351,6 +351,7 @@ def score_ratings(key: Key, sheets: Sequence[Mapping[str, bool]]) -> dict[str, A
         "items": len(key.items),
         "acceptance": table,
         "agreement": agreement([[sheet[i] for i in ids] for sheet in sheets]),
+        "per_rater": [_share([sheet[i] for i in ids]) for sheet in sheets],  # all rows accepted
         "coverage": coverage(key),
     }
     report["targets"] = targets(report)
@@ -413,7 +414,8 @@ def markdown(report: Mapping[str, Any]) -> str:
         f"{report['items']} elements, {report['rows']} rows, {report['raters']} rater(s); "
         f"agreement: {ag['kind']} kappa {kappa}, raw {_pct(ag['observed'])}; "
         f"coverage (>=2 KB words at d1-3, >=1 at d4-5): {_pct(cov['share'])} "
-        f"({cov['covered']}/{cov['elements']})",
+        f"({cov['covered']}/{cov['elements']}); share of all rows each rater accepted: "
+        + ", ".join(_pct(x) for x in report["per_rater"]),
     ]
     return "\n".join(lines) + "\n"
 

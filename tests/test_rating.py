@@ -181,6 +181,12 @@ def test_score_ratings_acceptance_and_coverage() -> None:
     assert rows[3]["kb_words"] == 1 and rows[3]["kb"] == 0.5
     assert rows["all"]["kb_words"] == 11  # 5 + 2 + 1 + 2 + 1
     assert rep["agreement"]["kind"] == "Cohen" and rep["raters"] == 2
+    n_kb_or_ref = sum(bool({"kb", "reference"} & set(k.sources)) for k in key.rows)
+    n_ref = sum("reference" in k.sources for k in key.rows)
+    assert rep["per_rater"] == [
+        round(n_kb_or_ref / len(key.rows), 3),
+        round(n_ref / len(key.rows), 3),
+    ]
     # coverage: dog lacks d2-3, grass d3-5, cup has one word a distance, tree none
     assert rep["coverage"]["share"] == 0.0 and rep["coverage"]["per_distance"][4] == 0.5
     table = markdown(rep)
