@@ -79,6 +79,7 @@ def pages(db: Path, images: int, names: list[str], reps: int, rng: random.Random
         client.get("/images")  # warm up
         kinds = {
             "image page": [f"/image/{rng.randrange(images):064x}" for _ in range(reps)],
+            "rings view": [f"/image/{rng.randrange(images):064x}/rings" for _ in range(reps)],
             "concept page": [f"/concept/{rng.choice(names)}" for _ in range(reps)],
             "image JSON": [f"/api/images/{rng.randrange(images):064x}" for _ in range(reps)],
             "concept JSON": [f"/api/concepts/{rng.choice(names)}" for _ in range(reps)],
