@@ -191,6 +191,7 @@ def test_ingest_on_a_full_disk(
     assert stats.returncode == 0, stats.stderr
     n = json.loads(stats.stdout)["images"]
     assert n >= len(committed) and n % FLUSH == 0, (n, len(committed))
+    print(f"full disk: {len(committed)} images in flushes whose write returned, {n} visible")
     ref, got = _views(reference), _views(db)
     assert set(committed) <= set(got)
     for image_id, view in got.items():

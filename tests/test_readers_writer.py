@@ -153,3 +153,61 @@ def _stop_servers() -> Any:
     for srv in _SERVERS:
         srv.should_exit = True
     _SERVERS.clear()
+
+
+# -- the Bolt backend: two writers and a reader -----------------------------------
+
+
+def test_two_writers_and_a_reader_on_bolt(
+    listing: Path, tmp_path: Path, bolt_server: dict[str, str]
+) -> None:
+    """Two ingests of disjoint halves of the images write into one Bolt
+    knowledge base at once while a reader polls it: the reader sees whole
+    flushes only, each image as it ends up; both writers finish; nothing is
+    lost."""
+    import os
+
+    from evokegraph.graph.neo4j_store import Neo4jStore
+
+    cfg = (bolt_server["uri"], bolt_server["user"], bolt_server["password"])
+    with Neo4jStore.connect(*cfg, create=True) as fresh:  # a throwaway database: wiped
+        fresh.wipe()
+        fresh.ensure_schema()
+    rows = listing.read_text(encoding="utf-8").splitlines()
+    halves = []
+    for k in range(2):
+        part = listing.parent / f"half{k}.jsonl"
+        part.write_text("\n".join(rows[k::2]) + "\n", encoding="utf-8")
+        halves.append(part)
+    env = {
+        **os.environ,
+        "EVOKEGRAPH_NEO4J_URI": bolt_server["uri"],
+        "EVOKEGRAPH_NEO4J_USER": bolt_server["user"],
+        "EVOKEGRAPH_NEO4J_PASSWORD": bolt_server["password"],
+    }
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "evokegraph.cli", "--backend", "neo4j", "ingest", str(h),
+             "--no-progress", *INGEST],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )
+        for h in halves
+    ]  # fmt: skip
+    snapshots: list[dict[str, tuple[int, int]]] = []
+    kb = Neo4jStore.connect(*cfg)
+    try:
+        while any(w.poll() is None for w in writers):
+            snapshots.append({r["id"]: (r["elements"], r["evokes"]) for r in kb.query(Q_SHAPE)})
+            time.sleep(0.2)
+        final = {r["id"]: (r["elements"], r["evokes"]) for r in kb.query(Q_SHAPE)}
+    finally:
+        kb.close()
+    for w in writers:
+        _, err = w.communicate(timeout=600)
+        assert w.returncode == 0, err[-2000:]
+    assert len(final) == N_IMAGES
+    assert any(0 < len(s) < N_IMAGES for s in snapshots), "no read landed mid-run"
+    for snap in snapshots:
+        assert len(snap) % FLUSH == 0, len(snap)
+        for image_id, shape in snap.items():
+            assert shape == final[image_id], (image_id, shape, final[image_id])
