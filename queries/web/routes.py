@@ -212,4 +212,5 @@ def add(app: FastAPI, x: Callable[[], Any], render: Callable[..., Response], vis
             hops=hops,
             max_nodes=max_nodes,
             drawing=drawn,
+            key=rings.colour_key(),
         )
