@@ -3,6 +3,8 @@ and every README/docs section a message or docstring names exists."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 import subprocess
@@ -121,3 +123,56 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
     api = (tmp_path / "site" / "api" / "index.html").read_text(encoding="utf-8")
     assert "open_kb" in api and "write_sample" in api, "the API page has no docstrings"
     assert (tmp_path / "site" / "index.html").read_text(encoding="utf-8").count("Two commands") >= 1
+
+
+FIGURES = re.compile(r"<!-- REPORT-ABSTRACTION -->\n(.*?)<!-- /REPORT-ABSTRACTION -->", re.S)
+
+
+def documented_report() -> dict[int, tuple[int, float]]:
+    """depth -> (captions, concreteness) from docs/captions.md's table."""
+    m = FIGURES.search((ROOT / "docs" / "captions.md").read_text(encoding="utf-8"))
+    assert m, "docs/captions.md lost its REPORT-ABSTRACTION table"
+    rows = re.findall(r"^\s*\|\s*(\d+)\s*\|\s*(\d+)\s*\|\s*([\d.]+)\s*\|", m.group(1), re.M)
+    return {int(d): (int(n), float(c)) for d, n, c in rows}
+
+
+@pytest.mark.slow
+def test_the_main_job_runs_as_written_and_prints_the_documented_figures(tmp_path: Path) -> None:
+    """The README's main job, line by line through the installed entry point, in
+    a fresh folder; `report abstraction` must print docs/captions.md's table."""
+    block = README.read_text(encoding="utf-8").split("<!-- MAIN-JOB -->", 1)[1]
+    block = block.split("<!-- /MAIN-JOB -->", 1)[0]
+    commands = [
+        line.split("#", 1)[0].split()
+        for line in block.splitlines()
+        if line.startswith("evokegraph ")
+    ]
+    assert len(commands) >= 6 and commands[-2][-2:] == ["report", "abstraction"]
+    exe = Path(sys.executable).parent / "evokegraph"
+    env = {**os.environ, "COLUMNS": "120"}
+    for cmd in commands[:-2]:  # up to `show`; the eval and the report are checked below
+        p = subprocess.run(
+            [str(exe), *cmd[1:]],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=1800,
+        )
+        assert p.returncode == 0, f"{' '.join(cmd)}: {p.stderr[-2000:]}"
+    p = subprocess.run(
+        [str(exe), *commands[-2][1:], "--json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert p.returncode == 0, p.stderr
+    printed = {
+        r["depth"]: (r["captions"], round(r["concreteness"], 2)) for r in json.loads(p.stdout)
+    }
+    assert printed == documented_report(), (
+        "docs/captions.md's table is not what `evokegraph report abstraction` prints after the "
+        f"main job; it prints {printed}"
+    )
