@@ -106,6 +106,9 @@ class Evocation(Record):
     distance: int = Field(ge=1, le=MAX_EVOKES_DISTANCE)
     rank: int = 0
     mentions: int = Field(default=1, ge=1)  # times the miner produced it for this element
+    # the miner's own confidence in [0, 1], comparable across images (None: the
+    # miner gives none, e.g. an LLM's list); weights.finalize reads it
+    score: float | None = Field(default=None, ge=0.0, le=1.0)
     weight: float | None = Field(default=None, ge=0.0, le=1.0)  # set by weights.finalize
     grounding: float | None = None
     run: str = ""

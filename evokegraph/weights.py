@@ -13,8 +13,11 @@ them fields of the :class:`~evokegraph.records.Evocation` record:
   prompt holding the word, rescaled by :func:`grounding_score` (``None`` when
   no CLIP model ran).
 
-``weight = r ** 0.5 * a ** 0.25 * g ** 0.25`` (the grounding factor is left
-out when grounding is unknown). Miners set rank and mentions, the grounding
+``weight = c * a ** 0.25 * g ** 0.25`` where ``c`` is the miner's own
+confidence (``Evocation.score``: the contextual miner's calibrated probability
+that the word belongs to this scene rather than to another, comparable across
+images and elements) and, for miners that give none (an LLM's ranked list),
+``c = r ** 0.5``; the grounding factor is left out when grounding is unknown. Miners set rank and mentions, the grounding
 stage sets the cosine, and :func:`finalize` (called once, when the ingest
 pipeline turns answers into entries) writes ``weight``; nothing else computes
 it, and the store refuses an evocation whose weight was never finalized.
@@ -46,9 +49,12 @@ def grounding_score(cosine: float, low: float = 0.10, high: float = 0.35) -> flo
     return min(1.0, max(0.0, (cosine - low) / (high - low)))
 
 
-def evokes_weight(rank: int, mentions: int = 1, grounding: float | None = None) -> float:
+def evokes_weight(
+    rank: int, mentions: int = 1, grounding: float | None = None, score: float | None = None
+) -> float:
     """The formula; call :func:`finalize` on records rather than this directly."""
-    w = math.sqrt(rank_score(rank)) * agreement_score(mentions) ** 0.25
+    own = math.sqrt(rank_score(rank)) if score is None else score
+    w = own * agreement_score(mentions) ** 0.25
     if grounding is not None:
         w *= max(grounding_score(grounding), 1e-3) ** 0.25
     return float(min(1.0, max(0.0, w)))
@@ -59,7 +65,7 @@ def finalize(evocations: Iterable[Evocation], **update: object) -> list[Evocatio
     grounding (and any other field in ``update``, e.g. ``run``)."""
     return [
         ev.model_copy(
-            update={**update, "weight": evokes_weight(ev.rank, ev.mentions, ev.grounding)}
+            update={**update, "weight": evokes_weight(ev.rank, ev.mentions, ev.grounding, ev.score)}
         )
         for ev in evocations
     ]

@@ -35,6 +35,7 @@ NO_CAPTION = (
 TAGGERS = ("auto", "spacy", "heuristic")
 ROLE_WEIGHT, MENTION_WEIGHT, CONCRETENESS_WEIGHT = 0.5, 0.3, 0.2
 KEEP_ROLE = 0.9  # words with at least this role (a caption's subject) are always kept
+RESERVE_MIN_TOP_K = 4  # an adjective and a verb get a reserved place from this many elements
 
 
 @dataclass
@@ -56,6 +57,47 @@ def _heuristic_candidates(caption: str) -> list[tuple[str, str, str, float, int]
             role, subject_seen = 1.0, True
         out.append((tok.lemma, tok.text, tok.pos, role, i))
     return out
+
+
+def _vividness(word: str, pos: str) -> float:
+    """0..1: concreteness for nouns and verbs (the method keeps the most
+    concrete words); for adjectives its opposite, so "lonely" and "tired" rank
+    above "small" and "white" (an adjective that says how the scene is)."""
+    c = (concreteness(word) - 1) / 4
+    return 1.0 - c if pos == "ADJ" else c
+
+
+def _keep_each_pos(
+    kept: list[str], order: list[str], seen: dict[str, _Seen], top_k: int
+) -> list[str]:
+    """The method's elements are nouns, verbs and adjectives: where the caption
+    has an adjective or a verb and none was kept ("a tired nurse", "an empty
+    street"), one takes the place of the least salient noun that is not a
+    subject, as long as :data:`RESERVE_MIN_TOP_K` elements are kept (three
+    nouns first). The adjective is the least concrete one ("lonely" before
+    "small": the one that says how the scene is, not its size or colour); the
+    verb the most salient."""
+    if top_k < RESERVE_MIN_TOP_K:
+        return kept
+    kept = list(kept)
+    for pos in ("ADJ", "VERB"):
+        if any(seen[k].pos == pos for k in kept):
+            continue
+        pick = [k for k in order if seen[k].pos == pos and k not in kept]
+        if pos == "ADJ":
+            pick.sort(key=lambda k: (concreteness(k), order.index(k)))
+        best = pick[0] if pick else None
+        if best is None:
+            continue
+        if len(kept) < top_k:
+            kept.append(best)
+            continue
+        loser = next(
+            (x for x in reversed(kept) if seen[x].pos == "NOUN" and seen[x].role < KEEP_ROLE), None
+        )
+        if loser is not None and sum(seen[x].pos == "NOUN" for x in kept) > 1:
+            kept[kept.index(loser)] = best
+    return kept
 
 
 class CaptionTextExtractor:
@@ -81,7 +123,7 @@ class CaptionTextExtractor:
 
     def settings(self) -> dict[str, Any]:
         tagger = "spacy-en_core_web_sm-3.8" if self.tagger == "spacy" else "wordnet-heuristic-1"
-        return {"top_k": self.top_k, "norms": "brysbaert2014", "tagger": tagger, "version": 2}
+        return {"top_k": self.top_k, "norms": "brysbaert2014", "tagger": tagger, "version": 3}
 
     def _candidates(self, caption: str) -> list[tuple[str, str, str, float, int]]:
         if self.tagger == "spacy":
@@ -109,7 +151,7 @@ class CaptionTextExtractor:
             k: round(
                 ROLE_WEIGHT * v.role
                 + MENTION_WEIGHT * len(v.captions) / len(captions)
-                + CONCRETENESS_WEIGHT * (concreteness(k) - 1) / 4,
+                + CONCRETENESS_WEIGHT * _vividness(k, v.pos),
                 4,
             )
             for k, v in seen.items()
@@ -122,6 +164,7 @@ class CaptionTextExtractor:
                 if loser is not None:
                     kept.remove(loser)
                     kept.append(k)
+        kept = _keep_each_pos(kept, order, seen, self.top_k)
         kept.sort(key=lambda k: (-score[k], seen[k].first, k))
         elements = [
             Element(name=seen[k].name, concept=k, pos=seen[k].pos, rank=r, saliency=score[k])  # type: ignore[arg-type]

@@ -44,7 +44,21 @@ from typing import Any
 import numpy as np
 
 from evokegraph.ingest.stages import MINERS, MiningInput, mine_each
+from evokegraph.ingest.themes import (
+    SceneThemes,
+    Themes,
+    build_themes,
+    element_theme_share,
+    feeling_words,
+    scene_themes,
+    theme_affinity,
+    theme_hubness,
+    theme_scores,
+)
 from evokegraph.levels import DISTANCES
+from evokegraph.lexicons.emotion import emotions, nrc_version
+from evokegraph.lexicons.empath import empath_version, excluded_words
+from evokegraph.lexicons.sensory import interoceptive
 from evokegraph.records import Element, Evocation
 from evokegraph.runs import Failed
 
@@ -82,6 +96,11 @@ CONCEPT = frozenset(
     ]
 )
 ABSTRACT = frozenset(["noun.feeling", "noun.state", "noun.attribute", "noun.motive"])
+THEMATIC = CONCEPT | ABSTRACT | frozenset(["noun.group", "noun.time"])
+FELT = ABSTRACT
+FELT_EXTRA = frozenset(["noun.act", "noun.Tops"])  # "adventure", "knowledge"
+FEELING_MAX_CONCRETENESS = 3.0
+FELT_MIN_PRIOR = 0.25  # Lancaster interoception >= 3.0
 SHORTLIST = 400  # candidates looked at per distance after scoring
 
 
@@ -101,20 +120,47 @@ class DistanceSpec:
 # "potential") for every element of an image; each other element of the same
 # image that already got a word costs it this much (sample: "existence" in 28
 # of 70 d5 lists -> 13, eval unchanged within 0.006).
-REPEAT = 0.05
+REPEAT = 0.15
 SPECS: dict[int, DistanceSpec] = {
     1: DistanceSpec(0.85, None, 0.0, 0.15, None, 0.0, 0.0),
     2: DistanceSpec(0.70, None, -0.7, 0.20, None, 0.0, 0.0),
     3: DistanceSpec(0.35, 3.6, -1.2, 0.15, SCENE, 0.5, 2.0),
-    4: DistanceSpec(0.35, 2.6, 0.0, 0.20, CONCEPT, 0.5, 4.0, REPEAT),
-    5: DistanceSpec(0.30, 2.0, 0.0, 0.25, ABSTRACT, 0.3, 4.0, REPEAT),
+    4: DistanceSpec(0.35, 3.0, 0.0, 0.20, THEMATIC, 0.5, 4.0, REPEAT),
+    5: DistanceSpec(0.30, 2.0, 0.0, 0.25, FELT, 0.1, 1.0, REPEAT),
 }
 # WordNet relations of the context's sense: near synonyms and hypernyms are
 # what distances 1-2 mean, so they weigh more there (chosen on both reference
 # files: d1/d2 best cosine up on each, ladder 0.606 -> 0.615 and 0.553 -> 0.563)
-WORDNET_BONUS = {1: 0.30, 2: 0.30, 3: 0.15}
+WORDNET_BONUS = {1: 0.30, 2: 0.30, 3: 0.15, 4: 0.15}
 SCENE_BONUS = 0.05
+SCENE_WORD_BONUS = 0.15  # d3: the scene's other things are its broader context
+OTHER_CLASS_PENALTY = 0.20
+POLARITY_MIN = 0.05
+# photographs, like language (Dodds et al., PNAS 2015), lean positive: a scene
+# with no clear polarity is read as slightly positive
+POLARITY_PRIOR = 0.10
+# confidence(d, raw) = sigmoid(a * raw + b): fitted by bench/calibrate_miner.py
+# on the 40 items of bench/data/dev_scenes.jsonl (reference vs other-scene words)
+CALIBRATION: dict[int, tuple[float, float]] = {
+    1: (7.65, -1.62),
+    2: (10.73, -1.25),
+    3: (8.31, 0.06),
+    4: (2.31, -0.53),
+    5: (4.52, -0.28),
+}
+MIN_SCORE = 0.5  # below: as likely written for another scene; the slot stays empty
+THEME_WEIGHT = {3: 0.10, 4: 0.30, 5: 0.60}
+THEME_ONLY = (4, 5)  # abstract distances: only words of the scene's themes
+MIN_THEME = 0.02
+POLARITY_WEIGHT = 0.15
+INTERO_WEIGHT = 0.06
+NAME_WEIGHT = 0.25
+SCENE_THEME_SHARE = 0.7  # d4: a theme of the whole scene counts this much of the element's own
+FEELING_BONUS = 0.05
+THEME_HUB_WEIGHT = 0.0  # d5: a word of an Empath feeling theme
+POLARITY_SCALE = 0.3
 FREQUENCY_WEIGHT = 0.02
+SAME_POS = (1, 2)  # near synonyms keep the element's part of speech; 3-5 are nouns
 EXTRA_DISTANCES = (1, 2)  # WordNet lemmas outside the vocabulary compete here
 EXTRA_MIN_ZIPF = 2.0
 EXTRA_PER_DISTANCE = 12
@@ -130,6 +176,31 @@ def near_duplicate(a: str, b: str) -> bool:
     if len(short) >= 3 and long_.startswith(short):
         return True
     return len(short) >= 4 and long_.startswith(short[: max(4, len(short) - 2)])
+
+
+@dataclass(frozen=True)
+class _Terms:
+    """One element's score terms over the vocabulary (see ``_element_terms``)."""
+
+    pos: str
+    in_scene: np.ndarray  # 1.0 for the scene's own words (its other elements, its captions)
+    wvec: np.ndarray
+    sw: np.ndarray  # cosine of every vocabulary word to the element word
+    base: float  # the element's concreteness
+    bonus: dict[int, np.ndarray]
+    extras: dict[int, list[str]]
+    themed: dict[int, np.ndarray]
+    named: np.ndarray
+    other_class: np.ndarray  # 1.0 where a noun's class differs from the element sense's
+
+
+def confidence(distance: int, raw: float) -> float:
+    """The miner's raw score on a scale comparable across images and elements:
+    the probability, fitted on the tuning scenes (``bench/calibrate_miner.py``
+    on ``bench/data/dev_scenes.jsonl``), that a word scoring ``raw`` at this
+    distance was written for this scene rather than for another one."""
+    a, b = CALIBRATION[distance]
+    return float(1.0 / (1.0 + np.exp(-(a * raw + b))))
 
 
 class ContextualMiner:
@@ -157,6 +228,11 @@ class ContextualMiner:
         self._ready: tuple[Any, Any] | None = None
         self._mask_cache: dict[str, dict[Any, np.ndarray]] = {}
         self._generic: dict[int, np.ndarray] = {}
+        self._themes: Themes | None = None
+        self._felt = np.zeros(0, dtype=bool)
+        self._theme_hub = np.zeros(0, dtype=np.float32)
+        self._blocked = np.zeros(0, dtype=bool)
+        self._felt_prior = np.zeros(0, dtype=np.float32)
         _check_installed()
 
     def settings(self) -> dict[str, Any]:
@@ -164,7 +240,9 @@ class ContextualMiner:
             "per_distance": self.per_distance,
             "encoder": self.encoder_name,
             "vocab": self._key,
-            "version": 5,
+            "themes": f"empath-{empath_version()}",
+            "emotions": f"nrc-{nrc_version()}",
+            "version": 6,
         }
 
     def load(self, progress: Any = None) -> None:
@@ -183,6 +261,14 @@ class ContextualMiner:
             vocab = load_vocabulary(enc, self.min_zipf, self.progress)
             self._ready = (enc, vocab)
             self._generic = generic_share(vocab)
+            self._themes = build_themes(vocab.words, vocab.emb)
+            self._felt = feeling_words(self._themes) > 0
+            self._theme_hub = theme_hubness(self._themes, vocab.emb)
+            blocked = excluded_words()
+            self._blocked = np.array([w in blocked for w in vocab.words], dtype=bool)
+            intero = np.array([interoceptive(w) for w in vocab.words], dtype=np.float32)
+            self._felt_prior = np.clip((intero - 2.5) / 2.0, -1.0, 1.0)
+            self._generic[5] = self._feeling_hubs()
         return self._ready
 
     def mine(self, items: Sequence[MiningInput]) -> list[list[Evocation] | Failed]:
@@ -195,12 +281,17 @@ class ContextualMiner:
         ctx_vec = enc.encode([context])[0]
         sc = vocab.emb @ ctx_vec
         names = sorted({e.concept for e in elements})
+        assert self._themes is not None
+        scene_words = [*names, *_scene_words(context)]
+        scene = scene_themes(self._themes, ctx_vec, scene_words, sc)
+        in_scene = np.zeros(len(vocab.words), dtype=np.float32)
+        in_scene[[vocab.index[w] for w in names if w in vocab.index]] = 1.0  # its other things
         result: list[Evocation] = []
         shown: dict[int, dict[int, int]] = {d: {} for d in DISTANCES}  # per distance: word -> uses
         for el in elements:
-            picked = self._for_element(el, ctx_vec, sc, names, shown)
+            picked = self._for_element(el, ctx_vec, sc, names, shown, scene, in_scene)
             for d, words in picked.items():
-                for i in (vocab.index[w] for w, _ in words if w in vocab.index):
+                for i in (vocab.index[w] for w, _, _ in words if w in vocab.index):
                     shown[d][i] = shown[d].get(i, 0) + 1
             result += [
                 Evocation(
@@ -210,9 +301,10 @@ class ContextualMiner:
                     pos=_POS_NAME[pos],  # type: ignore[arg-type]
                     distance=d,
                     rank=r,
+                    score=round(c, 4),
                 )
                 for d in DISTANCES
-                for r, (w, pos) in enumerate(picked[d])
+                for r, (w, pos, c) in enumerate(picked[d])
             ]
         return result
 
@@ -223,53 +315,120 @@ class ContextualMiner:
         sc: np.ndarray,
         banned: list[str],
         shown: dict[int, dict[int, int]],
-    ) -> dict[int, list[tuple[str, str]]]:
-        enc, vocab = self._models()
-        pos = _POS_CODE.get(el.pos, "n")
-        masks = self._masks(pos)
-        wvec = enc.encode([el.concept])[0]
-        sw = vocab.emb @ wvec
-        own = vocab.index.get(el.concept)
-        base = float(vocab.conc[own]) if own is not None else _rating(el.concept)
-        related = wordnet_related(el.concept, pos, ctx_vec, enc)
-        bonus = wordnet_bonus(related, vocab)
-        extras = wordnet_extras(related, vocab, el.concept)
-        used = list(banned)
-        picked: dict[int, list[tuple[str, str]]] = {}
+        scene: SceneThemes,
+        in_scene: np.ndarray,
+    ) -> dict[int, list[tuple[str, str, float]]]:
+        """Per distance: (word, pos code, confidence) picks, best first; a
+        distance stays empty where no candidate reaches :data:`MIN_SCORE`."""
+        terms = self._element_terms(el, ctx_vec, scene, in_scene)
+        others = [b for b in banned if b != el.concept]
+        used = [el.concept]
+        picked: dict[int, list[tuple[str, str, float]]] = {}
         for d in DISTANCES:
-            spec = SPECS[d]
-            aim = (
-                base + spec.aim_offset
-                if spec.aim is None
-                else min(spec.aim, base + spec.aim_offset)
-            )
-            if d >= 4:  # one-sided: more abstract than the aim is fine, up to a point
-                off = np.maximum(vocab.conc - aim, 0) + 0.3 * np.maximum(aim - 0.8 - vocab.conc, 0)
-            else:
-                off = np.abs(vocab.conc - aim)
-            s = spec.word_weight * sw + (1 - spec.word_weight) * sc - spec.misfit * off
-            s += FREQUENCY_WEIGHT * (vocab.zipf - self.min_zipf) - spec.hub * vocab.hub
-            if d in self._generic:
-                s -= spec.generic * self._generic[d]
-            if d in bonus:
-                s += WORDNET_BONUS[d] * bonus[d]
-            if d == 3 and pos == "n":
-                s += SCENE_BONUS * masks[("class", 3)]
-            if shown[d] and spec.repeat:  # the image's other elements already say it
-                idx = np.fromiter(shown[d], dtype=np.int64)
-                s[idx] -= spec.repeat * np.fromiter(shown[d].values(), dtype=np.float32)
-            scores, words = np.where(masks[d], s, -np.inf), vocab.words
-            if extras.get(d):  # scored by the same terms, WordNet-related by construction
-                ev = enc.encode(extras[d])
-                conc = np.array([_rating(w) for w in extras[d]], dtype=np.float32)
-                zipf = np.array([_zipf(w) for w in extras[d]], dtype=np.float32)
-                xs = spec.word_weight * (ev @ wvec) + (1 - spec.word_weight) * (ev @ ctx_vec)
-                xs += -spec.misfit * np.abs(conc - aim) + FREQUENCY_WEIGHT * (zipf - self.min_zipf)
-                scores = np.concatenate([scores, xs + WORDNET_BONUS[d]])
-                words = [*vocab.words, *extras[d]]
-            picked[d] = self._take(scores, words, used, pos)
-            used += [w for w, _ in picked[d]]
+            scores, words = self._distance_scores(d, terms, sc, ctx_vec, scene, shown)
+            pos = terms.pos if d in SAME_POS else "n"
+            # the scene's other elements are its broader context (d3), nothing else
+            taken = self._take(scores, words, used if d == 3 else [*used, *others], pos)
+            picked[d] = [(w, p, c) for w, p, raw in taken if (c := confidence(d, raw)) >= MIN_SCORE]
+            used += [w for w, _, _ in taken]
         return picked
+
+    def _element_terms(
+        self, el: Element, ctx_vec: np.ndarray, scene: SceneThemes, in_scene: np.ndarray
+    ) -> _Terms:
+        """What every distance's score reads for one element (computed once)."""
+        enc, vocab = self._models()
+        assert self._themes is not None
+        pos = _POS_CODE.get(el.pos, "n")
+        wvec = enc.encode([el.concept])[0]
+        own = vocab.index.get(el.concept)
+        related, lexname = wordnet_related(el.concept, pos, ctx_vec, enc)
+        share = element_theme_share(self._themes, scene, wvec, el.concept, False)
+        topical = theme_scores(self._themes, share)
+        # what the whole scene is about, whatever this element's own pull
+        scene_share = element_theme_share(self._themes, scene, 0 * wvec, "", False)
+        about = np.maximum(topical, SCENE_THEME_SHARE * theme_scores(self._themes, scene_share))
+        col = vocab.pos_column("n")
+        return _Terms(
+            pos=pos,
+            in_scene=in_scene,
+            wvec=wvec,
+            sw=vocab.emb @ wvec,
+            base=float(vocab.conc[own]) if own is not None else _rating(el.concept),
+            bonus=wordnet_bonus(related, vocab),
+            extras=wordnet_extras(related, vocab, el.concept),
+            themed={
+                3: topical,
+                4: about,
+                5: theme_affinity(self._themes, share, vocab.emb) - self._theme_hub,
+            },
+            named=np.maximum(share @ self._themes.named, scene_share @ self._themes.named),
+            other_class=(
+                (vocab.lexnames[:, col] != lexname).astype(np.float32)
+                if pos == "n" and lexname
+                else np.zeros(len(vocab.words), dtype=np.float32)
+            ),
+        )
+
+    def _distance_scores(
+        self,
+        d: int,
+        t: _Terms,
+        sc: np.ndarray,
+        ctx_vec: np.ndarray,
+        scene: SceneThemes,
+        shown: dict[int, dict[int, int]],
+    ) -> tuple[np.ndarray, list[str]]:
+        """Raw scores of every candidate at distance ``d`` (-inf: not allowed)."""
+        enc, vocab = self._models()
+        assert self._themes is not None
+        spec = SPECS[d]
+        aim = (
+            t.base + spec.aim_offset
+            if spec.aim is None
+            else min(spec.aim, t.base + spec.aim_offset)
+        )
+        if d >= 4:  # one-sided: more abstract than the aim is fine, up to a point
+            off = np.maximum(vocab.conc - aim, 0) + 0.3 * np.maximum(aim - 0.8 - vocab.conc, 0)
+        else:
+            off = np.abs(vocab.conc - aim)
+        s = spec.word_weight * t.sw + (1 - spec.word_weight) * sc - spec.misfit * off
+        s += FREQUENCY_WEIGHT * (vocab.zipf - self.min_zipf) - spec.hub * vocab.hub
+        if d in self._generic:
+            s -= spec.generic * self._generic[d]
+        if d in t.bonus:
+            s += WORDNET_BONUS[d] * t.bonus[d]
+        if d in SAME_POS:  # a near synonym is the same kind of thing (not cup -> trophy's class)
+            s -= OTHER_CLASS_PENALTY * t.other_class
+        masks = self._masks(t.pos if d in SAME_POS else "n")
+        if d == 3:
+            s += SCENE_BONUS * masks[("class", 3)] + SCENE_WORD_BONUS * t.in_scene
+        s += THEME_WEIGHT[d] * t.themed[d] if d in THEME_WEIGHT else 0.0
+        if d == 4:
+            s += NAME_WEIGHT * t.named
+            s = np.where(
+                (t.themed[4] >= MIN_THEME) | (t.named > 0) | (t.bonus.get(4, 0) > 0), s, -np.inf
+            )
+        if d == 5:  # felt inside the body: a feeling, not an abstraction that fits anything
+            s += INTERO_WEIGHT * self._felt_prior + FEELING_BONUS * self._felt
+            s -= THEME_HUB_WEIGHT * self._theme_hub  # near every theme: fits any scene
+        lean = scene.polarity + POLARITY_PRIOR
+        if d >= 4 and abs(lean) > POLARITY_MIN:  # + a word of the scene's polarity, - the other
+            agree = np.sign(lean) * self._themes.polarity
+            s += POLARITY_WEIGHT * min(1.0, abs(lean) / POLARITY_SCALE) * agree
+        if shown[d] and spec.repeat:  # the image's other elements already say it
+            idx = np.fromiter(shown[d], dtype=np.int64)
+            s[idx] -= spec.repeat * np.fromiter(shown[d].values(), dtype=np.float32)
+        scores, words = np.where(masks[d], s, -np.inf), vocab.words
+        if t.extras.get(d):  # scored by the same terms, WordNet-related by construction
+            ev = enc.encode(t.extras[d])
+            conc = np.array([_rating(w) for w in t.extras[d]], dtype=np.float32)
+            zipf = np.array([_zipf(w) for w in t.extras[d]], dtype=np.float32)
+            xs = spec.word_weight * (ev @ t.wvec) + (1 - spec.word_weight) * (ev @ ctx_vec)
+            xs += -spec.misfit * np.abs(conc - aim) + FREQUENCY_WEIGHT * (zipf - self.min_zipf)
+            scores = np.concatenate([scores, xs + WORDNET_BONUS[d]])
+            words = [*vocab.words, *t.extras[d]]
+        return scores, words
 
     def _masks(self, pos: str) -> dict[Any, np.ndarray]:
         """Which vocabulary words may stand at each distance for this POS (computed once)."""
@@ -278,7 +437,7 @@ class ContextualMiner:
             col = vocab.pos_column(pos)
             counts = vocab.counts[:, col]
             total = np.maximum(vocab.counts, 0).sum(1)
-            usable = (counts >= 0) & (vocab.zipf >= self.min_zipf)
+            usable = (counts >= 0) & (vocab.zipf >= self.min_zipf) & ~self._blocked
             # used in this POS often enough; words WordNet never saw tagged count by POS alone
             usable &= (np.maximum(counts, 0) >= MIN_POS_SHARE * total) | (total == 0)
             out: dict[Any, np.ndarray] = {}
@@ -292,27 +451,70 @@ class ContextualMiner:
                     if classes is not None and pos == "n":
                         ok &= in_class
                 out[d] = ok
+            out[5] = self._feeling_pool()  # 3-5 are nouns whatever the element's POS
             self._mask_cache[pos] = out
         return self._mask_cache[pos]
 
+    def _feeling_pool(self) -> np.ndarray:
+        """Distance 5's candidates: common abstract nouns that name a feeling, a
+        state or a value, with evidence that people feel them (Lancaster
+        interoception >= 3.0, an Empath feeling theme, an NRC emotion when that
+        extra is installed): "existence" and "extent" are abstract, not felt."""
+        _, vocab = self._models()
+        counts, total = vocab.counts[:, 0], np.maximum(vocab.counts, 0).sum(1)
+        lex = vocab.lexnames[:, 0]
+        noun = (counts >= 0) & ((np.maximum(counts, 0) >= 0.1 * total) | (total == 0))
+        abstract = (vocab.conc <= FEELING_MAX_CONCRETENESS) & (vocab.zipf >= self.min_zipf)
+        named = np.isin(lex, sorted(ABSTRACT))
+        nrc = emotions()
+        felt_nrc = np.array(
+            [bool(nrc.get(w, frozenset()) - {"positive", "negative"}) for w in vocab.words]
+        )
+        evidence = (self._felt_prior >= FELT_MIN_PRIOR) | self._felt | felt_nrc
+        ok = noun & abstract & ~self._blocked & evidence
+        return ok & (named | np.isin(lex, sorted(FELT_EXTRA)))
+
+    def _feeling_hubs(self) -> np.ndarray:
+        """Distance 5's "fits anything" statistic: the share of background
+        scenes whose top :data:`GENERIC_TOP_FEELINGS` feelings hold the word,
+        the larger of two backgrounds: the Empath themes (each centroid a scene
+        of its own; "mood" tops a third of them, "nostalgia" 1%) and the common
+        concrete nouns of :func:`~evokegraph.ingest.vocabulary.background_queries`,
+        both."""
+        _, vocab = self._models()
+        assert self._themes is not None
+        pool = self._masks("n")[5]
+
+        out = np.zeros(len(vocab.words), dtype=np.float32)
+        for queries in (self._themes.centroid,):
+            sims = queries @ vocab.emb.T + INTERO_WEIGHT * self._felt_prior
+            sims = np.where(pool, sims, -np.inf)
+            top = np.argpartition(-sims, GENERIC_TOP_FEELINGS, axis=1)[:, :GENERIC_TOP_FEELINGS]
+            share = np.bincount(top.ravel(), minlength=len(vocab.words)) / len(queries)
+            out = np.maximum(out, share.astype(np.float32))
+        return out
+
     def _take(
         self, scores: np.ndarray, words: list[str], used: list[str], pos: str
-    ) -> list[tuple[str, str]]:
+    ) -> list[tuple[str, str, float]]:
         order = np.argsort(-scores, kind="stable")[:SHORTLIST]
-        out: list[tuple[str, str]] = []
+        out: list[tuple[str, str, float]] = []
         for i in order:
             if not np.isfinite(scores[i]):
                 break
             w = words[int(i)]
-            if any(near_duplicate(w, u) for u in used) or any(near_duplicate(w, o) for o, _ in out):
+            if any(near_duplicate(w, u) for u in used) or any(
+                near_duplicate(w, o) for o, _, _ in out
+            ):
                 continue
-            out.append((w, pos))
+            out.append((w, pos, float(scores[i])))
             if len(out) >= self.per_distance:
                 break
         return out
 
 
 GENERIC_TOP = 30
+GENERIC_TOP_FEELINGS = 10
 
 
 def generic_share(vocab: Any) -> dict[int, np.ndarray]:
@@ -338,6 +540,11 @@ def generic_share(vocab: Any) -> dict[int, np.ndarray]:
     return out
 
 
+def _scene_words(context: str) -> list[str]:
+    """The context's alphabetic words, lowercase, each once, in order."""
+    return list(dict.fromkeys(w for w in context.lower().split() if w.isalpha() and len(w) > 2))
+
+
 def _zipf(word: str) -> float:
     from evokegraph.lexicons.frequency import zipf_frequency
 
@@ -350,16 +557,19 @@ def _rating(word: str) -> float:
     return concreteness(word)
 
 
-def wordnet_related(word: str, pos: str, ctx_vec: np.ndarray, enc: Any) -> dict[int, list[str]]:
+def wordnet_related(
+    word: str, pos: str, ctx_vec: np.ndarray, enc: Any
+) -> tuple[dict[int, list[str]], str]:
     """Lemmas WordNet relates to the sense of ``word`` that best fits the
     context (gloss embedding vs context), per distance 1-3, in WordNet order:
     1 the sense's synonyms, hyponyms, similar words; 2 its hypernyms (two
-    levels) and see-alsos; 3 parts, wholes, topic domains and sisters."""
+    levels) and see-alsos; 3 parts, wholes, topic domains and sisters; and the
+    sense's lexicographer class ("noun.artifact")."""
     from evokegraph.lexicons.wordnet import wordnet
 
     senses = wordnet().synsets(word.replace(" ", "_"), pos)[:6]
     if not senses:
-        return {}
+        return {}, ""
     glosses = enc.encode([f"{word}: {s.definition()}" for s in senses])
     prior = np.array(
         [
@@ -372,6 +582,7 @@ def wordnet_related(word: str, pos: str, ctx_vec: np.ndarray, enc: Any) -> dict[
     up1 = sense.hypernyms()
     up2 = [h for u in up1 for h in u.hypernyms()]
     sisters = [h for u in up1 for h in u.hyponyms() if h != sense][:20]
+    domains = [*sense.topic_domains(), *(t for u in up1 for t in u.topic_domains())]
     related = {
         1: [sense, *sense.hyponyms(), *sense.similar_tos(), *sense.verb_groups()],
         2: [*up1, *up2, *sense.also_sees()],
@@ -379,9 +590,9 @@ def wordnet_related(word: str, pos: str, ctx_vec: np.ndarray, enc: Any) -> dict[
             *sense.part_meronyms(),
             *sense.part_holonyms(),
             *sense.member_holonyms(),
-            *sense.topic_domains(),
             *sisters,
         ],
+        4: domains,  # "aviation" for pilot: what the sense belongs to
     }
     out: dict[int, list[str]] = {}
     for d, synsets in related.items():
@@ -390,7 +601,7 @@ def wordnet_related(word: str, pos: str, ctx_vec: np.ndarray, enc: Any) -> dict[
             for lem in syn.lemmas():  # as WordNet writes them ("Java": a proper name)
                 names.setdefault(lem.name().replace("_", " "), None)
         out[d] = list(names)
-    return out
+    return out, sense.lexname()
 
 
 def wordnet_bonus(related: dict[int, list[str]], vocab: Any) -> dict[int, np.ndarray]:

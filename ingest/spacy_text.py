@@ -147,6 +147,20 @@ def _is_content(tok: Any, stopwords: frozenset[str]) -> bool:
     )
 
 
+def lemma(tok: Any) -> str:
+    """The token's lemma by lemminflect (Jascob, MIT), which reads the tag:
+    spaCy's small model makes "staring" -> "star" and "riding" -> "rid";
+    lemminflect gives "stare" and "ride". spaCy's lemma where lemminflect has none."""
+    pos = {"NOUN": "NOUN", "PROPN": "NOUN", "VERB": "VERB", "ADJ": "ADJ"}.get(tok.pos_)
+    if pos is not None:
+        from lemminflect import getLemma
+
+        found = getLemma(tok.text.lower(), upos=pos)
+        if found:
+            return str(found[0]).lower()
+    return str(tok.lemma_).lower()
+
+
 def candidates(caption: str, stopwords: frozenset[str]) -> list[Candidate]:
     """Content words of one caption, with roles, in caption order."""
     doc = pipeline()(caption)
@@ -156,17 +170,17 @@ def candidates(caption: str, stopwords: frozenset[str]) -> list[Candidate]:
         if tok.i in merged or not _is_content(tok, stopwords):
             continue
         pos = "NOUN" if tok.pos_ == "PROPN" else tok.pos_
-        lemma, text = tok.lemma_.lower(), tok.text
-        if pos == "NOUN" and (tok.dep_ == "amod" or (lemma in COLORS and tok.dep_ != "ROOT")):
+        lemma_, text = lemma(tok), tok.text
+        if pos == "NOUN" and (tok.dep_ == "amod" or (lemma_ in COLORS and tok.dep_ != "ROOT")):
             pos = "ADJ"  # "an orange dahlia": a colour that modifies, not a thing
         if pos == "NOUN":
             nxt = tok.head if tok.dep_ == "compound" and tok.head.i == tok.i + 1 else None
-            if nxt is not None and _lexicalized(f"{lemma} {nxt.lemma_.lower()}"):
-                lemma, text = f"{lemma} {nxt.lemma_.lower()}", f"{tok.text} {nxt.text}"
+            if nxt is not None and _lexicalized(f"{lemma_} {lemma(nxt)}"):
+                lemma_, text = f"{lemma_} {lemma(nxt)}", f"{tok.text} {nxt.text}"
                 merged.add(nxt.i)
                 tok = nxt  # the phrase plays the head's role
             role = _ROLE[_noun_role(tok)]
         else:
             role = _ROLE[pos]
-        out.append(Candidate(lemma, text.lower(), pos, role, tok.i))
+        out.append(Candidate(lemma_, text.lower(), pos, role, tok.i))
     return out
