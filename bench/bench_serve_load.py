@@ -112,6 +112,13 @@ async def slow_client(host: str, port: int, until: float, outcomes: list[str]) -
             outcomes.append(f"{type(exc).__name__} after {time.perf_counter() - t0:.1f} s")
 
 
+async def sample_rss(pid: int, until: float, out: list[float]) -> None:
+    """The server's RSS every 10 s (is it bounded, or growing?)."""
+    while time.monotonic() < until:
+        await asyncio.sleep(min(10.0, max(0.0, until - time.monotonic())))
+        out.append(round(rss_mb(pid), 1))
+
+
 def kb_sample(db: Path) -> dict[str, Any]:
     from evokegraph.graph.ladybug_store import LadybugStore
 
@@ -169,6 +176,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         tasks = [client("127.0.0.1", port, paths, until, lat, errors) for _ in range(args.clients)]
         if args.slow:
             tasks.append(slow_client("127.0.0.1", port, until, slow))
+        rss_series: list[float] = []
+        tasks.append(sample_rss(proc.pid, until, rss_series))
         await asyncio.gather(*tasks)
         wall = time.monotonic() - t0
         rss_end = rss_mb(proc.pid)
@@ -187,7 +196,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "errors": len(errors),
         "error_examples": sorted(set(errors))[:5],
         "slow_queries": slow,
-        "server_rss_mb": {"start": round(rss_start, 1), "end": round(rss_end, 1)},
+        "server_rss_mb": {
+            "start": round(rss_start, 1),
+            "every_10_s": rss_series,
+            "end": round(rss_end, 1),
+        },
         "load_avg": [round(x, 2) for x in os.getloadavg()],
         "cpus": os.cpu_count(),
     }
