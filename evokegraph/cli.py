@@ -112,13 +112,30 @@ def stats(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Counts of images, elements, concepts, edges, captions and failures."""
+    """Counts of images, elements, concepts, edges, captions and failures, and
+    coverage: the share of elements with words at each distance."""
+    from evokegraph.levels import COVERAGE_MIN_WORDS, coverage_shares
+
     with open_kb(ctx, read_only=True) as kb:
         s = kb.stats()
+        shares = coverage_shares(kb.query(COVERAGE_CYPHER), s.elements)
     if as_json:
-        print_json(s.model_dump())
+        print_json({**s.model_dump(), "coverage": shares})
     else:
-        print_table([{"what": k, "count": v} for k, v in s.model_dump().items()], title="stats")
+        rows = [{"what": k, "count": v} for k, v in s.model_dump().items()]
+        rows += [
+            {"what": f"coverage d{d} (>= {COVERAGE_MIN_WORDS[d]} words)", "count": f"{v:.1%}"}
+            for d, v in shares.items()
+        ]
+        print_table(rows, title="stats")
+
+
+# how many elements have n words at distance d (portable: both backends run it)
+COVERAGE_CYPHER = (
+    "MATCH (e:Element)-[r:EVOKES]->(:Concept) "
+    "WITH e, r.distance AS distance, count(*) AS words "
+    "RETURN distance, words, count(e) AS elements"
+)
 
 
 @app.command()
@@ -156,9 +173,7 @@ def cypher(
     try:
         with open_kb(ctx, read_only=not write) as kb:
             backend = kb.backend
-            rows = run_limited(
-                kb, lambda r: r.query(query, params, write=write), timeout_s=timeout
-            )
+            rows = run_limited(kb, lambda r: r.query(query, params, write=write), timeout_s=timeout)
     except ReadOnlyQueryError:
         raise ReadOnlyQueryError(
             "refusing a query that writes; add --write to run it (read-only by default)"

@@ -12,7 +12,7 @@ over the shared ``ASSOCIATED_WITH`` network, up to :data:`MAX_DEPTH`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from evokegraph.errors import UserInputError
 
@@ -33,6 +33,10 @@ LEVEL_DEFINITIONS: dict[int, str] = {
     4: "conceptual association: a more abstract, theme-related idea",
     5: "full abstraction: a highly abstract or metaphorical idea",
 }
+# An element is *covered* when the miner gave it at least this many words at
+# every distance (the near levels have several good words, the far ones one
+# confident idea or none: an empty slot beats noise, and coverage counts it).
+COVERAGE_MIN_WORDS: dict[int, int] = {1: 2, 2: 2, 3: 2, 4: 1, 5: 1}
 MAX_DEPTH: int = 15
 DEFAULT_DEPTHS: tuple[int, ...] = DISTANCES
 
@@ -51,3 +55,20 @@ def check_depths(depths: Iterable[int]) -> tuple[int, ...]:
     for d in out:
         check_depth(d)
     return out
+
+
+def covered(words_per_distance: Mapping[int, int]) -> bool:
+    """True when an element's word counts per distance meet :data:`COVERAGE_MIN_WORDS`."""
+    return all(words_per_distance.get(d, 0) >= k for d, k in COVERAGE_MIN_WORDS.items())
+
+
+def coverage_shares(histogram: Iterable[Mapping[str, int]], elements: int) -> dict[int, float]:
+    """Per distance, the share of ``elements`` with at least
+    :data:`COVERAGE_MIN_WORDS` words there, from rows ``{distance, words,
+    elements}`` (how many elements have that many words at that distance)."""
+    out = {d: 0 for d in DISTANCES}
+    for row in histogram:
+        d = int(row["distance"])
+        if d in out and int(row["words"]) >= COVERAGE_MIN_WORDS[d]:
+            out[d] += int(row["elements"])
+    return {d: round(n / elements, 4) if elements else 0.0 for d, n in out.items()}

@@ -48,6 +48,7 @@ from evokegraph.ingest.stages import (
     make_extractor,
     make_miner,
 )
+from evokegraph.levels import COVERAGE_MIN_WORDS, covered
 from evokegraph.lexicons.concreteness import norms
 from evokegraph.records import (
     Element,
@@ -86,11 +87,12 @@ class Summary:
     failed: int = 0
     elements: int = 0
     associations: int = 0
+    covered: int = 0  # elements with words at every distance (levels.covered)
     failures_by_stage: Counter[str] = field(default_factory=Counter)
     seconds: dict[str, float] = field(default_factory=dict)
     shards: ShardRun | None = None  # engine="ray": the shards and their load
 
-    COUNTS = ("seen", "new", "skipped", "failed", "elements", "associations")
+    COUNTS = ("seen", "new", "skipped", "failed", "elements", "associations", "covered")
 
     def add_time(self, stage: str, seconds: float) -> None:
         self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
@@ -123,10 +125,16 @@ class Summary:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Summary:
-        s = cls(run_id=d["run"], **{k: d[k] for k in cls.COUNTS})
+        s = cls(run_id=d["run"], **{k: d.get(k, 0) for k in cls.COUNTS})
         s.failures_by_stage.update(d["failures_by_stage"])
         s.seconds = dict(d["seconds"])
         return s
+
+
+def covered_elements(elements: Sequence[Element], evocations: Sequence[Evocation]) -> int:
+    """How many of ``elements`` the evocations cover (:func:`evokegraph.levels.covered`)."""
+    counts: Counter[tuple[str, int]] = Counter((e.element, e.distance) for e in evocations)
+    return sum(covered({d: counts[(el.concept, d)] for d in COVERAGE_MIN_WORDS}) for el in elements)
 
 
 def settings_key(name: str, settings: dict[str, Any], *parts: str) -> str:
@@ -395,6 +403,7 @@ class BatchWork:
                 self.assoc_key, entry.image.captions, w.source_description
             )
             s.associations += len(entry.evocations)
+            s.covered += covered_elements(w.elements, entry.evocations)
         return outcome(works, touched, s)
 
     @staticmethod

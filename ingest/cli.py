@@ -66,6 +66,7 @@ SUMMARY_LABELS = {
     "failed": "failures recorded (per file and stage)",
     "elements": "elements written",
     "associations": "associations written",
+    "covered": "elements with words at every distance (>=2 at 1-3, >=1 at 4-5)",
 }
 
 

@@ -35,6 +35,7 @@ def test_init_stats_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         "captions": 0,
         "failures": 0,
         "runs": 0,
+        "coverage": {str(d): 0.0 for d in range(1, 6)},
     }
 
 

@@ -49,3 +49,19 @@ def test_bad_cypher_param_line_is_a_user_error() -> None:
 
     with pytest.raises(UserInputError, match=r"q\.cypher: bad param line .*; write // param:"):
         parse("q.cypher", "// param: ?bad\nMATCH (n) RETURN n")
+
+
+def test_coverage_counts_elements_with_words_at_every_distance() -> None:
+    from evokegraph.levels import COVERAGE_MIN_WORDS, coverage_shares, covered
+
+    assert covered({1: 2, 2: 3, 3: 2, 4: 1, 5: 1})
+    assert not covered({1: 3, 2: 3, 3: 3, 4: 0, 5: 2})  # an empty slot is not covered
+    rows = [
+        {"distance": 1, "words": 3, "elements": 4},
+        {"distance": 1, "words": 1, "elements": 1},
+        {"distance": 4, "words": 1, "elements": 2},
+    ]
+    shares = coverage_shares(rows, 5)
+    assert shares[1] == 0.8 and shares[4] == 0.4 and shares[5] == 0.0
+    assert sorted(shares) == sorted(COVERAGE_MIN_WORDS)
+    assert coverage_shares([], 0) == {d: 0.0 for d in COVERAGE_MIN_WORDS}
