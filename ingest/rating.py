@@ -36,7 +36,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from evokegraph.errors import UserInputError
-from evokegraph.levels import DISTANCE_NAMES, DISTANCES, LEVEL_DEFINITIONS
+from evokegraph.levels import COVERAGE_MIN_WORDS, DISTANCE_NAMES, DISTANCES, LEVEL_DEFINITIONS
 
 from .association_eval import Matched
 
@@ -60,7 +60,7 @@ ACCEPT_VALUES: dict[str, bool] = {
     "n": False,
 }
 # coverage: an element is covered when the KB holds at least this many words at each distance
-MIN_WORDS: dict[int, int] = {1: 2, 2: 2, 3: 2, 4: 1, 5: 1}
+MIN_WORDS: dict[int, int] = COVERAGE_MIN_WORDS
 # issue 20's targets: share of the KB's words accepted per distance, the least gap
 # over the other-scene words, and the share of elements covered
 TARGET_ACCEPT: dict[int, float] = {1: 0.70, 2: 0.70, 3: 0.70, 4: 0.50, 5: 0.50}
