@@ -237,3 +237,13 @@ def test_abstract_distances_come_from_themes_and_feelings(miner) -> None:
     sad_d5 = {e.concept for e in miner.mine_one(miner_elements(sad), sad) if e.distance == 5}
     happy_d5 = {e.concept for e in far if e.distance == 5}
     assert sad_d5 and happy_d5 and not sad_d5 & happy_d5  # how a scene feels decides distance 5
+
+
+def test_near_synonyms_are_lemmas_of_the_element_sense(miner) -> None:
+    from evokegraph.ingest.contextual import is_lemma
+
+    assert not is_lemma("cried", "v") and not is_lemma("geese", "n") and is_lemma("cry", "v")
+    caption = "a small boy crying beside a broken toy car"
+    evs = miner.mine_one(miner_elements(caption), caption)
+    near = [e for e in evs if e.distance <= 2 and e.pos == "VERB"]
+    assert near and all(is_lemma(e.concept, "v") for e in near)  # no "cried", "crying"
