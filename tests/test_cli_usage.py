@@ -146,7 +146,8 @@ def test_every_image_reference_works_everywhere(kb: tuple[Path, Path, str], tmp_
 @pytest.mark.parametrize(
     "ref,needle",
     [
-        ("README.md", "is not in the knowledge base"),
+        ("README.md", "README.md is a .md file, not an image"),
+        ("other.png", "is not in the knowledge base"),
         ("abc", "is not an image file, a stored path or an image id"),
         ("ffffffffff", "no image with id ffffffffff"),
     ],
@@ -156,6 +157,9 @@ def test_bad_image_references_fail_in_one_line(
 ) -> None:
     db, _, _ = kb
     (tmp_path / "README.md").write_text("not an image")
+    from PIL import Image
+
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(tmp_path / "other.png")  # a picture never ingested
     for args in (
         ["show", ref],
         ["query", "run", "creative_neighbours", "-p", f"image={ref}"],
