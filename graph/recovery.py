@@ -12,6 +12,7 @@ says so in one line and names what to do.
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from evokegraph.errors import DiskFullError, StoreError, WriterLockedError, disk
 _NEEDS_RECOVERY = ("recovery is pending", "wal file is corrupted", "basic_string")
 RECOVERY_ATTEMPTS = 3
 WAIT_FOR_WRITER_S = 30.0
+MIN_FREE_BYTES = 16 * 2**20  # less free than this beside a pending replay: the disk is full
 
 
 def needs_recovery(exc: BaseException) -> bool:
@@ -38,20 +40,37 @@ def open_database(path: Path, *, read_only: bool) -> Any:
     import ladybug
 
     deadline = time.monotonic() + WAIT_FOR_WRITER_S
+    replays = 0
     while True:
         try:
             return ladybug.Database(str(path), read_only=read_only)
         except (RuntimeError, ValueError) as exc:
             if not needs_recovery(exc):
                 raise
+            if replays >= RECOVERY_ATTEMPTS:  # replayed, and it still needs it
+                raise _still_pending(path, exc) from None
         try:
             recover(path)
+            replays += 1
         except WriterLockedError:
             # a live writer is checkpointing: its checkpoint ends the pending
             # state; a read-only opener waits for it instead of failing
             if not read_only or time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def _still_pending(path: Path, exc: BaseException) -> StoreError:
+    """A replay that returned without finishing: a full disk, else a plain error."""
+    if shutil.disk_usage(path.parent).free < MIN_FREE_BYTES:
+        return DiskFullError(
+            f"{path} has committed writes waiting in its log, and replaying them needs "
+            "free space on its disk: free some, then run this command again"
+        )
+    return StoreError(
+        f"{path} still needs recovery after {RECOVERY_ATTEMPTS} replays of its log "
+        f"({str(exc).splitlines()[0]}); restore it from a copy"
+    )
 
 
 def recover(path: Path) -> None:
