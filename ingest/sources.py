@@ -175,8 +175,10 @@ def iter_coco(path: Path, image_root: Path | None = None) -> Iterator[SourceItem
     data = load_coco(path)
     caps: dict[object, list[str]] = defaultdict(list)
     for i, a in enumerate(data.get("annotations", [])):
-        if not isinstance(a, dict) or not _coco_id(a.get("image_id")) or not isinstance(
-            a.get("caption"), str
+        if (
+            not isinstance(a, dict)
+            or not _coco_id(a.get("image_id"))
+            or not isinstance(a.get("caption"), str)
         ):
             raise SourceError(
                 f"{path}: annotation #{i} needs 'image_id' and a string 'caption' "
