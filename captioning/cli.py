@@ -13,6 +13,8 @@ from evokegraph.cli_common import (
     MaxModelLenOpt,
     PresetOpt,
     TrustRemoteCodeOpt,
+    VlmApiKeyOpt,
+    VlmBaseUrlOpt,
     console,
     eval_app,
     open_kb,
@@ -57,15 +59,8 @@ def caption_cmd(
     vlm: Annotated[
         str, typer.Option("--vlm", help="Model spec for the vlm realizer, ENGINE:MODEL.")
     ] = "",
-    vlm_base_url: Annotated[
-        str | None,
-        typer.Option(
-            "--vlm-base-url", help="OpenAI-compatible URL for the VLM (else OPENAI_BASE_URL)."
-        ),
-    ] = None,
-    vlm_api_key: Annotated[
-        str | None, typer.Option("--vlm-api-key", help="API key for the VLM (else OPENAI_API_KEY).")
-    ] = None,
+    vlm_base_url: VlmBaseUrlOpt = None,
+    vlm_api_key: VlmApiKeyOpt = None,
     per_element: Annotated[
         int, typer.Option("--per-element", min=1, help="Captions per element and depth.")
     ] = 1,

@@ -48,6 +48,13 @@ MaxModelLenOpt = Annotated[
     int | None, typer.Option("--max-model-len", min=1, help="Local engines: context length.")
 ]
 
+_URL_HELP = "OpenAI-compatible URL for the {} (else OPENAI_BASE_URL)."
+_KEY_HELP = "API key for the {} (else OPENAI_API_KEY)."
+VlmBaseUrlOpt = Annotated[str | None, typer.Option("--vlm-base-url", help=_URL_HELP.format("VLM"))]
+VlmApiKeyOpt = Annotated[str | None, typer.Option("--vlm-api-key", help=_KEY_HELP.format("VLM"))]
+LlmBaseUrlOpt = Annotated[str | None, typer.Option("--llm-base-url", help=_URL_HELP.format("LLM"))]
+LlmApiKeyOpt = Annotated[str | None, typer.Option("--llm-api-key", help=_KEY_HELP.format("LLM"))]
+
 
 @dataclass
 class State:

@@ -9,9 +9,13 @@ import typer
 
 from evokegraph.cli_common import (
     DtypeOpt,
+    LlmApiKeyOpt,
+    LlmBaseUrlOpt,
     MaxModelLenOpt,
     PresetOpt,
     TrustRemoteCodeOpt,
+    VlmApiKeyOpt,
+    VlmBaseUrlOpt,
     console,
     err_console,
     eval_app,
@@ -162,24 +166,10 @@ def ingest_cmd(
             "--llm", help="Model for --miner llm, ENGINE:MODEL (e.g. openai:gpt-4o-mini)."
         ),
     ] = "",
-    vlm_base_url: Annotated[
-        str | None,
-        typer.Option(
-            "--vlm-base-url", help="OpenAI-compatible URL for the VLM (else OPENAI_BASE_URL)."
-        ),
-    ] = None,
-    vlm_api_key: Annotated[
-        str | None, typer.Option("--vlm-api-key", help="API key for the VLM (else OPENAI_API_KEY).")
-    ] = None,
-    llm_base_url: Annotated[
-        str | None,
-        typer.Option(
-            "--llm-base-url", help="OpenAI-compatible URL for the LLM (else OPENAI_BASE_URL)."
-        ),
-    ] = None,
-    llm_api_key: Annotated[
-        str | None, typer.Option("--llm-api-key", help="API key for the LLM (else OPENAI_API_KEY).")
-    ] = None,
+    vlm_base_url: VlmBaseUrlOpt = None,
+    vlm_api_key: VlmApiKeyOpt = None,
+    llm_base_url: LlmBaseUrlOpt = None,
+    llm_api_key: LlmApiKeyOpt = None,
     ground: Annotated[
         str | None,
         typer.Option(
