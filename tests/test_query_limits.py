@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from serving import served
 
 from evokegraph.errors import QueryTimeoutError, UserInputError
 from evokegraph.graph import query_limits
@@ -95,36 +96,18 @@ def test_cli_cypher_and_query_run_stop_at_their_limit_with_one_line(
 # -- the explorer on a real server ---------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def serving(kb_path: Path, timeout_s: float) -> Iterator[int]:
-    import uvicorn
 
     from evokegraph.queries.web.app import create_app
 
-    port = _free_port()
     app = create_app(
         StoreConfig(path=str(kb_path)),
         thumbs_dir=kb_path.parent / "thumbs",
         query_timeout_s=timeout_s,
     )
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.05)
-    try:
+    with served(app, join_s=20) as port:
         yield port
-    finally:
-        srv.should_exit = True
-        thread.join(20)
 
 
 def _get(port: int, path: str, timeout: float = 60) -> tuple[int, Any, float]:

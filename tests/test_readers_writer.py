@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from serving import start
 
 from evokegraph.graph.ladybug_store import LadybugStore
 
@@ -134,24 +135,12 @@ _SERVERS: list[Any] = []
 
 def _serve(db: Path) -> int:
     """The explorer on ``db`` in this process (read-only, beside the writer)."""
-    import socket
-
-    import uvicorn
 
     from evokegraph.graph.store import StoreConfig
     from evokegraph.queries.web.app import create_app
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
     app = create_app(StoreConfig(path=str(db)), thumbs_dir=db.parent / "thumbs")
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.05)
+    srv, _, port = start(app)
     _SERVERS.append(srv)
     return port
 

@@ -17,8 +17,6 @@ import hashlib
 import os
 import re
 import shutil
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +26,7 @@ from urllib.parse import quote
 
 import pytest
 from PIL import Image, ImageStat
+from serving import start
 
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
@@ -256,25 +255,10 @@ browser_only = pytest.mark.skipif(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(site: dict[str, Any]) -> Iterator[str]:
-    import uvicorn
-
-    port = _free_port()
     app = create_app(StoreConfig(path=str(site["db"])))
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.05)
+    srv, thread, port = start(app)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

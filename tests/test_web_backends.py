@@ -16,9 +16,6 @@ viewport), the rings view, a concept page, a query form and the Cypher box.
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -27,6 +24,7 @@ from urllib.parse import quote
 
 import pytest
 from PIL import Image, ImageStat
+from serving import start
 
 pytest.importorskip("fastapi")
 
@@ -273,12 +271,6 @@ def test_explorer_pages_hold_the_same_data_on_both_backends(
 # -- the browser, on each backend --------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module", params=["ladybug", "neo4j"])
 def served(
     request: pytest.FixtureRequest,
@@ -286,21 +278,13 @@ def served(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[str, str]]:
     """(backend, base URL) of a uvicorn server over that backend's knowledge base."""
-    import uvicorn
 
     from evokegraph.queries.web.app import create_app
 
     backend = request.param
     thumbs = tmp_path_factory.mktemp(f"thumbs-{backend}")
     app = create_app(configs[backend], thumbs_dir=thumbs)
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not srv.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.05)
+    srv, thread, port = start(app)
     try:
         yield backend, f"http://127.0.0.1:{port}"
     finally:
