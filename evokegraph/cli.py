@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from evokegraph.cli_common import (
+    QueryTimeoutOpt,
     State,
     console,
     err_console,
@@ -148,13 +149,7 @@ def cypher(
     ] = None,
     write: Annotated[bool, typer.Option("--write", help="Allow a query that writes.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON.")] = False,
-    timeout: Annotated[
-        float | None,
-        typer.Option(
-            "--timeout",
-            help="Stop the query after this many seconds [default: $EVOKEGRAPH_QUERY_TIMEOUT or 30].",
-        ),
-    ] = None,
+    timeout: QueryTimeoutOpt = None,
 ) -> None:
     """Run a Cypher query (read-only unless --write) under a time limit."""
     from evokegraph.errors import QueryTimeoutError

@@ -48,6 +48,13 @@ MaxModelLenOpt = Annotated[
     int | None, typer.Option("--max-model-len", min=1, help="Local engines: context length.")
 ]
 
+QueryTimeoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout",
+        help="Stop the query after this many seconds (default: $EVOKEGRAPH_QUERY_TIMEOUT or 30).",
+    ),
+]
 _URL_HELP = "OpenAI-compatible URL for the {} (else OPENAI_BASE_URL)."
 _KEY_HELP = "API key for the {} (else OPENAI_API_KEY)."
 VlmBaseUrlOpt = Annotated[str | None, typer.Option("--vlm-base-url", help=_URL_HELP.format("VLM"))]

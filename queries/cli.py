@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from evokegraph.cli_common import console, open_kb, print_json, print_table
+from evokegraph.cli_common import QueryTimeoutOpt, console, open_kb, print_json, print_table
 from evokegraph.errors import UserInputError
 
 query_app = typer.Typer(
@@ -65,13 +65,7 @@ def query_run(
         list[str] | None, typer.Option("--param", "-p", help="Parameter key=value (repeatable).")
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
-    timeout: Annotated[
-        float | None,
-        typer.Option(
-            "--timeout",
-            help="Stop the query after this many seconds [default: $EVOKEGRAPH_QUERY_TIMEOUT or 30].",
-        ),
-    ] = None,
+    timeout: QueryTimeoutOpt = None,
 ) -> None:
     """Run a named query with parameters, under a time limit."""
     from evokegraph.graph.query_limits import run_limited
