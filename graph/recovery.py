@@ -45,6 +45,9 @@ def open_database(path: Path, *, read_only: bool) -> Any:
         try:
             return ladybug.Database(str(path), read_only=read_only)
         except (RuntimeError, ValueError) as exc:
+            if read_only and _wal_being_written(exc) and time.monotonic() < deadline:
+                time.sleep(0.05)  # a live writer has just started its log: look again
+                continue
             if not needs_recovery(exc):
                 raise
             if replays >= RECOVERY_ATTEMPTS:  # replayed, and it still needs it
@@ -58,6 +61,14 @@ def open_database(path: Path, *, read_only: bool) -> Any:
             if not read_only or time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def _wal_being_written(exc: BaseException) -> bool:
+    """The log file exists but holds nothing yet: a writer in another process
+    opened it a moment ago ("Reading past the end of the file kb.kb.wal with
+    size 0"); a read-only opener waits a moment rather than failing."""
+    msg = str(exc).lower()
+    return "reading past the end of the file" in msg and ".wal" in msg
 
 
 def _still_pending(path: Path, exc: BaseException) -> StoreError:

@@ -23,7 +23,7 @@ from evokegraph.graph.ladybug_store import LadybugStore
 
 pytestmark = pytest.mark.slow
 
-N_IMAGES = 48
+N_IMAGES = 160  # enough flushes that reads land mid-run on an idle machine too
 FLUSH = 4
 INGEST = ["--miner", "lexical", "--tagger", "heuristic", "--flush-every", str(FLUSH)]
 WORDS = ["dog", "cat", "tree", "river", "coffee", "bread", "car", "house", "bird", "boat"]
