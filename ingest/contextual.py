@@ -161,8 +161,7 @@ POLARITY_WEIGHT = 0.15
 INTERO_WEIGHT = 0.06
 NAME_WEIGHT = 0.25
 SCENE_THEME_SHARE = 0.7  # d4: a theme of the whole scene counts this much of the element's own
-FEELING_BONUS = 0.05
-THEME_HUB_WEIGHT = 0.0  # d5: a word of an Empath feeling theme
+FEELING_BONUS = 0.05  # d5: a word of an Empath feeling theme
 POLARITY_SCALE = 0.3
 FREQUENCY_WEIGHT = 0.02
 SAME_POS = (1, 2)  # near synonyms keep the element's part of speech; 3-5 are nouns
@@ -420,7 +419,6 @@ class ContextualMiner:
             )
         if d == 5:  # felt inside the body: a feeling, not an abstraction that fits anything
             s += INTERO_WEIGHT * self._felt_prior + FEELING_BONUS * self._felt
-            s -= THEME_HUB_WEIGHT * self._theme_hub  # near every theme: fits any scene
         lean = scene.polarity + POLARITY_PRIOR
         if d >= 4 and abs(lean) > POLARITY_MIN:  # + a word of the scene's polarity, - the other
             agree = np.sign(lean) * self._themes.polarity
@@ -484,24 +482,18 @@ class ContextualMiner:
         return ok & (named | np.isin(lex, sorted(FELT_EXTRA)))
 
     def _feeling_hubs(self) -> np.ndarray:
-        """Distance 5's "fits anything" statistic: the share of background
-        scenes whose top :data:`GENERIC_TOP_FEELINGS` feelings hold the word,
-        the larger of two backgrounds: the Empath themes (each centroid a scene
-        of its own; "mood" tops a third of them, "nostalgia" 1%) and the common
-        concrete nouns of :func:`~evokegraph.ingest.vocabulary.background_queries`,
-        both."""
+        """Distance 5's "fits anything" statistic: the share of Empath themes
+        (each centroid taken as a scene of its own) whose top
+        :data:`GENERIC_TOP_FEELINGS` feelings hold the word ("mood" tops a third
+        of them, "nostalgia" 1%)."""
         _, vocab = self._models()
         assert self._themes is not None
-        pool = self._masks("n")[5]
-
-        out = np.zeros(len(vocab.words), dtype=np.float32)
-        for queries in (self._themes.centroid,):
-            sims = queries @ vocab.emb.T + INTERO_WEIGHT * self._felt_prior
-            sims = np.where(pool, sims, -np.inf)
-            top = np.argpartition(-sims, GENERIC_TOP_FEELINGS, axis=1)[:, :GENERIC_TOP_FEELINGS]
-            share = np.bincount(top.ravel(), minlength=len(vocab.words)) / len(queries)
-            out = np.maximum(out, share.astype(np.float32))
-        return out
+        queries = self._themes.centroid
+        sims = queries @ vocab.emb.T + INTERO_WEIGHT * self._felt_prior
+        sims = np.where(self._masks("n")[5], sims, -np.inf)
+        top = np.argpartition(-sims, GENERIC_TOP_FEELINGS, axis=1)[:, :GENERIC_TOP_FEELINGS]
+        share = np.bincount(top.ravel(), minlength=len(vocab.words)) / len(queries)
+        return share.astype(np.float32)
 
     def _take(
         self, scores: np.ndarray, words: list[str], used: list[str], pos: str

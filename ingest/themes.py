@@ -206,11 +206,6 @@ def theme_scores(themes: Themes, share: np.ndarray) -> np.ndarray:
     return share[live] @ np.maximum(themes.member[live], themes.named[live])
 
 
-def top_theme_names(themes: Themes, share: np.ndarray, k: int = 3) -> list[str]:
-    order = np.argsort(-share, kind="stable")[:k]
-    return [themes.names[i] for i in order if share[i] > 0]
-
-
 def theme_affinity(themes: Themes, share: np.ndarray, emb: np.ndarray) -> np.ndarray:
     """(N,) per vocabulary word: its cosine to the element's themes' centroids,
     weighted by their share (how near a word is to what the scene is about)."""
