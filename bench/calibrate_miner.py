@@ -27,24 +27,16 @@ HERE = Path(__file__).resolve().parent
 
 def raw_scores(miner, item_caption: str, word: str):  # -> {d: (scores, words)}
     from evokegraph.ingest.caption_text import CaptionTextExtractor
-    from evokegraph.ingest.contextual import _scene_words
-    from evokegraph.ingest.themes import scene_themes
     from evokegraph.records import Element
 
     ex = CaptionTextExtractor().extract_one([item_caption])
     pos = next((e.pos for e in ex.elements if e.concept == word), "NOUN")
     el = Element(name=word, concept=word, pos=pos, rank=0, saliency=1.0)
-    enc, vocab = miner._models()
-    ctx = enc.encode([item_caption])[0]
     names = sorted({e.concept for e in ex.elements} | {word})
-    scene = scene_themes(miner._themes, ctx, [*names, *_scene_words(item_caption)], vocab.emb @ ctx)
-    in_scene = np.zeros(len(vocab.words), dtype=np.float32)
-    in_scene[[vocab.index[w] for w in names if w in vocab.index]] = 1
+    ctx, sc, scene, in_scene = miner.read_scene(" ".join(item_caption.split()), names)
     terms = miner._element_terms(el, ctx, scene, in_scene)
     shown = {d: {} for d in range(1, 6)}
-    return {
-        d: miner._distance_scores(d, terms, vocab.emb @ ctx, ctx, scene, shown) for d in range(1, 6)
-    }
+    return {d: miner._distance_scores(d, terms, sc, ctx, scene, shown) for d in range(1, 6)}
 
 
 def main() -> None:

@@ -282,14 +282,8 @@ class ContextualMiner:
     def mine_one(self, elements: Sequence[Element], description: str) -> list[Evocation]:
         enc, vocab = self._models()
         context = " ".join(description.split()) or " ".join(e.name for e in elements)
-        ctx_vec = enc.encode([context])[0]
-        sc = vocab.emb @ ctx_vec
         names = sorted({e.concept for e in elements})
-        assert self._themes is not None
-        scene_words = [*names, *_scene_words(context)]
-        scene = scene_themes(self._themes, ctx_vec, scene_words, sc)
-        in_scene = np.zeros(len(vocab.words), dtype=np.float32)
-        in_scene[[vocab.index[w] for w in names if w in vocab.index]] = 1.0  # its other things
+        ctx_vec, sc, scene, in_scene = self.read_scene(context, names)
         result: list[Evocation] = []
         shown: dict[int, dict[int, int]] = {d: {} for d in DISTANCES}  # per distance: word -> uses
         for el in elements:
@@ -311,6 +305,20 @@ class ContextualMiner:
                 for r, (w, pos, c) in enumerate(picked[d])
             ]
         return result
+
+    def read_scene(
+        self, context: str, names: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray, SceneThemes, np.ndarray]:
+        """One image's context vector, every word's cosine to it, its themes and
+        polarity, and 1.0 at its elements' words (``names``)."""
+        enc, vocab = self._models()
+        assert self._themes is not None
+        ctx_vec = enc.encode([context])[0]
+        sc = vocab.emb @ ctx_vec
+        scene = scene_themes(self._themes, ctx_vec, [*names, *_scene_words(context)], sc)
+        in_scene = np.zeros(len(vocab.words), dtype=np.float32)
+        in_scene[[vocab.index[w] for w in names if w in vocab.index]] = 1.0  # its other things
+        return ctx_vec, sc, scene, in_scene
 
     def _for_element(
         self,
