@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from evokegraph.ingest.acceptance import acceptance_model
 from evokegraph.ingest.stages import MINERS, MiningInput, mine_each
 from evokegraph.ingest.themes import (
     SceneThemes,
@@ -103,6 +104,7 @@ FELT_EXTRA = frozenset(["noun.act", "noun.Tops"])  # "adventure", "knowledge"
 FEELING_MAX_CONCRETENESS = 3.0
 FELT_MIN_PRIOR = 0.25  # Lancaster interoception >= 3.0
 SHORTLIST = 400  # candidates looked at per distance after scoring
+RERANK = 60  # best hand-scored candidates per distance the acceptance model re-scores
 
 
 @dataclass(frozen=True)
@@ -337,13 +339,30 @@ class ContextualMiner:
         used = [el.concept]
         picked: dict[int, list[tuple[str, str, float]]] = {}
         for d in DISTANCES:
-            scores, words = self._distance_scores(d, terms, sc, ctx_vec, scene, shown)
+            scores, words, feats = self._distance_scores(d, terms, sc, ctx_vec, scene, shown)
+            order, conf = self._ranked(d, scores, feats)
             pos = terms.pos if d in SAME_POS else "n"
             # the scene's other elements are its broader context (d3), nothing else
-            taken = self._take(scores, words, used if d == 3 else [*used, *others], pos)
-            picked[d] = [(w, p, c) for w, p, raw in taken if (c := confidence(d, raw)) >= MIN_SCORE]
+            taken = self._take(order, conf, words, used if d == 3 else [*used, *others], pos)
+            picked[d] = [(w, p, c) for w, p, c in taken if c >= MIN_SCORE]
             used += [w for w, _, _ in taken]
         return picked
+
+    def _ranked(
+        self, d: int, scores: np.ndarray, feats: dict[str, np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Candidates best first and their confidence: the acceptance model's
+        probability over the :data:`RERANK` best hand scores, or (no model
+        fitted) the hand score's calibrated confidence."""
+        order = np.argsort(-scores, kind="stable")[:SHORTLIST]
+        order = order[np.isfinite(scores[order])]
+        model = acceptance_model()
+        if model is None:
+            return order, np.array([confidence(d, float(x)) for x in scores[order]])
+        order = order[:RERANK]
+        prob = model.probability(d, {**feats, "hand": scores}, order)
+        best = np.argsort(-prob, kind="stable")
+        return order[best], prob[best]
 
     def _element_terms(
         self, el: Element, ctx_vec: np.ndarray, scene: SceneThemes, in_scene: np.ndarray
@@ -390,8 +409,10 @@ class ContextualMiner:
         ctx_vec: np.ndarray,
         scene: SceneThemes,
         shown: dict[int, dict[int, int]],
-    ) -> tuple[np.ndarray, list[str]]:
-        """Raw scores of every candidate at distance ``d`` (-inf: not allowed)."""
+    ) -> tuple[np.ndarray, list[str], dict[str, np.ndarray]]:
+        """Raw scores of every candidate at distance ``d`` (-inf: not allowed),
+        the candidates, and each candidate's score terms by name (the
+        :data:`~evokegraph.ingest.acceptance.FEATURES` the acceptance model reads)."""
         enc, vocab = self._models()
         assert self._themes is not None
         spec = SPECS[d]
@@ -400,20 +421,40 @@ class ContextualMiner:
             if spec.aim is None
             else min(spec.aim, t.base + spec.aim_offset)
         )
-        if d >= 4:  # one-sided: more abstract than the aim is fine, up to a point
-            off = np.maximum(vocab.conc - aim, 0) + 0.3 * np.maximum(aim - 0.8 - vocab.conc, 0)
-        else:
-            off = np.abs(vocab.conc - aim)
-        s = spec.word_weight * t.sw + (1 - spec.word_weight) * sc - spec.misfit * off
-        s += FREQUENCY_WEIGHT * (vocab.zipf - self.min_zipf) - spec.hub * vocab.hub
+        zero = np.zeros(len(vocab.words), dtype=np.float32)
+        f: dict[str, np.ndarray] = {
+            "sw": t.sw,
+            "sc": sc,
+            "off": _misfit(d, vocab.conc, aim),
+            "conc": vocab.conc,
+            "zipf": vocab.zipf - self.min_zipf,
+            "hub": vocab.hub,
+            "generic": self._generic.get(d, zero),
+            "wn_syn": t.bonus.get(SYNONYMS, zero),
+            **{f"wn{k}": t.bonus.get(k, zero) for k in (1, 2, 3, 4)},
+            "other_class": t.other_class,
+            "in_scene": t.in_scene,
+            "scene_class": self._masks(t.pos if d in SAME_POS else "n")[("class", 3)],
+            "topical": t.themed[3],
+            "about": t.themed[4],
+            "affinity": t.themed[5],
+            "named": t.named,
+            "felt_prior": self._felt_prior,
+            "felt": self._felt.astype(np.float32),
+            "polarity": zero,
+            "repeat": zero,
+            "extra": zero,
+        }
+        s = spec.word_weight * t.sw + (1 - spec.word_weight) * sc - spec.misfit * f["off"]
+        s += FREQUENCY_WEIGHT * f["zipf"] - spec.hub * vocab.hub
         if d in self._generic:
             s -= spec.generic * self._generic[d]
         if d in t.bonus:
             s += WORDNET_BONUS[d] * t.bonus[d]
         if d == 1:  # the context sense's own lemmas first
-            s += SYNONYM_BONUS * t.bonus.get(SYNONYMS, 0.0)
+            s += SYNONYM_BONUS * f["wn_syn"]
         if d == 2:  # a kind of the element is a near synonym, not a broader category
-            s -= SPECIFIC_PENALTY * np.maximum(t.bonus.get(1, 0.0), t.bonus.get(SYNONYMS, 0.0))
+            s -= SPECIFIC_PENALTY * np.maximum(f["wn1"], f["wn_syn"])
         if d in SAME_POS:  # a near synonym is the same kind of thing (not cup -> trophy's class)
             s -= OTHER_CLASS_PENALTY * t.other_class
         masks = self._masks(t.pos if d in SAME_POS else "n")
@@ -428,22 +469,48 @@ class ContextualMiner:
         if d == 5:  # felt inside the body: a feeling, not an abstraction that fits anything
             s += INTERO_WEIGHT * self._felt_prior + FEELING_BONUS * self._felt
         lean = scene.polarity + POLARITY_PRIOR
-        if d >= 4 and abs(lean) > POLARITY_MIN:  # + a word of the scene's polarity, - the other
-            agree = np.sign(lean) * self._themes.polarity
-            s += POLARITY_WEIGHT * min(1.0, abs(lean) / POLARITY_SCALE) * agree
-        if shown[d] and spec.repeat:  # the image's other elements already say it
+        if abs(lean) > POLARITY_MIN:  # + a word of the scene's polarity, - the other
+            f["polarity"] = (
+                np.sign(lean) * min(1.0, abs(lean) / POLARITY_SCALE) * self._themes.polarity
+            ).astype(np.float32)
+            if d >= 4:
+                s += POLARITY_WEIGHT * f["polarity"]
+        if shown[d]:  # the image's other elements already say it
             idx = np.fromiter(shown[d], dtype=np.int64)
-            s[idx] -= spec.repeat * np.fromiter(shown[d].values(), dtype=np.float32)
+            f["repeat"] = zero.copy()
+            f["repeat"][idx] = np.fromiter(shown[d].values(), dtype=np.float32)
+            s -= spec.repeat * f["repeat"]
         scores, words = np.where(masks[d], s, -np.inf), vocab.words
         if t.extras.get(d):  # scored by the same terms, WordNet-related by construction
-            ev = enc.encode(t.extras[d])
-            conc = np.array([_rating(w) for w in t.extras[d]], dtype=np.float32)
-            zipf = np.array([_zipf(w) for w in t.extras[d]], dtype=np.float32)
-            xs = spec.word_weight * (ev @ t.wvec) + (1 - spec.word_weight) * (ev @ ctx_vec)
-            xs += -spec.misfit * np.abs(conc - aim) + FREQUENCY_WEIGHT * (zipf - self.min_zipf)
-            scores = np.concatenate([scores, xs + WORDNET_BONUS[d]])
-            words = [*vocab.words, *t.extras[d]]
-        return scores, words
+            scores, words, f = self._with_extras(d, t, ctx_vec, aim, scores, words, f)
+        return scores, words, f
+
+    def _with_extras(
+        self,
+        d: int,
+        t: _Terms,
+        ctx_vec: np.ndarray,
+        aim: float,
+        scores: np.ndarray,
+        words: list[str],
+        f: dict[str, np.ndarray],
+    ) -> tuple[np.ndarray, list[str], dict[str, np.ndarray]]:
+        """WordNet's near synonyms and hypernyms outside the vocabulary, appended."""
+        enc, _ = self._models()
+        spec = SPECS[d]
+        extras = t.extras[d]
+        ev = enc.encode(extras)
+        conc = np.array([_rating(w) for w in extras], dtype=np.float32)
+        zipf = np.array([_zipf(w) for w in extras], dtype=np.float32) - self.min_zipf
+        sw, sc = ev @ t.wvec, ev @ ctx_vec
+        off = np.abs(conc - aim)
+        xs = spec.word_weight * sw + (1 - spec.word_weight) * sc
+        xs += -spec.misfit * off + FREQUENCY_WEIGHT * zipf + WORDNET_BONUS[d]
+        n = len(extras)
+        own = {"sw": sw, "sc": sc, "off": off, "conc": conc, "zipf": zipf, f"wn{d}": np.ones(n)}
+        own["extra"] = np.ones(n)
+        fx = {k: np.concatenate([v, own.get(k, np.zeros(n))]).astype(np.float32) for k, v in f.items()}
+        return np.concatenate([scores, xs]), [*words, *extras], fx
 
     def _masks(self, pos: str) -> dict[Any, np.ndarray]:
         """Which vocabulary words may stand at each distance for this POS (computed once)."""
@@ -504,13 +571,10 @@ class ContextualMiner:
         return share.astype(np.float32)
 
     def _take(
-        self, scores: np.ndarray, words: list[str], used: list[str], pos: str
+        self, order: np.ndarray, conf: np.ndarray, words: list[str], used: list[str], pos: str
     ) -> list[tuple[str, str, float]]:
-        order = np.argsort(-scores, kind="stable")[:SHORTLIST]
         out: list[tuple[str, str, float]] = []
-        for i in order:
-            if not np.isfinite(scores[i]):
-                break
+        for i, c in zip(order, conf, strict=True):
             w = words[int(i)]
             if not is_lemma(w, pos):  # "cried", "geese", "skies": a form of another word
                 continue
@@ -518,7 +582,7 @@ class ContextualMiner:
                 near_duplicate(w, o) for o, _, _ in out
             ):
                 continue
-            out.append((w, pos, float(scores[i])))
+            out.append((w, pos, float(c)))
             if len(out) >= self.per_distance:
                 break
         return out
@@ -549,6 +613,14 @@ def generic_share(vocab: Any) -> dict[int, np.ndarray]:
             np.float32
         )
     return out
+
+
+def _misfit(d: int, conc: np.ndarray, aim: float) -> np.ndarray:
+    """Points of concreteness away from the distance's aim; at 4-5 one-sided:
+    more abstract than the aim is fine, up to a point."""
+    if d >= 4:
+        return np.maximum(conc - aim, 0) + 0.3 * np.maximum(aim - 0.8 - conc, 0)
+    return np.abs(conc - aim)
 
 
 def _scene_words(context: str) -> list[str]:
