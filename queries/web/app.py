@@ -92,19 +92,12 @@ def create_app(
     env.globals["qs"] = query_string
     templates = Jinja2Templates(env=env)
     app.add_middleware(CancelOnDisconnect)  # H24: a gone client's query is interrupted
+    app.add_middleware(SecurityHeaders)  # outermost: every answer, errors included
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     vis_js = vis_network_file()
 
     def x() -> Explorer:
         return holder["x"]
-
-    @app.middleware("http")
-    async def headers(request: Request, call_next: Any) -> Response:
-        response = await call_next(request)
-        response.headers["Content-Security-Policy"] = CSP
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        return response
 
     @app.exception_handler(EvokeGraphError)
     async def on_error(request: Request, exc: EvokeGraphError) -> Response:
@@ -123,6 +116,37 @@ def create_app(
 
     routes.add(app, x, page, vis_js)
     return app
+
+
+SECURITY_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+]
+
+
+class SecurityHeaders:
+    """ASGI middleware: the CSP and two more headers on every response. A plain
+    ASGI wrapper, not ``@app.middleware("http")``: Starlette's
+    BaseHTTPMiddleware runs each response through an extra task and memory
+    stream (about 1 ms of CPU a request, measured under load)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                names = {k for k, _ in SECURITY_HEADERS}
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
+                message = {**message, "headers": kept + SECURITY_HEADERS}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def query_string(**kw: Any) -> str:
