@@ -93,13 +93,20 @@ def main() -> None:
         "--views", action=argparse.BooleanOptionalAction, default=True,
         help="also load the whole concept network into networkx and render a view",
     )  # fmt: skip
+    ap.add_argument(
+        "--only", default="",
+        help="comma-separated query names (and context5/6/7) to time; default all",
+    )  # fmt: skip
     args = ap.parse_args()
     rng = random.Random(0)
     with tempfile.TemporaryDirectory() as tmp:
         db = args.db or Path(tmp) / "q.kb"
         build(db, args.images, rng)
         kb = LadybugStore(db, read_only=True)
+        only = {x for x in args.only.split(",") if x}
         for name, q in catalogue().items():
+            if only and name not in only:
+                continue
             reps = args.global_reps if q.whole_graph else args.reps
             p50, p99 = timed(lambda n=name: run(kb, n, params_for(n, rng, args.images)), reps)
             print(
@@ -108,6 +115,8 @@ def main() -> None:
             )
         img = lambda: f"{rng.randrange(args.images):064x}"  # noqa: E731
         for depth in (5, 6, 7):
+            if only and f"context{depth}" not in only:
+                continue
             p50, p99 = timed(lambda d=depth: kb.context(img(), d), args.reps)
             print(
                 f"  context depth {depth:<6} p50 {p50:9.1f} ms   p99 {p99:9.1f} ms   ({args.reps} runs)  [{_load_avg()}]",
