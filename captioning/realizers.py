@@ -20,7 +20,9 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from pydantic import Field
 
 from evokegraph.captioning.grammar import (
     class_uses,
@@ -32,6 +34,7 @@ from evokegraph.captioning.grammar import (
 )
 from evokegraph.levels import DISTANCE_NAMES, LEVEL_DEFINITIONS, MAX_EVOKES_DISTANCE
 from evokegraph.models.chat import ChatEngine, ChatRequest
+from evokegraph.options import BackendOptions, keyless
 from evokegraph.records import ContextPath
 from evokegraph.registry import Registry
 from evokegraph.runs import Failed
@@ -152,6 +155,15 @@ def template_caption(path: ContextPath, abstract: bool, seed: int = 0) -> str:
     return _cap(pattern.format(**values))
 
 
+class TemplateOptions(BackendOptions):
+    """The ``template`` realizer's options (``caption -o KEY=VALUE``)."""
+
+    seed: int = Field(0, description="picks among a depth's patterns (caption --seed)")
+    abstract_below: float = Field(
+        3.0, description="concreteness under which a word is captioned as abstract"
+    )
+
+
 class TemplateRealizer:
     """Offline graph-to-text captions (no model)."""
 
@@ -159,15 +171,12 @@ class TemplateRealizer:
     model = ""
 
     def __init__(self, seed: int = 0, abstract_below: float = 3.0) -> None:
+        self.options = TemplateOptions(seed=seed, abstract_below=abstract_below)
         self.seed = seed
         self.abstract_below = abstract_below
 
     def settings(self) -> dict[str, Any]:
-        return {
-            "seed": self.seed,
-            "abstract_below": self.abstract_below,
-            "version": TEMPLATE_VERSION,
-        }
+        return self.options.settings(TEMPLATE_VERSION)
 
     def realize(self, requests: Sequence[CaptionRequest]) -> list[str | Failed]:
         from evokegraph.lexicons.concreteness import concreteness
@@ -178,7 +187,9 @@ class TemplateRealizer:
         ]
 
 
-REALIZERS.add("template", TemplateRealizer, "offline graph-to-text templates (no model)")
+REALIZERS.add(
+    "template", TemplateRealizer, "offline graph-to-text templates (no model)", TemplateOptions
+)
 
 
 # -- the VLM realizer -----------------------------------------------------------
@@ -209,6 +220,17 @@ def check_caption(text: str, word: str) -> str | None:
     return None
 
 
+class VLMRealizerOptions(BackendOptions):
+    """The ``vlm`` realizer's options (its model: ``caption --vlm ENGINE:MODEL``)."""
+
+    temperature: float = Field(0.7, ge=0, description="sampling temperature")
+    top_p: float = Field(0.9, gt=0, le=1, description="nucleus sampling mass")
+    prompt: Literal["project", "reference"] = keyless(
+        "project", "project (word + level definition) or reference (the authors' prompt)"
+    )
+    raw_prompt: bool = keyless(False, "reference prompt in Molmo's plain USER/ASSISTANT form")
+
+
 class VLMRealizer:
     """The published method's caption step, on a vision-language ChatEngine."""
 
@@ -228,16 +250,22 @@ class VLMRealizer:
             raise UserInputError(f"unknown caption prompt {prompt!r}; use project or reference")
         self.engine = engine
         self.model = engine.spec
+        self.options = VLMRealizerOptions(
+            temperature=temperature, top_p=top_p, prompt=prompt, raw_prompt=raw_prompt
+        )
         self.temperature = temperature
         self.top_p = top_p
         self.prompt = prompt
         self.raw_prompt = raw_prompt  # Molmo's plain "USER: <image> ... ASSISTANT:" form
 
     def settings(self) -> dict[str, Any]:
-        out = {"model": self.model, "temperature": self.temperature, "top_p": self.top_p}
+        # the prompt and its form enter the key only for the reference prompt (keys of
+        # project captions written before the option existed stay valid)
         if self.prompt == "reference":
-            out |= {"prompt": "reference-1", "raw_prompt": self.raw_prompt}
-        return out
+            return self.options.settings(
+                model=self.model, prompt="reference-1", raw_prompt=self.raw_prompt
+            )
+        return self.options.settings(model=self.model)
 
     def _chat(self, r: CaptionRequest) -> ChatRequest:
         images = [r.image] if r.image is not None else []
@@ -310,4 +338,9 @@ def _vlm_factory(
     return VLMRealizer(engine, **kw)
 
 
-REALIZERS.add("vlm", _vlm_factory, "a vision-language model writes the caption (method step 3)")
+REALIZERS.add(
+    "vlm",
+    _vlm_factory,
+    "a vision-language model writes the caption (method step 3)",
+    VLMRealizerOptions,
+)

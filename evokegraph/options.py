@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from evokegraph.errors import UserInputError
 
@@ -193,3 +193,47 @@ class BackendOptions(BaseModel):
     @classmethod
     def defaults(cls) -> dict[str, Any]:
         return {k: f.default for k, f in cls.model_fields.items()}
+
+    @classmethod
+    def key_fields(cls) -> list[str]:
+        """The fields hashed into the stage key as they are (not marked :func:`keyless`)."""
+        return [k for k, f in cls.model_fields.items() if _in_key(f.json_schema_extra)]
+
+    def settings(self, version: int | None = None, **derived: Any) -> dict[str, Any]:
+        """A backend's ``settings()`` (what its stage key hashes): the key fields'
+        values, then what the backend derives from its options or its data (a
+        resolved tagger, a vocabulary key: these win over a field of the same name),
+        then its ``version`` (bumped when its output changes; None: the backend
+        keys no version)."""
+        out = {k: getattr(self, k) for k in self.key_fields()} | derived
+        return out if version is None else out | {"version": version}
+
+    @classmethod
+    def describe(cls) -> list[dict[str, str]]:
+        """One row per option: name, type, default, description (``evokegraph backends``)."""
+        return [
+            {
+                "option": k,
+                "type": _type_name(f.annotation),
+                "default": "(required)" if f.is_required() else repr(f.default),
+                "description": f.description or "",
+            }
+            for k, f in cls.model_fields.items()
+        ]
+
+
+def keyless(default: Any, description: str, **kw: Any) -> Any:
+    """A declared option that is not hashed into the stage key as given: the backend
+    keys what it derives from it (``tagger="auto"`` -> the tagger it resolved to; a
+    vocabulary key from ``min_zipf``), or only in some modes."""
+    return Field(default, description=description, json_schema_extra={"stage_key": False}, **kw)
+
+
+def _in_key(extra: Any) -> bool:
+    return not (isinstance(extra, dict) and extra.get("stage_key") is False)
+
+
+def _type_name(annotation: Any) -> str:
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "").replace("NoneType", "None")

@@ -79,6 +79,13 @@ class Registry(Generic[T]):
             if before[0] is not None:
                 self.add(name, before[0], before[1] or "", before[2])
 
+    def declare(self, name: str, options: type) -> None:
+        """Give ``name`` (already registered) its declared options class, when it was
+        registered without one: a module of option declarations can serve backends
+        whose own modules do not name it (``evokegraph.ingest.options``)."""
+        self._check(name)
+        self._options.setdefault(name, options)
+
     def options(self, name: str) -> type | None:
         """The option class registered with ``name`` (None when it has none)."""
         self._check(name)

@@ -112,12 +112,20 @@ def mine_each(
 
 
 def load_backends() -> None:
+    """Import the backend modules (which register their factories), then give the
+    offline backends their declared options (:mod:`evokegraph.ingest.options`)."""
+    from evokegraph.ingest.options import DECLARED
+
     for mod in BACKEND_MODULES:
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as exc:
             if not exc.name or not (mod == exc.name or mod.startswith(exc.name + ".")):
                 raise  # a missing dependency inside the backend: a real error
+    registries = {"extractor": EXTRACTORS, "miner": MINERS}
+    for kind, name, options in DECLARED:
+        if name in registries[kind]:
+            registries[kind].declare(name, options)
 
 
 def make_extractor(name: str, **options: Any) -> ElementExtractor:

@@ -25,7 +25,7 @@ from evokegraph.errors import ModelOutputError
 from evokegraph.ingest.models import parsing, prompts
 from evokegraph.ingest.stages import EXTRACTORS, MINERS, Extraction, ImageItem, MiningInput
 from evokegraph.models.chat import ChatEngine, ChatRequest, load_engine
-from evokegraph.options import BackendOptions
+from evokegraph.options import BackendOptions, keyless
 from evokegraph.paths import cache_dir
 from evokegraph.records import Element, Evocation, concept_key
 from evokegraph.runs import Failed
@@ -119,9 +119,11 @@ class LLMOptions(BackendOptions):
     """The ``llm`` miner's options (its model: ``--llm`` / ``IngestConfig.llm``)."""
 
     per_distance: int = Field(3, ge=1, description="associations per element and distance")
-    prompt: Literal["project", "reference"] = "project"
-    temperature: float | None = Field(None, description="default: 0, or 1.0 (reference)")
-    seed: int = 0
+    prompt: Literal["project", "reference"] = keyless(
+        "project", "project (per-distance prompt) or reference (the authors' prompt)"
+    )
+    temperature: float | None = keyless(None, "default: 0, or 1.0 (reference)")
+    seed: int = keyless(0, "picks the reference prompt's caption per image")
 
 
 class VLMOptions(BackendOptions):
@@ -156,12 +158,20 @@ class LLMMiner(_EngineBackend):
             temperature if temperature is not None else (1.0 if prompt == "reference" else 0.0)
         )
         self.seed = seed
+        self.options = LLMOptions(
+            per_distance=per_distance, prompt=prompt, temperature=temperature, seed=seed
+        )
 
     def settings(self) -> dict[str, Any]:
-        out = {"model": self.engine.spec, "per_distance": self.per_distance, "prompt": 1}
+        # the prompt's sampling enters the key only for the reference prompt
         if self.prompt == "reference":
-            out |= {"prompt": "reference-1", "temperature": self.temperature, "seed": self.seed}
-        return out
+            return self.options.settings(
+                model=self.engine.spec,
+                prompt="reference-1",
+                temperature=self.temperature,
+                seed=self.seed,
+            )
+        return self.options.settings(model=self.engine.spec, prompt=1)
 
     def short_caption(self, record: Any) -> str:
         """The caption the LLM sees: the first (project), or a seeded random one per
@@ -237,9 +247,10 @@ class VLMExtractor(_EngineBackend):
     def __init__(self, spec: str = "", top_k: int = 5, **kw: Any) -> None:
         super().__init__(spec, **kw)
         self.top_k = top_k
+        self.options = VLMOptions(top_k=top_k)
 
     def settings(self) -> dict[str, Any]:
-        return {"model": self.engine.spec, "top_k": self.top_k, "prompt": 1}
+        return self.options.settings(model=self.engine.spec, prompt=1)
 
     def extract(self, items: Sequence[ImageItem]) -> list[Extraction | Failed]:
         reqs = [

@@ -1,0 +1,131 @@
+"""Declared backend options (issue 21): every extractor, miner and realizer has a
+pydantic options class; ``settings()`` (what stage keys hash) derives from it and
+gives the same dicts as the hand-written ones did, so stored keys stay valid."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from evokegraph.captioning.realizers import REALIZERS, VLMRealizer
+from evokegraph.errors import UserInputError
+from evokegraph.ingest.stages import EXTRACTORS, MINERS, load_backends
+from evokegraph.options import BackendOptions, keyless
+from evokegraph.registry import Registry
+
+load_backends()
+
+
+class _Engine:
+    spec = "fake:model-1"
+
+
+def test_offline_settings_are_the_dicts_keys_were_made_from() -> None:
+    """The settings dicts before options were declared (stage keys of stored KBs)."""
+    ex = EXTRACTORS.create("caption-text", top_k="3", tagger="heuristic")
+    assert ex.settings() == {
+        "norms": "brysbaert2014",
+        "tagger": "wordnet-heuristic-1",
+        "top_k": 3,
+        "version": 3,
+    }
+    assert MINERS.create("lexical").settings() == {
+        "per_distance": 3,
+        "version": 1,
+        "wordnet": "3.0",
+    }
+    assert REALIZERS.create("template").settings() == {
+        "abstract_below": 3.0,
+        "seed": 0,
+        "version": 3,
+    }
+    templ = REALIZERS.create("template", seed=2, abstract_below="2.5")
+    assert templ.settings() == {"abstract_below": 2.5, "seed": 2, "version": 3}
+
+
+def test_model_backend_settings_are_unchanged() -> None:
+    from evokegraph.ingest.models.backends import LLMMiner, VLMExtractor
+
+    spec = _Engine.spec
+    project = LLMMiner(engine=_Engine(), cache="off")  # type: ignore[arg-type]
+    assert project.settings() == {"model": spec, "per_distance": 3, "prompt": 1}
+    ref = LLMMiner(engine=_Engine(), cache="off", prompt="reference", seed=4)  # type: ignore[arg-type]
+    assert ref.settings() == {
+        "model": spec,
+        "per_distance": 3,
+        "prompt": "reference-1",
+        "temperature": 1.0,
+        "seed": 4,
+    }
+    vlm = VLMExtractor(engine=_Engine(), cache="off", top_k=4)  # type: ignore[arg-type]
+    assert vlm.settings() == {"model": spec, "top_k": 4, "prompt": 1}
+    real = VLMRealizer(_Engine())  # type: ignore[arg-type]
+    assert real.settings() == {"model": spec, "temperature": 0.7, "top_p": 0.9}
+    real_ref = VLMRealizer(_Engine(), prompt="reference", raw_prompt=True)  # type: ignore[arg-type]
+    assert real_ref.settings() == {
+        "model": spec,
+        "temperature": 0.7,
+        "top_p": 0.9,
+        "prompt": "reference-1",
+        "raw_prompt": True,
+    }
+
+
+def _registries() -> list[Registry[Any]]:
+    return [EXTRACTORS, MINERS, REALIZERS]
+
+
+def test_every_stage_backend_declares_its_options() -> None:
+    for reg in _registries():
+        for name in reg.names():
+            cls = reg.declared(name)
+            assert cls is not None and issubclass(cls, BackendOptions), f"{reg.kind} {name}"
+            assert set(cls.model_fields) <= reg.accepts(name)
+
+
+@pytest.mark.parametrize(
+    ("registry", "name", "kwargs"),
+    [
+        (EXTRACTORS, "caption-text", {"top_k": 4, "tagger": "heuristic"}),
+        (MINERS, "lexical", {"per_distance": 2}),
+        (MINERS, "contextual", {"per_distance": 4, "min_zipf": 3.5}),
+        (REALIZERS, "template", {"seed": 1}),
+    ],
+)
+def test_key_fields_are_keyed_as_declared(
+    registry: Registry[Any], name: str, kwargs: dict[str, Any]
+) -> None:
+    """What settings() hashes of a declared field is the option's value (for the
+    backends whose modules write settings() by hand too)."""
+    cls = registry.declared(name)
+    assert cls is not None
+    opts = cls.model_validate(kwargs)
+    settings = registry.create(name, **kwargs).settings()
+    for key in cls.key_fields():  # type: ignore[attr-defined]
+        assert settings[key] == getattr(opts, key), (name, key)
+    assert "version" in settings
+
+
+def test_settings_helper_keys_fields_then_derived_then_version() -> None:
+    class Opts(BackendOptions):
+        k: int = 2
+        mode: str = keyless("auto", "resolved by the backend")
+
+    o = Opts(mode="x")
+    assert Opts.key_fields() == ["k"]
+    assert o.settings(5, mode="resolved") == {"k": 2, "mode": "resolved", "version": 5}
+    assert o.settings() == {"k": 2}
+    rows = {r["option"]: r for r in Opts.describe()}
+    assert rows["k"]["type"] == "int" and rows["mode"]["description"] == "resolved by the backend"
+
+
+def test_bad_option_value_is_one_line_naming_it_and_the_allowed_ones() -> None:
+    with pytest.raises(UserInputError) as err:
+        MINERS.create("lexical", per_distance="many")
+    text = str(err.value)
+    assert "\n" not in text and "per_distance" in text and "(options: per_distance)" in text
+    with pytest.raises(UserInputError, match="tagger"):
+        EXTRACTORS.create("caption-text", tagger="nltk")
+    with pytest.raises(UserInputError, match=r"realizer vlm option top_p"):
+        REALIZERS.create("vlm", engine=_Engine(), top_p=2)
