@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from evokegraph.cli_common import (
+    BackendOptionOpt,
     DtypeOpt,
     MaxModelLenOpt,
     PresetOpt,
@@ -78,10 +79,12 @@ def caption_cmd(
     trust_remote_code: TrustRemoteCodeOpt = False,
     dtype: DtypeOpt = None,
     max_model_len: MaxModelLenOpt = None,
+    option: BackendOptionOpt = [],  # noqa: B006 - typer reads the default
 ) -> None:
     """Write captions at depths of abstraction, each with its graph path."""
     from evokegraph import api
     from evokegraph.models.presets import ModelSpec, check_loader_options
+    from evokegraph.options import parse_options
     from evokegraph.views import resolve_image
 
     depths = check_depths(depth or DEFAULT_DEPTHS)
@@ -102,6 +105,7 @@ def caption_cmd(
                 force=force,
                 preset=preset,
                 vlm=model,
+                options=parse_options(option),
                 progress=_Bar(bar, total),
             )
     rows = [

@@ -250,8 +250,8 @@ class VLMRealizer:
             raise UserInputError(f"unknown caption prompt {prompt!r}; use project or reference")
         self.engine = engine
         self.model = engine.spec
-        self.options = VLMRealizerOptions(
-            temperature=temperature, top_p=top_p, prompt=prompt, raw_prompt=raw_prompt
+        self.options = VLMRealizerOptions.model_validate(
+            {"temperature": temperature, "top_p": top_p, "prompt": prompt, "raw_prompt": raw_prompt}
         )
         self.temperature = temperature
         self.top_p = top_p

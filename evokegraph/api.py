@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from evokegraph.ingest.config import IngestConfig, RayOptions
     from evokegraph.training.export import ExportSummary
 
-__all__ = ["caption", "export", "ingest", "open_kb", "write_sample"]
+__all__ = ["backends", "caption", "export", "ingest", "open_kb", "write_sample"]
 
 URI_SCHEMES = ("bolt://", "bolt+s://", "bolt+ssc://", "neo4j://", "neo4j+s://", "neo4j+ssc://")
 DEFAULT_SPLIT_RATIO = "train=0.9,val=0.05,test=0.05"
@@ -148,6 +148,7 @@ def caption(
     preset: str = "project",
     vlm: str | ModelSpec = "",
     engine_options: Mapping[str, Any] | None = None,
+    options: Mapping[str, Any] | None = None,
     progress: Advances | None = None,
 ) -> CaptionSummary:
     """Write captions at ``depths`` of abstraction (default 1..5), each with its
@@ -155,7 +156,8 @@ def caption(
 
     ``realizer``: ``template`` (offline) or ``vlm`` (with ``vlm="ENGINE:MODEL"``);
     ``images``: ids, id prefixes or files (default: all); ``preset="reference"``
-    uses the authors' settings. Returns the
+    uses the authors' settings; ``options``: the realizer's declared options
+    (``evokegraph backends --kind realizer``), over the preset's. Returns the
     :class:`~evokegraph.captioning.runner.CaptionSummary`.
     """
     from evokegraph.captioning.realizers import REALIZERS
@@ -168,11 +170,12 @@ def caption(
     engine = {**model.engine_options(), **dict(engine_options or {})}
     if check_preset(preset) == "reference":
         realizer, per_element, sample = "vlm", 1, False
-        options: dict[str, Any] = reference_realizer_options(model.spec, **engine)
-    elif realizer == "vlm":
-        options = {"spec": model.spec, "engine_options": engine}
+        made: dict[str, Any] = reference_realizer_options(model.spec, **engine)
+    elif "spec" in REALIZERS.accepts(realizer):  # a model realizer: its model spec
+        made = {"spec": model.spec, "engine_options": engine}
     else:
-        options = {"seed": seed} if realizer == "template" else {}
+        made = {"seed": seed} if "seed" in REALIZERS.accepts(realizer) else {}
+    REALIZERS.check_options(realizer, options or {})
     config = CaptionConfig(
         depths=depths,
         per_element=per_element,
@@ -183,7 +186,7 @@ def caption(
         load_images=realizer == "vlm",
     )
     ids = [resolve_image(kb, i) for i in images] if images else None
-    real = REALIZERS.create(realizer, **options)
+    real = REALIZERS.create(realizer, **{**made, **dict(options or {})})
     return Captioner(kb, real, config, progress=as_progress(progress)).run(ids)
 
 
@@ -232,3 +235,43 @@ def write_sample(directory: str | Path) -> list[Path]:
     from evokegraph.ingest.sample import write_sample as _write
 
     return _write(Path(directory))
+
+
+BACKEND_KINDS = ("extractor", "miner", "realizer", "store")
+# factory keywords that are no user option (the model spec, engine, progress: given
+# by --vlm/--llm, the run context or the caller, never by -o)
+_PLUMBING = frozenset({"engine", "spec", "kw", "engine_options", "progress", "cache", "policy"})
+
+
+def backends(kind: str | None = None) -> list[dict[str, str]]:
+    """Every registered backend of ``kind`` (extractor, miner, realizer, store; None:
+    all) with its options: one row per option (kind, name, option, type, default,
+    description, help); a backend without options has one row with no option."""
+    from evokegraph.captioning.realizers import REALIZERS
+    from evokegraph.graph.backends import BACKENDS
+    from evokegraph.ingest.stages import EXTRACTORS, MINERS, load_backends
+    from evokegraph.options import option_rows
+    from evokegraph.registry import Registry
+
+    if kind is not None and kind not in BACKEND_KINDS:
+        raise UserInputError(
+            f"unknown backend kind {kind!r}; use one of {', '.join(BACKEND_KINDS)}"
+        )
+    load_backends()
+    registries: dict[str, Registry[Any]] = {
+        "extractor": EXTRACTORS,
+        "miner": MINERS,
+        "realizer": REALIZERS,
+        "store": BACKENDS,
+    }
+    rows: list[dict[str, str]] = []
+    for k in [kind] if kind else BACKEND_KINDS:
+        reg = registries[k]
+        for name, text in reg.describe().items():
+            plain = {} if reg.options(name) else reg.defaults(name)
+            opts = option_rows(reg.options(name), plain)
+            opts = [o for o in opts if o["option"] not in _PLUMBING] or [
+                dict.fromkeys(("option", "type", "default", "description"), "")
+            ]
+            rows += [{"kind": k, "name": name, **o, "help": text} for o in opts]
+    return rows

@@ -48,6 +48,15 @@ MaxModelLenOpt = Annotated[
     int | None, typer.Option("--max-model-len", min=1, help="Local engines: context length.")
 ]
 
+BackendOptionOpt = Annotated[
+    list[str],
+    typer.Option(
+        "-o",
+        "--option",
+        help="A backend option, KEY=VALUE (repeatable): ingest gives each to the extractor "
+        "or miner that declares it, caption to the realizer; `evokegraph backends` lists them.",
+    ),
+]
 QueryTimeoutOpt = Annotated[
     float | None,
     typer.Option(

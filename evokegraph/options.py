@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Callable, Mapping
+import typing
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -234,6 +235,56 @@ def _in_key(extra: Any) -> bool:
 
 
 def _type_name(annotation: Any) -> str:
+    """``int``; ``auto|spacy|heuristic`` for a Literal; ``float | None``."""
+    if typing.get_origin(annotation) is Literal:
+        return "|".join(str(a) for a in typing.get_args(annotation))
     if isinstance(annotation, type):
         return annotation.__name__
     return str(annotation).replace("typing.", "").replace("NoneType", "None")
+
+
+def option_rows(cls: type | None, factory_defaults: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The options of one backend as rows (option, type, default, description): its
+    declared :class:`BackendOptions`, or a flag-carrying option class (the graph
+    stores': the description names the flag), or else its factory's keywords."""
+    if isinstance(cls, type) and issubclass(cls, BackendOptions):
+        return cls.describe()
+    if isinstance(cls, type) and dataclasses.is_dataclass(cls):
+        return [
+            {
+                "option": f.name,
+                "type": f.cli_type.__name__ if f.cli_type is not Path else "path",
+                "default": "(required)" if f.required else repr(f.default),
+                "description": f"{f.flag.flag}: {f.flag.help}"
+                + (f" [env {f.flag.envvar}]" if f.flag.envvar else ""),
+            }
+            for f in option_fields(cls)
+        ]
+    return [
+        {
+            "option": k,
+            "type": "",
+            "default": "(required)" if v is ... else repr(v),
+            "description": "(not declared: a factory keyword)",
+        }
+        for k, v in factory_defaults.items()
+    ]
+
+
+def parse_option(text: str) -> tuple[str, Any]:
+    """``key=value`` (``-o``) -> (key, value): the value as JSON where it parses
+    (numbers, true, lists), else the string; the backend's options class converts."""
+    import json
+
+    key, eq, value = text.partition("=")
+    if not eq or not key.strip():
+        raise UserInputError(f"-o {text!r}: give KEY=VALUE, e.g. -o top_k=3")
+    try:
+        return key.strip(), json.loads(value)
+    except ValueError:
+        return key.strip(), value
+
+
+def parse_options(texts: Sequence[str]) -> dict[str, Any]:
+    """Every ``-o key=value`` given, by key (a later one wins)."""
+    return dict(parse_option(t) for t in texts)

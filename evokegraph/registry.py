@@ -86,6 +86,19 @@ class Registry(Generic[T]):
         self._check(name)
         self._options.setdefault(name, options)
 
+    def check_options(self, name: str, values: Mapping[str, object]) -> None:
+        """Refuse, in one line naming them and the allowed ones, options ``name``
+        does not declare (``caption -o KEY=VALUE``)."""
+        self._check(name)
+        declared = self.declared(name)
+        allowed = sorted(declared.model_fields) if declared else []
+        unknown = sorted(k for k in values if k not in allowed)
+        if unknown:
+            raise RegistryError(
+                f"{self.kind} {name} has no option {', '.join(unknown)}; "
+                f"its options: {', '.join(allowed) or 'none'} (see `evokegraph backends`)"
+            )
+
     def options(self, name: str) -> type | None:
         """The option class registered with ``name`` (None when it has none)."""
         self._check(name)

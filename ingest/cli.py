@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from evokegraph.cli_common import (
+    BackendOptionOpt,
     DtypeOpt,
     LlmApiKeyOpt,
     LlmBaseUrlOpt,
@@ -198,15 +199,7 @@ def ingest_cmd(
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Progress bars on stderr.")
     ] = True,
-    option: Annotated[
-        list[str],
-        typer.Option(
-            "-o",
-            "--option",
-            help="A backend option, KEY=VALUE (repeatable), to the extractor or miner that "
-            "takes it; `evokegraph backends` lists them.",
-        ),
-    ] = [],  # noqa: B006 - typer reads the default
+    option: BackendOptionOpt = [],  # noqa: B006 - typer reads the default
     preset: PresetOpt = "project",
     trust_remote_code: TrustRemoteCodeOpt = False,
     dtype: DtypeOpt = None,
@@ -245,8 +238,9 @@ def ingest_cmd(
 ) -> None:
     """Ingest images: elements, associations by distance, into the graph."""
     from evokegraph import api
-    from evokegraph.ingest.config import parse_option, route_options
+    from evokegraph.ingest.config import route_options
     from evokegraph.models.presets import ModelSpec
+    from evokegraph.options import parse_options
 
     common = route_options(
         {"top_k": top_k, "tagger": tagger, "per_distance": per_distance},
@@ -254,7 +248,7 @@ def ingest_cmd(
         miner,
         strict=False,
     )
-    given = route_options(dict(map(parse_option, option)), extractor, miner)
+    given = route_options(parse_options(option), extractor, miner)
     config = IngestConfig(
         extractor=extractor,
         miner=miner,
@@ -412,17 +406,32 @@ def eval_associations_cmd(
 
 
 def backends_cmd(
+    kind: Annotated[
+        str | None,
+        typer.Option("--kind", help="Only this kind: extractor, miner, realizer or store."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """List the extractors and miners, what each does and the options it takes
-    (``ingest -o KEY=VALUE``; a model backend's model comes with --vlm/--llm)."""
-    from evokegraph.ingest.config import backend_table
+    """List every backend (extractors, miners, caption realizers, graph stores) with
+    its declared options: type, default, description. Give a stage backend's options
+    as ``ingest -o KEY=VALUE`` / ``caption -o KEY=VALUE`` (a model backend's model
+    comes with --vlm/--llm); a store's are the global options named."""
+    from evokegraph import api
 
-    rows = backend_table()
+    rows = api.backends(kind)
     if as_json:
         print_json(rows)
-    else:
-        print_table(rows, title="ingest backends", columns=("kind", "name", "options", "help"))
+        return
+    shown: list[dict[str, str]] = []
+    last = ("", "")
+    for row in rows:  # a backend's name and help once, then one line per option
+        if (row["kind"], row["name"]) != last:
+            last = (row["kind"], row["name"])
+            shown.append({"kind": row["kind"], "name": row["name"], "description": row["help"]})
+        if row["option"]:
+            shown.append({**row, "kind": "", "name": ""})
+    columns = ("kind", "name", "option", "type", "default", "description")
+    print_table(shown, title="backends and their options", columns=columns)
 
 
 def register(app: typer.Typer) -> None:

@@ -110,33 +110,3 @@ def route_options(
 
 # factory keywords that are no user option (engines and loader settings come with the model spec)
 _PLUMBING = frozenset({"engine", "spec", "kw", "engine_options", "progress"})
-
-
-def parse_option(text: str) -> tuple[str, Any]:
-    """``key=value`` -> (key, value): the value as JSON where it parses (numbers, true,
-    lists), else the string."""
-    import json
-
-    key, eq, value = text.partition("=")
-    if not eq or not key.strip():
-        raise UserInputError(f"-o {text!r}: give KEY=VALUE, e.g. -o top_k=3")
-    try:
-        return key.strip(), json.loads(value)
-    except ValueError:
-        return key.strip(), value
-
-
-def backend_table() -> list[dict[str, str]]:
-    """Every extractor and miner: kind, name, options (``key=default``), help."""
-    from evokegraph.ingest.stages import EXTRACTORS, MINERS, load_backends
-
-    load_backends()
-    rows = []
-    for kind, registry in (("extractor", EXTRACTORS), ("miner", MINERS)):
-        for name, text in registry.describe().items():
-            opts = registry.defaults(name)
-            shown = [f"{k}={v!r}" for k, v in opts.items() if k not in _PLUMBING]
-            if registry.declared(name) is not None:
-                shown.append("(declared)")
-            rows.append({"kind": kind, "name": name, "options": " ".join(shown), "help": text})
-    return rows

@@ -122,7 +122,7 @@ def load_backends() -> None:
         except ModuleNotFoundError as exc:
             if not exc.name or not (mod == exc.name or mod.startswith(exc.name + ".")):
                 raise  # a missing dependency inside the backend: a real error
-    registries = {"extractor": EXTRACTORS, "miner": MINERS}
+    registries: dict[str, Registry[Any]] = {"extractor": EXTRACTORS, "miner": MINERS}
     for kind, name, options in DECLARED:
         if name in registries[kind]:
             registries[kind].declare(name, options)

@@ -4,6 +4,7 @@ gives the same dicts as the hand-written ones did, so stored keys stay valid."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -129,3 +130,65 @@ def test_bad_option_value_is_one_line_naming_it_and_the_allowed_ones() -> None:
         EXTRACTORS.create("caption-text", tagger="nltk")
     with pytest.raises(UserInputError, match=r"realizer vlm option top_p"):
         REALIZERS.create("vlm", engine=_Engine(), top_p=2)
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    from evokegraph.cli import main
+
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_backends_command_lists_each_backend_with_its_options(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    code, out, _ = _cli(capsys, "backends", "--json")
+    assert code == 0
+    rows = json.loads(out)
+    kinds = {(r["kind"], r["name"]) for r in rows}
+    assert {("extractor", "caption-text"), ("miner", "contextual"), ("realizer", "vlm")} <= kinds
+    assert {("store", "ladybug"), ("store", "neo4j")} <= kinds
+    top_p = next(r for r in rows if (r["name"], r["option"]) == ("vlm", "top_p"))
+    assert (top_p["type"], top_p["default"], top_p["description"]) == (
+        "float",
+        "0.9",
+        "nucleus sampling mass",
+    )
+    assert not {r["option"] for r in rows} & {"spec", "engine", "progress", "engine_options"}
+    code, out, _ = _cli(capsys, "backends", "--kind", "miner", "--json")
+    assert code == 0 and {r["kind"] for r in json.loads(out)} == {"miner"}
+    code, out, _ = _cli(capsys, "backends", "--kind", "miner")
+    assert code == 0 and "per_distance" in out and "min_zipf" in out and "tagger" not in out
+    code, _, err = _cli(capsys, "backends", "--kind", "nope")
+    assert code != 0 and "unknown backend kind 'nope'" in err
+
+
+def test_cli_o_options_are_validated_by_the_backend_class(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "k.kb")
+    assert _cli(capsys, "--db", db, "init")[0] == 0
+    code, _, err = _cli(capsys, "--db", db, "caption", "-o", "nope=1", "--no-progress")
+    assert code != 0
+    assert "realizer template has no option nope; its options: abstract_below, seed" in err
+    code, _, err = _cli(capsys, "--db", db, "caption", "-o", "seed=x", "--no-progress")
+    assert code != 0 and "realizer template option seed" in err
+    code, _, err = _cli(
+        capsys, "--db", db, "ingest", str(tmp_path), "-o", "per_distance=0", "--no-progress"
+    )
+    assert code != 0 and "miner contextual option per_distance" in err
+    assert "greater than or equal to 1" in err
+    code, _, err = _cli(capsys, "--db", db, "ingest", str(tmp_path), "-o", "x", "--no-progress")
+    assert code != 0 and "give KEY=VALUE" in err
+
+
+def test_api_caption_takes_realizer_options(tmp_path: Path) -> None:
+    import evokegraph
+
+    with evokegraph.open_kb(tmp_path / "k.kb", create=True) as kb:
+        with pytest.raises(UserInputError, match="has no option top_k"):
+            evokegraph.caption(kb, options={"top_k": 1})
+        assert evokegraph.caption(kb, options={"abstract_below": 2.0}).captions == 0

@@ -158,8 +158,13 @@ class LLMMiner(_EngineBackend):
             temperature if temperature is not None else (1.0 if prompt == "reference" else 0.0)
         )
         self.seed = seed
-        self.options = LLMOptions(
-            per_distance=per_distance, prompt=prompt, temperature=temperature, seed=seed
+        self.options = LLMOptions.model_validate(
+            {
+                "per_distance": per_distance,
+                "prompt": prompt,
+                "temperature": temperature,
+                "seed": seed,
+            }
         )
 
     def settings(self) -> dict[str, Any]:
