@@ -124,6 +124,7 @@ class LadybugStore(reads.SharedReads):
 
         self.path = Path(path)
         self.read_only = read_only
+        self._writes = [0]  # commits by this handle and its readers (shared by reader())
         if self.path.is_dir():
             raise NotAKnowledgeBaseError(
                 f"{self.path} is a directory, not an evokegraph knowledge base; "
@@ -241,6 +242,24 @@ class LadybugStore(reads.SharedReads):
                 self._run("ROLLBACK")
             raise
         self._run("COMMIT")
+        self._writes[0] += 1
+
+    def write_version(self) -> tuple[object, ...]:
+        """A value that changes on every committed write, by this process or
+        another (the database file and its log change on disk): what
+        :mod:`~evokegraph.graph.kb_cache` keys per-KB aggregates by."""
+        files: list[tuple[int, int, int] | None] = []
+        for f in (self.path, self.path.with_name(self.path.name + ".wal")):
+            try:
+                st = f.stat()
+                files.append((st.st_size, st.st_mtime_ns, st.st_ino))
+            except OSError:
+                files.append(None)
+        return (self._writes[0], *files)
+
+    def cache_identity(self) -> str:
+        """Which KB this is, for :mod:`~evokegraph.graph.kb_cache`."""
+        return str(self.path.resolve())
 
     def _copy_nodes(self, label: str, rows: list[dict[str, Any]]) -> int:
         if rows:
@@ -489,7 +508,9 @@ class LadybugStore(reads.SharedReads):
         return Stats(**counts)
 
     def image_ids(self) -> list[str]:
-        return [r[0] for r in self._run("MATCH (i:Image) RETURN i.id ORDER BY i.id")]
+        # one Arrow column sorted by pyarrow: ~5x faster than the engine's ORDER BY
+        ids = self._arrow_rows("MATCH (i:Image) RETURN i.id AS id").column("id")
+        return cast(list[str], ids.take(pc.sort_indices(ids)).to_pylist())
 
     def stage_keys(self, image_ids: Sequence[str]) -> dict[str, dict[str, str]]:
         return {k: keys for k, (_, keys) in self.image_records(image_ids).items()}
@@ -597,6 +618,9 @@ class LadybugStore(reads.SharedReads):
             if query_limits.is_stopped(exc):
                 raise query_limits.stopped_error(self._timeout_s) from None
             raise UserInputError(f"query failed: {str(exc).splitlines()[0]}") from None
+        finally:
+            if write:
+                self._writes[0] += 1
 
     def reader(self, timeout_s: float | None = None, threads: int | None = None) -> LadybugStore:
         """A handle for one thread's reads beside others (H24, query limits): its
