@@ -53,6 +53,11 @@ class QueryTimeoutError(UserInputError):
     """A query ran past its time limit (or its client went away) and was stopped."""
 
 
+class ExplorerBusyError(EvokeGraphError):
+    """The explorer runs as many user queries as it takes, and as many wait:
+    answered at once (HTTP 503), to be tried again in a moment."""
+
+
 class DiskFullError(StoreError):
     """The disk under the knowledge base (or an output file) is full."""
 

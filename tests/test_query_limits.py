@@ -149,21 +149,89 @@ def test_explorer_stops_a_cross_join_at_its_limit_while_the_grid_answers(kb_path
         assert max(grid_times) < 2.0, grid_times
 
 
+@pytest.mark.parametrize("where", ["lane", "in-process"])
 def test_explorer_interrupts_a_query_whose_client_went_away(
-    kb_path: Path, monkeypatch: pytest.MonkeyPatch
+    kb_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
-    """Two readers: user queries get one lane. The client of a cross join hangs
-    up; unless the server interrupts it, the next Cypher query waits for the
-    lane until the 60 s limit."""
-    from evokegraph.queries.web import readers
+    """One lane (or, in-process, two readers: user queries get one). The
+    client of a cross join hangs up; unless the server interrupts it, the next
+    Cypher query waits for the lane until the 60 s limit."""
+    from evokegraph.queries.web import query_process, readers
 
+    monkeypatch.setattr(query_process, "LANES", 1)
+    monkeypatch.setattr(readers, "USE_LANES", where == "lane")
     monkeypatch.setattr(readers, "READERS", 2)
     with serving(kb_path, 60.0) as port:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         conn.request("GET", "/api/cypher?q=" + quote(CROSS_JOIN))
-        time.sleep(1.0)
+        time.sleep(1.0 if where == "in-process" else 4.0)  # a lane starts first
         conn.sock.shutdown(socket.SHUT_RDWR)  # the client goes away
         conn.close()
         status, body, took = _get(port, "/api/cypher?q=" + quote("RETURN 1 AS one"), timeout=90)
         assert status == 200 and body["rows"] == [{"one": 1}]
         assert took < 20, f"the gone client's query held the lane for {took:.1f} s"
+
+
+def test_explorer_answers_busy_at_once_when_every_lane_is_taken(
+    kb_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One lane, nobody may wait: a second user query while a cross join runs
+    is answered 503 with one line at once; pages still answer; the lane's
+    process runs below the server's CPU priority."""
+    import os
+
+    from evokegraph.queries.web import query_process
+
+    monkeypatch.setattr(query_process, "LANES", 1)
+    monkeypatch.setattr(query_process, "MAX_WAITING", 0)
+    with serving(kb_path, 8.0) as port:
+        assert _get(port, "/api/cypher?q=" + quote("RETURN 1 AS one"))[0] == 200  # lane up
+        slow: dict[str, Any] = {}
+        t = threading.Thread(
+            target=lambda: slow.update(a=_get(port, "/api/cypher?q=" + quote(CROSS_JOIN)))
+        )
+        t.start()
+        time.sleep(1.0)
+        status, body, took = _get(port, "/api/queries/top_concepts?run=1", timeout=10)
+        assert status == 503 and took < 1.0, (status, body, took)
+        assert "busy" in body["error"] and "\n" not in body["error"]
+        assert _get(port, "/api/images?per_page=3")[0] == 200
+        lane_pids = _lane_pids()
+        assert lane_pids and all(
+            os.getpriority(os.PRIO_PROCESS, p) >= query_process.NICE for p in lane_pids
+        )
+        t.join()
+        assert slow["a"][0] == 400 and "time limit of 8 s" in slow["a"][1]["error"]
+
+
+def test_a_lane_that_dies_is_one_line_and_starts_again(
+    kb_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A query that kills the engine (LadybugDB segfaults on some) takes down
+    only its lane: the request answers one line, the next query gets a new lane."""
+    import os
+    import signal
+
+    from evokegraph.queries.web import query_process
+
+    monkeypatch.setattr(query_process, "LANES", 1)
+    with serving(kb_path, 30.0) as port:
+        assert _get(port, "/api/cypher?q=" + quote("RETURN 1 AS one"))[0] == 200
+        pids = _lane_pids()
+        assert len(pids) == 1
+        killer = threading.Timer(1.0, os.kill, (pids[0], signal.SIGKILL))
+        killer.start()
+        status, body, took = _get(port, "/api/cypher?q=" + quote(CROSS_JOIN))
+        assert status == 400 and "crashed the query engine" in body["error"], body
+        assert took < 10
+        status, body, _ = _get(port, "/api/cypher?q=" + quote("RETURN 2 AS two"))
+        assert status == 200 and body["rows"] == [{"two": 2}]
+        assert _lane_pids() and _lane_pids() != pids
+
+
+def _lane_pids() -> list[int]:
+    """The lanes: this process's children started by multiprocessing's spawn."""
+    import psutil
+
+    kids = psutil.Process().children(recursive=True)
+    return sorted(c.pid for c in kids if "spawn_main" in " ".join(c.cmdline()))

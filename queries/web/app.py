@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from evokegraph.errors import EvokeGraphError, UserInputError
+from evokegraph.errors import EvokeGraphError, ExplorerBusyError, UserInputError
 from evokegraph.graph.store import GraphStore, StoreConfig, open_store
 from evokegraph.queries.web.data import PageNotFound
 from evokegraph.queries.web.explorer import Explorer
@@ -103,10 +103,16 @@ def create_app(
     async def on_error(request: Request, exc: EvokeGraphError) -> Response:
         status = 404 if isinstance(exc, PageNotFound) else 400
         status = status if isinstance(exc, UserInputError) else 500
+        busy = isinstance(exc, ExplorerBusyError)  # H24: full lanes, answered at once
+        status, headers = (503, {"Retry-After": "5"}) if busy else (status, None)
         if request.url.path.startswith("/api/"):
-            return JSONResponse({"error": str(exc)}, status_code=status)
+            return JSONResponse({"error": str(exc)}, status_code=status, headers=headers)
         return templates.TemplateResponse(
-            request, "error.html", {"message": str(exc), "status": status}, status_code=status
+            request,
+            "error.html",
+            {"message": str(exc), "status": status},
+            status_code=status,
+            headers=headers,
         )
 
     def page(request: Request, name: str, **ctx: Any) -> Response:

@@ -1,13 +1,18 @@
-"""The explorer's reads: a bounded pool of readers, each query under a time limit,
-interrupted when its client goes away.
+"""The explorer's reads: a bounded pool of readers for the pages, user queries
+in worker processes of their own, each query under a time limit, interrupted
+when its client goes away.
 
-One slow query must never stop the explorer answering: every request thread
+One slow query must never stop the explorer answering: every page request
 borrows one of a few readers of the store (LadybugDB: one connection each on
-the shared database; reads run side by side), queries on it stop at the time
-limit (:mod:`evokegraph.graph.query_limits`), and user queries (the Cypher box,
-named queries) may hold at most all readers but one, so the pages always have
-one. :class:`CancelOnDisconnect`, an ASGI middleware, interrupts the reader of
-a request whose client disconnects.
+the shared database; reads run side by side, the engine releases the GIL),
+queries on it stop at the time limit (:mod:`evokegraph.graph.query_limits`).
+User queries (the Cypher box, named queries) run in *lanes*
+(:mod:`evokegraph.queries.web.query_process`): child processes at a lower CPU
+priority, so a cross join never takes CPU or readers from the pages. Where
+lanes cannot be used (a store opened for writing, a store without readers)
+user queries run on the pool but may hold at most all readers but one, so the
+pages always have one. :class:`CancelOnDisconnect`, an ASGI middleware,
+interrupts the query (reader or lane) of a request whose client disconnects.
 """
 
 from __future__ import annotations
@@ -17,17 +22,23 @@ import contextvars
 import queue
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from evokegraph.errors import QueryTimeoutError
 from evokegraph.graph import query_limits
-from evokegraph.graph.store import GraphStore
+from evokegraph.graph.store import GraphStore, StoreConfig
 from evokegraph.queries.web import data
+from evokegraph.queries.web.query_process import LaneUnavailable, Lanes
 
 T = TypeVar("T")
 READERS = 4  # concurrent reads; requests beyond wait for a free reader
 READER_THREADS = 1  # threads per query: one slow query cannot take every core
 USER_QUERIES: tuple[Callable[..., Any], ...] = (data.cypher, data.run_named)
+USE_LANES = True  # user queries in worker processes where the store allows it
+
+
+class Interruptible(Protocol):
+    def interrupt(self) -> None: ...
 
 
 class Cancel:
@@ -35,16 +46,16 @@ class Cancel:
 
     def __init__(self) -> None:
         self.cancelled = False
-        self._by_id: dict[int, GraphStore] = {}
+        self._by_id: dict[int, Interruptible | GraphStore] = {}
         self._lock = threading.Lock()
 
-    def track(self, r: GraphStore) -> None:
+    def track(self, r: Interruptible | GraphStore) -> None:
         with self._lock:
             if self.cancelled:
                 raise query_limits.stopped_error(None)
             self._by_id[id(r)] = r
 
-    def untrack(self, r: GraphStore) -> None:
+    def untrack(self, r: Interruptible | GraphStore) -> None:
         with self._lock:
             self._by_id.pop(id(r), None)
 
@@ -52,7 +63,9 @@ class Cancel:
         with self._lock:
             self.cancelled = True
             for r in self._by_id.values():
-                query_limits.interrupt(r)
+                stop = getattr(r, "interrupt", None)  # a reader or a lane; none on test doubles
+                if callable(stop):
+                    stop()
 
 
 CURRENT: contextvars.ContextVar[Cancel | None] = contextvars.ContextVar(
@@ -78,10 +91,17 @@ class ReaderPool:
             self._free.put(r)
         lanes = max(1, len(self._own) - 1)
         self._user = threading.BoundedSemaphore(lanes)
+        self.lanes = lanes_for(store, self.timeout_s)
 
     def read(self, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(reader, *args)`` on a free reader (waiting for one at most the time limit)."""
+        """``fn(reader, *args)``: a user query in a lane; anything else on a free
+        reader (waiting for one at most the time limit)."""
         user = fn in USER_QUERIES
+        if user and self.lanes is not None:
+            try:
+                return self._in_lane(fn, args)
+            except LaneUnavailable:
+                self.lanes = None  # the store cannot be opened there: answer here
         if user and not self._user.acquire(timeout=self.timeout_s):
             raise self._busy()
         try:
@@ -112,6 +132,19 @@ class ReaderPool:
             if cancel is not None:
                 cancel.untrack(r)
 
+    def _in_lane(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        assert self.lanes is not None
+        lane = self.lanes.borrow()
+        cancel = CURRENT.get()
+        try:
+            if cancel is not None:
+                cancel.track(lane)
+            return lane.run(fn.__name__, args)
+        finally:
+            if cancel is not None:
+                cancel.untrack(lane)
+            self.lanes.give_back(lane)
+
     def _busy(self) -> QueryTimeoutError:
         return QueryTimeoutError(
             f"the explorer is busy: no reader came free within {self.timeout_s:g} s; try again"
@@ -122,6 +155,19 @@ class ReaderPool:
         for r in self._own:
             r.close()
         self._own = []
+        if self.lanes is not None:
+            self.lanes.close()
+
+
+def lanes_for(store: GraphStore, timeout_s: float) -> Lanes | None:
+    """Lanes for user queries over ``store``: only an embedded store opened
+    read-only (a child process can open it beside this one); a server store
+    (Bolt) runs queries elsewhere already."""
+    if not USE_LANES or getattr(store, "backend", "") != "ladybug":
+        return None
+    if not getattr(store, "read_only", False) or not isinstance(store, query_limits.HasReaders):
+        return None
+    return Lanes(StoreConfig("ladybug", path=str(store.path)), timeout_s)  # type: ignore[attr-defined]
 
 
 class CancelOnDisconnect:
