@@ -231,8 +231,13 @@ def failure_from_row(node: dict[str, Any]) -> Failure:
     return Failure.model_validate({k: ("" if v is None else v) for k, v in p.items()})
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def jsonable(value: Any) -> Any:
     """Query results as plain JSON values (nodes/edges become dicts)."""
+    if type(value) in _PLAIN:  # most values: returned as they are, before the checks below
+        return value
     if isinstance(value, dict):
         return {k: jsonable(v) for k, v in value.items() if k not in ("_ID", "_SRC", "_DST")}
     if isinstance(value, list | tuple):
