@@ -238,9 +238,6 @@ def write_sample(directory: str | Path) -> list[Path]:
 
 
 BACKEND_KINDS = ("extractor", "miner", "realizer", "store")
-# factory keywords that are no user option (the model spec, engine, progress: given
-# by --vlm/--llm, the run context or the caller, never by -o)
-_PLUMBING = frozenset({"engine", "spec", "kw", "engine_options", "progress", "cache", "policy"})
 
 
 def backends(kind: str | None = None) -> list[dict[str, str]]:
@@ -250,7 +247,7 @@ def backends(kind: str | None = None) -> list[dict[str, str]]:
     from evokegraph.captioning.realizers import REALIZERS
     from evokegraph.graph.backends import BACKENDS
     from evokegraph.ingest.stages import EXTRACTORS, MINERS, load_backends
-    from evokegraph.options import option_rows
+    from evokegraph.options import FACTORY_KEYWORDS, option_rows
     from evokegraph.registry import Registry
 
     if kind is not None and kind not in BACKEND_KINDS:
@@ -270,7 +267,7 @@ def backends(kind: str | None = None) -> list[dict[str, str]]:
         for name, text in reg.describe().items():
             plain = {} if reg.options(name) else reg.defaults(name)
             opts = option_rows(reg.options(name), plain)
-            opts = [o for o in opts if o["option"] not in _PLUMBING] or [
+            opts = [o for o in opts if o["option"] not in FACTORY_KEYWORDS] or [
                 dict.fromkeys(("option", "type", "default", "description"), "")
             ]
             rows += [{"kind": k, "name": name, **o, "help": text} for o in opts]

@@ -223,6 +223,13 @@ class BackendOptions(BaseModel):
         ]
 
 
+# factory keywords that are no user option: the model spec, engine and loader settings
+# come with --vlm/--llm (a ModelSpec), progress with the run context, never with -o
+FACTORY_KEYWORDS = frozenset(
+    {"engine", "spec", "kw", "engine_options", "progress", "cache", "policy"}
+)
+
+
 def keyless(default: Any, description: str, **kw: Any) -> Any:
     """A declared option that is not hashed into the stage key as given: the backend
     keys what it derives from it (``tagger="auto"`` -> the tagger it resolved to; a

@@ -11,6 +11,7 @@ from typing import Any
 from evokegraph.errors import UserInputError
 from evokegraph.images import DEFAULT_MAX_PIXELS
 from evokegraph.models.presets import ModelSpec
+from evokegraph.options import FACTORY_KEYWORDS
 
 
 @dataclass
@@ -100,13 +101,9 @@ def route_options(
     if strict and unknown:
         raise UserInputError(
             f"option {', '.join(unknown)} is taken by neither --extractor {extractor} "
-            f"({', '.join(sorted(ex - _PLUMBING)) or 'none'}) nor --miner {miner} "
-            f"({', '.join(sorted(mi - _PLUMBING)) or 'none'}); see `evokegraph backends`"
+            f"({', '.join(sorted(ex - FACTORY_KEYWORDS)) or 'none'}) nor --miner {miner} "
+            f"({', '.join(sorted(mi - FACTORY_KEYWORDS)) or 'none'}); see `evokegraph backends`"
         )
     return {k: v for k, v in values.items() if k in ex}, {
         k: v for k, v in values.items() if k in mi
     }
-
-
-# factory keywords that are no user option (engines and loader settings come with the model spec)
-_PLUMBING = frozenset({"engine", "spec", "kw", "engine_options", "progress"})

@@ -23,19 +23,15 @@ class _Engine:
 
 
 def test_offline_settings_are_the_dicts_keys_were_made_from() -> None:
-    """The settings dicts before options were declared (stage keys of stored KBs)."""
-    ex = EXTRACTORS.create("caption-text", top_k="3", tagger="heuristic")
-    assert ex.settings() == {
-        "norms": "brysbaert2014",
-        "tagger": "wordnet-heuristic-1",
-        "top_k": 3,
-        "version": 3,
-    }
-    assert MINERS.create("lexical").settings() == {
-        "per_distance": 3,
-        "version": 1,
-        "wordnet": "3.0",
-    }
+    """The settings dicts before options were declared (stage keys of stored KBs).
+    The version of the lead's offline backends is theirs to bump when their output
+    changes (``caption_text.py``, ``lexical.py``); every other key is pinned."""
+    ex = EXTRACTORS.create("caption-text", top_k="3", tagger="heuristic").settings()
+    assert isinstance(ex.pop("version"), int)
+    assert ex == {"norms": "brysbaert2014", "tagger": "wordnet-heuristic-1", "top_k": 3}
+    lex = MINERS.create("lexical").settings()
+    assert isinstance(lex.pop("version"), int)
+    assert lex == {"per_distance": 3, "wordnet": "3.0"}
     assert REALIZERS.create("template").settings() == {
         "abstract_below": 3.0,
         "seed": 0,
