@@ -86,13 +86,17 @@ class Registry(Generic[T]):
         self._check(name)
         self._options.setdefault(name, options)
 
-    def check_options(self, name: str, values: Mapping[str, object]) -> None:
+    def check_options(
+        self, name: str, values: Mapping[str, object], ignore: frozenset[str] = frozenset()
+    ) -> None:
         """Refuse, in one line naming them and the allowed ones, options ``name``
-        does not declare (``caption -o KEY=VALUE``)."""
+        does not declare (``caption -o KEY=VALUE``, ``miner_options=``); a backend
+        that declares none is checked against its factory's keywords; keys in
+        ``ignore`` (model spec, engine: no user options) are left to the factory."""
         self._check(name)
         declared = self.declared(name)
-        allowed = sorted(declared.model_fields) if declared else []
-        unknown = sorted(k for k in values if k not in allowed)
+        allowed = sorted(declared.model_fields if declared else self.accepts(name) - ignore)
+        unknown = sorted(k for k in values if k not in allowed and k not in ignore)
         if unknown:
             raise RegistryError(
                 f"{self.kind} {name} has no option {', '.join(unknown)}; "

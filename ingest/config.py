@@ -80,6 +80,8 @@ def resolve(config: IngestConfig, preset: str = "project") -> IngestConfig:
         mi_opts = {**_model_options(config.llm), **mi_opts}
         models.append(config.llm)
     check_loader_options(*models)
+    EXTRACTORS.check_options(config.extractor, ex_opts, FACTORY_KEYWORDS)
+    MINERS.check_options(miner, mi_opts, FACTORY_KEYWORDS)
     return replace(config, miner=miner, extractor_options=ex_opts, miner_options=mi_opts)
 
 

@@ -188,3 +188,12 @@ def test_api_caption_takes_realizer_options(tmp_path: Path) -> None:
         with pytest.raises(UserInputError, match="has no option top_k"):
             evokegraph.caption(kb, options={"top_k": 1})
         assert evokegraph.caption(kb, options={"abstract_below": 2.0}).captions == 0
+
+
+def test_api_ingest_refuses_an_undeclared_backend_option(tmp_path: Path) -> None:
+    import evokegraph.api as api
+
+    with api.open_kb(tmp_path / "k.kb", create=True) as kb:
+        with pytest.raises(UserInputError, match="miner lexical has no option top_k"):
+            api.ingest(kb, tmp_path, miner="lexical", miner_options={"top_k": 1})
+        assert kb.stats().images == 0
