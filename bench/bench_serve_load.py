@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -40,9 +41,16 @@ def free_port() -> int:
 
 
 def rss_mb(pid: int) -> float:
+    """RSS of the server with its child processes (the query lanes)."""
     import psutil
 
-    return float(psutil.Process(pid).memory_info().rss) / 2**20
+    proc = psutil.Process(pid)
+    procs = [proc, *proc.children(recursive=True)]
+    total = 0
+    for p in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += p.memory_info().rss
+    return float(total) / 2**20
 
 
 def percentile(xs: list[float], q: float) -> float:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import anyio.to_thread
 import jinja2
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -28,7 +29,7 @@ from evokegraph.errors import EvokeGraphError, ExplorerBusyError, UserInputError
 from evokegraph.graph.store import GraphStore, StoreConfig, open_store
 from evokegraph.queries.web.data import PageNotFound
 from evokegraph.queries.web.explorer import Explorer
-from evokegraph.queries.web.readers import CancelOnDisconnect
+from evokegraph.queries.web.readers import PAGE_THREADS, CancelOnDisconnect
 from evokegraph.queries.web.thumbs import ThumbCache, default_dir
 
 HERE = Path(__file__).parent
@@ -69,6 +70,9 @@ def create_app(
         kb = store or open_store(cfg.replace(read_only=True))
         folder = thumbs_dir or default_dir(cfg.path)
         holder["x"] = Explorer(kb, ThumbCache(folder), timeout_s=query_timeout_s)
+        # H24: page requests run on a few threads (FIFO beyond): 32 threads all
+        # holding the GIL by turns made every page as slow as the slowest
+        anyio.to_thread.current_default_thread_limiter().total_tokens = PAGE_THREADS
         try:
             yield
         finally:
@@ -88,6 +92,7 @@ def create_app(
         loader=jinja2.FileSystemLoader(str(HERE / "templates")),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
+        auto_reload=False,  # templates ship with the package: no stat() per render
     )
     env.globals["qs"] = query_string
     templates = Jinja2Templates(env=env)

@@ -1,19 +1,27 @@
-"""The explorer's shared state (the read-only store, its lock, the thumbnail
-cache) and the two file responses; imported by the app factory and the routes."""
+"""The explorer's shared state (the read-only store, its pool of readers and
+lanes, the thumbnail cache) and the two file responses; imported by the app
+factory and the routes."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import anyio
+import anyio.to_thread
 from fastapi.responses import FileResponse, Response
 
 from evokegraph.graph.store import GraphStore
 from evokegraph.queries.web.data import PageNotFound
+from evokegraph.queries.web.query_process import LANES, MAX_WAITING
 from evokegraph.queries.web.readers import ReaderPool
 from evokegraph.queries.web.thumbs import MEDIA_TYPES, ThumbCache, first_file
 
 T = TypeVar("T")
+USER_THREADS = (
+    LANES + MAX_WAITING + 1
+)  # threads for user queries (running + waiting + one busy answer)
 PLACEHOLDER = (
     '<svg xmlns="http://www.w3.org/2000/svg" width="256" height="256">'
     '<rect width="256" height="256" fill="#ddd"/>'
@@ -31,9 +39,18 @@ class Explorer:
         self.kb = store
         self.thumbs = thumbs
         self.pool = ReaderPool(store, timeout_s=timeout_s)  # H24: concurrent, time-limited reads
+        self._user_threads: anyio.CapacityLimiter | None = None
 
     def read(self, fn: Callable[..., T], *args: Any) -> T:
         return self.pool.read(fn, *args)
+
+    async def read_user(self, fn: Callable[..., T], *args: Any) -> T:
+        """A user query (Cypher box, named query), awaited on threads of its
+        own: one waiting for its lane never holds a page request's thread."""
+        if self._user_threads is None:  # made in the server's event loop
+            self._user_threads = anyio.CapacityLimiter(USER_THREADS)
+        call = functools.partial(self.pool.read, fn, *args)
+        return await anyio.to_thread.run_sync(call, limiter=self._user_threads)
 
     def uris(self, image_id: str) -> tuple[list[str], str]:
         rows = self.read(

@@ -19,6 +19,7 @@ period is killed and started again on its next query.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import queue
@@ -141,11 +142,8 @@ class Lane:
     def interrupt(self) -> None:
         """Stop the query running in this lane (from another thread)."""
         if self._conn is not None:
-            with self._send:
-                try:
-                    self._conn.send(("interrupt",))
-                except OSError:
-                    pass
+            with self._send, contextlib.suppress(OSError):
+                self._conn.send(("interrupt",))
 
     def alive(self) -> bool:
         return self._proc is not None and self._proc.is_alive()
@@ -160,11 +158,8 @@ class Lane:
 
     def close(self) -> None:
         if self.alive() and self._conn is not None:
-            with self._send:
-                try:
-                    self._conn.send(("stop",))
-                except OSError:
-                    pass
+            with self._send, contextlib.suppress(OSError):
+                self._conn.send(("stop",))
             self._proc.join(5)
         self.kill()
 

@@ -28,10 +28,11 @@ from evokegraph.errors import QueryTimeoutError
 from evokegraph.graph import query_limits
 from evokegraph.graph.store import GraphStore, StoreConfig
 from evokegraph.queries.web import data
-from evokegraph.queries.web.query_process import LaneUnavailable, Lanes
+from evokegraph.queries.web.query_process import Lanes, LaneUnavailable
 
 T = TypeVar("T")
 READERS = 4  # concurrent reads; requests beyond wait for a free reader
+PAGE_THREADS = 8  # threads serving page requests at once; more wait their turn (FIFO)
 READER_THREADS = 1  # threads per query: one slow query cannot take every core
 USER_QUERIES: tuple[Callable[..., Any], ...] = (data.cypher, data.run_named)
 USE_LANES = True  # user queries in worker processes where the store allows it
