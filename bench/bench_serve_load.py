@@ -53,6 +53,19 @@ def rss_mb(pid: int) -> float:
     return float(total) / 2**20
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds of the server and its children (user + system)."""
+    import psutil
+
+    total = 0.0
+    proc = psutil.Process(pid)
+    for p in [proc, *proc.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            t = p.cpu_times()
+            total += t.user + t.system
+    return total
+
+
 def percentile(xs: list[float], q: float) -> float:
     if not xs:
         return float("nan")
@@ -89,8 +102,20 @@ def page_paths(base: dict[str, Any]) -> list[str]:
     return paths
 
 
+def kind(path: str) -> str:
+    """The page kind of a request path: images, image, api/images, concept, ..."""
+    parts = path.split("?")[0].strip("/").split("/")
+    return "/".join(parts[:2]) if parts[0] == "api" else parts[0]
+
+
 async def client(
-    host: str, port: int, paths: list[str], until: float, lat: list[float], errors: list[str]
+    host: str,
+    port: int,
+    paths: list[str],
+    until: float,
+    lat: list[float],
+    errors: list[str],
+    by_kind: dict[str, list[float]] | None = None,
 ) -> None:
     i = random.randrange(len(paths))
     while time.monotonic() < until:
@@ -105,7 +130,10 @@ async def client(
         if status != 200:
             errors.append(f"{path}: HTTP {status}")
         else:
-            lat.append(time.perf_counter() - t0)
+            took = time.perf_counter() - t0
+            lat.append(took)
+            if by_kind is not None:
+                by_kind.setdefault(kind(path), []).append(took)
 
 
 async def slow_client(host: str, port: int, until: float, outcomes: list[str]) -> None:
@@ -179,9 +207,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         lat: list[float] = []
         errors: list[str] = []
         slow: list[str] = []
+        by_kind: dict[str, list[float]] = {}
+        cpu0 = cpu_s(proc.pid)
         t0 = time.monotonic()
         until = t0 + args.duration
-        tasks = [client("127.0.0.1", port, paths, until, lat, errors) for _ in range(args.clients)]
+        tasks = [
+            client("127.0.0.1", port, paths, until, lat, errors, by_kind)
+            for _ in range(args.clients)
+        ]
         if args.slow:
             tasks.append(slow_client("127.0.0.1", port, until, slow))
         rss_series: list[float] = []
@@ -189,6 +222,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await asyncio.gather(*tasks)
         wall = time.monotonic() - t0
         rss_end = rss_mb(proc.pid)
+        cpu = cpu_s(proc.pid) - cpu0
     finally:
         proc.terminate()
         proc.wait(20)
@@ -201,6 +235,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "p50_ms": round(1000 * percentile(lat, 0.50), 1),
         "p99_ms": round(1000 * percentile(lat, 0.99), 1),
         "max_ms": round(1000 * max(lat, default=float("nan")), 1),
+        "server_cpu_ms_per_request": round(1000 * cpu / max(1, len(lat)), 1),
+        "by_kind_p50_p99_ms": {
+            k: [round(1000 * percentile(v, 0.5), 1), round(1000 * percentile(v, 0.99), 1)]
+            for k, v in sorted(by_kind.items())
+        },
         "errors": len(errors),
         "error_examples": sorted(set(errors))[:5],
         "slow_queries": slow,
