@@ -55,6 +55,16 @@ def cached(store: object, name: str, build: Callable[[], T]) -> T:
     return value
 
 
+def peek(store: object, name: str) -> Any:
+    """The value kept for ``store`` at its current write version, or None."""
+    kv = _key_and_version(store)
+    if kv is None:
+        return None
+    with _LOCK:
+        hit = _CACHE.get((kv[0], name))
+    return hit[1] if hit is not None and hit[0] == kv[1] else None
+
+
 def clear() -> None:
     """Forget every cached aggregate (tests)."""
     with _LOCK:

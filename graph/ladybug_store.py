@@ -30,7 +30,7 @@ from evokegraph.errors import (
     WriterLockedError,
 )
 from evokegraph.graph import cypher_text as Q
-from evokegraph.graph import query_limits, reads, recovery, schema, write_plan
+from evokegraph.graph import network_index, query_limits, reads, recovery, schema, write_plan
 from evokegraph.graph import rows as R
 from evokegraph.graph.arrow_schema import node_schema, rel_schema, to_table
 from evokegraph.graph.protocol import is_write_query
@@ -538,12 +538,15 @@ class LadybugStore(reads.SharedReads):
         return R.image_view(img, elements, evokes, captions)
 
     def _shared(self, concepts: Iterable[str], max_distance: int) -> dict[str, list[Edge]]:
+        names = sorted(concepts)
+        k = reads.SHARED_PER_SOURCE
         rows: list[list[Any]] = []
-        for name in sorted(concepts):
-            rows += self._run(
-                Q.Q_SHARED_TOP,
-                {"name": name, "maxd": max_distance, "k": reads.SHARED_PER_SOURCE},
-            )
+        net = network_index.network(self, len(names))  # in memory once it pays (see there)
+        for name in names:
+            if net is not None:
+                rows += net.shared_rows(name, max_distance, k)
+            else:
+                rows += self._run(Q.Q_SHARED_TOP, {"name": name, "maxd": max_distance, "k": k})
         return reads.shared_edges(rows)
 
     def failures(self, run: str | None = None) -> list[Failure]:

@@ -16,6 +16,7 @@ from urllib.parse import quote
 import networkx as nx
 
 from evokegraph.errors import UserInputError
+from evokegraph.graph import network_index
 from evokegraph.graph.store import GraphStore
 from evokegraph.levels import MAX_EVOKES_DISTANCE
 from evokegraph.queries import analytics
@@ -70,9 +71,15 @@ def concept_graph(kb: GraphStore, name: str, hops: int = 2, per_hop: int = HOP_L
     frontier = [key]
     for _ in range(hops):
         nxt: set[str] = set()
+        net = network_index.network(kb, 2 * len(frontier))  # in memory once it pays
         for n in frontier:
             for q in (Q_HOP_OUT, Q_HOP_IN):
-                for r in kb.query(q, {"n": n, "k": per_hop}):
+                rows = (
+                    net.hop_rows(n, q is Q_HOP_OUT, per_hop)
+                    if net is not None
+                    else kb.query(q, {"n": n, "k": per_hop})
+                )
+                for r in rows:
                     for c in (r["src"], r["dst"]):
                         if c not in g:
                             g.add_node(c, kind="concept")
