@@ -218,14 +218,25 @@ def load_open_clip(
 
 
 def _add_config(name: str, cfg: dict[str, Any]) -> None:
+    """Register model config ``cfg`` as ``name`` with open_clip, leaving no files behind.
+
+    open_clip reads the JSON when it is added and keeps the config in memory,
+    so the folder is removed at once (and its path dropped from open_clip's
+    search list, where later rescans would skip it anyway)."""
     import json
     import tempfile
 
     import open_clip
 
-    d = Path(tempfile.mkdtemp(prefix="evokegraph-clip-"))
-    (d / f"{name}.json").write_text(json.dumps(cfg))
-    open_clip.add_model_config(d)
+    with tempfile.TemporaryDirectory(prefix="evokegraph-clip-") as tmp:
+        d = Path(tmp)
+        (d / f"{name}.json").write_text(json.dumps(cfg))
+        open_clip.add_model_config(d)
+        paths = getattr(open_clip.factory, "_MODEL_CONFIG_PATHS", None)
+        if isinstance(paths, list) and d in paths:
+            paths.remove(d)
+    if open_clip.get_model_config(name) is None:
+        raise ModelError(f"open_clip did not register the model config {name!r}")
 
 
 class ClipScorer:
