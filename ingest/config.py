@@ -80,8 +80,11 @@ def resolve(config: IngestConfig, preset: str = "project") -> IngestConfig:
         mi_opts = {**_model_options(config.llm), **mi_opts}
         models.append(config.llm)
     check_loader_options(*models)
-    EXTRACTORS.check_options(config.extractor, ex_opts, FACTORY_KEYWORDS)
-    MINERS.check_options(miner, mi_opts, FACTORY_KEYWORDS)
+    # a backend with no model takes its declared options only; a model backend
+    # passes the keys it does not declare to its engine (base_url, loader options)
+    for registry, name, opts in ((EXTRACTORS, config.extractor, ex_opts), (MINERS, miner, mi_opts)):
+        if "spec" not in registry.accepts(name):
+            registry.check_options(name, opts, FACTORY_KEYWORDS)
     return replace(config, miner=miner, extractor_options=ex_opts, miner_options=mi_opts)
 
 

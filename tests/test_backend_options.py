@@ -76,6 +76,8 @@ def _registries() -> list[Registry[Any]]:
 def test_every_stage_backend_declares_its_options() -> None:
     for reg in _registries():
         for name in reg.names():
+            if not reg._factories[name].__module__.startswith("evokegraph."):
+                continue  # a test's fake, registered by another test module
             cls = reg.declared(name)
             assert cls is not None and issubclass(cls, BackendOptions), f"{reg.kind} {name}"
             assert set(cls.model_fields) <= reg.accepts(name)
