@@ -118,16 +118,23 @@ def paths_at_depth(
 
 
 def _to_path(image_id: str, w: _Work) -> ContextPath:
+    # model_construct: every value is of its field's type (numbers made so
+    # here, as validation would), and validating ~700 models a context was
+    # most of a depth-7 context's time once its edges are in memory
     weight, depth, element, pos, edges = w
-    return ContextPath(
+    return ContextPath.model_construct(
         image_id=image_id,
         element=element,
         concept=edges[-1][1].target,
-        depth=depth,
-        weight=weight,
+        depth=int(depth),
+        weight=float(weight),
         steps=[
-            PathStep(
-                kind=kind, source=e.source, target=e.target, distance=e.distance, weight=e.weight
+            PathStep.model_construct(
+                kind=kind,
+                source=e.source,
+                target=e.target,
+                distance=int(e.distance),
+                weight=float(e.weight),
             )
             for kind, e in edges
         ],
