@@ -25,8 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_store import VOCAB, synthetic_batch  # noqa: E402
 
-from evokegraph.graph.ladybug_store import LadybugStore  # noqa: E402
 from evokegraph.graph import network_index  # noqa: E402
+from evokegraph.graph.ladybug_store import LadybugStore  # noqa: E402
 from evokegraph.queries import analytics, viz  # noqa: E402
 from evokegraph.queries.library import catalogue, run  # noqa: E402
 
