@@ -64,6 +64,12 @@ class TrainConfig:
     resume: str | None = option(None, "--resume", "Checkpoint to resume from.")
     seed: int = option(0, "--seed", "Seed.")
     workers: int = option(0, "--workers", "DataLoader worker processes.", min=0)
+    max_steps: int = option(
+        0, "--max-steps", "Stop after this many optimizer steps (0: the epochs decide).", min=0
+    )
+    amp: bool = option(
+        True, "--amp/--fp32", "bf16 autocast on CUDA (--fp32: none; the CPU always runs fp32)."
+    )
     device: str = option(
         None,
         "--device",

@@ -91,6 +91,12 @@ class DistanceTokenCLIP(nn.Module):
     def encode_text(self, tokens: torch.Tensor, normalize: bool = True) -> torch.Tensor:
         return self.clip.encode_text(tokens, normalize=normalize)
 
+    def forward(
+        self, images: torch.Tensor, depths: torch.Tensor, tokens: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both normalised embeddings; training calls this (through DDP when distributed)."""
+        return self.encode_image(images, depths), self.encode_text(tokens)
+
 
 def _patch_tokens(v: Any, images: torch.Tensor) -> torch.Tensor:
     """open_clip's VisionTransformer._embeds up to (not including) patch dropout and ln_pre."""
@@ -125,6 +131,12 @@ class PlainCLIP(nn.Module):
 
     def encode_text(self, tokens: torch.Tensor, normalize: bool = True) -> torch.Tensor:
         return self.clip.encode_text(tokens, normalize=normalize)
+
+    def forward(
+        self, images: torch.Tensor, depths: torch.Tensor, tokens: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both normalised embeddings (see :meth:`DistanceTokenCLIP.forward`)."""
+        return self.encode_image(images, depths), self.encode_text(tokens)
 
 
 CLIPModel = DistanceTokenCLIP | PlainCLIP

@@ -18,6 +18,7 @@ under ``torchrun``); ``evokegraph train`` calls :func:`train`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -26,6 +27,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -93,14 +95,21 @@ class PairDataset(Dataset):
         return image, r.caption, r.depth, r.image_id
 
 
-def collate(batch: list[tuple[torch.Tensor, str, int, str]]) -> dict[str, Any]:
+def collate(
+    batch: list[tuple[torch.Tensor, str, int, str]], tokenizer: Any = None
+) -> dict[str, Any]:
+    """One batch; with ``tokenizer`` the captions are tokenised here too (in the
+    loader's workers, and pinned with the images when the loader pins memory)."""
     images, captions, depths, ids = zip(*batch, strict=True)
-    return {
+    out = {
         "images": torch.stack(images),
         "captions": list(captions),
         "depths": torch.tensor(depths, dtype=torch.long),
         "image_ids": list(ids),
     }
+    if tokenizer is not None:
+        out["tokens"] = tokenizer(list(captions))
+    return out
 
 
 class BalancedHardBatches(torch.utils.data.Sampler[list[int]]):
@@ -164,13 +173,17 @@ def false_negative_mask(
     """True where two *different* pairs are not true negatives of each other:
     the same (normalised) caption, or the same (image, depth) (then the image
     embeddings are identical, so the other caption is not a wrong answer)."""
-    keys = [norm_caption(c) for c in captions]
-    n = len(keys)
-    m = torch.tensor([[keys[i] == keys[j] for j in range(n)] for i in range(n)], dtype=torch.bool)
+    m = _same([norm_caption(c) for c in captions])
     if image_ids is not None and depths is not None:
-        pair = list(zip(image_ids, [int(d) for d in depths], strict=True))
-        m |= torch.tensor([[pair[i] == pair[j] for j in range(n)] for i in range(n)])
-    return m & ~torch.eye(n, dtype=torch.bool)
+        m |= _same(list(zip(image_ids, [int(d) for d in depths], strict=True)))
+    return m & ~torch.eye(len(captions), dtype=torch.bool)
+
+
+def _same(keys: Sequence[object]) -> torch.Tensor:
+    """[n, n] True where keys i and j are equal (one code per key, one broadcast compare)."""
+    index: dict[object, int] = {}
+    codes = torch.tensor([index.setdefault(k, len(index)) for k in keys], dtype=torch.long)
+    return codes[:, None] == codes[None, :]
 
 
 def contrastive_loss(
@@ -279,9 +292,60 @@ def _distributed() -> tuple[int, int]:
     return rank, world
 
 
+def check_device(device: str) -> str:
+    """``device`` if torch can use it; one clear error when CUDA is asked for and absent."""
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UserInputError(
+            f"--device {device}: no CUDA device is visible to torch {torch.__version__} "
+            f"(built for CUDA {torch.version.cuda or 'none'}); use --device cpu"
+        )
+    return device
+
+
+def autocast(cfg: TrainConfig) -> contextlib.AbstractContextManager[Any]:
+    """bf16 autocast on CUDA when ``cfg.amp``; nothing on the CPU (fp32 there)."""
+    if cfg.amp and cfg.device.startswith("cuda"):
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def make_loaders(
+    cfg: TrainConfig,
+    ds: PairDataset,
+    rows: Sequence[PairRow],
+    tokenizer: Any,
+    rank: int,
+    world: int,
+) -> tuple[DataLoader, DataLoader, BalancedHardBatches, DistributedSampler[int] | None]:
+    """The shuffled and the balanced-hard loaders. On CUDA their batches are
+    pinned (so ``.to(device, non_blocking=True)`` overlaps the copy); with
+    workers, captions are tokenised in the workers, which persist across epochs."""
+    sampler: DistributedSampler[int] | None = (
+        DistributedSampler(ds, seed=cfg.seed) if world > 1 else None
+    )
+    common: dict[str, Any] = {
+        "collate_fn": partial(collate, tokenizer=tokenizer),
+        "num_workers": cfg.workers,
+        "pin_memory": cfg.device.startswith("cuda"),
+        "persistent_workers": cfg.workers > 0,
+    }
+    shuffled = DataLoader(
+        ds,
+        batch_size=cfg.batch_size,
+        shuffle=sampler is None,
+        sampler=sampler,
+        drop_last=len(ds) > cfg.batch_size,
+        **common,
+    )
+    hard_sampler = BalancedHardBatches(rows, cfg.batch_size, cfg.seed + rank)
+    hard = DataLoader(ds, batch_sampler=hard_sampler, **common)
+    return shuffled, hard, hard_sampler, sampler
+
+
 def train(cfg: TrainConfig) -> dict[str, Any]:
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
+    check_device(cfg.device)
     rank, world = _distributed()
     rows = read_pairs(cfg.data)
     if cfg.method == "distance-tokens":
@@ -292,66 +356,90 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         raise UserInputError("nothing to train: every tower is locked")
     opt = torch.optim.Adam(params, lr=cfg.lr)
     step = load_checkpoint(cfg.resume, model, opt) if cfg.resume else 0
-    core = model
     wrapped: nn.Module = model
     if world > 1:
         wrapped = nn.parallel.DistributedDataParallel(model, find_unused_parameters=True)
-    ds = PairDataset(rows, preprocess)
-    sampler: DistributedSampler[int] | None = (
-        DistributedSampler(ds, seed=cfg.seed) if world > 1 else None
-    )
-    shuffled = DataLoader(
-        ds,
-        batch_size=cfg.batch_size,
-        shuffle=sampler is None,
-        sampler=sampler,
-        collate_fn=collate,
-        num_workers=cfg.workers,
-        drop_last=len(ds) > cfg.batch_size,
-    )
-    hard_sampler = BalancedHardBatches(rows, cfg.batch_size, cfg.seed + rank)
-    hard = DataLoader(ds, batch_sampler=hard_sampler, collate_fn=collate, num_workers=cfg.workers)
+    loaders = make_loaders(cfg, PairDataset(rows, preprocess), rows, tokenizer, rank, world)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    log = (out / "metrics.jsonl").open("a", encoding="utf-8")
-    amp = torch.autocast("cuda", dtype=torch.bfloat16) if cfg.device.startswith("cuda") else _null()
+    if cfg.device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats(cfg.device)
+    with (out / "metrics.jsonl").open("a", encoding="utf-8") as log:
+        step, last, pairs = _loop(cfg, model, wrapped, opt, loaders, tokenizer, step, rank, log)
+    if rank == 0:
+        save_checkpoint(out / "checkpoint.pt", model, opt, step, cfg)
+    return _result(cfg, model, step, last, pairs, out)
+
+
+def _loop(
+    cfg: TrainConfig,
+    core: CLIPModel,
+    wrapped: nn.Module,
+    opt: torch.optim.Optimizer,
+    loaders: tuple[DataLoader, DataLoader, BalancedHardBatches, DistributedSampler[int] | None],
+    tokenizer: Any,
+    step: int,
+    rank: int,
+    log: Any,
+) -> tuple[int, dict[str, Any], int]:
+    """The optimizer steps: (last step, its metrics row, pairs seen in this run)."""
+    shuffled, hard, hard_sampler, sampler = loaders
     t0, last = time.perf_counter(), {}
-    micro = 0
+    micro = pairs = step_pairs = 0
+    first = step
     for epoch in range(cfg.epochs):
         hard_sampler.epoch = epoch
         if sampler is not None:
             sampler.set_epoch(epoch)
         for b1, b2 in zip(shuffled, _cycle(hard), strict=False):
-            with amp:
+            with autocast(cfg):
                 loss = cfg.shuffled_weight * _batch_loss(core, wrapped, b1, tokenizer, cfg.device)
                 loss = loss + cfg.hard_weight * _batch_loss(
                     core, wrapped, b2, tokenizer, cfg.device
                 )
             (loss / cfg.accum).backward()
             micro += 1
+            step_pairs += len(b1["captions"]) + len(b2["captions"])
             if micro % cfg.accum:
                 continue
             opt.step()
             opt.zero_grad(set_to_none=True)
             step += 1
+            pairs += step_pairs
             last = {
                 "step": step,
                 "epoch": epoch,
-                "loss": float(loss.detach()),
+                "loss": float(loss.detach()),  # waits for the step: seconds are real
                 "lr": cfg.lr,
+                "pairs": step_pairs,
                 "seconds": round(time.perf_counter() - t0, 3),
             }
+            step_pairs = 0
             if rank == 0:
                 log.write(json.dumps(last) + "\n")
                 log.flush()
                 if cfg.save_every and step % cfg.save_every == 0:
-                    save_checkpoint(out / "checkpoint.pt", core, opt, step, cfg)
-    if rank == 0:
-        save_checkpoint(out / "checkpoint.pt", core, opt, step, cfg)
-    log.close()
+                    save_checkpoint(Path(cfg.out) / "checkpoint.pt", core, opt, step, cfg)
+            if cfg.max_steps and step - first >= cfg.max_steps:
+                return step, last, pairs
+    return step, last, pairs
+
+
+def _result(
+    cfg: TrainConfig, core: CLIPModel, step: int, last: dict[str, Any], pairs: int, out: Path
+) -> dict[str, Any]:
     from evokegraph.models.clip import is_random, weights_label
 
+    seconds = float(last.get("seconds") or 0.0)
     result = {"steps": step, **last, "checkpoint": str(out / "checkpoint.pt")}
+    result["device"] = cfg.device
+    result["precision"] = "bf16 autocast" if cfg.amp and cfg.device.startswith("cuda") else "fp32"
+    result["pairs_seen"] = pairs
+    result["pairs_per_s"] = round(pairs / seconds, 2) if seconds > 0 else None
+    if cfg.device.startswith("cuda"):
+        result["cuda_peak_memory_gib"] = round(
+            torch.cuda.max_memory_allocated(cfg.device) / 2**30, 3
+        )
     result["weights"] = weights_label(core.clip)
     if is_random(core.clip):
         result["warning"] = "RANDOM WEIGHTS (--pretrained none): this run is not the method"
@@ -371,10 +459,12 @@ def _check_depths(rows: Sequence[PairRow], data: str, max_depth: int = MAX_EVOKE
 def _batch_loss(
     core: CLIPModel, model: nn.Module, batch: dict[str, Any], tokenizer: Any, device: str
 ) -> torch.Tensor:
-    images = batch["images"].to(device)
-    tokens = tokenizer(batch["captions"]).to(device)
-    img = core.encode_image(images, batch["depths"].to(device))
-    txt = core.encode_text(tokens)
+    tokens = batch["tokens"] if "tokens" in batch else tokenizer(batch["captions"])
+    images = batch["images"].to(device, non_blocking=True)
+    depths = batch["depths"].to(device, non_blocking=True)
+    # through ``model`` (DDP when distributed): DDP syncs gradients only for
+    # what ran through its forward
+    img, txt = model(images, depths, tokens.to(device, non_blocking=True))
     mask = false_negative_mask(batch["captions"], batch["image_ids"], batch["depths"].tolist())
     return contrastive_loss(img, txt, core.logit_scale.exp(), mask)
 
@@ -382,14 +472,6 @@ def _batch_loss(
 def _cycle(loader: DataLoader) -> Iterator[Any]:
     while True:
         yield from loader
-
-
-class _null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
