@@ -176,3 +176,18 @@ def test_max_steps_and_throughput_fields(tiny_clip: str, tmp_path: Path) -> None
     assert result["pairs_seen"] == sum(r["pairs"] for r in log) > 0
     assert result["pairs_per_s"] > 0 and result["precision"] == "fp32"
     assert "cuda_peak_memory_gib" not in result and "RANDOM WEIGHTS" in result["warning"]
+
+
+def test_evaluation_and_protocols_take_a_device(monkeypatch, tiny_clip: str) -> None:
+    import pytest
+
+    from evokegraph.errors import UserInputError
+    from evokegraph.training import protocols as P
+    from evokegraph.training.evaluate import evaluate_model
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(UserInputError, match="no CUDA device"):
+        evaluate_model(tiny_clip, "unused.csv", pretrained="none", device="cuda")
+    with pytest.raises(UserInputError, match="no CUDA device"):
+        P.load_encoder(tiny_clip, "none", None, device="cuda")
+    assert P.load_encoder(tiny_clip, "none", None).device == "cpu"  # default: CUDA if any

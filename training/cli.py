@@ -22,6 +22,9 @@ from evokegraph.training.config import MODEL_HELP, PRETRAINED_HELP, TrainConfig
 
 ModelOpt = Annotated[str, typer.Option("--model", help=MODEL_HELP)]
 PretrainedOpt = Annotated[str | None, typer.Option("--pretrained", help=PRETRAINED_HELP)]
+DeviceOpt = Annotated[
+    str | None, typer.Option("--device", help="cpu, cuda, cuda:N (default: cuda if available).")
+]
 
 
 def export_cmd(
@@ -106,19 +109,27 @@ def eval_cmd(
         list[int] | None, typer.Option("--depth", help="Only these depths (repeatable).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    device: DeviceOpt = None,
 ) -> None:
     """Retrieval over the full similarity matrix: baseline and fine-tuned side by side."""
     from evokegraph.training.evaluate import evaluate_model
 
     rows = [
         {"model": "baseline", **r}
-        for r in evaluate_model(model, str(data), pretrained=pretrained, depths=depth)
+        for r in evaluate_model(
+            model, str(data), pretrained=pretrained, depths=depth, device=device
+        )
     ]
     if checkpoint:
         rows += [
             {"model": "fine-tuned", **r}
             for r in evaluate_model(
-                model, str(data), pretrained=pretrained, checkpoint=checkpoint, depths=depth
+                model,
+                str(data),
+                pretrained=pretrained,
+                checkpoint=checkpoint,
+                depths=depth,
+                device=device,
             )
         ]
         rows.sort(key=lambda r: (r["depth"], r["direction"], r["model"]))
@@ -165,11 +176,12 @@ def poem_cmd(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    device: DeviceOpt = None,
 ) -> None:
     """MultiM-Poem: poem -> image R@1/5/10/20 and average rank over the full matrix."""
     from evokegraph.training import protocols as P
 
-    enc = P.load_encoder(model, pretrained, checkpoint)
+    enc = P.load_encoder(model, pretrained, checkpoint, device)
     rows = P.run_poem(enc, P.load_multim_poem(poems, images), P.depth_sweep(enc, as_depth), block)
     _print_protocol(rows, "MultiM-Poem poem->image", enc.weights, as_json)
 
@@ -188,6 +200,7 @@ def haivmet_cmd(
     checkpoint: CheckpointOpt = None,
     as_depth: AsDepthOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    device: DeviceOpt = None,
 ) -> None:
     """HAIVMet: task 2 (image -> metaphor retrieval) and task 3 (DALLE_CoT preference)."""
     from evokegraph.errors import UserInputError
@@ -195,7 +208,7 @@ def haivmet_cmd(
 
     if not task2 and task3 is None:
         raise UserInputError("give --task2 ROOT (repeatable) and/or --task3 FILE")
-    enc = P.load_encoder(model, pretrained, checkpoint)
+    enc = P.load_encoder(model, pretrained, checkpoint, device)
     depths = P.depth_sweep(enc, as_depth)
     rows = P.run_task2(enc, P.load_haivmet_task2(task2), depths) if task2 else []
     if task3 is not None:

@@ -157,16 +157,20 @@ def evaluate_model(
     checkpoint: str | None = None,
     depths: Sequence[int] | None = None,
     batch: int = 64,
-    device: str = "cpu",
+    device: str | None = None,
 ) -> list[dict[str, object]]:
-    """Retrieval rows per depth (and all depths) for one model on one pairs file."""
+    """Retrieval rows per depth (and all depths) for one model on one pairs file.
+
+    ``device`` None: CUDA if there is one. Embeddings are computed in fp32."""
     import torch
     from PIL import Image
 
     from evokegraph.models.clip import load_open_clip
+    from evokegraph.training.config import default_device
     from evokegraph.training.model import DistanceTokenCLIP
-    from evokegraph.training.train import model_from_checkpoint
+    from evokegraph.training.train import check_device, model_from_checkpoint
 
+    device = check_device(device or default_device())
     clip, preprocess, tokenizer = load_open_clip(model_name, pretrained, device)
     model: Any = model_from_checkpoint(clip, checkpoint) if checkpoint else clip
     model.eval()
@@ -176,7 +180,10 @@ def evaluate_model(
     groups = sorted({d for _, _, d in pairs}) if depths is None else list(depths)
     rows: list[dict[str, object]] = []
     with torch.no_grad():
-        pixels = [preprocess(Image.open(p).convert("RGB")) for p in images]
+        pixels = []
+        for p in images:
+            with Image.open(p) as im:
+                pixels.append(preprocess(im.convert("RGB")))
         for d in groups:
             by_text: dict[str, set[int]] = {}
             for p, t, dd in pairs:

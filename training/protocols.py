@@ -197,12 +197,15 @@ class Encoder:
 
 
 def load_encoder(
-    model_name: str, pretrained: str | None, checkpoint: str | None, device: str = "cpu"
+    model_name: str, pretrained: str | None, checkpoint: str | None, device: str | None = None
 ) -> Encoder:
+    """The model (and checkpoint) on ``device`` (None: CUDA if there is one)."""
     from evokegraph.models.clip import load_open_clip, weights_label
+    from evokegraph.training.config import default_device
     from evokegraph.training.model import DistanceTokenCLIP
-    from evokegraph.training.train import model_from_checkpoint
+    from evokegraph.training.train import check_device, model_from_checkpoint
 
+    device = check_device(device or default_device())
     clip, preprocess, tokenizer = load_open_clip(model_name, pretrained, device)
     model = model_from_checkpoint(clip, checkpoint) if checkpoint else clip
     model.eval()
