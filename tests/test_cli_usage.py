@@ -1,7 +1,11 @@
 """What a new user trips on: usage errors, ids, empty results (issue 13).
 
-Every test here runs the installed entry point in a subprocess, so a
-traceback (or a wrong exit code) fails it.
+The tests run the installed entry point in a subprocess, so a traceback (or a
+wrong exit code) fails them. The sweeps over every command (``--help``, a bad
+option, a group without its subcommand) run in-process through
+``evokegraph.cli.main`` in the fast loop, and through the entry point for the
+root, ``ingest`` and ``caption`` there and for every command in ``make test``
+(``slow``).
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +34,17 @@ def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
     return subprocess.run(
         [str(EXE), *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120
     )
+
+
+def cli_in_process(
+    capsys: pytest.CaptureFixture[str], *args: str
+) -> subprocess.CompletedProcess[str]:
+    """``cli`` without the process: ``evokegraph.cli.main`` (the entry point's body)."""
+    from evokegraph.cli import main
+
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(list(args), code, out, err)
 
 
 def one_line_usage_error(p: subprocess.CompletedProcess[str], what: str) -> str:
@@ -56,25 +72,64 @@ def test_discovery_sees_the_known_commands() -> None:
     assert "eval" in names  # a group other engineers add commands to
 
 
-@pytest.mark.parametrize("path,cmd", COMMANDS, ids=[" ".join(p) or "(root)" for p, _ in COMMANDS])
-def test_help_and_a_bad_argument(path: tuple[str, ...], cmd: Any, tmp_path: Path) -> None:
-    """`--help` works; an unknown option is one line on stderr and exit 2."""
-    shown = cli(*path, "--help")
+# the commands whose sweep runs through the entry point in the fast loop too
+ENTRY_POINT_CORE = {(), ("ingest",), ("caption",)}
+
+
+def _by_entry_point(
+    commands: list[tuple[tuple[str, ...], Any]],
+) -> list[Any]:
+    return [
+        pytest.param(
+            p,
+            c,
+            id=" ".join(p) or "(root)",
+            marks=() if p in ENTRY_POINT_CORE else pytest.mark.slow,
+        )
+        for p, c in commands
+    ]
+
+
+def _help_and_a_bad_argument(run: Any, path: tuple[str, ...], db: str) -> None:
+    shown = run(*path, "--help")
     assert shown.returncode == 0 and "Traceback" not in shown.stderr, shown.stderr
     assert "Usage" in shown.stdout
-    db = str(tmp_path / "none.kb")
-    bad = cli("--db", db, *path, "--no-such-option-xyz")
+    bad = run("--db", db, *path, "--no-such-option-xyz")
     line = one_line_usage_error(bad, " ".join(path))
     assert "--no-such-option-xyz" in line and "--help" in line
 
 
-@pytest.mark.parametrize(
-    "path", [p for p, c in COMMANDS if hasattr(c, "commands")], ids=lambda p: " ".join(p) or "root"
-)
-def test_group_without_subcommand_prints_help_exit_2(path: tuple[str, ...]) -> None:
-    p = cli(*path)
+@pytest.mark.parametrize("path,cmd", _by_entry_point(COMMANDS))
+def test_help_and_a_bad_argument(path: tuple[str, ...], cmd: Any, tmp_path: Path) -> None:
+    """`--help` works; an unknown option is one line on stderr and exit 2."""
+    _help_and_a_bad_argument(cli, path, str(tmp_path / "none.kb"))
+
+
+def test_help_and_a_bad_argument_of_every_command_in_process(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same sweep through ``main`` in this process (seconds, not minutes)."""
+    monkeypatch.delenv("EVOKEGRAPH_DB", raising=False)
+    for path, _ in COMMANDS:
+        _help_and_a_bad_argument(partial(cli_in_process, capsys), path, str(tmp_path / "n.kb"))
+
+
+GROUPS = [(p, c) for p, c in COMMANDS if hasattr(c, "commands")]
+
+
+def _group_prints_help_exit_2(p: subprocess.CompletedProcess[str]) -> None:
     assert p.returncode == 2 and "Traceback" not in p.stdout + p.stderr
     assert "Usage" in p.stdout + p.stderr and "Commands" in p.stdout + p.stderr
+
+
+@pytest.mark.parametrize("path,cmd", _by_entry_point(GROUPS))
+def test_group_without_subcommand_prints_help_exit_2(path: tuple[str, ...], cmd: Any) -> None:
+    _group_prints_help_exit_2(cli(*path))
+
+
+def test_every_group_without_subcommand_in_process(capsys: pytest.CaptureFixture[str]) -> None:
+    for path, _ in GROUPS:
+        _group_prints_help_exit_2(cli_in_process(capsys, *path))
 
 
 @pytest.mark.parametrize(
@@ -104,7 +159,13 @@ def test_global_option_after_the_command_says_where_it_goes(tmp_path: Path) -> N
 # -- ids: one resolver for every command that takes an image or a caption --------
 @pytest.fixture(scope="module")
 def kb(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
-    """A small KB from two of the bundled sample images, with captions."""
+    """A small KB from two of the bundled sample images, with captions at depth 1:
+    ingested and captioned in-process, as `init`, `ingest` and `caption --depth 1`
+    would (the sentence encoder is loaded once per test process, not per command);
+    the tests then run the entry point on it."""
+    import hashlib
+
+    from evokegraph import api
     from evokegraph.ingest.sample import write_sample
 
     root = tmp_path_factory.mktemp("kb")
@@ -116,20 +177,34 @@ def kb(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
             f.unlink()
     (sample / "sample.jsonl").unlink(missing_ok=True)
     db = root / "k.kb"
-    assert cli("--db", str(db), "init").returncode == 0
-    p = cli("--db", str(db), "ingest", str(sample), "--no-progress")
-    assert p.returncode == 0, p.stderr
-    assert cli("--db", str(db), "caption", "--depth", "1", "--no-progress").returncode == 0
-    import hashlib
-
+    with api.open_kb(db, create=True) as store:
+        s = api.ingest(store, [sample])
+        assert s.new == 2 and s.failed == 0
+        assert api.caption(store, depths=[1]).captions > 0
     coffee = hashlib.sha256((sample / "coffee.jpg").read_bytes()).hexdigest()
     return db, sample, coffee
 
 
-def test_every_image_reference_works_everywhere(kb: tuple[Path, Path, str], tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "which",
+    [
+        pytest.param("id", marks=pytest.mark.slow),
+        "prefix",
+        pytest.param("path", marks=pytest.mark.slow),
+        "relative path",
+    ],
+)
+def test_every_image_reference_works_everywhere(
+    kb: tuple[Path, Path, str], tmp_path: Path, which: str
+) -> None:
     db, sample, coffee = kb
-    refs = [coffee, coffee[:8], str(sample / "coffee.jpg"), "sample/coffee.jpg"]
-    for ref in refs:
+    refs = {
+        "id": coffee,
+        "prefix": coffee[:8],
+        "path": str(sample / "coffee.jpg"),
+        "relative path": "sample/coffee.jpg",
+    }
+    for ref in [refs[which]]:
         p = cli("--db", str(db), "show", ref, "--json", cwd=sample.parent)
         assert p.returncode == 0, (ref, p.stderr)
         p = cli(
@@ -147,8 +222,10 @@ def test_every_image_reference_works_everywhere(kb: tuple[Path, Path, str], tmp_
     "ref,needle",
     [
         ("README.md", "README.md is a .md file, not an image"),
-        ("other.png", "is not in the knowledge base"),
-        ("abc", "is not an image file, a stored path or an image id"),
+        pytest.param("other.png", "is not in the knowledge base", marks=pytest.mark.slow),
+        pytest.param(
+            "abc", "is not an image file, a stored path or an image id", marks=pytest.mark.slow
+        ),
         ("ffffffffff", "no image with id ffffffffff"),
     ],
 )
@@ -218,6 +295,7 @@ def test_show_wraps_words_and_never_cuts_them(kb: tuple[Path, Path, str]) -> Non
 
 
 # -- honest output (point 4) ------------------------------------------------------
+@pytest.mark.slow  # a caption run in a fresh process loads the grammar lexicons (~40 s loaded)
 def test_caption_no_progress_draws_nothing(kb: tuple[Path, Path, str]) -> None:
     db, _, coffee = kb
     p = cli("--db", str(db), "caption", "--image", coffee[:8], "--depth", "2", "--no-progress")
@@ -281,6 +359,7 @@ def test_path_graph_draws_each_step_once_in_its_stored_direction() -> None:
     assert sub["cup"]["mug"]["weight"] == 0.9
 
 
+@pytest.mark.slow  # an ingest in a fresh process (the no-caption hint: test_ingest_runner too)
 def test_uncaptioned_images_get_one_hint_and_failures_show_whole_uris(tmp_path: Path) -> None:
     from PIL import Image
 

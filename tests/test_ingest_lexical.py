@@ -51,7 +51,11 @@ def test_caption_text_ranks_by_concreteness() -> None:
 
 def test_caption_text_without_caption_is_an_explained_failure() -> None:
     (ans,) = make_extractor("caption-text").extract([_item([])])
-    assert isinstance(ans, Failed) and ans.reason.startswith("no caption; give captions") and "--vlm" in ans.reason
+    assert (
+        isinstance(ans, Failed)
+        and ans.reason.startswith("no caption; give captions")
+        and "--vlm" in ans.reason
+    )
     (ans,) = make_extractor("caption-text").extract([_item(["the of and"])])
     assert isinstance(ans, Failed) and "no content words" in ans.reason
 
@@ -118,6 +122,7 @@ def test_deterministic() -> None:
     )
 
 
+@pytest.mark.slow  # every sample caption through WordNet (~25 s loaded); one scene stays fast (test_lexical_distances_and_rules)
 def test_concreteness_falls_with_distance_on_the_sample_captions() -> None:
     miner = make_miner("lexical")
     extractor = make_extractor("caption-text")

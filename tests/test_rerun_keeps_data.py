@@ -190,6 +190,7 @@ def bad_endpoint() -> Iterator[str]:
         srv.server_close()
 
 
+@pytest.mark.slow  # two ingests in fresh processes, the endpoint's retries (~60 s loaded)
 @pytest.mark.skipif(not EXE.exists(), reason="the evokegraph entry point is not installed")
 def test_cli_llm_force_with_a_failing_endpoint_keeps_associations(
     jpeg: Callable[..., Path], tmp_path: Path, bad_endpoint: str
