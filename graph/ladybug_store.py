@@ -540,13 +540,13 @@ class LadybugStore(reads.SharedReads):
     def _shared(self, concepts: Iterable[str], max_distance: int) -> dict[str, list[Edge]]:
         names = sorted(concepts)
         k = reads.SHARED_PER_SOURCE
-        rows: list[list[Any]] = []
         net = network_index.network(self, len(names))  # in memory once it pays (see there)
+        if net is not None:  # rows already in reads.shared_edges' order, k at most
+            found = ((n, net.shared_rows(n, max_distance, k)) for n in names)
+            return {n: [Edge(*r[:4], r[4] or "NOUN") for r in rows] for n, rows in found if rows}
+        rows: list[list[Any]] = []
         for name in names:
-            if net is not None:
-                rows += net.shared_rows(name, max_distance, k)
-            else:
-                rows += self._run(Q.Q_SHARED_TOP, {"name": name, "maxd": max_distance, "k": k})
+            rows += self._run(Q.Q_SHARED_TOP, {"name": name, "maxd": max_distance, "k": k})
         return reads.shared_edges(rows)
 
     def failures(self, run: str | None = None) -> list[Failure]:

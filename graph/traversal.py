@@ -113,11 +113,12 @@ def paths_at_depth(
                     nxt.append(q)
         frontier = nxt
 
-    out = [_to_path(image_id, w) for w in best.values()]
+    steps: dict[tuple[_Kind, Edge], PathStep] = {}  # one step per edge, shared by its paths
+    out = [_to_path(image_id, w, steps) for w in best.values()]
     return sorted(out, key=lambda p: (-p.weight, p.element, p.concept))
 
 
-def _to_path(image_id: str, w: _Work) -> ContextPath:
+def _to_path(image_id: str, w: _Work, steps: dict[tuple[_Kind, Edge], PathStep]) -> ContextPath:
     # model_construct: every value is of its field's type (numbers made so
     # here, as validation would), and validating ~700 models a context was
     # most of a depth-7 context's time once its edges are in memory
@@ -128,15 +129,16 @@ def _to_path(image_id: str, w: _Work) -> ContextPath:
         concept=edges[-1][1].target,
         depth=int(depth),
         weight=float(weight),
-        steps=[
-            PathStep.model_construct(
-                kind=kind,
-                source=e.source,
-                target=e.target,
-                distance=int(e.distance),
-                weight=float(e.weight),
-            )
-            for kind, e in edges
-        ],
+        steps=[steps.get(ke) or steps.setdefault(ke, _step(*ke)) for ke in edges],
         pos=_POS.get(edges[-1][1].pos, "OTHER"),
+    )
+
+
+def _step(kind: _Kind, e: Edge) -> PathStep:
+    return PathStep.model_construct(
+        kind=kind,
+        source=e.source,
+        target=e.target,
+        distance=int(e.distance),
+        weight=float(e.weight),
     )
