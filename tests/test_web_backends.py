@@ -116,8 +116,14 @@ class ThemeMiner:
         return out
 
 
-EXTRACTORS.add(ContentWords.name, ContentWords)
-MINERS.add(ThemeMiner.name, ThemeMiner)
+@pytest.fixture(scope="module", autouse=True)
+def _fake_stages() -> Iterator[None]:
+    """The two fakes above, registered for this module's tests only (removed after)."""
+    with (
+        EXTRACTORS.registered(ContentWords.name, ContentWords),
+        MINERS.registered(ThemeMiner.name, ThemeMiner),
+    ):
+        yield
 
 
 def _build(kb: GraphStore, sample: Path) -> None:
