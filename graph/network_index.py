@@ -67,13 +67,14 @@ class Network:
         i = self.number.get(name)
         if i is None:
             return []
-        adj, out = self.both, []
-        for j in adj.rows(i):
-            if adj.distance[j] <= max_distance:
-                o = int(adj.other[j])
-                out.append(
-                    [name, self.names[o], int(adj.distance[j]), float(adj.weight[j]), self.pos[o]]
-                )
+        a, b = int(self.both.ptr[i]), int(self.both.ptr[i + 1])
+        dist = self.both.distance[a:b].tolist()
+        out: list[list[Any]] = []
+        for j, d in enumerate(dist):
+            if d <= max_distance:
+                o = int(self.both.other[a + j])
+                w = float(self.both.weight[a + j])
+                out.append([name, self.names[o], d, w, self.pos[o]])
                 if len(out) == k:
                     break
         return out
