@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -297,20 +299,46 @@ def jpeg() -> Callable[..., Path]:
 
 
 # -- the bundled sample, ingested once per session --------------------------------
+@contextmanager
+def _shared_once(name: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A folder ``name`` shared by every pytest-xdist worker of this run (the
+    session's own temp dir without xdist), held under a file lock: the first
+    worker builds what it holds, the others wait and find it built."""
+    import fcntl
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the workers' temp dirs share this parent
+    folder = base / name
+    with open(base / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            folder.mkdir(exist_ok=True)
+            yield folder
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
 def ingested_sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """The bundled sample written and ingested once per session with the offline
+    """The bundled sample written and ingested once per run with the offline
     defaults (caption-text + contextual): (the closed .kb file, the sample folder).
+    Built by the first pytest-xdist worker that asks, shared with the others.
     Tests take a private copy with :func:`sample_kb`, never this file."""
     from evokegraph.ingest.runner import IngestConfig, ingest
     from evokegraph.ingest.sample import write_sample
 
-    root = tmp_path_factory.mktemp("ingested_sample")
-    write_sample(root / "sample")
-    with LadybugStore(root / "sample.kb", create=True) as kb:
-        s = ingest(kb, [root / "sample"], IngestConfig())
-        assert s.failed == 0 and s.new > 0
-    return root / "sample.kb", root / "sample"
+    with _shared_once("ingested_sample", tmp_path_factory) as root:
+        kb_path, done = root / "sample.kb", root / "built"
+        if not done.exists():  # (a worker that failed half-way left no marker)
+            shutil.rmtree(root)
+            root.mkdir()
+            write_sample(root / "sample")
+            with LadybugStore(kb_path, create=True) as kb:
+                s = ingest(kb, [root / "sample"], IngestConfig())
+                assert s.failed == 0 and s.new > 0
+            done.touch()
+    return kb_path, root / "sample"
 
 
 def copy_kb(src: Path, dest: Path) -> Path:
