@@ -281,34 +281,77 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "train_pairs": sum(1 for _ in big.open()) - 1,
         "variants_seconds": round(time.perf_counter() - t, 2),
     }
-    print(json.dumps(report, indent=1), flush=True)
-    report["model_step"] = [
-        step_rate(args.model, args.device, m, amp, args.batch, args.step_iters, size)
-        for m in ("distance-tokens", "finetune")
-        for amp in ((True, False) if args.device.startswith("cuda") else (False,))
-    ]
-    print(json.dumps(report["model_step"], indent=1), flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    save = _saver(report, args.out, t0)
+    save("pairs")
+    workers = shm_workers(args)
+    if workers != args.workers:
+        report["workers_lowered"] = f"{args.workers} -> {workers}: /dev/shm is small"
+        args.workers = workers
     report["same_random_init"] = fingerprint(args.model, args.device) == fingerprint(
         args.model, args.device
     )
+    report["trainer"], report["errors"] = {}, {}
+    for method in ("distance-tokens", "finetune"):
+        try:
+            res = run_trainer(args, big, work / method, method)
+            res["eval"] = {
+                "test": evaluate(args, test_csv, res["checkpoint"]),
+                "train_originals": evaluate(args, originals, res["checkpoint"]),
+            }
+            report["trainer"][method] = res
+        except Exception as exc:  # recorded; the other phases still run
+            report["errors"][method] = f"{type(exc).__name__}: {exc}"
+        save(method)
     report["eval_baseline"] = {
         "test": evaluate(args, test_csv, None),
         "train_originals": evaluate(args, originals, None),
     }
-    report["trainer"] = {}
-    for method in ("distance-tokens", "finetune"):
-        res = run_trainer(args, big, work / method, method)
-        res["eval"] = {
-            "test": evaluate(args, test_csv, res["checkpoint"]),
-            "train_originals": evaluate(args, originals, res["checkpoint"]),
-        }
-        report["trainer"][method] = res
-        print(json.dumps({method: {k: v for k, v in res.items() if k != "loss_curve"}}), flush=True)
-    report["total_seconds"] = round(time.perf_counter() - t0, 1)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1))
+    save("eval_baseline")
+    report["model_step"] = []
+    for m in ("distance-tokens", "finetune"):
+        for amp in (True, False) if args.device.startswith("cuda") else (False,):
+            try:
+                rate = step_rate(args.model, args.device, m, amp, args.batch, args.step_iters, size)
+                report["model_step"].append(rate)
+            except Exception as exc:
+                report["errors"][f"model_step {m} amp={amp}"] = f"{type(exc).__name__}: {exc}"
+            save("model_step")
     print(f"wrote {args.out} in {report['total_seconds']} s; {RANDOM_NOTE}")
     return report
+
+
+def _saver(report: dict[str, Any], out: Path, t0: float) -> Callable[[str], None]:
+    """Write the report after each phase, so a run cut short still leaves its figures."""
+
+    def save(phase: str) -> None:
+        report["done"] = [*report.get("done", []), phase]
+        report["total_seconds"] = round(time.perf_counter() - t0, 1)
+        out.write_text(json.dumps(report, indent=1))
+        print(f"[{report['total_seconds']} s] {phase} done", flush=True)
+        if phase == "pairs":
+            print(json.dumps(report), flush=True)
+        elif phase in report.get("trainer", {}):
+            res = report["trainer"][phase]
+            keys = ("steady_pairs_per_s", "cuda_peak_memory_gib", "loss_first_mean")
+            print(" ", {k: res.get(k) for k in (*keys, "loss_last_mean")}, flush=True)
+        elif phase == "model_step" and report["model_step"]:
+            print(" ", json.dumps(report["model_step"][-1]), flush=True)
+        if report.get("errors"):
+            print("  errors:", json.dumps(report["errors"])[:2000], flush=True)
+
+    return save
+
+
+def shm_workers(args: argparse.Namespace) -> int:
+    """Loader workers that fit /dev/shm: each holds up to 2 batches per loader in flight."""
+    import shutil
+
+    if args.workers == 0 or not Path("/dev/shm").is_dir():
+        return args.workers
+    per_worker = 2 * 2 * args.batch * 3 * 224 * 224 * 4 * 1.5
+    free = shutil.disk_usage("/dev/shm").free
+    return max(0, min(args.workers, int(free // per_worker)))
 
 
 if __name__ == "__main__":
