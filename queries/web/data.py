@@ -43,6 +43,16 @@ _F_CONCEPT_AT = (
     "WHERE v.distance = $distance }"
 )
 _F_ELEMENT = "EXISTS { MATCH (i)-[:HAS_ELEMENT]->(:Element)-[:IS]->(:Concept {name: $concept}) }"
+# The same filters started from the concept (its own edges, not every image's):
+# the images of one filter, as ids (sorted and paged in Python).
+_FROM_CONCEPT = "MATCH (:Concept {name: $concept})<-"
+_IMAGE_IDS = "-(:Element)<-[:HAS_ELEMENT]-(i:Image) RETURN DISTINCT i.id AS id"
+Q_IDS_CONCEPT = _FROM_CONCEPT + "[:IS|EVOKES]" + _IMAGE_IDS
+Q_IDS_ELEMENT = _FROM_CONCEPT + "[:IS]" + _IMAGE_IDS
+Q_IDS_CONCEPT_AT = (
+    _FROM_CONCEPT + "[v:EVOKES]-(:Element)<-[:HAS_ELEMENT]-(i:Image) "
+    "WHERE v.distance = $distance RETURN DISTINCT i.id AS id"
+)
 # Word search (queries/web/search.py): substring candidates from the store, in
 # Cypher both backends accept (a parameter inside a list predicate is bound by
 # UNWIND first: LadybugDB rejects `$p` and nested lambdas there), then whole
@@ -185,6 +195,11 @@ def images(kb: GraphStore, f: GridFilter) -> dict[str, Any]:
         ids = kb_cache.cached(kb, "image ids in order", lambda: _image_ids_in_order(kb))
         total = len(ids)
         rows = kb.query(Q_CARDS, {"ids": ids[skip : skip + f.per_page].to_pylist()})
+    elif concept:
+        q = Q_IDS_ELEMENT if f.distance == 0 else Q_IDS_CONCEPT_AT if f.distance else Q_IDS_CONCEPT
+        found = sorted(r["id"] for r in kb.query(q, params))
+        total = len(found)
+        rows = kb.query(Q_CARDS, {"ids": found[skip : skip + f.per_page]})
     else:
         total = kb.query(f"MATCH (i:Image) {cond}RETURN count(i) AS n", params)[0]["n"]
         # H24: past the last page there is nothing to read (and LadybugDB 0.22.0
