@@ -34,6 +34,9 @@ FEATURES = (
     "hand",  # the hand-weighted score itself
     "sw",  # cosine to the element word
     "sc",  # cosine to the scene (its captions)
+    "sw_rel",  # sw against the other candidates (standard scores)
+    "sc_rel",  # sc against the other candidates (standard scores)
+    "sc_z",  # sc against the background scenes' (how specific to this scene)
     "off",  # concreteness points away from the distance's aim
     "conc",  # concreteness (Brysbaert, 1-5)
     "zipf",  # word frequency above the vocabulary's floor
@@ -67,11 +70,14 @@ class AcceptanceModel:
 
     weights: dict[int, np.ndarray]
     bias: dict[int, float]
+    low: dict[int, np.ndarray]  # each feature is held to the range it had in the fit
+    high: dict[int, np.ndarray]
     digest: str
 
     def probability(self, d: int, features: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
         """Acceptance probability of the candidates ``rows`` at distance ``d``."""
         x = np.stack([np.asarray(features[k], dtype=np.float64)[rows] for k in FEATURES], 1)
+        x = np.clip(x, self.low[d], self.high[d])
         return 1.0 / (1.0 + np.exp(-(x @ self.weights[d] + self.bias[d])))
 
 
@@ -85,14 +91,21 @@ def model_from_json(data: dict) -> AcceptanceModel:
         )
     weights = {int(d): np.array(v["weights"], dtype=np.float64) for d, v in data["distances"].items()}
     bias = {int(d): float(v["bias"]) for d, v in data["distances"].items()}
+    low = {int(d): np.array(v["low"], dtype=np.float64) for d, v in data["distances"].items()}
+    high = {int(d): np.array(v["high"], dtype=np.float64) for d, v in data["distances"].items()}
     digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
-    return AcceptanceModel(weights, bias, digest)
+    return AcceptanceModel(weights, bias, low, high, digest)
 
 
 @functools.cache
-def acceptance_model() -> AcceptanceModel | None:
-    """The shipped model, or None where none has been fitted yet."""
+def acceptance_model() -> AcceptanceModel:
+    """The shipped model (``evokegraph/data/acceptance.json``)."""
     path = resources.files("evokegraph.data") / MODEL_FILE
     if not path.is_file():
-        return None
+        from evokegraph.errors import ModelError
+
+        raise ModelError(
+            "evokegraph/data/acceptance.json is missing; reinstall evokegraph, or fit it: "
+            "python bench/fit_acceptance.py --write"
+        )
     return model_from_json(json.loads(path.read_text()))

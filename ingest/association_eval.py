@@ -108,12 +108,21 @@ def match_items(kb: Any, items: Sequence[GoldItem]) -> list[Matched]:
         m = Matched(it, image_id)
         if image_id is not None:
             view = kb.get_image(image_id)
-            word = concept_key(it.word)
-            for ev in sorted(view.evocations if view else [], key=lambda e: (e.distance, e.rank)):
-                if ev.element == word:
+            evs = sorted(view.evocations if view else [], key=lambda e: (e.distance, e.rank))
+            element = _element_for(concept_key(it.word), sorted({e.element for e in evs}))
+            for ev in evs:
+                if ev.element == element:
                     m.produced.setdefault(ev.distance, []).append(ev.concept)
         out.append(m)
     return out
+
+
+def _element_for(word: str, elements: Sequence[str]) -> str | None:
+    """The stored element an item's word names: itself, or else a compound it
+    heads ("worker" -> "construction worker", "table" -> "kitchen table")."""
+    if word in elements:
+        return word
+    return next((e for e in elements if " " in e and e.split()[-1] == word), None)
 
 
 def _spearman(a: Sequence[float], b: Sequence[float]) -> float:

@@ -62,9 +62,29 @@ def _heuristic_candidates(caption: str) -> list[tuple[str, str, str, float, int]
 def _vividness(word: str, pos: str) -> float:
     """0..1: concreteness for nouns and verbs (the method keeps the most
     concrete words); for adjectives its opposite, so "lonely" and "tired" rank
-    above "small" and "white" (an adjective that says how the scene is)."""
+    above "white" (an adjective that says how the scene is), and 0 for one of
+    size or number ("small", "tall")."""
     c = (concreteness(word) - 1) / 4
-    return 1.0 - c if pos == "ADJ" else c
+    if pos == "ADJ":
+        return 0.0 if _dimension(word) else 1.0 - c
+    return c
+
+
+DIMENSIONS = frozenset(["size", "magnitude", "length", "height", "width", "breadth", "number"])
+
+
+def _dimension(adjective: str) -> bool:
+    """True for an adjective of size or number ("small", "tall", "many"):
+    WordNet links its senses to those attributes."""
+    from evokegraph.lexicons.wordnet import WordNetMissingError, wordnet
+
+    try:
+        senses = wordnet().synsets(adjective, "a")
+    except WordNetMissingError:
+        return False
+    return any(
+        lem.name() in DIMENSIONS for s in senses[:3] for a in s.attributes() for lem in a.lemmas()
+    )
 
 
 def _keep_each_pos(
@@ -84,8 +104,8 @@ def _keep_each_pos(
         if any(seen[k].pos == pos for k in kept):
             continue
         pick = [k for k in order if seen[k].pos == pos and k not in kept]
-        if pos == "ADJ":
-            pick.sort(key=lambda k: (concreteness(k), order.index(k)))
+        if pos == "ADJ":  # how the scene is, before its size ("misty" before "small")
+            pick.sort(key=lambda k: (_dimension(k), concreteness(k), order.index(k)))
         best = pick[0] if pick else None
         if best is None:
             continue
@@ -123,7 +143,7 @@ class CaptionTextExtractor:
 
     def settings(self) -> dict[str, Any]:
         tagger = "spacy-en_core_web_sm-3.8" if self.tagger == "spacy" else "wordnet-heuristic-1"
-        return {"top_k": self.top_k, "norms": "brysbaert2014", "tagger": tagger, "version": 3}
+        return {"top_k": self.top_k, "norms": "brysbaert2014", "tagger": tagger, "version": 4}
 
     def _candidates(self, caption: str) -> list[tuple[str, str, str, float, int]]:
         if self.tagger == "spacy":

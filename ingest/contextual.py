@@ -61,6 +61,7 @@ from evokegraph.levels import DISTANCES
 from evokegraph.lexicons.emotion import emotions, nrc_version
 from evokegraph.lexicons.empath import empath_version, excluded_words
 from evokegraph.lexicons.sensory import interoceptive
+from evokegraph.lexicons.valence import vader_version
 from evokegraph.records import Element, Evocation
 from evokegraph.runs import Failed
 
@@ -100,11 +101,12 @@ CONCEPT = frozenset(
 ABSTRACT = frozenset(["noun.feeling", "noun.state", "noun.attribute", "noun.motive"])
 THEMATIC = CONCEPT | ABSTRACT | frozenset(["noun.group", "noun.time"])
 FELT = ABSTRACT
-FELT_EXTRA = frozenset(["noun.act", "noun.Tops"])  # "adventure", "knowledge"
+FELT_EXTRA = frozenset(["noun.act", "noun.Tops", "noun.cognition"])  # "adventure", "memory"
 FEELING_MAX_CONCRETENESS = 3.0
+FELT_MAX_CONCRETENESS = 3.6  # a felt state ("pain") may be this concrete
+CONCEPT_MAX_CONCRETENESS = 4.4  # d4: activities, settings and ideas, not objects
 FELT_MIN_PRIOR = 0.25  # Lancaster interoception >= 3.0
-SHORTLIST = 400  # candidates looked at per distance after scoring
-RERANK = 60  # best hand-scored candidates per distance the acceptance model re-scores
+RERANK = 200  # best hand-scored candidates per distance the acceptance model re-scores
 
 
 @dataclass(frozen=True)
@@ -145,17 +147,10 @@ POLARITY_MIN = 0.05
 # photographs, like language (Dodds et al., PNAS 2015), lean positive: a scene
 # with no clear polarity is read as slightly positive
 POLARITY_PRIOR = 0.10
-# confidence(d, raw) = sigmoid(a * raw + b): fitted by bench/calibrate_miner.py
-# on the 40 items of bench/data/dev_scenes.jsonl (reference vs other-scene words),
-# without the nrc-research extra (the default install)
-CALIBRATION: dict[int, tuple[float, float]] = {
-    1: (7.52, -1.62),
-    2: (10.25, -1.13),
-    3: (8.31, 0.06),
-    4: (2.51, -0.50),
-    5: (3.09, -0.06),
-}
-MIN_SCORE = 0.5  # below: as likely written for another scene; the slot stays empty
+# Acceptance below the floor: the slot stays empty. 1-4: more likely rejected
+# than accepted. 5: the best candidates' rated acceptance runs 30-45% (other
+# scenes' words: ~15%), so a word there is kept from 0.35, its weight saying so.
+MIN_SCORE: dict[int, float] = {1: 0.5, 2: 0.5, 3: 0.5, 4: 0.5, 5: 0.35}
 THEME_WEIGHT = {3: 0.10, 4: 0.30, 5: 0.60}
 THEME_ONLY = (4, 5)  # abstract distances: only words of the scene's themes
 MIN_THEME = 0.02
@@ -165,10 +160,15 @@ NAME_WEIGHT = 0.25
 SCENE_THEME_SHARE = 0.7  # d4: a theme of the whole scene counts this much of the element's own
 FEELING_BONUS = 0.05  # d5: a word of an Empath feeling theme
 POLARITY_SCALE = 0.3
+D2_CONCRETENESS_SLACK = -0.2  # the abstraction a little less concrete ("beverage" for coffee)
+CLEAR_LEAN = 0.15  # a scene leaning this far has a side
+OPPOSED = 0.3  # a word this far on the other side is left out
+STRONGLY_NEGATIVE = 0.5  # ... and in a scene with no side, a word this negative
 FREQUENCY_WEIGHT = 0.02
 SAME_POS = (1, 2)  # near synonyms keep the element's part of speech; 3-5 are nouns
 EXTRA_DISTANCES = (1, 2)  # WordNet lemmas outside the vocabulary compete here
-EXTRA_MIN_ZIPF = 2.0
+EXTRA_MIN_ZIPF = 3.0  # as common as the vocabulary's words
+SYNONYM_MIN_ZIPF = 2.0  # the sense's own synonyms may be rarer ("cosmonaut")
 EXTRA_PER_DISTANCE = 12
 MIN_POS_SHARE = 0.25  # a candidate must be used in the element's POS at least this often
 
@@ -198,15 +198,6 @@ class _Terms:
     themed: dict[int, np.ndarray]
     named: np.ndarray
     other_class: np.ndarray  # 1.0 where a noun's class differs from the element sense's
-
-
-def confidence(distance: int, raw: float) -> float:
-    """The miner's raw score on a scale comparable across images and elements:
-    the probability, fitted on the tuning scenes (``bench/calibrate_miner.py``
-    on ``bench/data/dev_scenes.jsonl``), that a word scoring ``raw`` at this
-    distance was written for this scene rather than for another one."""
-    a, b = CALIBRATION[distance]
-    return float(1.0 / (1.0 + np.exp(-(a * raw + b))))
 
 
 class ContextualMiner:
@@ -239,6 +230,8 @@ class ContextualMiner:
         self._theme_hub = np.zeros(0, dtype=np.float32)
         self._blocked = np.zeros(0, dtype=bool)
         self._felt_prior = np.zeros(0, dtype=np.float32)
+        self._bg_mean = np.zeros(0, dtype=np.float32)
+        self._bg_std = np.ones(0, dtype=np.float32)
         _check_installed()
 
     def settings(self) -> dict[str, Any]:
@@ -248,7 +241,9 @@ class ContextualMiner:
             "vocab": self._key,
             "themes": f"empath-{empath_version()}",
             "emotions": f"nrc-{nrc_version()}",
-            "version": 7,
+            "valence": f"vader-{vader_version()}",
+            "acceptance": acceptance_model().digest,
+            "version": 8,
         }
 
     def load(self, progress: Any = None) -> None:
@@ -275,6 +270,7 @@ class ContextualMiner:
             intero = np.array([interoceptive(w) for w in vocab.words], dtype=np.float32)
             self._felt_prior = np.clip((intero - 2.5) / 2.0, -1.0, 1.0)
             self._generic[5] = self._feeling_hubs()
+            self._bg_mean, self._bg_std = background_fit(enc, vocab.emb)
         return self._ready
 
     def mine(self, items: Sequence[MiningInput]) -> list[list[Evocation] | Failed]:
@@ -344,7 +340,7 @@ class ContextualMiner:
             pos = terms.pos if d in SAME_POS else "n"
             # the scene's other elements are its broader context (d3), nothing else
             taken = self._take(order, conf, words, used if d == 3 else [*used, *others], pos)
-            picked[d] = [(w, p, c) for w, p, c in taken if c >= MIN_SCORE]
+            picked[d] = [(w, p, c) for w, p, c in taken if c >= MIN_SCORE[d]]
             used += [w for w, _, _ in taken]
         return picked
 
@@ -352,15 +348,11 @@ class ContextualMiner:
         self, d: int, scores: np.ndarray, feats: dict[str, np.ndarray]
     ) -> tuple[np.ndarray, np.ndarray]:
         """Candidates best first and their confidence: the acceptance model's
-        probability over the :data:`RERANK` best hand scores, or (no model
-        fitted) the hand score's calibrated confidence."""
-        order = np.argsort(-scores, kind="stable")[:SHORTLIST]
+        probability (:mod:`~evokegraph.ingest.acceptance`) over the
+        :data:`RERANK` best hand scores."""
+        order = np.argsort(-scores, kind="stable")[:RERANK]
         order = order[np.isfinite(scores[order])]
-        model = acceptance_model()
-        if model is None:
-            return order, np.array([confidence(d, float(x)) for x in scores[order]])
-        order = order[:RERANK]
-        prob = model.probability(d, {**feats, "hand": scores}, order)
+        prob = acceptance_model().probability(d, {**feats, "hand": scores}, order)
         best = np.argsort(-prob, kind="stable")
         return order[best], prob[best]
 
@@ -425,6 +417,7 @@ class ContextualMiner:
         f: dict[str, np.ndarray] = {
             "sw": t.sw,
             "sc": sc,
+            "sc_z": (sc - self._bg_mean) / self._bg_std,
             "off": _misfit(d, vocab.conc, aim),
             "conc": vocab.conc,
             "zipf": vocab.zipf - self.min_zipf,
@@ -463,9 +456,6 @@ class ContextualMiner:
         s += THEME_WEIGHT[d] * t.themed[d] if d in THEME_WEIGHT else 0.0
         if d == 4:
             s += NAME_WEIGHT * t.named
-            s = np.where(
-                (t.themed[4] >= MIN_THEME) | (t.named > 0) | (t.bonus.get(4, 0) > 0), s, -np.inf
-            )
         if d == 5:  # felt inside the body: a feeling, not an abstraction that fits anything
             s += INTERO_WEIGHT * self._felt_prior + FEELING_BONUS * self._felt
         lean = scene.polarity + POLARITY_PRIOR
@@ -480,7 +470,19 @@ class ContextualMiner:
             f["repeat"] = zero.copy()
             f["repeat"][idx] = np.fromiter(shown[d].values(), dtype=np.float32)
             s -= spec.repeat * f["repeat"]
-        scores, words = np.where(masks[d], s, -np.inf), vocab.words
+        allowed = masks[d]
+        if d >= 4:  # a sunny fair does not evoke "mourning", a grave not "delight"
+            allowed = allowed & ~_against_scene(self._themes.polarity, lean)
+        if d == 1:  # the ladder: a hypernym is a slight abstraction, not a near synonym
+            allowed = allowed & ~((f["wn2"] > 0) & (f["wn1"] == 0) & (f["wn_syn"] == 0))
+        if d == 2:  # ... a kind of the element or its synonym is a near synonym, and a
+            # slight abstraction is no more concrete than the element itself
+            allowed = allowed & (f["wn1"] == 0) & (f["wn_syn"] == 0)
+            allowed = allowed & (vocab.conc <= t.base + D2_CONCRETENESS_SLACK)
+        scores, words = np.where(allowed, s, -np.inf), vocab.words
+        for k in ("sw", "sc"):  # against this element's and scene's other candidates
+            pool = f[k][masks[d]]
+            f[k + "_rel"] = ((f[k] - pool.mean()) / (pool.std() + 1e-6)).astype(np.float32)
         if t.extras.get(d):  # scored by the same terms, WordNet-related by construction
             scores, words, f = self._with_extras(d, t, ctx_vec, aim, scores, words, f)
         return scores, words, f
@@ -507,7 +509,8 @@ class ContextualMiner:
         xs = spec.word_weight * sw + (1 - spec.word_weight) * sc
         xs += -spec.misfit * off + FREQUENCY_WEIGHT * zipf + WORDNET_BONUS[d]
         n = len(extras)
-        own = {"sw": sw, "sc": sc, "off": off, "conc": conc, "zipf": zipf, f"wn{d}": np.ones(n)}
+        rel = {k + "_rel": (v - f[k][np.isfinite(scores)].mean()) / (f[k][np.isfinite(scores)].std() + 1e-6) for k, v in (("sw", sw), ("sc", sc))}
+        own = {**rel, "sw": sw, "sc": sc, "sc_z": np.zeros(n), "off": off, "conc": conc, "zipf": zipf, f"wn{d}": np.ones(n)}
         own["extra"] = np.ones(n)
         fx = {k: np.concatenate([v, own.get(k, np.zeros(n))]).astype(np.float32) for k, v in f.items()}
         return np.concatenate([scores, xs]), [*words, *extras], fx
@@ -528,10 +531,10 @@ class ContextualMiner:
                 in_class = np.isin(vocab.lexnames[:, col], sorted(classes or ()))
                 out[("class", d)] = in_class.astype(np.float32)
                 ok = usable.copy()
-                if d >= 4:  # abstract distances: attested senses only, of the right class
-                    ok &= counts >= 1
-                    if classes is not None and pos == "n":
-                        ok &= in_class
+                if d >= 4:  # abstract distances: nouns (used so at least now and then), ideas
+                    ok = (counts >= 0) & (vocab.zipf >= self.min_zipf) & ~self._blocked
+                    ok &= (np.maximum(counts, 0) >= MIN_POS_SHARE * total) | (total == 0)
+                    ok &= vocab.conc <= CONCEPT_MAX_CONCRETENESS
                 out[d] = ok
             out[5] = self._feeling_pool()  # 3-5 are nouns whatever the element's POS
             self._mask_cache[pos] = out
@@ -545,16 +548,18 @@ class ContextualMiner:
         _, vocab = self._models()
         counts, total = vocab.counts[:, 0], np.maximum(vocab.counts, 0).sum(1)
         lex = vocab.lexnames[:, 0]
-        noun = (counts >= 0) & ((np.maximum(counts, 0) >= 0.1 * total) | (total == 0))
-        abstract = (vocab.conc <= FEELING_MAX_CONCRETENESS) & (vocab.zipf >= self.min_zipf)
+        noun = (counts >= 0) & ((np.maximum(counts, 0) >= MIN_POS_SHARE * total) | (total == 0))
         named = np.isin(lex, sorted(ABSTRACT))
         nrc = emotions()
         felt_nrc = np.array(
             [bool(nrc.get(w, frozenset()) - {"positive", "negative"}) for w in vocab.words]
         )
         evidence = (self._felt_prior >= FELT_MIN_PRIOR) | self._felt | felt_nrc
-        ok = noun & abstract & ~self._blocked & evidence
-        return ok & (named | np.isin(lex, sorted(FELT_EXTRA)))
+        # abstract, or a felt state a little more concrete ("pain", "fatigue")
+        conc = np.where(evidence, FELT_MAX_CONCRETENESS, FEELING_MAX_CONCRETENESS)
+        abstract = (vocab.conc <= conc) & (vocab.zipf >= self.min_zipf)
+        ok = noun & abstract & ~self._blocked
+        return ok & (named | evidence | np.isin(lex, sorted(FELT_EXTRA)))
 
     def _feeling_hubs(self) -> np.ndarray:
         """Distance 5's "fits anything" statistic: the share of Empath themes
@@ -613,6 +618,29 @@ def generic_share(vocab: Any) -> dict[int, np.ndarray]:
             np.float32
         )
     return out
+
+
+def background_fit(enc: Any, emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every vocabulary word's mean and spread of cosine over the background
+    scenes (``evokegraph/data/background_scenes.txt``): a word's cosine to
+    *this* scene as a standard score over them says how specific it is to it
+    ("curiosity" is close to every scene, "mourning" to few)."""
+    from importlib import resources
+
+    text = (resources.files("evokegraph.data") / "background_scenes.txt").read_text()
+    scenes = [x for x in text.splitlines() if x.strip() and not x.startswith("#")]
+    sims = emb @ enc.encode(scenes).T
+    return sims.mean(1).astype(np.float32), (sims.std(1) + 1e-3).astype(np.float32)
+
+
+def _against_scene(polarity: np.ndarray, lean: float) -> np.ndarray:
+    """Words whose polarity contradicts the scene's: in a scene that clearly
+    leans (:data:`CLEAR_LEAN`), a word of the other side rated at least
+    :data:`OPPOSED`; in a scene that does not, a strongly negative word
+    (photographs lean positive)."""
+    if abs(lean) >= CLEAR_LEAN:
+        return np.sign(lean) * polarity <= -OPPOSED
+    return polarity <= -STRONGLY_NEGATIVE
 
 
 def _misfit(d: int, conc: np.ndarray, aim: float) -> np.ndarray:
@@ -717,10 +745,12 @@ def wordnet_bonus(related: dict[int, list[str]], vocab: Any) -> dict[int, np.nda
 def wordnet_extras(related: dict[int, list[str]], vocab: Any, word: str) -> dict[int, list[str]]:
     """Near-synonyms and hypernyms WordNet gives that the vocabulary lacks
     ("angler" for fisherman, "posy" for bouquet): known to wordfreq
-    (Zipf >= ``EXTRA_MIN_ZIPF``), at most two words, letters only."""
+    (Zipf >= ``EXTRA_MIN_ZIPF``), letters only, and two words only when the
+    sense's own synonym ("coffee shop" for cafe), never a hyponym's label."""
     from evokegraph.lexicons.frequency import zipf_frequency
 
     out: dict[int, list[str]] = {}
+    synonyms = {n.lower() for n in related.get(SYNONYMS, [])}
     for d in EXTRA_DISTANCES:
         keep = []
         for name in related.get(d, []):
@@ -729,9 +759,12 @@ def wordnet_extras(related: dict[int, list[str]], vocab: Any, word: str) -> dict
             name = name.lower()
             if name in vocab.index or name == word or len(name.split()) > 2:
                 continue
+            if " " in name and name not in synonyms:  # "polo pony", "seed plant": WordNet's labels
+                continue
             if not name.replace(" ", "").isalpha():
                 continue
-            if zipf_frequency(name) >= EXTRA_MIN_ZIPF:
+            floor = SYNONYM_MIN_ZIPF if name in synonyms else EXTRA_MIN_ZIPF
+            if zipf_frequency(name) >= floor:
                 keep.append(name)
         out[d] = keep[:EXTRA_PER_DISTANCE]
     return out

@@ -123,6 +123,16 @@ def _lexicalized(phrase: str) -> bool:
         return False
 
 
+def _adjective_only(word: str) -> bool:
+    """WordNet knows ``word`` as an adjective and never as a noun."""
+    from evokegraph.lexicons.wordnet import WordNetMissingError, wordnet
+
+    try:
+        return bool(wordnet().synsets(word, "a")) and not wordnet().synsets(word, "n")
+    except WordNetMissingError:
+        return False
+
+
 def _noun_role(tok: Any) -> str:
     head = tok.head
     if tok.dep_ in _SUBJECT_DEPS:
@@ -136,14 +146,27 @@ def _noun_role(tok: Any) -> str:
     return "noun"
 
 
+# Quantity nouns frame other nouns only before "of": "a couple of dogs" is
+# about the dogs, "an elderly couple dancing" about the couple.
+QUANTITY_NOUNS = frozenset(
+    ["bunch", "couple", "group", "lot", "number", "pair", "piece", "row", "dozen", "crowd"]
+)
+# spaCy lists these as stop words; in a caption they say how the scene is
+STOP_CONTENT = frozenset(["empty", "full", "serious"])
+
+
 def _is_content(tok: Any, stopwords: frozenset[str]) -> bool:
+    low = tok.lemma_.lower()
+    framing = low in FRAME_NOUNS and not (
+        low in QUANTITY_NOUNS and (tok.i + 1 >= len(tok.doc) or tok.nbor(1).lower_ != "of")
+    )
     return (
         tok.pos_ in ("NOUN", "PROPN", "VERB", "ADJ")
         and tok.is_alpha
         and len(tok.text) > 1
-        and not tok.is_stop
-        and tok.lemma_.lower() not in stopwords
-        and tok.lemma_.lower() not in FRAME_NOUNS
+        and (not tok.is_stop or low in STOP_CONTENT)
+        and low not in stopwords
+        and not framing
     )
 
 
@@ -173,6 +196,8 @@ def candidates(caption: str, stopwords: frozenset[str]) -> list[Candidate]:
         lemma_, text = lemma(tok), tok.text
         if pos == "NOUN" and (tok.dep_ == "amod" or (lemma_ in COLORS and tok.dep_ != "ROOT")):
             pos = "ADJ"  # "an orange dahlia": a colour that modifies, not a thing
+        elif pos == "NOUN" and tok.dep_ == "compound" and _adjective_only(lemma_):
+            pos = "ADJ"  # "a misty lake": the small model tags "misty" a noun
         if pos == "NOUN":
             nxt = tok.head if tok.dep_ == "compound" and tok.head.i == tok.i + 1 else None
             if nxt is not None and _lexicalized(f"{lemma_} {lemma(nxt)}"):

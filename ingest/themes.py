@@ -21,8 +21,8 @@ encoder's similarity alone (which likes "existence" and "probability" for
 anything).
 
 The scene's *polarity* (Empath's ``positive_emotion`` vs ``negative_emotion``
-themes, plus the NRC lexicon's polarity when the research-use extra is
-installed) keeps a sunny park from evoking "mortality": a distance-5 word of
+themes and VADER's human valence ratings, plus the NRC lexicon's polarity when
+the research-use extra is installed) keeps a sunny park from evoking "mortality": a distance-5 word of
 the other polarity is pushed down by how clearly the scene leans.
 
 Pure numpy on arrays built once per vocabulary; the same input gives the same
@@ -38,6 +38,7 @@ import numpy as np
 
 from evokegraph.lexicons.emotion import emotions
 from evokegraph.lexicons.empath import categories, theme_word
+from evokegraph.lexicons.valence import valence
 
 TOP_THEMES = 6
 TEMPERATURE = 0.08  # softmax temperature over theme relevances (cosines)
@@ -101,7 +102,7 @@ class Themes:
     member: np.ndarray  # (C, N) float32 0/1: vocabulary word n is in category c
     named: np.ndarray  # (C, N) float32 0/1: word n is the theme word of category c
     centroid: np.ndarray  # (C, D) normalised mean embedding of the members
-    polarity: np.ndarray  # (N,) +1 positive, -1 negative, 0 neither
+    polarity: np.ndarray  # (N,) -1..1: Empath's emotion themes + VADER valence (+ NRC)
     word_index: dict[str, int]
 
     def members_of(self, words: Sequence[str]) -> np.ndarray:
@@ -153,6 +154,7 @@ def _polarity(words: Sequence[str], names: Sequence[str], member: np.ndarray) ->
         for i, w in enumerate(words):
             e = nrc.get(w, frozenset())
             pol[i] += ("positive" in e) - ("negative" in e)
+    pol += np.array([valence(w) for w in words], dtype=np.float32)  # VADER's raters
     return np.clip(pol, -1.0, 1.0)
 
 

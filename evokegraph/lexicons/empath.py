@@ -7,8 +7,10 @@ Topic Signals in Large-Scale Text", CHI 2016), from the ``empath`` package.
 contextual miner reads them as *themes*: what a whole scene is about and how
 it feels, the material of distances 3-5.
 
-Categories whose words are not associations anyone wants offered for a
-photograph (``sexual``, ``lust``, ``swearing_terms``) are left out whole;
+Words of categories nobody wants offered for a photograph (``sexual``,
+``lust``, ``swearing_terms``) are left out, except feelings those lexicons
+share with at least two other categories ("pleasure", "longing", "passion",
+"tenderness"), and never an explicit term of :data:`ALWAYS_EXCLUDED`;
 category names that are not words ("dominant_heirarchical") name no theme.
 """
 
@@ -22,6 +24,10 @@ from evokegraph.errors import ModelError
 
 INSTALL_HINT = "install the content extra: pip install 'evokegraph[content]' (it brings empath)"
 EXCLUDED = frozenset(["sexual", "lust", "swearing_terms"])
+SHARED_MIN = 2  # a word of an excluded category stays if this many other categories hold it
+ALWAYS_EXCLUDED = frozenset(
+    ["amorous", "arouse", "lust", "provocative", "rape", "sexy", "tantalizing", "tease"]
+)
 # category name -> the word that names the theme (None: the name is no word)
 THEME_WORDS: dict[str, str | None] = {
     "blue_collar_job": "labor",
@@ -118,12 +124,27 @@ def categories() -> dict[str, tuple[str, ...]]:
 def excluded_words() -> frozenset[str]:
     """Words of the excluded categories: never offered as an association."""
     ref = resources.files("empath") / "data" / "categories.tsv"
-    out: set[str] = set()
+    bad: set[str] = set()
+    shared: dict[str, int] = {}
     for line in ref.read_text(encoding="utf-8").splitlines():
         name, *words = line.rstrip("\n").split("\t")
-        if name in EXCLUDED:
-            out.update(w.lower() for w in words)
-    return frozenset(out)
+        for w in {w.lower() for w in words}:
+            if name in EXCLUDED:
+                bad.add(w)
+            else:
+                shared[w] = shared.get(w, 0) + 1
+    swearing = set(_members("swearing_terms"))
+    keep = {w for w in bad if shared.get(w, 0) >= SHARED_MIN and w not in swearing}
+    return frozenset((bad - keep) | ALWAYS_EXCLUDED)
+
+
+def _members(category: str) -> list[str]:
+    ref = resources.files("empath") / "data" / "categories.tsv"
+    for line in ref.read_text(encoding="utf-8").splitlines():
+        name, *words = line.rstrip("\n").split("\t")
+        if name == category:
+            return [w.lower() for w in words]
+    return []
 
 
 def theme_word(category: str) -> str | None:
