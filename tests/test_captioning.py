@@ -290,14 +290,19 @@ def test_show_explain_and_report_cli(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 def test_sample_concreteness_falls_with_depth(sample_kb: Path) -> None:
     """The issue's check, for real: bundled sample + offline backends + template
-    (``sample_kb``: this test's copy of the sample ingested once per run)."""
+    (``sample_kb``: this test's copy of the sample ingested once per run).
+    Concreteness falls from the near distances (1-3) to the abstract end (4,
+    then 5). Among 1-3 there is no fixed order: people's own words are most
+    concrete at 3, the scene's other things (mean Brysbaert concreteness of
+    the reference words at 1/2/3: 3.88/3.97/4.66 on dev_scenes.jsonl,
+    3.87/3.95/4.67 on rating_heldout.jsonl)."""
     with LadybugStore(sample_kb) as kb:
         assert kb.stats().images == 14
         Captioner(kb, REALIZERS.create("template"), CaptionConfig()).run()
         rows = abstraction_report(kb)
     assert [r.depth for r in rows] == [1, 2, 3, 4, 5]
     conc = [r.concreteness for r in rows]
-    assert conc == sorted(conc, reverse=True), conc
+    assert min(conc[:3]) > conc[3] > conc[4], conc
     assert all(r.captions >= 14 for r in rows)
 
 
