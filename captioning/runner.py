@@ -145,6 +145,20 @@ class Captioner:
         self.store.record_run(run)
         return self.summary
 
+    def _with_captions(self, ids: list[str]) -> set[str]:
+        """Those of ``ids`` with captions of this realizer stored. An image marked
+        done without them is captioned again: after a full disk, LadybugDB 0.22
+        can replay a batch's stage keys from its log without the batch's
+        Caption rows (COPY), and a rerun must not skip those images (H24)."""
+        if not ids:
+            return set()
+        rows = self.store.query(
+            "MATCH (c:Caption)-[:DESCRIBES]->(i:Image) WHERE i.id IN $ids AND c.realizer = $r "
+            "RETURN DISTINCT i.id AS id",
+            {"ids": ids, "r": self.realizer.name},
+        )
+        return {str(r["id"]) for r in rows}
+
     def _time(self, stage: str, t: float) -> None:
         self.summary.seconds[stage] = self.summary.seconds.get(stage, 0.0) + time.perf_counter() - t
 
@@ -154,24 +168,31 @@ class Captioner:
         requests: list[CaptionRequest] = []
         t = time.perf_counter()
         todo = []
+        marked = [i for i in ids if i in stored and stored[i][1].get(self.stage) == self.key]
+        kept = set() if cfg.force else self._with_captions(marked)
         for image_id in ids:
             if image_id not in stored:
                 continue
             record, keys = stored[image_id]
-            if not cfg.force and keys.get(self.stage) == self.key:
+            if image_id in kept:
                 self.summary.skipped += 1
                 continue
-            todo.append(image_id)
             pixels = _load_pixels(record.uris) if cfg.load_images else None
+            mine = []
             for depth, paths in self.store.contexts(image_id, cfg.depths).items():
                 rng = _rng(cfg.seed, image_id, depth) if cfg.sample or cfg.uniform else None
                 salient = sorted({p.element for p in paths})
                 for path in choose(paths, cfg.per_element, rng, cfg.uniform):
-                    requests.append(
+                    mine.append(
                         CaptionRequest(
                             path=path, image=pixels, captions=record.captions, salient=salient
                         )
                     )
+            if not cfg.force and image_id in marked and not mine:
+                self.summary.skipped += 1  # done: it has no path to caption
+                continue
+            todo.append(image_id)
+            requests += mine
         self._time("traverse", t)
         t = time.perf_counter()
         answers = self.realizer.realize(requests) if requests else []
