@@ -191,3 +191,56 @@ def test_evaluation_and_protocols_take_a_device(monkeypatch, tiny_clip: str) -> 
     with pytest.raises(UserInputError, match="no CUDA device"):
         P.load_encoder(tiny_clip, "none", None, device="cuda")
     assert P.load_encoder(tiny_clip, "none", None).device == "cpu"  # default: CUDA if any
+
+
+def _ddp_rank(rank: int, port: int, data: str, model: str, out: str) -> None:
+    import os
+
+    os.environ.update(
+        WORLD_SIZE="2", RANK=str(rank), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+    )  # fmt: skip
+    torch.set_num_threads(1)
+    import evokegraph.training.train as T
+
+    seen: list[torch.nn.Module] = []
+    loop = T._loop
+
+    def spy(cfg, core, *rest):  # type: ignore[no-untyped-def]
+        seen.append(core)
+        return loop(cfg, core, *rest)
+
+    T._loop = spy  # type: ignore[assignment]
+    cfg = T.TrainConfig(
+        data=data, model=model, pretrained="none", out=out, epochs=20, batch_size=4,
+        max_steps=3, lr=0.05, device="cpu", seed=rank,
+    )  # fmt: skip
+    T.train(cfg)
+    torch.save(seen[0].distance_tokens.detach(), Path(out) / f"tokens{rank}.pt")
+    torch.distributed.destroy_process_group()
+
+
+def test_ddp_keeps_ranks_in_sync(tiny_clip: str, tmp_path: Path) -> None:
+    """Two CPU ranks (gloo) on different data end with the same tokens: DDP averaged
+    the gradients (when the loss bypassed DDP's forward, each rank drifted alone)."""
+    import csv
+    import socket
+
+    import torch.multiprocessing as mp
+    from PIL import Image
+
+    data = tmp_path / "pairs.csv"
+    with data.open("w", newline="") as f:
+        w = csv.writer(f, delimiter="\t")
+        w.writerow(["filepath", "title", "depth", "weight", "image_id"])
+        for i in range(8):
+            p = tmp_path / f"im{i}.png"
+            Image.new("RGB", (32, 32), (30 * i, 10, 200 - 20 * i)).save(p)
+            for d in (0, 2):
+                w.writerow([p, f"colour {i} at depth {d}", d, 1.0, f"im{i}"])
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(_ddp_rank, args=(port, str(data), tiny_clip, str(tmp_path)), nprocs=2)
+    t0, t1 = (torch.load(tmp_path / f"tokens{r}.pt") for r in (0, 1))
+    assert torch.equal(t0, t1)
