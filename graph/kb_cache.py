@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 T = TypeVar("T")
 
@@ -43,7 +43,7 @@ def cached(store: object, name: str, build: Callable[[], T]) -> T:
     with _LOCK:
         hit = _CACHE.get((ident, name))
     if hit is not None and hit[0] == version:
-        return hit[1]
+        return cast(T, hit[1])
     value = build()
     if _key_and_version(store) != kv:  # written while building: do not keep it
         return value

@@ -543,7 +543,11 @@ class LadybugStore(reads.SharedReads):
         net = network_index.network(self, len(names))  # in memory once it pays (see there)
         if net is not None:  # rows already in reads.shared_edges' order, k at most
             found = ((n, net.shared_rows(n, max_distance, k)) for n in names)
-            return {n: [Edge(*r[:4], r[4] or "NOUN") for r in rows] for n, rows in found if rows}
+            return {
+                n: [Edge(r[0], r[1], r[2], r[3], r[4] or "NOUN") for r in rows]
+                for n, rows in found
+                if rows
+            }
         rows: list[list[Any]] = []
         for name in names:
             rows += self._run(Q.Q_SHARED_TOP, {"name": name, "maxd": max_distance, "k": k})
