@@ -307,3 +307,35 @@ def _says_disk_full(res: subprocess.CompletedProcess[str]) -> None:
     assert "disk is full" in line or "needs free space" in line, line
     assert "free space" in line or "free some" in line, line
     assert "run the same command again" in line or "run this command again" in line, line
+
+
+def _counts(db: Path) -> dict[str, Any]:
+    with LadybugStore(db, read_only=True) as kb:
+        return kb.stats().model_dump() | {"runs": 0, "ids": sorted(kb.image_ids())}
+
+
+def test_load_on_a_full_disk(small_disk: Path, tmp_path: Path) -> None:
+    """`load` of 10 shards (2,000 images) into a KB on a disk with 3 MB free:
+    one line, exit 1; read-only commands open the KB; once space is freed the
+    same command finishes and the KB equals a load on a roomy disk."""
+    from test_bulk_load import entry, make_shards
+
+    rng = random.Random(3)
+    shards = tmp_path / "shards"
+    make_shards(shards, [[entry(i, rng) for i in range(k, k + 200)] for k in range(0, 2000, 200)])
+    roomy = tmp_path / "roomy.kb"
+    assert cli("--db", str(roomy), "load", str(shards)).returncode == 0
+    db = small_disk / "kb.kb"
+    filler = _fill(small_disk, 3_000_000)
+
+    _says_disk_full(cli("--db", str(db), "load", str(shards)))
+    stats = cli("--db", str(db), "stats", "--json")
+    if stats.returncode != 0:
+        _says_disk_full(stats)
+    filler.unlink()
+    stats = cli("--db", str(db), "stats", "--json")
+    assert stats.returncode == 0, stats.stdout + stats.stderr
+    print(f"load on a full disk: {json.loads(stats.stdout)['images']} images visible after it")
+    res = cli("--db", str(db), "load", str(shards))
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert _counts(db) == _counts(roomy)
