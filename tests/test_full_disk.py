@@ -339,3 +339,22 @@ def test_load_on_a_full_disk(small_disk: Path, tmp_path: Path) -> None:
     res = cli("--db", str(db), "load", str(shards))
     assert res.returncode == 0, res.stdout + res.stderr
     assert _counts(db) == _counts(roomy)
+
+
+def test_export_on_a_full_disk(small_disk: Path, captioned: Path, tmp_path: Path) -> None:
+    """`export --format csv` onto a disk with 50 KB free (the files take ~200 KB):
+    one line, exit 1; the KB is untouched and opens; once space is freed the
+    same command writes what a roomy export writes."""
+    roomy = tmp_path / "roomy"
+    assert cli("--db", str(captioned), "export", str(roomy), "--format", "csv").returncode == 0
+    before = _counts(captioned)
+    filler = _fill(small_disk, 50_000)
+    out = small_disk / "out"
+
+    _says_disk_full(cli("--db", str(captioned), "export", str(out), "--format", "csv"))
+    assert _counts(captioned) == before
+    filler.unlink()
+    res = cli("--db", str(captioned), "export", str(out), "--format", "csv")
+    assert res.returncode == 0, res.stdout + res.stderr
+    want = {p.name: p.read_bytes() for p in sorted(roomy.iterdir())}
+    assert {p.name: p.read_bytes() for p in sorted(out.iterdir())} == want
