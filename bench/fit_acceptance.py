@@ -34,9 +34,9 @@ Usage: python bench/fit_acceptance.py [--write]
 from __future__ import annotations
 
 import argparse
-import os
 import csv
 import json
+import os
 from collections import defaultdict
 from pathlib import Path
 
@@ -150,9 +150,9 @@ def fit(
     """Weighted logistic regression on soft labels; weights on the raw scale."""
     from sklearn.linear_model import LogisticRegression
 
-    from evokegraph.ingest.acceptance import FEATURES
+    from evokegraph.ingest.acceptance import FEATURES, FIXED
 
-    fixed = np.array([k == "repeat" for k in FEATURES])
+    fixed = np.array([k in FIXED for k in FEATURES])
     lo, hi = np.percentile(x, 1, axis=0), np.percentile(x, 99, axis=0)
     x = clipped(x, lo, hi)
     mu, sd = x.mean(0), x.std(0)
@@ -207,7 +207,9 @@ def main() -> None:
         if "heldout3" in name:
             raise SystemExit(f"{name} is the held-out test of this model")
     kb = {r: kb_rows(DATA / "ratings" / r) for r in ROUNDS}
-    per = {name: featurise(miner, rows, name, kb.get(name, set())) for name, rows in sources.items()}
+    per = {
+        name: featurise(miner, rows, name, kb.get(name, set())) for name, rows in sources.items()
+    }
     hand_col = FEATURES.index("hand")
     print("\nleave-one-round-out AUC (accepted by most raters vs not), hand score -> model")
     for held in ROUNDS:
@@ -239,8 +241,14 @@ def main() -> None:
             "high": [round(float(v), 5) for v in hi],
             "rows": len(y),
         }
-        top = sorted(zip(FEATURES, w, strict=True), key=lambda t: -abs(t[1] * x[:, FEATURES.index(t[0])].std()))[:6]
-        print(f"d{d}: {len(y)} rows, mean label {y.mean():.2f}; strongest: " + ", ".join(f"{k} {v:+.2f}" for k, v in top))
+        top = sorted(
+            zip(FEATURES, w, strict=True),
+            key=lambda t: -abs(t[1] * x[:, FEATURES.index(t[0])].std()),
+        )[:6]
+        print(
+            f"d{d}: {len(y)} rows, mean label {y.mean():.2f}; strongest: "
+            + ", ".join(f"{k} {v:+.2f}" for k, v in top)
+        )
     if args.write:
         from importlib import resources
 

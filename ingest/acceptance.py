@@ -60,7 +60,7 @@ FEATURES = (
     "repeat",  # uses by the image's other elements (held out of the fit)
     "extra",  # a WordNet lemma outside the vocabulary
 )
-FITTED = ("repeat",)  # features the fit leaves at weight 0 (no rated row varies them)
+FIXED = ("repeat",)  # given a fixed weight by the fit, not fitted: no rated row varies them
 MODEL_FILE = "acceptance.json"  # in the evokegraph.data package
 
 
@@ -89,7 +89,9 @@ def model_from_json(data: dict) -> AcceptanceModel:
         raise ModelError(
             "acceptance.json was fitted on other features; refit: python bench/fit_acceptance.py"
         )
-    weights = {int(d): np.array(v["weights"], dtype=np.float64) for d, v in data["distances"].items()}
+    weights = {
+        int(d): np.array(v["weights"], dtype=np.float64) for d, v in data["distances"].items()
+    }
     bias = {int(d): float(v["bias"]) for d, v in data["distances"].items()}
     low = {int(d): np.array(v["low"], dtype=np.float64) for d, v in data["distances"].items()}
     high = {int(d): np.array(v["high"], dtype=np.float64) for d, v in data["distances"].items()}

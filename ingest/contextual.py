@@ -152,8 +152,6 @@ POLARITY_PRIOR = 0.10
 # scenes' words: ~15%), so a word there is kept from 0.35, its weight saying so.
 MIN_SCORE: dict[int, float] = {1: 0.5, 2: 0.5, 3: 0.5, 4: 0.5, 5: 0.35}
 THEME_WEIGHT = {3: 0.10, 4: 0.30, 5: 0.60}
-THEME_ONLY = (4, 5)  # abstract distances: only words of the scene's themes
-MIN_THEME = 0.02
 POLARITY_WEIGHT = 0.15
 INTERO_WEIGHT = 0.06
 NAME_WEIGHT = 0.25
@@ -481,8 +479,7 @@ class ContextualMiner:
             allowed = allowed & (vocab.conc <= t.base + D2_CONCRETENESS_SLACK)
         scores, words = np.where(allowed, s, -np.inf), vocab.words
         for k in ("sw", "sc"):  # against this element's and scene's other candidates
-            pool = f[k][masks[d]]
-            f[k + "_rel"] = ((f[k] - pool.mean()) / (pool.std() + 1e-6)).astype(np.float32)
+            f[k + "_rel"] = _standard(f[k], f[k][masks[d]])
         if t.extras.get(d):  # scored by the same terms, WordNet-related by construction
             scores, words, f = self._with_extras(d, t, ctx_vec, aim, scores, words, f)
         return scores, words, f
@@ -508,11 +505,13 @@ class ContextualMiner:
         off = np.abs(conc - aim)
         xs = spec.word_weight * sw + (1 - spec.word_weight) * sc
         xs += -spec.misfit * off + FREQUENCY_WEIGHT * zipf + WORDNET_BONUS[d]
-        n = len(extras)
-        rel = {k + "_rel": (v - f[k][np.isfinite(scores)].mean()) / (f[k][np.isfinite(scores)].std() + 1e-6) for k, v in (("sw", sw), ("sc", sc))}
-        own = {**rel, "sw": sw, "sc": sc, "sc_z": np.zeros(n), "off": off, "conc": conc, "zipf": zipf, f"wn{d}": np.ones(n)}
-        own["extra"] = np.ones(n)
-        fx = {k: np.concatenate([v, own.get(k, np.zeros(n))]).astype(np.float32) for k, v in f.items()}
+        n, allowed = len(extras), np.isfinite(scores)
+        own = {"sw": sw, "sc": sc, "off": off, "conc": conc, "zipf": zipf}
+        own |= {f"wn{d}": np.ones(n), "extra": np.ones(n)}
+        own |= {k + "_rel": _standard(own[k], f[k][allowed]) for k in ("sw", "sc")}
+        fx = {
+            k: np.concatenate([v, own.get(k, np.zeros(n))]).astype(np.float32) for k, v in f.items()
+        }
         return np.concatenate([scores, xs]), [*words, *extras], fx
 
     def _masks(self, pos: str) -> dict[Any, np.ndarray]:
@@ -641,6 +640,11 @@ def _against_scene(polarity: np.ndarray, lean: float) -> np.ndarray:
     if abs(lean) >= CLEAR_LEAN:
         return np.sign(lean) * polarity <= -OPPOSED
     return polarity <= -STRONGLY_NEGATIVE
+
+
+def _standard(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """``values`` as standard scores against ``pool``."""
+    return ((values - pool.mean()) / (pool.std() + 1e-6)).astype(np.float32)
 
 
 def _misfit(d: int, conc: np.ndarray, aim: float) -> np.ndarray:
