@@ -143,23 +143,30 @@ def test_batch_loss_runs_through_the_wrapper_forward() -> None:
     assert spy.calls == 1 and core.w.grad is not None
 
 
-def test_max_steps_and_throughput_fields(tiny_clip: str, tmp_path: Path) -> None:
+def _write_pairs(folder: Path) -> Path:
+    """Eight coloured 32x32 images, each at depths 0 and 2, as an export's pairs TSV."""
     import csv
-    import json
 
     from PIL import Image
 
-    from evokegraph.training.train import TrainConfig, train
-
-    data = tmp_path / "pairs.csv"
+    data = folder / "pairs.csv"
     with data.open("w", newline="") as f:
         w = csv.writer(f, delimiter="\t")
         w.writerow(["filepath", "title", "depth", "weight", "image_id"])
         for i in range(8):
-            p = tmp_path / f"im{i}.png"
+            p = folder / f"im{i}.png"
             Image.new("RGB", (32, 32), (30 * i, 10, 200 - 20 * i)).save(p)
             for d in (0, 2):
                 w.writerow([p, f"colour {i} at depth {d}", d, 1.0, f"im{i}"])
+    return data
+
+
+def test_max_steps_and_throughput_fields(tiny_clip: str, tmp_path: Path) -> None:
+    import json
+
+    from evokegraph.training.train import TrainConfig, train
+
+    data = _write_pairs(tmp_path)
     cfg = TrainConfig(
         data=str(data),
         model=tiny_clip,
@@ -223,21 +230,11 @@ def _ddp_rank(rank: int, port: int, data: str, model: str, out: str) -> None:
 def test_ddp_keeps_ranks_in_sync(tiny_clip: str, tmp_path: Path) -> None:
     """Two CPU ranks (gloo) on different data end with the same tokens: DDP averaged
     the gradients (when the loss bypassed DDP's forward, each rank drifted alone)."""
-    import csv
     import socket
 
     import torch.multiprocessing as mp
-    from PIL import Image
 
-    data = tmp_path / "pairs.csv"
-    with data.open("w", newline="") as f:
-        w = csv.writer(f, delimiter="\t")
-        w.writerow(["filepath", "title", "depth", "weight", "image_id"])
-        for i in range(8):
-            p = tmp_path / f"im{i}.png"
-            Image.new("RGB", (32, 32), (30 * i, 10, 200 - 20 * i)).save(p)
-            for d in (0, 2):
-                w.writerow([p, f"colour {i} at depth {d}", d, 1.0, f"im{i}"])
+    data = _write_pairs(tmp_path)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
