@@ -273,12 +273,7 @@ def test_caption_on_a_full_disk(
     assert 0 < len(committed) < N_IMAGES, "the disk filled before the first or after the last batch"
 
     # read-only commands: they recover it, or say in one line to free space first
-    stats = cli("--db", str(db), "stats", "--json")
-    if stats.returncode != 0:
-        _says_disk_full(stats)
-    filler.unlink()
-    stats = cli("--db", str(db), "stats", "--json")
-    assert stats.returncode == 0, stats.stdout + stats.stderr
+    _stats_once_freed(db, filler)
     ref, got = _captions(captioned), _captions(db)
     done = _captioned_stage(db)
     print(
@@ -297,6 +292,18 @@ def test_caption_on_a_full_disk(
     res = cli("--db", str(db), *CAPTION)
     assert res.returncode == 0, res.stdout + res.stderr
     assert _captions(db) == ref
+
+
+def _stats_once_freed(db: Path, filler: Path) -> dict[str, Any]:
+    """``stats`` on a full disk recovers the KB or says in one line to free space;
+    once ``filler`` is removed it answers."""
+    stats = cli("--db", str(db), "stats", "--json")
+    if stats.returncode != 0:
+        _says_disk_full(stats)
+    filler.unlink()
+    stats = cli("--db", str(db), "stats", "--json")
+    assert stats.returncode == 0, stats.stdout + stats.stderr
+    return dict(json.loads(stats.stdout))
 
 
 def _says_disk_full(res: subprocess.CompletedProcess[str]) -> None:
@@ -329,13 +336,8 @@ def test_load_on_a_full_disk(small_disk: Path, tmp_path: Path) -> None:
     filler = _fill(small_disk, 3_000_000)
 
     _says_disk_full(cli("--db", str(db), "load", str(shards)))
-    stats = cli("--db", str(db), "stats", "--json")
-    if stats.returncode != 0:
-        _says_disk_full(stats)
-    filler.unlink()
-    stats = cli("--db", str(db), "stats", "--json")
-    assert stats.returncode == 0, stats.stdout + stats.stderr
-    print(f"load on a full disk: {json.loads(stats.stdout)['images']} images visible after it")
+    stats = _stats_once_freed(db, filler)
+    print(f"load on a full disk: {stats['images']} images visible after it")
     res = cli("--db", str(db), "load", str(shards))
     assert res.returncode == 0, res.stdout + res.stderr
     assert _counts(db) == _counts(roomy)
