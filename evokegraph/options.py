@@ -154,8 +154,12 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
                 default=f.default,
                 help=f.flag.help,
             )
+            # BooleanOptionalAction adds --no-x itself: a declared --no-x is that one
             for neg in names[1:]:
-                parser.add_argument(neg, dest=f.name, action="store_false", help=argparse.SUPPRESS)
+                if neg != "--no-" + names[0].removeprefix("--"):
+                    parser.add_argument(
+                        neg, dest=f.name, action="store_false", help=argparse.SUPPRESS
+                    )
         elif f.required:
             parser.add_argument(names[0], dest=f.name, required=True, help=f.flag.help)
         else:

@@ -117,3 +117,26 @@ def test_declared_backend_options_validate_convert_and_list() -> None:
         with pytest.raises(UserInputError, match="extractor k option top_k: .*integer"):
             reg.create("k", top_k="many")
     assert "k" not in reg  # the fake is gone with its fixture block
+
+
+def test_argparse_bool_flags_in_every_form() -> None:
+    """A bool option declared ``--x/--no-x`` (the negative argparse makes itself),
+    ``--x/--other`` (a named negative) or ``--x`` alone: each parses both ways."""
+    from dataclasses import dataclass
+
+    from evokegraph.options import option
+
+    @dataclass(frozen=True)
+    class Flags:
+        cache: bool = option(True, "--cache/--no-cache", "Keep a cache.")
+        amp: bool = option(True, "--amp/--fp32", "Mixed precision.")
+        quiet: bool = option(False, "--quiet", "Say less.")
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, Flags)  # raised 'conflicting option string: --no-cache'
+    parse = lambda *a: build(Flags, vars(parser.parse_args(list(a))))  # noqa: E731
+    assert parse() == Flags(cache=True, amp=True, quiet=False)
+    assert parse("--no-cache", "--fp32", "--quiet") == Flags(cache=False, amp=False, quiet=True)
+    assert parse("--no-cache", "--cache", "--no-amp", "--no-quiet") == Flags(
+        cache=True, amp=False, quiet=False
+    )
