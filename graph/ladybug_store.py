@@ -30,7 +30,15 @@ from evokegraph.errors import (
     WriterLockedError,
 )
 from evokegraph.graph import cypher_text as Q
-from evokegraph.graph import network_index, query_limits, reads, recovery, schema, write_plan
+from evokegraph.graph import (
+    network_index,
+    plan_columns,
+    query_limits,
+    reads,
+    recovery,
+    schema,
+    write_plan,
+)
 from evokegraph.graph import rows as R
 from evokegraph.graph.arrow_schema import node_schema, rel_schema, to_table
 from evokegraph.graph.protocol import is_write_query
@@ -70,7 +78,6 @@ _AW_DDL = next(d for d in ladybug_ddl() if " ASSOCIATED_WITH(" in d)
 # edges: they are a function of EVOKES alone), as deleting and looking up that
 # many concepts' edges one by one costs more than one scan and one COPY
 FEW_CONCEPTS = 2000
-
 
 
 # LadybugDB plans a statement once and reuses the plan for new parameter values,
@@ -330,6 +337,14 @@ class LadybugStore(reads.SharedReads):
     # -- writes -------------------------------------------------------------
     def write(self, batch: GraphBatch) -> dict[str, int]:
         self._require_writable()
+        if batch.images and not batch.captions:
+            # new images (what an ingest flush mostly holds): planned as Arrow columns
+            # and copied as they are, as `load` copies shards (the same rows as below)
+            ids = pa.array([e.image.id for e in batch.images], pa.string())
+            if not self._existing_keys("Image", ids):
+                tables = plan_columns.columns(batch)
+                if tables is not None:
+                    return self._copy_planned(tables)
         plan = write_plan.plan_write(batch)
         counts: dict[str, int] = {}
         with self._tx():
@@ -399,9 +414,13 @@ class LadybugStore(reads.SharedReads):
         ids must be unique in ``tables``. Returns None, writing nothing, when any
         image is stored already (then :meth:`write` the records)."""
         self._require_writable()
-        images = tables["images"]
-        if self._existing_keys("Image", images["id"]):
+        if self._existing_keys("Image", tables["images"]["id"]):
             return None
+        return self._copy_planned(tables)
+
+    def _copy_planned(self, tables: Mapping[str, pa.Table]) -> dict[str, int]:
+        """:meth:`write_new` once no image of ``tables`` is found stored."""
+        images = tables["images"]
         counts: dict[str, int] = {}
         with self._tx():
             concepts = tables["concepts"]

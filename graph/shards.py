@@ -31,9 +31,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from evokegraph.errors import UserInputError
-from evokegraph.graph import write_plan
+from evokegraph.graph import plan_columns
 from evokegraph.graph.arrow_schema import table_schema as arrow_table_schema
-from evokegraph.graph.arrow_schema import to_table
+from evokegraph.graph.plan_columns import TABLES as TABLES  # the one table map, re-exported
 from evokegraph.records import (
     Element,
     Evocation,
@@ -48,17 +48,6 @@ MANIFEST = "manifest.json"
 MARKER = "_SUCCESS"
 FORMAT = 1
 
-# The one table map: file stem -> (graph table, is a node table, WritePlan rows field)
-TABLES: dict[str, tuple[str, bool, str]] = {
-    "concepts": ("Concept", True, "concepts"),
-    "images": ("Image", True, "images"),
-    "elements": ("Element", True, "elements"),
-    "failures": ("Failure", True, "failures"),
-    "has_element": ("HAS_ELEMENT", False, "has_element"),
-    "is": ("IS", False, "is_rows"),
-    "evokes": ("EVOKES", False, "evokes"),
-}
-
 
 def table_schema(stem: str) -> pa.Schema:
     """The Arrow schema of one shard table: the graph table's columns, in order."""
@@ -70,12 +59,9 @@ def shard_name(index: int) -> str:
 
 
 def plan_tables(batch: GraphBatch) -> dict[str, pa.Table]:
-    """A batch as the rows of each graph table (the rows ``GraphStore.write`` sends)."""
-    plan = write_plan.plan_write(batch)
-    return {
-        stem: to_table(getattr(plan, field), table_schema(stem))
-        for stem, (_, _, field) in TABLES.items()
-    }
+    """A batch as the rows of each graph table (the rows ``GraphStore.write`` sends),
+    planned column by column (:mod:`evokegraph.graph.plan_columns`)."""
+    return plan_columns.plan_tables(batch)
 
 
 def write_shard(root: Path, index: int, batch: GraphBatch, counts: dict[str, Any]) -> Path:

@@ -1,0 +1,235 @@
+"""The write plan as Arrow columns, built straight from the records (pure).
+
+:func:`plan_tables` gives, table by table, exactly the Arrow tables that
+``to_table(plan_write(batch).<rows>)`` gives (same rows, same order, same
+values): what ``COPY`` takes, what the Parquet shards hold. The row planner
+(:func:`evokegraph.graph.write_plan.plan_write`) builds a dict per row and then
+turns the dicts into columns: ~5 us per EVOKES edge of Python, more than the
+engine's own ``COPY`` of the rows. Here each record field is read once into a
+column (``map(attrgetter)``, C loops), element ids are joined by pyarrow, the
+concepts' first-seen order comes from one dictionary encoding.
+
+:func:`columns` covers the batches every ingest flush and shard writes (new
+images, each once, each element and evocation once); it answers None for the
+rare rest (one picture twice in a batch, captions, an element or an
+evocation given twice, an evocation without weight), which
+:func:`plan_tables` sends through the row planner, so what is written never
+depends on which way was taken (tests/test_plan_columns.py).
+"""
+
+from __future__ import annotations
+
+import json
+from itertools import chain
+from operator import attrgetter
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from evokegraph.graph import rows as R
+from evokegraph.graph import write_plan
+from evokegraph.graph.arrow_schema import table_schema, to_table
+from evokegraph.records import GraphBatch, concept_key, unite
+
+# The one table map: file stem -> (graph table, is a node table, WritePlan rows field)
+TABLES: dict[str, tuple[str, bool, str]] = {
+    "concepts": ("Concept", True, "concepts"),
+    "images": ("Image", True, "images"),
+    "elements": ("Element", True, "elements"),
+    "failures": ("Failure", True, "failures"),
+    "has_element": ("HAS_ELEMENT", False, "has_element"),
+    "is": ("IS", False, "is_rows"),
+    "evokes": ("EVOKES", False, "evokes"),
+}
+
+_ELEMENT = ("name", "concept", "pos", "saliency", "rank", "box", "grounding")
+_EVOCATION = (
+    "element",
+    "concept",
+    "pos",
+    "distance",
+    "weight",
+    "rank",
+    "surface",
+    "grounding",
+    "run",
+)
+
+
+def stem_schema(stem: str) -> pa.Schema:
+    return table_schema(TABLES[stem][0])
+
+
+def plan_tables(batch: GraphBatch) -> dict[str, pa.Table]:
+    """Every table's planned rows as Arrow (by file stem), columnar when it can be."""
+    tables = columns(batch)
+    if tables is not None:
+        return tables
+    plan = write_plan.plan_write(batch)
+    return {
+        stem: to_table(getattr(plan, f), stem_schema(stem)) for stem, (_, _, f) in TABLES.items()
+    }
+
+
+def columns(batch: GraphBatch) -> dict[str, pa.Table] | None:
+    """The planned tables built column by column, or None for a batch the row
+    planner must take (see the module's doc)."""
+    entries = batch.images
+    ids = [e.image.id for e in entries]
+    if batch.captions or len(set(ids)) != len(ids):
+        return None
+    out: dict[str, pa.Table] = {"images": _images(batch)}
+
+    # elements, in entry order
+    n_el = np.array([len(e.elements or ()) for e in entries], dtype=np.int64)
+    els = list(chain.from_iterable(e.elements or () for e in entries))
+    el_image = _repeat(ids, n_el)
+    name, concept, pos, saliency, rank, box, grounding = _cols(_ELEMENT, els)
+    el_concept = pa.array(concept, pa.string())
+    el_id = _element_ids(el_image, el_concept)
+    if len(els) and pc.count_distinct(el_id).as_py() != len(els):
+        return None  # an element twice (the first one wins): the row planner
+    out["elements"] = pa.table(
+        [
+            el_id,
+            el_image,
+            pa.array(name, pa.string()),
+            el_concept,
+            pa.array(pos, pa.string()),
+            pa.array(saliency, pa.float64()),
+            pa.array(rank, pa.int64()),
+            pa.array(box, pa.list_(pa.float64())),
+            pa.array(grounding, pa.float64()),
+        ],
+        schema=stem_schema("elements"),
+    )
+    out["has_element"] = pa.table([el_image, el_id], schema=stem_schema("has_element"))
+    out["is"] = pa.table([el_id, el_concept], schema=stem_schema("is"))
+
+    # evocations, in entry order; an element never evokes itself
+    n_ev = np.array([len(e.evocations or ()) for e in entries], dtype=np.int64)
+    evs = list(chain.from_iterable(e.evocations or () for e in entries))
+    element, target, tpos, distance, weight, erank, surface, egrounding, run = _cols(
+        _EVOCATION, evs
+    )
+    ev_element = pa.array(element, pa.string())
+    ev_target = pa.array(target, pa.string())
+    ev_weight = pa.array(weight, pa.float64())
+    keep = pc.not_equal(ev_element, ev_target)
+    if pc.sum(pc.and_(keep, pc.is_null(ev_weight))).as_py():
+        return None  # the row planner names the evocation without weight
+    ev_surface = pa.array(surface, pa.string())
+    evokes = pa.table(
+        [
+            _element_ids(_repeat(ids, n_ev), ev_element),
+            ev_target,
+            pa.array(distance, pa.int64()),
+            ev_weight,
+            pa.array(erank, pa.int64()),
+            pc.if_else(pc.equal(ev_surface, ""), ev_target, ev_surface),
+            pa.array(egrounding, pa.float64()),
+            pa.array(run, pa.string()),
+        ],
+        schema=stem_schema("evokes"),
+    ).filter(keep)
+    if evokes.num_rows and (
+        evokes.group_by(["from", "to", "distance"]).aggregate([]).num_rows != evokes.num_rows
+    ):
+        return None  # one (element, concept, distance) twice: best rank wins, row planner
+    out["evokes"] = evokes
+
+    out["concepts"] = _concepts(batch, n_el, n_ev, el_concept, pos, ev_element, ev_target, tpos)
+    failures = list({f.id: R.failure_row(f) for f in batch.failures}.values())
+    out["failures"] = to_table(failures, stem_schema("failures"))
+    return {stem: out[stem] for stem in TABLES}
+
+
+def _cols(fields: tuple[str, ...], items: list[Any]) -> list[list[Any]]:
+    """One list per field (a C loop each; a tuple per record then ``zip`` was 3x slower)."""
+    return [list(map(attrgetter(f), items)) for f in fields]
+
+
+def _repeat(ids: list[str], counts: np.ndarray) -> pa.Array:
+    """Each entry's image id, once per row of that entry."""
+    idx = np.repeat(np.arange(len(ids), dtype=np.int64), counts)
+    return pa.array(ids, pa.string()).take(pa.array(idx))
+
+
+def _element_ids(image: pa.Array, concept: pa.Array) -> pa.Array:
+    """``records.element_id`` of each row: ``image_id:concept_key(concept)``
+    (the key computed once per distinct concept)."""
+    if not len(concept):
+        return pa.array([], pa.string())
+    enc = pc.dictionary_encode(concept)
+    keys = pa.array([concept_key(c) for c in enc.dictionary.to_pylist()], pa.string())
+    return pc.binary_join_element_wise(image, keys.take(enc.indices), ":")
+
+
+def _images(batch: GraphBatch) -> pa.Table:
+    rows = []
+    for e in batch.images:
+        im = e.image
+        rows.append(
+            {
+                "id": im.id,
+                "uris": unite(im.uris),
+                "width": im.width,
+                "height": im.height,
+                "format": im.format,
+                "split": im.split,
+                "captions": list(im.captions),
+                "description": im.description,
+                "stage_keys": json.dumps(e.stage_keys, sort_keys=True),
+            }
+        )
+    return to_table(rows, stem_schema("images"))
+
+
+def _concepts(
+    batch: GraphBatch,
+    n_el: np.ndarray,
+    n_ev: np.ndarray,
+    el_concept: pa.Array,
+    el_pos: list[Any],
+    ev_element: pa.Array,
+    ev_target: pa.Array,
+    ev_pos: list[Any],
+) -> pa.Table:
+    """``rows.concept_rows``: every concept in the order first seen (per entry its
+    elements' concepts, then each evocation's element and concept; then the
+    batch's rated concepts), with the part of speech it was first seen with.
+    The names are laid out in that order by their positions, then one
+    dictionary encoding keeps each name's first occurrence."""
+    # position of each name in the row planner's visiting order
+    span = n_el + 2 * n_ev
+    base = np.cumsum(span) - span
+    el_pos_at = _local(n_el) + np.repeat(base, n_el)
+    ev_at = 2 * _local(n_ev) + np.repeat(base + n_el, n_ev)
+    extra = list(batch.concepts)
+    total = int(span.sum())
+    names = pa.concat_arrays([el_concept, ev_element, ev_target, pa.array(extra, pa.string())])
+    pos = pa.array(
+        list(chain(el_pos, ["NOUN"] * len(ev_element), ev_pos, ["NOUN"] * len(extra))),
+        pa.string(),
+    )
+    at = np.concatenate([el_pos_at, ev_at, ev_at + 1, total + np.arange(len(extra))])
+    order = pa.array(np.argsort(at, kind="stable"))
+    enc = pc.dictionary_encode(names.take(order))
+    codes = enc.indices.to_numpy(zero_copy_only=False)
+    _, first = np.unique(codes, return_index=True)
+    uniq = enc.dictionary
+    rated = batch.concepts
+    conc = [rated.get(k) for k in uniq.to_pylist()] if rated else [None] * len(uniq)
+    return pa.table(
+        [uniq, pos.take(order).take(pa.array(first)), pa.array(conc, pa.float64())],
+        schema=stem_schema("concepts"),
+    )
+
+
+def _local(counts: np.ndarray) -> np.ndarray:
+    """0..n-1 within each group of ``counts`` rows."""
+    total = int(counts.sum())
+    starts = np.cumsum(counts) - counts
+    return np.arange(total, dtype=np.int64) - np.repeat(starts, counts)

@@ -1,0 +1,147 @@
+"""graph/plan_columns.py: the columnar planner gives the row planner's tables
+exactly (rows, order, values), on random batches with the awkward cases mixed
+in, and hands the rare batches to the row planner."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from evokegraph.errors import RecordError
+from evokegraph.graph import plan_columns as P
+from evokegraph.graph import write_plan
+from evokegraph.graph.arrow_schema import to_table
+from evokegraph.records import (
+    Caption,
+    Element,
+    Evocation,
+    Failure,
+    GraphBatch,
+    ImageEntry,
+    ImageRecord,
+)
+
+WORDS = ["dog", "Dog ", "ball", "tree", "sky", "sea", "red", "Big  Sea", "run", "x y"]
+POS = ["NOUN", "VERB", "ADJ", "ADV", "OTHER"]
+
+
+def row_tables(batch: GraphBatch) -> dict[str, object]:
+    plan = write_plan.plan_write(batch)
+    return {s: to_table(getattr(plan, f), P.stem_schema(s)) for s, (_, _, f) in P.TABLES.items()}
+
+
+def random_entry(i: int, rng: random.Random) -> ImageEntry:
+    els = rng.sample(WORDS, rng.randrange(0, 4))
+    if len({" ".join(w.split()).casefold() for w in els}) != len(els):
+        els = els[:1]  # one key once (a key twice goes to the row planner, tested apart)
+    elements = [
+        Element(
+            name=w.upper(),
+            concept=w,
+            pos=rng.choice(POS),  # type: ignore[arg-type]
+            saliency=rng.random(),
+            rank=r,
+            box=[0.0, 1, 2.5, 3] if rng.random() < 0.3 else None,
+            grounding=rng.random() if rng.random() < 0.3 else None,
+        )
+        for r, w in enumerate(els)
+    ]
+    seen: set[tuple[str, str, int]] = set()
+    evs = []
+    for _ in range(rng.randrange(0, 8)):
+        e, c, d = rng.choice(WORDS), rng.choice(WORDS), rng.randrange(1, 6)
+        if (" ".join(e.split()).casefold(), c, d) in seen:
+            continue
+        seen.add((" ".join(e.split()).casefold(), c, d))
+        evs.append(
+            Evocation(
+                element=e,
+                concept=c,
+                pos=rng.choice(POS),  # type: ignore[arg-type]
+                distance=d,
+                rank=rng.randrange(3),
+                weight=rng.random(),
+                surface=rng.choice(["", "Surf", c]),
+                grounding=rng.choice([None, 0.25]),
+                run=rng.choice(["", "r1"]),
+            )
+        )
+    return ImageEntry(
+        image=ImageRecord(
+            id=f"{i:064x}",
+            uris=rng.choice([[f"{i}.jpg"], [f"{i}.jpg", f"{i}.jpg", "b.png"], []]),
+            width=rng.randrange(3),
+            format=rng.choice(["", "png"]),
+            split=rng.choice(["", "val"]),
+            captions=rng.choice([[], ["a dog"], ["a", "b"]]),
+            description=rng.choice(["", "a scene"]),
+        ),
+        elements=rng.choice([elements, elements, None, []]),
+        evocations=rng.choice([evs, evs, None, []]),
+        stage_keys=rng.choice([{}, {"elements": "k", "associations": "a"}, {"decode": "d"}]),
+    )
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_columns_equal_the_row_planner_on_random_batches(seed: int) -> None:
+    rng = random.Random(seed)
+    batch = GraphBatch(
+        images=[random_entry(i, rng) for i in range(rng.randrange(0, 12))],
+        failures=[
+            Failure(uri=f"{k % 2}.png", stage="decode", reason=f"r{k}", run="x")
+            for k in range(rng.randrange(0, 4))
+        ],
+        concepts=rng.choice([{}, {"dog": 4.5, "new word": 2.0, "sky": 1.0}]),
+    )
+    got = P.columns(batch)
+    assert got is not None
+    want = row_tables(batch)
+    assert list(got) == list(want)
+    for stem, table in want.items():
+        assert got[stem].equals(table), stem
+
+
+def _one(**kw: object) -> GraphBatch:
+    els = [Element(name="dog", concept="dog"), Element(name="ball", concept="ball", rank=1)]
+    evs = [Evocation(element="dog", concept="bone", distance=1, weight=0.5)]
+    base: dict[str, object] = {"elements": els, "evocations": evs}
+    base.update(kw)
+    image = ImageRecord(id="a" * 64, uris=["a.jpg"])
+    return GraphBatch(images=[ImageEntry(image=image, **base)])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "batch",
+    [
+        # one picture twice (merged), an element key twice (first wins), an
+        # evocation twice (best rank wins), captions
+        GraphBatch(images=_one().images * 2),
+        _one(elements=[Element(name="Dog", concept="Dog"), Element(name="d", concept="dog ")]),
+        _one(
+            evocations=[
+                Evocation(element="dog", concept="bone", distance=1, weight=0.5, rank=2),
+                Evocation(element="Dog", concept="bone", distance=1, weight=0.4, rank=0),
+            ]
+        ),
+        GraphBatch(
+            images=_one().images,
+            captions=[Caption(image_id="a" * 64, text="a dog", depth=1, realizer="template")],
+        ),
+    ],
+)
+def test_rare_batches_go_to_the_row_planner_with_the_same_tables(batch: GraphBatch) -> None:
+    assert P.columns(batch) is None
+    got, want = P.plan_tables(batch), row_tables(batch)
+    for stem, table in want.items():
+        assert got[stem].equals(table), stem
+
+
+def test_an_evocation_without_weight_is_refused_as_before() -> None:
+    batch = _one(evocations=[Evocation(element="dog", concept="bone", distance=1)])
+    assert P.columns(batch) is None
+    with pytest.raises(RecordError, match="has no weight"):
+        P.plan_tables(batch)
+    # a self-evocation without weight is no row, so no error either way
+    ok = _one(evocations=[Evocation(element="dog", concept="dog", distance=1)])
+    assert P.columns(ok) is not None and P.columns(ok)["evokes"].num_rows == 0  # type: ignore[index]
