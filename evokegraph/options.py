@@ -1,24 +1,30 @@
-"""Typed option classes that carry their own command-line flags.
+"""Declared options: one pydantic class per backend, stage or command.
 
-A backend (graph store, miner, ...) declares its settings as a frozen
-dataclass whose fields are made with :func:`option`: each field names its CLI
-flag, help text and, optionally, an environment variable. The CLI builds its
-options from these classes (see :func:`evokegraph.cli_common.typer_parameters`)
-and :class:`~evokegraph.graph.store.StoreConfig` reads the environment from
-them, so no command special-cases a backend's name.
+Every option class is a :class:`BackendOptions` (typed, defaulted, nothing else
+allowed, as simonw/llm's model ``Options``). A stage backend's (extractor,
+miner, realizer) fields are its ``-o KEY=VALUE`` options and what its
+``settings()`` derives from. A field made with :func:`option` carries its own
+CLI flag, help text and, optionally, an environment variable: the graph stores'
+classes (``graph/backend_options.py``) and :class:`TrainConfig` declare theirs so;
+the CLI builds its options from them (:func:`evokegraph.cli_common.typer_parameters`,
+:func:`add_arguments` for argparse entry points) and
+:class:`~evokegraph.graph.store.StoreConfig` reads the environment from them, so
+no command special-cases a backend's name.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic.config import JsonDict
 
 from evokegraph.errors import UserInputError
 
@@ -34,7 +40,16 @@ class Flag:
     min: float | None = None
 
 
+# a required option (no default): the flag must be given
 REQUIRED: Any = dataclasses.MISSING
+
+
+def _path_text(value: Any) -> Any:
+    return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+
+# a path option: kept as text, given as text or a Path
+PathText = Annotated[str, BeforeValidator(_path_text)]
 
 
 def option(
@@ -47,17 +62,22 @@ def option(
     min: float | None = None,
     default_factory: Callable[[], Any] | None = None,
 ) -> Any:
-    """A dataclass field with its CLI flag.
+    """A declared option field with its CLI flag (a pydantic ``Field``).
 
     ``default`` None: the flag's empty value is None. :data:`REQUIRED`: the
     flag must be given. ``default_factory``: computed when the flag is not
     given (``default`` is then ignored). A bool flag may name its negative
-    form too: ``"--lock-image/--unlock-image"``.
+    form too: ``"--lock-image/--unlock-image"``. ``min`` bounds the value
+    (on the command line and in the class). ``cli_type=Path``: typer parses a
+    path (declare the field :data:`PathText`).
     """
-    meta = {"cli": Flag(flag, help, envvar, cli_type, min)}
+    extra: JsonDict = {"cli": {"flag": flag, "envvar": envvar, "path": cli_type is Path}}
     if default_factory is not None:
-        return dataclasses.field(default_factory=default_factory, metadata=meta)
-    return dataclasses.field(default=default, metadata=meta)
+        return Field(
+            default_factory=default_factory, description=help, ge=min, json_schema_extra=extra
+        )
+    value = ... if default is REQUIRED else default
+    return Field(value, description=help, ge=min, json_schema_extra=extra)
 
 
 @dataclass(frozen=True)
@@ -114,22 +134,32 @@ class OptionField:
         return value
 
 
-def option_fields(cls: type) -> list[OptionField]:
+def option_fields(cls: type[BaseModel]) -> list[OptionField]:
     """The fields of an option class that have a CLI flag, in declaration order."""
     out = []
-    for f in dataclasses.fields(cls):
-        flag = f.metadata.get("cli")
-        if isinstance(flag, Flag):
-            has_factory = f.default_factory is not dataclasses.MISSING
-            out.append(OptionField(f.name, f.default, flag, has_factory))
+    for name, f in cls.model_fields.items():
+        cli = f.json_schema_extra.get("cli") if isinstance(f.json_schema_extra, dict) else None
+        if not isinstance(cli, dict):
+            continue
+        low = [m.ge for m in f.metadata if getattr(m, "ge", None) is not None]
+        flag = Flag(
+            str(cli["flag"]),
+            f.description or "",
+            cli.get("envvar"),  # type: ignore[arg-type]
+            Path if cli.get("path") else None,
+            low[0] if low else None,
+        )
+        default = dataclasses.MISSING if f.is_required() else f.default
+        out.append(OptionField(name, default, flag, f.default_factory is not None))
     return out
 
 
-C = TypeVar("C")
+C = TypeVar("C", bound="BackendOptions")
 
 
 def build(cls: type[C], values: Mapping[str, Any]) -> C:
-    """An option class from CLI values (converted; a factory field left out when not given)."""
+    """An option class from CLI values (converted; a factory field left out when not
+    given); a value the class refuses is one line naming the option."""
     fields = {f.name: f for f in option_fields(cls)}
     kwargs: dict[str, Any] = {}
     for name, value in values.items():
@@ -138,10 +168,10 @@ def build(cls: type[C], values: Mapping[str, Any]) -> C:
         if v is None and f.has_factory:
             continue
         kwargs[name] = v
-    return cls(**kwargs)
+    return cls.checked(kwargs)
 
 
-def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
+def add_arguments(parser: argparse.ArgumentParser, cls: type[BaseModel]) -> None:
     """The same options on an argparse parser (for entry points such as torchrun's):
     a bool gets ``--x/--no-x`` and its named negative form, if any."""
     for f in option_fields(cls):
@@ -175,24 +205,35 @@ def _parser_type(f: OptionField) -> Callable[[str], Any]:
 
 
 class BackendOptions(BaseModel):
-    """A stage backend's declared options (as llm's model ``Options`` classes): typed,
-    defaulted, nothing else allowed. A backend registers its class with its factory
+    """Declared options (as llm's model ``Options`` classes): typed, defaulted, nothing
+    else allowed. A backend registers its class with its factory
     (:meth:`evokegraph.registry.Registry.add`); ``-o KEY=VALUE`` values are
-    validated by it, and ``evokegraph backends`` lists its fields."""
+    validated by it, and ``evokegraph backends`` lists its fields (a field made
+    with :func:`option` with its CLI flag)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     @classmethod
     def parse(cls, owner: str, values: Mapping[str, Any]) -> dict[str, Any]:
         """``values`` checked and converted (``"3"`` -> 3); one line naming the bad one."""
+        return cls.checked(values, owner).model_dump(exclude_unset=True)
+
+    @classmethod
+    def checked(cls: type[C], values: Mapping[str, Any], owner: str = "") -> C:
+        """The options from ``values``; a value the class refuses is one line naming
+        the option (its flag, where it has one) and the known ones."""
         try:
-            return cls.model_validate(dict(values)).model_dump(exclude_unset=True)
+            return cls.model_validate(dict(values))
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err["loc"]) or "options"
-            known = ", ".join(cls.model_fields)
+            flags = {f.name: f.flag.flag.split("/")[0] for f in option_fields(cls)}
+            where = flags.get(where, where)
+            known = f" (options: {', '.join(flags.get(k, k) for k in cls.model_fields)})"
+            if flags and err["type"] != "extra_forbidden":
+                known = ""  # a command's flags: its --help lists them
             raise UserInputError(
-                f"{owner} option {where}: {err['msg']} (options: {known})"
+                f"{owner or cls.__name__} option {where}: {err['msg']}{known}"
             ) from None
 
     @classmethod
@@ -215,16 +256,29 @@ class BackendOptions(BaseModel):
 
     @classmethod
     def describe(cls) -> list[dict[str, str]]:
-        """One row per option: name, type, default, description (``evokegraph backends``)."""
-        return [
-            {
-                "option": k,
-                "type": _type_name(f.annotation),
-                "default": "(required)" if f.is_required() else repr(f.default),
-                "description": f.description or "",
-            }
-            for k, f in cls.model_fields.items()
-        ]
+        """One row per option: name, type, default, description (``evokegraph backends``);
+        a field with a CLI flag names it (and its env var) before its help."""
+        flags = {f.name: f for f in option_fields(cls)}
+        rows = []
+        for k, f in cls.model_fields.items():
+            text, flag = f.description or "", flags.get(k)
+            if flag is not None:
+                env = (
+                    f" (env {flag.flag.envvar})" if flag.flag.envvar else ""
+                )  # no [..]: rich markup
+                text = f"{flag.flag.flag}: {text}{env}"
+            default = "(required)" if f.is_required() else repr(f.default)
+            rows.append(
+                {
+                    "option": k,
+                    "type": "path"
+                    if flag and flag.flag.cli_type is Path
+                    else _type_name(f.annotation),
+                    "default": "(computed)" if f.default_factory is not None else default,
+                    "description": text,
+                }
+            )
+        return rows
 
 
 # factory keywords that are no user option: the model spec, engine and loader settings
@@ -256,21 +310,10 @@ def _type_name(annotation: Any) -> str:
 
 def option_rows(cls: type | None, factory_defaults: Mapping[str, Any]) -> list[dict[str, str]]:
     """The options of one backend as rows (option, type, default, description): its
-    declared :class:`BackendOptions`, or a flag-carrying option class (the graph
-    stores': the description names the flag), or else its factory's keywords."""
+    declared :class:`BackendOptions` (a graph store's name their flags), or else its
+    factory's keywords."""
     if isinstance(cls, type) and issubclass(cls, BackendOptions):
         return cls.describe()
-    if isinstance(cls, type) and dataclasses.is_dataclass(cls):
-        return [
-            {
-                "option": f.name,
-                "type": f.cli_type.__name__ if f.cli_type is not Path else "path",
-                "default": "(required)" if f.required else repr(f.default),
-                "description": f"{f.flag.flag}: {f.flag.help}"
-                + (f" [env {f.flag.envvar}]" if f.flag.envvar else ""),
-            }
-            for f in option_fields(cls)
-        ]
     return [
         {
             "option": k,

@@ -52,7 +52,7 @@ class Registry(Generic[T]):
         self, name: str, factory: Callable[..., T], help: str = "", options: type | None = None
     ) -> None:
         """Register ``factory`` under ``name``; ``options`` is its typed option class
-        (a dataclass made with :func:`evokegraph.options.option` fields), if any."""
+        (a :class:`evokegraph.options.BackendOptions`), if any."""
         self._factories[name] = factory
         doc = (factory.__doc__ or "").strip().splitlines()
         self._help[name] = help or (doc[0] if doc else "")

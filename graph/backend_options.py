@@ -1,4 +1,5 @@
-"""Each graph backend's typed options (flags, env vars, defaults).
+"""Each graph backend's declared options (pydantic, as the stage backends'; each
+field with its CLI flag, env var and default).
 
 Apart from :mod:`evokegraph.graph.backends` (the registry) so that the backend
 modules can name their option class without importing the registry, which
@@ -6,20 +7,18 @@ imports them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-from evokegraph.options import option
+from evokegraph.options import BackendOptions, PathText, option
 
 DEFAULT_DB = "./evokegraph.kb"
 DEFAULT_BACKEND = "ladybug"
 
 
-@dataclass(frozen=True)
-class LadybugOptions:
+class LadybugOptions(BackendOptions):
     """The embedded LadybugDB store: one file on disk."""
 
-    path: str = option(
+    path: PathText = option(
         DEFAULT_DB,
         "--db",
         "Embedded knowledge base file.",
@@ -31,8 +30,7 @@ class LadybugOptions:
         return self.path
 
 
-@dataclass(frozen=True)
-class Neo4jOptions:
+class Neo4jOptions(BackendOptions):
     """A Neo4j 5 (or Bolt-compatible) server."""
 
     uri: str = option("", "--neo4j-uri", "bolt:// or neo4j:// URI.", envvar="EVOKEGRAPH_NEO4J_URI")

@@ -17,7 +17,7 @@ from evokegraph.graph.backend_options import (
     Neo4jOptions,
 )
 from evokegraph.graph.protocol import GraphStore
-from evokegraph.options import option_fields
+from evokegraph.options import BackendOptions, option_fields
 from evokegraph.registry import Registry
 
 __all__ = ["BACKENDS", "DEFAULT_BACKEND", "DEFAULT_DB", "LadybugOptions", "Neo4jOptions"]
@@ -51,10 +51,10 @@ def backends_help() -> str:
     return " or ".join(f"{n} ({labels[n]})" if labels[n] else n for n in backend_names())
 
 
-def options_class(backend: str) -> type:
+def options_class(backend: str) -> type[BackendOptions]:
     cls = BACKENDS.options(backend)
-    if cls is None:  # pragma: no cover - every backend registers one
-        raise TypeError(f"backend {backend!r} registered no option class")
+    if not (isinstance(cls, type) and issubclass(cls, BackendOptions)):  # pragma: no cover
+        raise TypeError(f"backend {backend!r} registered no declared options class")
     return cls
 
 

@@ -98,7 +98,8 @@ class StoreConfig:
                 f"unknown backend {self.backend!r}; use {' or '.join(backend_names())}"
             )
         cls = options_class(self.backend)
-        return cls(**{f.name: getattr(self, f.name) for f in option_fields(cls)})
+        values = {f.name: getattr(self, f.name) for f in option_fields(cls)}
+        return cls.checked(values, f"backend {self.backend}")
 
     def location(self) -> str:
         """Where the store is: the file path or the server URI."""

@@ -122,12 +122,9 @@ def test_declared_backend_options_validate_convert_and_list() -> None:
 def test_argparse_bool_flags_in_every_form() -> None:
     """A bool option declared ``--x/--no-x`` (the negative argparse makes itself),
     ``--x/--other`` (a named negative) or ``--x`` alone: each parses both ways."""
-    from dataclasses import dataclass
+    from evokegraph.options import BackendOptions, option
 
-    from evokegraph.options import option
-
-    @dataclass(frozen=True)
-    class Flags:
+    class Flags(BackendOptions):
         cache: bool = option(True, "--cache/--no-cache", "Keep a cache.")
         amp: bool = option(True, "--amp/--fp32", "Mixed precision.")
         quiet: bool = option(False, "--quiet", "Say less.")
@@ -140,3 +137,32 @@ def test_argparse_bool_flags_in_every_form() -> None:
     assert parse("--no-cache", "--cache", "--no-amp", "--no-quiet") == Flags(
         cache=True, amp=False, quiet=False
     )
+
+
+def test_stores_and_training_declare_pydantic_options() -> None:
+    """Graph stores and TrainConfig declare their options as the stage backends do
+    (BackendOptions): validated in one line naming the flag, paths given as Path kept
+    as text, listed by `evokegraph backends --kind store` with flag and env var."""
+    from evokegraph.api import backends
+    from evokegraph.options import BackendOptions
+
+    for name in backend_names():
+        assert issubclass(options_class(name), BackendOptions)
+        assert BACKENDS.declared(name) is options_class(name)
+    assert issubclass(TrainConfig, BackendOptions)
+    assert StoreConfig(path=Path("a/b.kb")).backend_options().path == "a/b.kb"
+    with pytest.raises(UserInputError, match=r"^backend neo4j option --write-batch: .*1$"):
+        StoreConfig(backend="neo4j", batch_size=0).backend_options()
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, TrainConfig)
+    with pytest.raises(UserInputError, match=r"^TrainConfig option --epochs: .*1$"):
+        build(TrainConfig, vars(parser.parse_args(["--data", "d", "--epochs", "0"])))
+    cfg = TrainConfig(data=Path("d.csv"), device="cpu")
+    cfg.lock_image = False  # settable, as the dataclass was (bench/gpu_training.py)
+    # the dict a checkpoint keeps: every field, as the dataclass's asdict gave it
+    assert list(cfg.model_dump()) == [f.name for f in option_fields(TrainConfig)]
+    assert cfg.model_dump()["data"] == "d.csv" and cfg.model_dump()["lock_image"] is False
+    rows = {r["option"]: r for r in backends("store")}
+    assert rows["path"]["description"].startswith("--db: ")
+    assert "(env EVOKEGRAPH_DB)" in rows["path"]["description"] and rows["path"]["type"] == "path"
+    assert rows["batch_size"]["description"].startswith("--write-batch: ")

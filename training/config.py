@@ -5,10 +5,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-from evokegraph.options import REQUIRED, option
+from pydantic import ConfigDict
+
+from evokegraph.options import REQUIRED, BackendOptions, PathText, option
 
 MODEL_HELP = "open_clip model name, or local-dir:PATH."
 PRETRAINED_HELP = (
@@ -23,9 +24,14 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-@dataclass
-class TrainConfig:
-    data: str = option(
+class TrainConfig(BackendOptions):
+    """The declared options of a run (each field with its flag); a checkpoint keeps
+    them as ``model_dump()`` (the same keys and values the dataclass kept)."""
+
+    # settable after construction (checked again), as the dataclass was
+    model_config = ConfigDict(extra="forbid", frozen=False, validate_assignment=True)
+
+    data: PathText = option(
         REQUIRED,
         "--data",
         "An export: train.csv (tab-separated) or pairs.parquet.",
@@ -35,7 +41,7 @@ class TrainConfig:
     # None: the model's default (laion2b_s34b_b79k); "none": random weights
     pretrained: str | None = option(None, "--pretrained", PRETRAINED_HELP)
     method: str = option("distance-tokens", "--method", "distance-tokens (the method) or finetune.")
-    out: str = option(
+    out: PathText = option(
         "runs/train", "--out", "Run folder (checkpoint.pt, metrics.jsonl).", cli_type=Path
     )
     epochs: int = option(1, "--epochs", "Epochs.", min=1)

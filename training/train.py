@@ -26,7 +26,7 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -232,7 +232,7 @@ def save_checkpoint(
             "trainable": trainable_state(model),
             "optimizer": opt.state_dict(),
             "step": step,
-            "config": asdict(cfg),
+            "config": cfg.model_dump(),
         },
         tmp,
     )
