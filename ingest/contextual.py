@@ -211,6 +211,7 @@ class ContextualMiner:
         progress: Any = None,
     ) -> None:
         from evokegraph.errors import UserInputError
+        from evokegraph.ingest.options import ContextualOptions
         from evokegraph.ingest.vocabulary import vocab_key
 
         if per_distance < 1:
@@ -218,6 +219,8 @@ class ContextualMiner:
         self.per_distance = per_distance
         self.encoder_name = encoder
         self.min_zipf = min_zipf
+        values = {"per_distance": per_distance, "encoder": encoder, "min_zipf": min_zipf}
+        self.options = ContextualOptions.checked(values, "miner contextual")
         self.progress = progress
         self._key = vocab_key(encoder, min_zipf)
         self._ready: tuple[Any, Any] | None = None
@@ -233,16 +236,14 @@ class ContextualMiner:
         _check_installed()
 
     def settings(self) -> dict[str, Any]:
-        return {
-            "per_distance": self.per_distance,
-            "encoder": self.encoder_name,
-            "vocab": self._key,
-            "themes": f"empath-{empath_version()}",
-            "emotions": f"nrc-{nrc_version()}",
-            "valence": f"vader-{vader_version()}",
-            "acceptance": acceptance_model().digest,
-            "version": 8,
-        }
+        return self.options.settings(
+            8,
+            vocab=self._key,
+            themes=f"empath-{empath_version()}",
+            emotions=f"nrc-{nrc_version()}",
+            valence=f"vader-{vader_version()}",
+            acceptance=acceptance_model().digest,
+        )
 
     def load(self, progress: Any = None) -> None:
         """Load the encoder and the vocabulary now (the runner before its first batch, a
