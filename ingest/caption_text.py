@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evokegraph.errors import UserInputError
+from evokegraph.ingest.options import CaptionTextOptions
 from evokegraph.ingest.stages import EXTRACTORS, Extraction, ImageItem
 from evokegraph.ingest.text import STOPWORDS, content_words
 from evokegraph.lexicons.concreteness import concreteness
@@ -138,12 +139,13 @@ class CaptionTextExtractor:
             from evokegraph.ingest.spacy_text import INSTALL_HINT
 
             raise UserInputError(f"--tagger spacy needs spaCy and en_core_web_sm; {INSTALL_HINT}")
+        self.options = CaptionTextOptions(top_k=top_k, tagger=tagger)  # type: ignore[arg-type]
         self.top_k = top_k
-        self.tagger = tagger
+        self.tagger = tagger  # the one resolved: keyed in its derived form
 
     def settings(self) -> dict[str, Any]:
         tagger = "spacy-en_core_web_sm-3.8" if self.tagger == "spacy" else "wordnet-heuristic-1"
-        return {"top_k": self.top_k, "norms": "brysbaert2014", "tagger": tagger, "version": 4}
+        return self.options.settings(4, norms="brysbaert2014", tagger=tagger)
 
     def _candidates(self, caption: str) -> list[tuple[str, str, str, float, int]]:
         if self.tagger == "spacy":

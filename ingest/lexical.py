@@ -26,6 +26,7 @@ from functools import lru_cache
 from typing import Any
 
 from evokegraph.errors import UserInputError
+from evokegraph.ingest.options import LexicalOptions
 from evokegraph.ingest.stages import MINERS, MiningInput, mine_each
 from evokegraph.ingest.text import STOPWORDS, content_words, tokenize
 from evokegraph.levels import DISTANCES
@@ -208,10 +209,11 @@ class LexicalMiner:
     def __init__(self, per_distance: int = 3) -> None:
         if per_distance < 1:
             raise UserInputError(f"per_distance must be >= 1, got {per_distance}; pass 1 or more")
+        self.options = LexicalOptions(per_distance=per_distance)
         self.per_distance = per_distance
 
     def settings(self) -> dict[str, Any]:
-        return {"per_distance": self.per_distance, "wordnet": "3.0", "version": 1}
+        return self.options.settings(1, wordnet="3.0")
 
     def mine(self, items: Sequence[MiningInput]) -> list[list[Evocation] | Failed]:
         return mine_each(items, self.mine_one, "lexical miner")

@@ -4,8 +4,8 @@ The backends' own modules (``caption_text.py``, ``lexical.py``, ``contextual.py`
 keep their factories; :func:`evokegraph.ingest.stages.load_backends` gives each
 registered backend its class from :data:`DECLARED` (``Registry.declare``), so
 ``-o KEY=VALUE`` is validated and converted by it, ``evokegraph backends`` lists
-its fields, and ``settings()`` can derive from it
-(:meth:`evokegraph.options.BackendOptions.settings`). The model backends
+its fields; each backend keeps its values as ``self.options`` and derives
+``settings()`` from it (:meth:`evokegraph.options.BackendOptions.settings`). The model backends
 (``llm``, ``vlm``) declare theirs beside their factories
 (``evokegraph.ingest.models.backends``).
 

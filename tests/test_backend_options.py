@@ -83,6 +83,33 @@ def test_every_stage_backend_declares_its_options() -> None:
             assert set(cls.model_fields) <= reg.accepts(name)
 
 
+def test_backends_keep_their_options_and_derive_settings_from_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every offline backend holds its declared options (``self.options``) and its
+    settings() is ``options.settings(version, **derived)``: a field changed on the
+    options object changes the key."""
+    from types import SimpleNamespace
+
+    import evokegraph.ingest.contextual as contextual
+
+    # the acceptance model's digest is the lead's data (issue 20), not what this pins
+    monkeypatch.setattr(contextual, "acceptance_model", lambda: SimpleNamespace(digest="d"))
+    for registry, name in [
+        (EXTRACTORS, "caption-text"),
+        (MINERS, "lexical"),
+        (MINERS, "contextual"),
+        (REALIZERS, "template"),
+    ]:
+        backend = registry.create(name)
+        cls = registry.declared(name)
+        assert isinstance(backend.options, cls), name  # type: ignore[arg-type]
+        field = cls.key_fields()[0]  # type: ignore[union-attr]
+        other = backend.options.model_copy(update={field: 7})
+        backend.options = other
+        assert backend.settings()[field] == 7, (name, field)
+
+
 @pytest.mark.parametrize(
     ("registry", "name", "kwargs"),
     [
