@@ -62,6 +62,15 @@ def _params(request: Request) -> dict[str, str]:
     return {k: v for k, v in sorted(request.query_params.items())}
 
 
+def image_page(kb: Any, ref: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The image page's data and its drawing, on one reader (H24: one borrow of
+    the pool, not three: under load each borrow may wait its turn)."""
+    iv = data.image_view(kb, ref)
+    g = graph.image_graph(kb, iv.image.id, iv)
+    keep = frozenset({f"image:{iv.image.id}", *graph.caption_nodes(iv)})
+    return data.image(kb, iv), graph.to_vis(g, max_nodes=graph.MAX_NODES, keep=keep)
+
+
 def add(app: FastAPI, x: Callable[[], Any], render: Callable[..., Response], vis_js: Path) -> None:
     """Register every route on ``app``; ``x()`` is the running Explorer."""
 
@@ -113,11 +122,7 @@ def add(app: FastAPI, x: Callable[[], Any], render: Callable[..., Response], vis
 
     @app.get("/image/{image_id}", include_in_schema=False)
     def image(request: Request, image_id: str) -> Response:
-        iv = x().read(data.image_view, _image_id(image_id))
-        view = x().read(data.image, iv)
-        g = x().read(graph.image_graph, iv.image.id, iv)
-        keep = frozenset({f"image:{iv.image.id}", *graph.caption_nodes(iv)})
-        drawn = graph.to_vis(g, max_nodes=graph.MAX_NODES, keep=keep)
+        view, drawn = x().read(image_page, _image_id(image_id))
         return render(request, "image.html", view=view, drawing=drawn, key=rings.colour_key())
 
     @app.get(
