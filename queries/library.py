@@ -9,6 +9,11 @@ Header comments document it::
     // param: limit = 50 - what it is
     // cost: what one run reads (``whole graph: ...`` for aggregations over every edge)
 
+A query may be several statements separated by a line ``// else`` (each ending
+in ``;``): :func:`run` runs them in turn and the first that returns a row
+answers (``path``: cheap fixed-length patterns first, the breadth-first search
+last). Run whole as printed, the last statement answers alone.
+
 Values only ever travel as parameters; ``evokegraph query show NAME`` prints
 the Cypher so that users can learn and adapt it. A parameter whose help says
 "image id" is resolved like ``evokegraph show`` resolves an image (full id,
@@ -28,6 +33,7 @@ from evokegraph.errors import UserInputError
 from evokegraph.graph.store import GraphStore
 
 REQUIRED = object()
+ELSE = "// else"  # a line between the statements of a staged query
 _PARAM = re.compile(r"^//\s*param:\s*(\w+)\s*(?:\((required)\)|=\s*(\S+))?\s*(?:-\s*(.*))?$")
 
 
@@ -64,6 +70,11 @@ class NamedQuery:
 
     def text(self, backend: str) -> str:
         return self.texts.get(backend) or self.texts[""]
+
+    def stages(self, backend: str) -> list[str]:
+        """The statements :func:`run` tries in turn (one for most queries)."""
+        parts = re.split(rf"^\s*{ELSE}\s*$", self.text(backend), flags=re.MULTILINE)
+        return [p.strip().rstrip(";").strip() for p in parts]
 
     def bind(self, given: dict[str, Any]) -> dict[str, Any]:
         known = {p.name for p in self.params}
@@ -110,6 +121,8 @@ def parse(name: str, text: str) -> tuple[str, list[Param], str]:
         s = line.strip()
         if s.startswith("// description:"):
             description = s.split(":", 1)[1].strip()
+        elif s == ELSE:
+            body.append(ELSE)
         elif s.startswith("// cost:"):
             continue  # read by cost_of
         elif s.startswith("// param:"):
@@ -170,4 +183,10 @@ def run(store: GraphStore, name: str, params: dict[str, Any] | None = None) -> l
     for p in q.params:
         if p.is_image and bound[p.name] is not p.default:
             bound[p.name] = resolve_image(store, str(bound[p.name]))
-    return store.query(q.text(store.backend), bound)
+    rows: list[dict[str, Any]] = []
+    for text in q.stages(store.backend):
+        used = {k: v for k, v in bound.items() if re.search(rf"\${k}\b", text)}
+        rows = store.query(text, used)
+        if rows:
+            break
+    return rows
