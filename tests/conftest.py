@@ -31,6 +31,36 @@ from evokegraph.ingest.stages import EXTRACTORS, MINERS, Extraction, ImageItem, 
 from evokegraph.records import Element, Evocation  # noqa: E402
 from evokegraph.runs import Failed
 
+# -- the fast loop's order -----------------------------------------------------------
+# The test files that take longest in `make test-fast` (worker-seconds, measured with
+# --durations), longest first. pytest-xdist's --dist loadfile hands whole files to the
+# two workers in collection order, so a long file handed out last leaves the other
+# worker idle until it ends: these go first, the short ones fill in after.
+LONG_FILES = (
+    "test_cli_usage.py",
+    "test_query_limits.py",
+    "test_properties.py",
+    "test_captioning.py",
+    "test_content.py",
+    "test_store_contract.py",
+    "test_explorer_fuzz.py",
+    "test_ingest_runner.py",
+    "test_bolt_server.py",
+    "test_cypher_dialect.py",
+    "test_bulk_load.py",
+    "test_cli_backends.py",
+    "test_queries.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``make test-fast``), the long files first (stable: each
+    file's own order is kept); a serial run (``make test``) keeps the plain order."""
+    if getattr(config.option, "dist", "no") == "no":
+        return
+    rank = {name: i for i, name in enumerate(LONG_FILES)}
+    items.sort(key=lambda it: rank.get(it.path.name, len(LONG_FILES)))
+
 
 # -- fake ingest stages, shared by the runner, CLI and pairs tests -------------
 class WordsExtractor:

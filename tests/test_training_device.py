@@ -6,6 +6,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import pytest
 import torch
 
 from evokegraph.models.clip import load_open_clip
@@ -227,6 +228,8 @@ def _ddp_rank(rank: int, port: int, data: str, model: str, out: str) -> None:
     torch.distributed.destroy_process_group()
 
 
+# slow: spawns two processes that each import torch and train (25 s of the fast loop)
+@pytest.mark.slow
 def test_ddp_keeps_ranks_in_sync(tiny_clip: str, tmp_path: Path) -> None:
     """Two CPU ranks (gloo) on different data end with the same tokens: DDP averaged
     the gradients (when the loss bypassed DDP's forward, each rank drifted alone)."""
