@@ -155,17 +155,23 @@ async def sample_rss(pid: int, until: float, out: list[float]) -> None:
         out.append(round(rss_mb(pid), 1))
 
 
-def kb_sample(db: Path) -> dict[str, Any]:
+def kb_sample(db: Path, distinct: int = 40) -> dict[str, Any]:
+    """``distinct`` images and concepts of the KB (the pages the clients visit)."""
     from evokegraph.graph.ladybug_store import LadybugStore
 
     with LadybugStore(db, read_only=True) as kb:
         images = [
-            r["id"] for r in kb.query("MATCH (i:Image) RETURN i.id AS id ORDER BY id LIMIT 40")
+            r["id"]
+            for r in kb.query(
+                "MATCH (i:Image) RETURN i.id AS id ORDER BY id LIMIT $n", {"n": distinct}
+            )
         ]
         concepts = [
             r["n"]
             for r in kb.query(
-                "MATCH (e:Element)-[:IS]->(c:Concept) RETURN DISTINCT c.name AS n ORDER BY n LIMIT 40"
+                "MATCH (e:Element)-[:IS]->(c:Concept) RETURN DISTINCT c.name AS n "
+                "ORDER BY n LIMIT $n",
+                {"n": distinct},
             )
         ]
         stats = kb.stats()
@@ -196,7 +202,7 @@ def start_server(db: Path, port: int, timeout_s: float) -> subprocess.Popen[byte
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    base = kb_sample(args.db)
+    base = kb_sample(args.db, args.distinct)
     port = free_port()
     proc = start_server(args.db, port, args.timeout)
     try:
@@ -229,6 +235,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "kb": {k: v for k, v in base["stats"].model_dump().items() if k != "runs"},
         "clients": args.clients,
+        "distinct_pages": len(page_paths(base)),
         "duration_s": round(wall, 1),
         "requests": len(lat),
         "per_s": round(len(lat) / wall, 1),
@@ -259,6 +266,13 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--duration", type=float, default=60.0, help="seconds")
     ap.add_argument("--timeout", type=float, default=10.0, help="the server's query limit (s)")
+    ap.add_argument(
+        "--distinct",
+        type=int,
+        default=40,
+        help="images and concepts visited (40: a rotation of 202 pages the explorer keeps after "
+        "their first visit; 2000: 10,002 pages, most requests build a page afresh)",
+    )
     ap.add_argument("--no-slow", dest="slow", action="store_false", help="no slow query beside")
     args = ap.parse_args()
     random.seed(0)

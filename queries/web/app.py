@@ -29,6 +29,7 @@ from evokegraph.errors import EvokeGraphError, ExplorerBusyError, UserInputError
 from evokegraph.graph.store import GraphStore, StoreConfig, open_store
 from evokegraph.queries.web.data import PageNotFound
 from evokegraph.queries.web.explorer import Explorer
+from evokegraph.queries.web.page_cache import PageCache, PageCacheMiddleware
 from evokegraph.queries.web.readers import PAGE_THREADS, CancelOnDisconnect
 from evokegraph.queries.web.thumbs import ThumbCache, default_dir
 
@@ -66,10 +67,11 @@ def create_app(
     holder: dict[str, Explorer] = {}
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(a: FastAPI) -> AsyncIterator[None]:
         kb = store or open_store(cfg.replace(read_only=True))
         folder = thumbs_dir or default_dir(cfg.path)
         holder["x"] = Explorer(kb, ThumbCache(folder), timeout_s=query_timeout_s)
+        a.state.explorer = holder["x"]  # for tests and tools: the running Explorer
         # H24: page requests run on a few threads (FIFO beyond): 32 threads all
         # holding the GIL by turns made every page as slow as the slowest
         anyio.to_thread.current_default_thread_limiter().total_tokens = PAGE_THREADS
@@ -97,6 +99,11 @@ def create_app(
     env.globals["qs"] = query_string
     templates = Jinja2Templates(env=env)
     app.add_middleware(CancelOnDisconnect)  # H24: a gone client's query is interrupted
+
+    def pages() -> PageCache | None:
+        return holder["x"].pages if "x" in holder else None
+
+    app.add_middleware(PageCacheMiddleware, cache_of=pages)  # H24: kept pages, no thread
     app.add_middleware(SecurityHeaders)  # outermost: every answer, errors included
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     vis_js = vis_network_file()

@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse, Response
 
 from evokegraph.graph.store import GraphStore
 from evokegraph.queries.web.data import PageNotFound
+from evokegraph.queries.web.page_cache import PageCache, version_of
 from evokegraph.queries.web.query_process import LANES, MAX_WAITING
 from evokegraph.queries.web.readers import ReaderPool
 from evokegraph.queries.web.thumbs import MEDIA_TYPES, ThumbCache, first_file
@@ -40,6 +41,7 @@ class Explorer:
         self.thumbs = thumbs
         self.pool = ReaderPool(store, timeout_s=timeout_s)  # H24: concurrent, time-limited reads
         self._user_threads: anyio.CapacityLimiter | None = None
+        self.pages = PageCache(version_of(store))  # H24: rendered pages per write version
 
     def read(self, fn: Callable[..., T], *args: Any) -> T:
         return self.pool.read(fn, *args)
