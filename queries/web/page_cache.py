@@ -52,7 +52,8 @@ def version_of(store: object) -> Callable[[], Hashable | None]:
     ident = getattr(store, "cache_identity", None)
     if not callable(version) or not callable(ident):
         return lambda: None
-    return lambda: (ident(), version())
+    me = ident()  # once: it resolves the path (a few syscalls), the version is two stat()s
+    return lambda: (me, version())
 
 
 class PageCache:
