@@ -232,4 +232,5 @@ def _local(counts: np.ndarray) -> np.ndarray:
     """0..n-1 within each group of ``counts`` rows."""
     total = int(counts.sum())
     starts = np.cumsum(counts) - counts
-    return np.arange(total, dtype=np.int64) - np.repeat(starts, counts)
+    out: np.ndarray = np.arange(total, dtype=np.int64) - np.repeat(starts, counts)
+    return out
