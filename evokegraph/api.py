@@ -18,7 +18,7 @@ Everything here is a thin layer over the stage packages; no stage imports it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import fields, replace
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -131,7 +131,7 @@ def ingest(
     if options.shards is None:
         if not isinstance(kb, FileStore):
             raise UserInputError("engine='ray' on a server store needs RayOptions(shards=DIR)")
-        options = replace(options, shards=Path(f"{kb.path}.shards"))
+        options = options.model_copy(update={"shards": Path(f"{kb.path}.shards")})
     return ray_ingest(kb, config, _paths(sources), options, context)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,11 +26,14 @@ from evokegraph.cli_common import (
     print_table,
     progress_bar,
     state,
+    typer_parameters,
 )
 from evokegraph.errors import UserInputError
 from evokegraph.images import DEFAULT_MAX_PIXELS
 from evokegraph.ingest.caption_text import NO_CAPTION
+from evokegraph.ingest.config import RayOptions
 from evokegraph.ingest.runner import IngestConfig, Summary
+from evokegraph.options import build, option_fields
 from evokegraph.runs import Progress
 
 EXIT_FAILURES = 3  # the run finished, but some images or answers were recorded as failures
@@ -211,30 +215,7 @@ def ingest_cmd(
             help="local (one process, default) or ray (Ray Data: Parquet shards, then a load).",
         ),
     ] = "local",
-    shards: Annotated[
-        Path | None,
-        typer.Option("--shards", help="--engine ray: shards folder (default: DB path + .shards)."),
-    ] = None,
-    workers: Annotated[
-        int, typer.Option("--workers", min=1, help="--engine ray: actors per model stage.")
-    ] = 1,
-    gpus_per_worker: Annotated[
-        float, typer.Option("--gpus-per-worker", min=0, help="--engine ray: GPUs per actor.")
-    ] = 0.0,
-    cpus_per_worker: Annotated[
-        float, typer.Option("--cpus-per-worker", min=0.01, help="--engine ray: CPUs per actor.")
-    ] = 1.0,
-    shard_size: Annotated[
-        int, typer.Option("--shard-size", min=1, help="--engine ray: source items per shard.")
-    ] = 1024,
-    ray_address: Annotated[
-        str | None,
-        typer.Option(
-            "--ray-address",
-            envvar="RAY_ADDRESS",
-            help="--engine ray: cluster address (ray://HOST:10001, auto); default: a local cluster.",
-        ),
-    ] = None,
+    **ray: Any,  # RayOptions' flagged fields (the signature below)
 ) -> None:
     """Ingest images: elements, associations by distance, into the graph."""
     from evokegraph import api
@@ -271,19 +252,11 @@ def ingest_cmd(
     )
     _check_sources([*sources, *([captions] if captions else [])])
     if engine_name != "local":
-        from evokegraph.ingest.config import RayOptions
-
         if engine_name != "ray":
             raise UserInputError(f"unknown --engine {engine_name!r}; use local or ray")
-        options = RayOptions(
-            shards=shards or Path(f"{state(ctx).store.path}.shards"),
-            address=ray_address,
-            workers=workers,
-            gpus_per_worker=gpus_per_worker,
-            cpus_per_worker=cpus_per_worker,
-            shard_size=shard_size,
-            progress=progress,
-        )
+        given = build(RayOptions, ray)
+        default = Path(f"{state(ctx).store.path}.shards")
+        options = given.model_copy(update={"shards": given.shards or default, "progress": progress})
         with open_kb(ctx, create=True) as kb:
             summary = api.ingest(kb, sources, config, preset=preset, engine="ray", ray=options)
         _print_shards(summary)
@@ -310,6 +283,13 @@ def ingest_cmd(
                 NO_CAPTION_HINT.format(n=uncaptioned), soft_wrap=True, highlight=False
             )
         raise typer.Exit(EXIT_FAILURES)
+
+
+# --engine ray's options are RayOptions' flagged fields (the one source, as the API's)
+_own = inspect.signature(ingest_cmd, eval_str=True).parameters.values()
+ingest_cmd.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    [*(p for p in _own if p.kind != p.VAR_KEYWORD), *typer_parameters(option_fields(RayOptions))]
+)
 
 
 def _print_shards(summary: Summary) -> None:

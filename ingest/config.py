@@ -8,10 +8,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
 from evokegraph.errors import UserInputError
 from evokegraph.images import DEFAULT_MAX_PIXELS
 from evokegraph.models.presets import ModelSpec
-from evokegraph.options import FACTORY_KEYWORDS
+from evokegraph.options import FACTORY_KEYWORDS, BackendOptions, option
 
 
 @dataclass
@@ -39,18 +41,30 @@ class IngestConfig:
     llm: ModelSpec = field(default_factory=ModelSpec)  # the miner's model, if it runs one
 
 
-@dataclass
-class RayOptions:
-    """How the Ray executor runs (``engine="ray"``); none of it changes what is stored."""
+class RayOptions(BackendOptions):
+    """How the Ray executor runs (``engine="ray"``); none of it changes what is stored.
+    The fields with a flag are ``ingest --engine ray``'s options (the one source)."""
 
-    shards: Path | None = None  # the shards folder; the CLI and the API default it to DB + .shards
-    address: str | None = None  # ray://host:10001, host:6379, "auto"; else RAY_ADDRESS or local
-    workers: int = 1  # actors per model stage
-    gpus_per_worker: float = 0.0
-    cpus_per_worker: float = 1.0
-    shard_size: int = 1024
-    local_cpus: int | None = None  # local cluster only
-    progress: bool = False
+    # the shards folder; the CLI and the API default it to DB + .shards
+    shards: Path | None = option(
+        None, "--shards", "--engine ray: shards folder (default: DB path + .shards)."
+    )
+    address: str | None = option(
+        None,
+        "--ray-address",
+        "--engine ray: cluster address (ray://HOST:10001, auto); default: a local cluster.",
+        envvar="RAY_ADDRESS",
+    )
+    workers: int = option(1, "--workers", "--engine ray: actors per model stage.", min=1)
+    gpus_per_worker: float = option(
+        0.0, "--gpus-per-worker", "--engine ray: GPUs per actor.", min=0
+    )
+    cpus_per_worker: float = option(
+        1.0, "--cpus-per-worker", "--engine ray: CPUs per actor.", min=0.01
+    )
+    shard_size: int = option(1024, "--shard-size", "--engine ray: source items per shard.", min=1)
+    local_cpus: int | None = Field(None, ge=1, description="CPUs of a local cluster")
+    progress: bool = Field(False, description="Ray Data's progress bars")
 
 
 def resolve(config: IngestConfig, preset: str = "project") -> IngestConfig:

@@ -10,10 +10,11 @@ failed image and goes on.
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import os
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,14 +108,21 @@ def _not_utf8(path: Path, exc: UnicodeDecodeError) -> SourceError:
     )
 
 
+def _utf8(read: Callable[[Path], Iterator[SourceItem]]) -> Callable[[Path], Iterator[SourceItem]]:
+    """``read`` with a file that is not UTF-8 as one :class:`SourceError` line."""
+
+    @functools.wraps(read)
+    def reading(path: Path) -> Iterator[SourceItem]:
+        try:
+            yield from read(path)
+        except UnicodeDecodeError as exc:
+            raise _not_utf8(path, exc) from None
+
+    return reading
+
+
+@_utf8
 def iter_csv(path: Path) -> Iterator[SourceItem]:
-    try:
-        yield from _iter_csv(path)
-    except UnicodeDecodeError as exc:
-        raise _not_utf8(path, exc) from None
-
-
-def _iter_csv(path: Path) -> Iterator[SourceItem]:
     with path.open(newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         if not reader.fieldnames or not set(reader.fieldnames) & set(PATH_KEYS):
@@ -130,14 +138,8 @@ def _iter_csv(path: Path) -> Iterator[SourceItem]:
             yield _item_from_row(row, path.parent, origin)
 
 
+@_utf8
 def iter_jsonl(path: Path) -> Iterator[SourceItem]:
-    try:
-        yield from _iter_jsonl(path)
-    except UnicodeDecodeError as exc:
-        raise _not_utf8(path, exc) from None
-
-
-def _iter_jsonl(path: Path) -> Iterator[SourceItem]:
     with path.open(encoding="utf-8") as f:
         for n, line in enumerate(f, start=1):
             if not line.strip():

@@ -166,3 +166,23 @@ def test_stores_and_training_declare_pydantic_options() -> None:
     assert rows["path"]["description"].startswith("--db: ")
     assert "(env EVOKEGRAPH_DB)" in rows["path"]["description"] and rows["path"]["type"] == "path"
     assert rows["batch_size"]["description"].startswith("--write-batch: ")
+
+
+def test_ray_options_are_ingests_engine_flags() -> None:
+    """RayOptions declares `ingest --engine ray`'s flags (the one source, as the API's):
+    the command's options are its flagged fields; values are checked in one line."""
+    from evokegraph.ingest.config import RayOptions
+
+    cmd = typer.main.get_command(app).commands["ingest"]  # type: ignore[attr-defined]
+    flags = {p.name: p.opts for p in cmd.params}
+    fields = option_fields(RayOptions)
+    assert {f.name for f in fields} == {
+        "shards", "address", "workers", "gpus_per_worker", "cpus_per_worker", "shard_size",
+    }  # fmt: skip
+    for f in fields:
+        assert flags[f.name] == [f.flag.flag], f.name
+    assert flags["engine_name"] == ["--engine"] and "--batch-size" in flags["batch_size"]
+    opts = build(RayOptions, {"shards": "s", "address": "", "workers": 2, "shard_size": 8})
+    assert (opts.shards, opts.address, opts.workers, opts.shard_size) == (Path("s"), None, 2, 8)
+    with pytest.raises(UserInputError, match=r"^RayOptions option --cpus-per-worker: "):
+        build(RayOptions, {"cpus_per_worker": 0})
