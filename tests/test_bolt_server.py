@@ -34,6 +34,8 @@ def test_bad_password_is_refused_before_starting(tmp_path: Path) -> None:
     assert server.status(tmp_path) is None and not (tmp_path / server.INFO_FILE).exists()
 
 
+# slow: starts a second ArcadeDB server (a JVM, ~9 s) beside the session's bolt_server
+@pytest.mark.slow
 def test_server_cli_start_status_stop(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,18 +1,21 @@
 """What a new user trips on: usage errors, ids, empty results (issue 13).
 
-The tests run the installed entry point in a subprocess, so a traceback (or a
-wrong exit code) fails them. The sweeps over every command (``--help``, a bad
-option, a group without its subcommand) run in-process through
-``evokegraph.cli.main`` in the fast loop, and through the entry point for the
-root, ``ingest`` and ``caption`` there and for every command in ``make test``
-(``slow``).
+A traceback (or a wrong exit code) fails them. Each test runs the CLI twice
+over (the ``run`` fixture): in-process through ``evokegraph.cli.main`` (the
+entry point's body; the fast loop) and through the installed entry point in a
+subprocess (``slow``: ``make test`` runs both). The sweeps over every command
+(``--help``, a bad option, a group without its subcommand) run in-process in
+the fast loop, and through the entry point for the root, ``ingest`` and
+``caption`` there and for every command in ``make test`` (``slow``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -45,6 +48,29 @@ def cli_in_process(
     code = main(list(args))
     out, err = capsys.readouterr()
     return subprocess.CompletedProcess(list(args), code, out, err)
+
+
+Runner = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture(params=["in-process", pytest.param("entry point", marks=pytest.mark.slow)])
+def run(request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]) -> Runner:
+    """The CLI as a test runs it: ``evokegraph.cli.main`` in this process (the fast
+    loop; a fresh process costs a second or more per command), and the installed
+    entry point in a fresh process (``slow``: ``make test`` runs both)."""
+    if request.param == "entry point":
+        return cli
+
+    def in_process(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        saved = os.environ.pop("EVOKEGRAPH_DB", None)
+        try:
+            with contextlib.chdir(cwd or Path.cwd()):
+                return cli_in_process(capsys, *args)
+        finally:
+            if saved is not None:
+                os.environ["EVOKEGRAPH_DB"] = saved
+
+    return in_process
 
 
 def one_line_usage_error(p: subprocess.CompletedProcess[str], what: str) -> str:
@@ -142,18 +168,18 @@ def test_every_group_without_subcommand_in_process(capsys: pytest.CaptureFixture
         (["query", "run"], "Missing argument 'name'", "evokegraph query run --help"),
     ],
 )
-def test_usage_errors_are_one_line(args: list[str], needle: str, hint: str) -> None:
-    line = one_line_usage_error(cli(*args), " ".join(args))
+def test_usage_errors_are_one_line(args: list[str], needle: str, hint: str, run: Runner) -> None:
+    line = one_line_usage_error(run(*args), " ".join(args))
     assert needle in line and f"(try `{hint}`)" in line
 
 
-def test_global_option_after_the_command_says_where_it_goes(tmp_path: Path) -> None:
-    line = one_line_usage_error(cli("init", "--db", str(tmp_path / "k.kb")), "init --db")
+def test_global_option_after_the_command_says_where_it_goes(tmp_path: Path, run: Runner) -> None:
+    line = one_line_usage_error(run("init", "--db", str(tmp_path / "k.kb")), "init --db")
     assert "--db is a global option: put it before the command" in line
     # and the "no knowledge base" hint gives the working order
-    p = cli("--db", str(tmp_path / "k.kb"), "stats")
+    p = run("--db", str(tmp_path / "k.kb"), "stats")
     assert p.returncode == 1 and f"`evokegraph --db {tmp_path / 'k.kb'} init`" in p.stderr
-    assert cli("--db", str(tmp_path / "k.kb"), "init").returncode == 0
+    assert run("--db", str(tmp_path / "k.kb"), "init").returncode == 0
 
 
 # -- ids: one resolver for every command that takes an image or a caption --------
@@ -195,7 +221,7 @@ def kb(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
     ],
 )
 def test_every_image_reference_works_everywhere(
-    kb: tuple[Path, Path, str], tmp_path: Path, which: str
+    kb: tuple[Path, Path, str], tmp_path: Path, which: str, run: Runner
 ) -> None:
     db, sample, coffee = kb
     refs = {
@@ -205,15 +231,15 @@ def test_every_image_reference_works_everywhere(
         "relative path": "sample/coffee.jpg",
     }
     for ref in [refs[which]]:
-        p = cli("--db", str(db), "show", ref, "--json", cwd=sample.parent)
+        p = run("--db", str(db), "show", ref, "--json", cwd=sample.parent)
         assert p.returncode == 0, (ref, p.stderr)
-        p = cli(
+        p = run(
             "--db", str(db), "query", "run", "ladder", "-p", f"image={ref}", "-p", "element=cup",
             "--format", "json", cwd=sample.parent,
         )  # fmt: skip
         assert p.returncode == 0 and '"distance"' in p.stdout, (ref, p.stdout, p.stderr)
         out = tmp_path / "v.html"
-        p = cli("--db", str(db), "viz", "image", ref, "-o", str(out), cwd=sample.parent)
+        p = run("--db", str(db), "viz", "image", ref, "-o", str(out), cwd=sample.parent)
         assert p.returncode == 0, (ref, p.stderr)
         assert "<title>coffee.jpg</title>" in out.read_text() or "coffee.jpg" in out.read_text()
 
@@ -230,7 +256,7 @@ def test_every_image_reference_works_everywhere(
     ],
 )
 def test_bad_image_references_fail_in_one_line(
-    kb: tuple[Path, Path, str], ref: str, needle: str, tmp_path: Path
+    kb: tuple[Path, Path, str], ref: str, needle: str, tmp_path: Path, run: Runner
 ) -> None:
     db, _, _ = kb
     (tmp_path / "README.md").write_text("not an image")
@@ -242,52 +268,52 @@ def test_bad_image_references_fail_in_one_line(
         ["query", "run", "creative_neighbours", "-p", f"image={ref}"],
         ["viz", "image", ref, "-o", str(tmp_path / "x.html")],
     ):
-        line = one_line_usage_error(cli("--db", str(db), *args, cwd=tmp_path), " ".join(args))
+        line = one_line_usage_error(run("--db", str(db), *args, cwd=tmp_path), " ".join(args))
         assert needle in line
 
 
-def test_explain_takes_a_caption_prefix(kb: tuple[Path, Path, str]) -> None:
+def test_explain_takes_a_caption_prefix(kb: tuple[Path, Path, str], run: Runner) -> None:
     import json
 
     db, _, coffee = kb
-    view = json.loads(cli("--db", str(db), "show", coffee, "--json").stdout)
+    view = json.loads(run("--db", str(db), "show", coffee, "--json").stdout)
     cap = view["captions"][0]
-    p = cli("--db", str(db), "explain", cap["id"][:8])
+    p = run("--db", str(db), "explain", cap["id"][:8])
     assert p.returncode == 0 and cap["text"] in p.stdout
-    line = one_line_usage_error(cli("--db", str(db), "explain", "zz"), "explain zz")
+    line = one_line_usage_error(run("--db", str(db), "explain", "zz"), "explain zz")
     assert "is not a caption id" in line
 
 
-def test_empty_results_say_so(kb: tuple[Path, Path, str]) -> None:
+def test_empty_results_say_so(kb: tuple[Path, Path, str], run: Runner) -> None:
     db, _, _ = kb
-    p = cli("--db", str(db), "query", "run", "evokes", "-p", "concept=nothing-like-this")
+    p = run("--db", str(db), "query", "run", "evokes", "-p", "concept=nothing-like-this")
     assert p.returncode == 0 and p.stdout.strip() == "evokes: no results"
-    p = cli("--db", str(db), "cypher", "MATCH (c:Concept {name: 'zzz'}) RETURN c.name")
+    p = run("--db", str(db), "cypher", "MATCH (c:Concept {name: 'zzz'}) RETURN c.name")
     assert p.returncode == 0 and p.stdout.strip() == "no rows"
 
 
 def test_cypher_write_reports_success_and_refusal_names_the_flag(
-    kb: tuple[Path, Path, str], tmp_path: Path
+    kb: tuple[Path, Path, str], tmp_path: Path, run: Runner
 ) -> None:
     db = tmp_path / "w.kb"
-    cli("--db", str(db), "init")
+    run("--db", str(db), "init")
     line = one_line_usage_error(
-        cli("--db", str(db), "cypher", "CREATE (:Concept {name: 'x'})"), "w"
+        run("--db", str(db), "cypher", "CREATE (:Concept {name: 'x'})"), "w"
     )
     assert (
         line == "Error: refusing a query that writes; add --write to run it (read-only by default)"
     )
-    p = cli("--db", str(db), "cypher", "--write", "CREATE (:Concept {name: 'x'})")
+    p = run("--db", str(db), "cypher", "--write", "CREATE (:Concept {name: 'x'})")
     assert p.returncode == 0 and p.stdout.strip() == "done (the query returned no rows)"
 
 
-def test_show_wraps_words_and_never_cuts_them(kb: tuple[Path, Path, str]) -> None:
+def test_show_wraps_words_and_never_cuts_them(kb: tuple[Path, Path, str], run: Runner) -> None:
     db, _, coffee = kb
-    p = cli("--db", str(db), "show", coffee)
+    p = run("--db", str(db), "show", coffee)
     assert p.returncode == 0 and "…" not in p.stdout
     import json
 
-    view = json.loads(cli("--db", str(db), "show", coffee, "--json").stdout)
+    view = json.loads(run("--db", str(db), "show", coffee, "--json").stdout)
     words = {w for v in view["evocations"] for w in v["concept"].split()}
     text = p.stdout
     missing = sorted(w for w in words if w not in text)
@@ -302,9 +328,11 @@ def test_caption_no_progress_draws_nothing(kb: tuple[Path, Path, str]) -> None:
     assert p.returncode == 0 and p.stderr == "", p.stderr
 
 
-def test_missing_ingest_source_fails_before_any_progress_bar(kb: tuple[Path, Path, str]) -> None:
+def test_missing_ingest_source_fails_before_any_progress_bar(
+    kb: tuple[Path, Path, str], run: Runner
+) -> None:
     db, _, _ = kb
-    p = cli("--db", str(db), "ingest", "no/such/folder")
+    p = run("--db", str(db), "ingest", "no/such/folder")
     assert p.returncode == 2
     assert p.stderr.strip().splitlines() == [
         "Error: source no/such/folder does not exist; give a folder, a .csv/.jsonl list, "
@@ -312,10 +340,12 @@ def test_missing_ingest_source_fails_before_any_progress_bar(kb: tuple[Path, Pat
     ]
 
 
-def test_export_says_when_a_split_got_no_image(kb: tuple[Path, Path, str], tmp_path: Path) -> None:
+def test_export_says_when_a_split_got_no_image(
+    kb: tuple[Path, Path, str], tmp_path: Path, run: Runner
+) -> None:
     db, _, _ = kb
     out = tmp_path / "pairs"
-    p = cli("--db", str(db), "export", str(out), "--split-ratio", "train=0.9,val=0.05,test=0.05")
+    p = run("--db", str(db), "export", str(out), "--split-ratio", "train=0.9,val=0.05,test=0.05")
     assert p.returncode == 0, p.stderr
     written = {f.stem for f in out.glob("*.csv")}
     empty = {"train", "val", "test"} - written
@@ -327,18 +357,20 @@ def test_export_says_when_a_split_got_no_image(kb: tuple[Path, Path, str], tmp_p
         assert f"{s} (" not in p.stderr
 
 
-def test_viz_image_title_and_path_direction(kb: tuple[Path, Path, str], tmp_path: Path) -> None:
+def test_viz_image_title_and_path_direction(
+    kb: tuple[Path, Path, str], tmp_path: Path, run: Runner
+) -> None:
     import json
 
     db, _, coffee = kb
     out = tmp_path / "i.html"
-    assert cli("--db", str(db), "viz", "image", coffee, "-o", str(out)).returncode == 0
+    assert run("--db", str(db), "viz", "image", coffee, "-o", str(out)).returncode == 0
     page = out.read_text()
     assert "coffee.jpg" in page and f"image {coffee[:12]}" not in page
-    view = json.loads(cli("--db", str(db), "show", coffee, "--json").stdout)
+    view = json.loads(run("--db", str(db), "show", coffee, "--json").stdout)
     ev = next(v for v in view["evocations"] if v["distance"] == 1)
     out = tmp_path / "p.html"
-    p = cli("--db", str(db), "viz", "path", ev["element"], ev["concept"], "-o", str(out))
+    p = run("--db", str(db), "viz", "path", ev["element"], ev["concept"], "-o", str(out))
     assert p.returncode == 0, p.stderr
     assert "(2 nodes)" in " ".join(p.stdout.split())
 
@@ -393,19 +425,21 @@ def photos(tmp_path: Path) -> Path:
     (folder / "notes.txt").write_text("shopping list\n")
     (folder / "report.pdf").write_bytes(b"%PDF-1.4\n")
     (folder / ".DS_Store").write_bytes(b"\0")
-    assert cli("--db", str(tmp_path / "k.kb"), "init").returncode == 0
+    from evokegraph.cli import main
+
+    assert main(["--db", str(tmp_path / "k.kb"), "init"]) == 0  # set-up: in this process
     return folder
 
 
-def test_show_a_caption_file_names_its_picture(photos: Path) -> None:
+def test_show_a_caption_file_names_its_picture(photos: Path, run: Runner) -> None:
     db = str(photos.parent / "k.kb")
     line = one_line_usage_error(
-        cli("--db", db, "show", "photos/kitty.txt", cwd=photos.parent), "show .txt"
+        run("--db", db, "show", "photos/kitty.txt", cwd=photos.parent), "show .txt"
     )
     assert "photos/kitty.txt is a .txt file, not an image" in line
     assert "evokegraph show photos/kitty.jpg" in line and "evokegraph ingest" not in line
     line = one_line_usage_error(
-        cli("--db", db, "show", "photos/notes.txt", cwd=photos.parent), "show"
+        run("--db", db, "show", "photos/notes.txt", cwd=photos.parent), "show"
     )
     assert "not an image; give an image file" in line
 
@@ -418,15 +452,17 @@ def test_show_a_caption_file_names_its_picture(photos: Path) -> None:
     ],
 )
 def test_ingest_refuses_a_non_source_before_anything_is_drawn(
-    photos: Path, source: str, said: str
+    photos: Path, source: str, said: str, run: Runner
 ) -> None:
-    p = cli("--db", str(photos.parent / "k.kb"), "ingest", source, cwd=photos.parent)
+    p = run("--db", str(photos.parent / "k.kb"), "ingest", source, cwd=photos.parent)
     line = one_line_usage_error(p, f"ingest {source}")
     assert said in line and p.stdout == "", p.stdout  # no progress bar, no summary
 
 
-def test_ingest_summary_names_files_not_read_and_cannot_contradict_itself(photos: Path) -> None:
-    p = cli(
+def test_ingest_summary_names_files_not_read_and_cannot_contradict_itself(
+    photos: Path, run: Runner
+) -> None:
+    p = run(
         "--db",
         str(photos.parent / "k.kb"),
         "ingest",
@@ -448,8 +484,8 @@ def test_ingest_summary_names_files_not_read_and_cannot_contradict_itself(photos
     assert "failures recorded (per file and stage)" in rows and "seen" not in rows
 
 
-def test_a_table_title_is_never_cut(photos: Path) -> None:
-    env_cols = cli(
+def test_a_table_title_is_never_cut(photos: Path, run: Runner) -> None:
+    env_cols = run(
         "--db",
         str(photos.parent / "k.kb"),
         "ingest",
@@ -463,27 +499,27 @@ def test_a_table_title_is_never_cut(photos: Path) -> None:
     assert len(title.split()[-1]) == len("ingest-20260101T000000-abcdef"), title  # the whole run id
 
 
-def test_query_run_refuses_a_bad_number_in_its_words(photos: Path) -> None:
+def test_query_run_refuses_a_bad_number_in_its_words(photos: Path, run: Runner) -> None:
     db = str(photos.parent / "k.kb")
     line = one_line_usage_error(
-        cli("--db", db, "query", "run", "evokes", "-p", "concept=cup", "-p", "limit=abc"),
+        run("--db", db, "query", "run", "evokes", "-p", "concept=cup", "-p", "limit=abc"),
         "limit=abc",
     )
     assert "limit='abc' must be a whole number >= 0" in line and "Runtime exception" not in line
     line = one_line_usage_error(
-        cli("--db", db, "query", "run", "evokes", "-p", "concept=cup", "-p", "limit=-1"), "limit=-1"
+        run("--db", db, "query", "run", "evokes", "-p", "concept=cup", "-p", "limit=-1"), "limit=-1"
     )
     assert "limit=-1 must be a whole number >= 0" in line
 
 
-def test_cypher_names_an_unset_parameter(photos: Path) -> None:
+def test_cypher_names_an_unset_parameter(photos: Path, run: Runner) -> None:
     db = str(photos.parent / "k.kb")
-    p = cli(
+    p = run(
         "--db", db, "cypher", "MATCH (c:Concept {name: $n}) WHERE c.pos <> '$x' RETURN c.name AS n"
     )
     line = one_line_usage_error(p, "cypher $n")
     assert "uses $n but no value was given; pass -p n=VALUE" in line and "$x" not in line
-    ok = cli("--db", db, "cypher", "MATCH (c:Concept {name: $n}) RETURN c.name AS n", "-p", "n=cup")
+    ok = run("--db", db, "cypher", "MATCH (c:Concept {name: $n}) RETURN c.name AS n", "-p", "n=cup")
     assert ok.returncode == 0 and "no rows" in ok.stdout
 
 
