@@ -5,6 +5,7 @@ in, and hands the rare batches to the row planner."""
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,7 @@ from evokegraph.errors import RecordError
 from evokegraph.graph import plan_columns as P
 from evokegraph.graph import write_plan
 from evokegraph.graph.arrow_schema import to_table
+from evokegraph.graph.ladybug_store import LadybugStore
 from evokegraph.records import (
     Caption,
     Element,
@@ -145,3 +147,67 @@ def test_an_evocation_without_weight_is_refused_as_before() -> None:
     # a self-evocation without weight is no row, so no error either way
     ok = _one(evocations=[Evocation(element="dog", concept="dog", distance=1)])
     assert P.columns(ok) is not None and P.columns(ok)["evokes"].num_rows == 0  # type: ignore[index]
+
+
+def _images(start: int, n: int, rng: random.Random) -> GraphBatch:
+    return GraphBatch(
+        images=[
+            ImageEntry(
+                image=ImageRecord(id=f"{i:064x}", uris=[f"{i}.jpg"]),
+                elements=[Element(name=w, concept=w) for w in ("dog", "sky")],
+                evocations=[
+                    Evocation(
+                        element=e,
+                        concept=rng.choice(["ball", "tree", "sea", "red"]),
+                        distance=d,
+                        weight=0.5,
+                    )
+                    for e in ("dog", "sky")
+                    for d in (1, 4)
+                ],
+                stage_keys={"elements": "k", "associations": "a"},
+            )
+            for i in range(start, start + n)
+        ]
+    )
+
+
+def test_more_new_evokes_than_stored_rebuild_the_table_with_the_same_graph(
+    tmp_path: Path, snapshot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write whose new EVOKES rows outnumber the stored ones copies all into the
+    table recreated empty; the graph is the one written the other way round, and
+    a failure after the drop leaves the stored rows as they were."""
+    small, big = _images(0, 3, random.Random(1)), _images(3, 20, random.Random(2))
+    kbs, drops = [], []
+    run = LadybugStore._run
+
+    def spy(self: LadybugStore, cypher: str, params: object = None) -> object:
+        drops.extend([self.path.stem] if cypher == "DROP TABLE EVOKES" else [])
+        return run(self, cypher, params)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(LadybugStore, "_run", spy)
+    for name, order in (("rebuilt", (small, big)), ("appended", (big, small))):
+        kb = LadybugStore(tmp_path / f"{name}.kb", create=True)
+        for b in order:
+            kb.write(b)
+        kb.recompute_associations()
+        kbs.append(kb)
+    rebuilt, appended = kbs
+    assert drops == ["rebuilt"]  # 80 new rows over 12 stored; never the other way round
+    with rebuilt, appended:
+        assert snapshot(rebuilt) == snapshot(appended)
+        assert rebuilt.stats().evokes == 23 * 4
+        before = snapshot(rebuilt)
+        copy = LadybugStore._copy_table
+
+        def failing(self: LadybugStore, name: str, table: object) -> int:
+            if name == "EVOKES":
+                raise RuntimeError("disk full (simulated)")
+            return copy(self, name, table)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(LadybugStore, "_copy_table", failing)
+        with pytest.raises(RuntimeError, match="simulated"):
+            rebuilt.write(_images(100, 50, random.Random(3)))
+        monkeypatch.undo()
+        assert snapshot(rebuilt) == before
