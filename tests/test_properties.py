@@ -8,6 +8,13 @@ another exception, never a hang (each example has a deadline).
 The example budget is fixed (``EXAMPLES`` per parser, derandomized) so that
 the suite stays fast and runs the same every time; raise
 ``EVOKEGRAPH_PROPERTY_EXAMPLES`` for a longer hunt.
+
+Each test was seen failing with its parser broken on purpose (one fix undone
+in memory, ``tests/break_on_purpose.py``, which lists what failed): e.g.
+``BREAK=ref-tilde PYTHONPATH=tests python -m pytest -p break_on_purpose
+tests/test_properties.py``. Two strategies gained a branch for that: with
+150 examples the COCO test did not reach a text caption beside a list id, nor
+the references test ``~nosuchuser``.
 """
 
 from __future__ import annotations
@@ -125,7 +132,11 @@ COCO = st.fixed_dictionaries(
     optional={
         "images": st.lists(ROW | JSON, max_size=4) | JSON,
         "annotations": st.lists(
-            st.fixed_dictionaries({}, optional={"image_id": JSON, "caption": JSON}) | JSON,
+            st.fixed_dictionaries({}, optional={"image_id": JSON, "caption": JSON})
+            # a caption that is text beside an id of any JSON type (a list id once raised
+            # TypeError; without this branch 150 examples did not reach it)
+            | st.fixed_dictionaries({"image_id": JSON, "caption": ODD_TEXT})
+            | JSON,
             max_size=4,
         )
         | JSON,
@@ -279,6 +290,8 @@ REF = (
     )
     | st.text(alphabet=string.hexdigits, max_size=70)
     | st.sampled_from(IMAGE_IDS).map(lambda i: i[: len(i) // 2])
+    # a home folder that is no user's: Path.expanduser raised RuntimeError once
+    | st.text(alphabet=string.ascii_lowercase + "/.", max_size=12).map(lambda t: "~" + t)
 )
 
 
