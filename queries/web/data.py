@@ -81,6 +81,11 @@ Q_EVOKED_BY = (
     "RETURN v.distance AS distance, i.id AS image, i.uris AS uris, e.concept AS element, "
     "v.weight AS weight ORDER BY distance, weight DESC, image, element LIMIT $limit"
 )
+Q_EVOKED_BY_AT = (
+    "MATCH (i:Image)-[:HAS_ELEMENT]->(e:Element)-[v:EVOKES]->(:Concept {name: $n}) "
+    "WHERE v.distance = $d RETURN v.distance AS distance, i.id AS image, i.uris AS uris, "
+    "e.concept AS element, v.weight AS weight ORDER BY weight DESC, image, element LIMIT $limit"
+)
 Q_EVOKED_COUNTS = (
     "MATCH (:Element)-[v:EVOKES]->(:Concept {name: $n}) "
     "RETURN v.distance AS distance, count(*) AS n ORDER BY distance"
@@ -309,6 +314,12 @@ def concept(kb: GraphStore, name: str) -> dict[str, Any]:
             by[r["distance"]].append(
                 _card(r["image"], r["uris"], element=r["element"], weight=round(r["weight"], 3))
             )
+    for d in DISTANCES:  # H24: a distance the shared LIMIT cut short (more rows at nearer ones)
+        if len(by[d]) < min(PER_DISTANCE, counts.get(d, 0)):
+            by[d] = [
+                _card(r["image"], r["uris"], element=r["element"], weight=round(r["weight"], 3))
+                for r in kb.query(Q_EVOKED_BY_AT, {"n": key, "d": d, "limit": PER_DISTANCE})
+            ]
     groups = [
         {"distance": d, "name": DISTANCE_NAMES[d], "total": counts.get(d, 0), "images": by[d]}
         for d in DISTANCES
