@@ -53,6 +53,18 @@ def rss_mb(pid: int) -> float:
     return float(total) / 2**20
 
 
+def rss_parts_mb(pid: int) -> dict[str, Any]:
+    """The server's own RSS and each child's (query lanes, multiprocessing's tracker)."""
+    import psutil
+
+    proc = psutil.Process(pid)
+    children = []
+    for p in proc.children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            children.append(round(p.memory_info().rss / 2**20, 1))
+    return {"server": round(proc.memory_info().rss / 2**20, 1), "children": sorted(children)}
+
+
 def cpu_s(pid: int) -> float:
     """CPU seconds of the server and its children (user + system)."""
     import psutil
@@ -210,6 +222,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         for p in paths[:10]:  # warm: first page of each kind, thumbnails cached
             await get("127.0.0.1", port, p, 60.0)
         rss_start = rss_mb(proc.pid)
+        parts_start = rss_parts_mb(proc.pid)
         lat: list[float] = []
         errors: list[str] = []
         slow: list[str] = []
@@ -228,6 +241,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await asyncio.gather(*tasks)
         wall = time.monotonic() - t0
         rss_end = rss_mb(proc.pid)
+        parts_end = rss_parts_mb(proc.pid)
         cpu = cpu_s(proc.pid) - cpu0
     finally:
         proc.terminate()
@@ -252,8 +266,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "slow_queries": slow,
         "server_rss_mb": {
             "start": round(rss_start, 1),
+            "start_by_process": parts_start,
             "every_10_s": rss_series,
             "end": round(rss_end, 1),
+            "end_by_process": parts_end,
         },
         "load_avg": [round(x, 2) for x in os.getloadavg()],
         "cpus": os.cpu_count(),
