@@ -448,8 +448,12 @@ class LadybugStore(reads.SharedReads):
             counts["evokes"] = self._copy_table("EVOKES", self._with_stored_evokes(ok))
             counts["dropped_evokes"] = evokes.num_rows - ok.num_rows
             counts["captions"] = 0
-            counts["resolved_failures"] = self._resolve_failures(
-                write_plan.resolution(images.select(["id", "uris", "stage_keys"]).to_pylist())
+            counts["resolved_failures"] = (
+                self._resolve_failures(
+                    write_plan.resolution(images.select(["id", "uris", "stage_keys"]).to_pylist())
+                )
+                if self._has_failures()
+                else 0  # nothing stored to resolve (a look-up of every image's ids and uris spared)
             )
             failures = tables["failures"]
             have_f = self._existing_keys("Failure", failures["id"])
@@ -481,9 +485,12 @@ class LadybugStore(reads.SharedReads):
             self._run(f"COPY {name} FROM $t", {"t": table.combine_chunks()})
         return int(table.num_rows)
 
+    def _has_failures(self) -> bool:
+        return bool(self._run("MATCH (f:Failure) RETURN count(f)")[0][0])
+
     def _resolve_failures(self, plan: write_plan.WritePlan) -> int:
         params = plan.failures_params()
-        if params is None:
+        if params is None or not self._has_failures():
             return 0
         ids = plan.resolved_failure_ids(self._dicts(Q.Q_FAILURES_OF, params))
         if ids:
