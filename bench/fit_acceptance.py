@@ -25,8 +25,9 @@ Before writing, the same fit is checked across rounds: fit without one
 round, score that round's rated words; the AUC of the model beside the AUC
 of the hand score it re-ranks is printed per distance.
 
-Never point this at ``rating_heldout3.jsonl`` or a round that rated it: that
-round is the held-out test of the fitted model.
+Never point this at ``rating_heldout4.jsonl`` or a round that rated it: that
+round is the held-out test of the fitted model (rounds 1-3 were reported
+before they were added here).
 
 Usage: python bench/fit_acceptance.py [--write]
 """
@@ -37,6 +38,7 @@ import argparse
 import csv
 import json
 import os
+import pickle
 from collections import defaultdict
 from pathlib import Path
 
@@ -44,8 +46,8 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
-ROUNDS = ("round1", "round2", "dev2")
-DEV = ("dev_scenes.jsonl", "dev_scenes2.jsonl")
+ROUNDS = ("round1", "round2", "round3", "dev2")
+DEV = ("dev_scenes.jsonl", "dev_scenes2.jsonl", "dev_scenes3.jsonl")
 SAME_SCENES = {"dev2": "dev_scenes2.jsonl"}  # a round rated on a tuning file's scenes
 REPEAT_WEIGHT = -1.0  # per use by another element of the image: fixed, no rated row varies it
 C = 0.5
@@ -54,7 +56,7 @@ C = 0.5
 KB_WEIGHT = float(os.environ.get("KB_WEIGHT", 10.0))
 # distances where the full model ranked held-out rounds' KB words no better
 # than the hand score (AUC above): there it only calibrates the hand score
-HAND_ONLY = tuple(int(x) for x in os.environ.get("HAND_ONLY", "5").split(",") if x)
+HAND_ONLY = tuple(int(x) for x in os.environ.get("HAND_ONLY", "1,5").split(",") if x)
 
 
 def kb_rows(round_dir: Path) -> set[str]:
@@ -156,7 +158,7 @@ def fit(
     lo, hi = np.percentile(x, 1, axis=0), np.percentile(x, 99, axis=0)
     x = clipped(x, lo, hi)
     mu, sd = x.mean(0), x.std(0)
-    live = (sd > 1e-9) & ~fixed
+    live = (sd > 1e-9) & ~fixed & ~np.array([k in DROPPED for k in FEATURES])
     if d in HAND_ONLY:
         live &= np.array([k == "hand" for k in FEATURES])
     z = (x[:, live] - mu[live]) / sd[live]
@@ -188,6 +190,18 @@ def auc(score: np.ndarray, y: np.ndarray) -> float:
     return float(roc_auc_score(hard, score))
 
 
+FLOORS = (0.3, 0.4, 0.5, 0.6)
+DROPPED: set[str] = set()  # --drop: features given weight 0 (to compare fits)
+
+
+def calibration(logit: np.ndarray, y: np.ndarray) -> list[str]:
+    """Per floor: "share accepted/count" of the words whose probability reaches it."""
+    p = 1.0 / (1.0 + np.exp(-logit))
+    return [
+        f"{f:.1f}:{y[p >= f].mean():.2f}/{int((p >= f).sum())}" for f in FLOORS if (p >= f).any()
+    ]
+
+
 def main() -> None:
     import torch
 
@@ -198,22 +212,30 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--write", action="store_true", help="write evokegraph/data/acceptance.json")
     ap.add_argument("--exclude", action="append", default=[], help="leave a source out (its name)")
+    ap.add_argument("--drop", action="append", default=[], help="fit without a feature")
+    ap.add_argument(
+        "--cache", type=Path, help="featurised rows: read if present, else computed and written"
+    )
     args = ap.parse_args()
+    DROPPED.update(args.drop)
     miner = ContextualMiner()
     sources = {r: rated_rows(DATA / "ratings" / r) for r in ROUNDS}
     sources |= {f: dev_rows(DATA / f) for f in DEV if (DATA / f).exists()}
     sources = {k: v for k, v in sources.items() if k not in args.exclude}
     for name in sources:
-        if "heldout3" in name:
+        if "heldout4" in name or name == "round4":
             raise SystemExit(f"{name} is the held-out test of this model")
     kb = {r: kb_rows(DATA / "ratings" / r) for r in ROUNDS}
-    per = {
-        name: featurise(miner, rows, name, kb.get(name, set())) for name, rows in sources.items()
-    }
+    if args.cache and args.cache.exists():
+        per = {k: v for k, v in pickle.loads(args.cache.read_bytes()).items() if k in sources}
+    else:
+        per = {n: featurise(miner, rows, n, kb.get(n, set())) for n, rows in sources.items()}
+        if args.cache:
+            args.cache.write_bytes(pickle.dumps(per))
     hand_col = FEATURES.index("hand")
     print("\nleave-one-round-out AUC (accepted by most raters vs not), hand score -> model")
     for held in ROUNDS:
-        line = []
+        line, cal = [], []
         for d in range(1, 6):
             tr = [per[n][d] for n in per if n not in (held, SAME_SCENES.get(held))]
             x = np.array([r for t in tr for r in t[0]])
@@ -223,11 +245,14 @@ def main() -> None:
             xt, yt = np.array(per[held][d][0]), np.array(per[held][d][1])
             kt = np.array(per[held][d][2], dtype=bool)
             p = clipped(xt, lo, hi) @ w + b
+            cal.append(f"d{d} " + " ".join(calibration(p[kt], yt[kt])))
             line.append(
                 f"d{d} {auc(xt[:, hand_col], yt):.2f}->{auc(p, yt):.2f}"
                 f" kb {auc(xt[kt, hand_col], yt[kt]):.2f}->{auc(p[kt], yt[kt]):.2f}"
             )
         print(f"  held out {held}: " + "  ".join(line))
+        calib = "  ".join(cal)
+        print(f"    {held} KB words, share accepted at model probability >= floor: " + calib)
     out = {"features": list(FEATURES), "fitted_on": sorted(per), "C": C, "distances": {}}
     for d in range(1, 6):
         x = np.array([r for n in per for r in per[n][d][0]])

@@ -59,6 +59,10 @@ FEATURES = (
     "polarity",  # agreement with the scene's polarity
     "repeat",  # uses by the image's other elements (held out of the fit)
     "extra",  # a WordNet lemma outside the vocabulary
+    "poly",  # log1p of the word's number of WordNet senses (in the distance's POS)
+    "gen",  # steps up the hierarchy from the element's sense to the word's first sense
+    "wn_rare",  # a WordNet relative of a rare sense of the element (log1p of its rank)
+    "feeling",  # its most frequent noun sense names a feeling (noun.feeling)
 )
 FIXED = ("repeat",)  # given a fixed weight by the fit, not fitted: no rated row varies them
 MODEL_FILE = "acceptance.json"  # in the evokegraph.data package

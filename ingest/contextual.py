@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from evokegraph.ingest.acceptance import acceptance_model
+from evokegraph.ingest.sense_shape import generality, sense_depth, shapes
 from evokegraph.ingest.stages import MINERS, MiningInput, mine_each
 from evokegraph.ingest.themes import (
     SceneThemes,
@@ -168,6 +169,12 @@ EXTRA_DISTANCES = (1, 2)  # WordNet lemmas outside the vocabulary compete here
 EXTRA_MIN_ZIPF = 3.0  # as common as the vocabulary's words
 SYNONYM_MIN_ZIPF = 2.0  # the sense's own synonyms may be rarer ("cosmonaut")
 EXTRA_PER_DISTANCE = 12
+# Distances 1-2 keep WordNet's relatives of the context's sense, or words this
+# close to the element: in blind ratings (rounds 1-3, dev2) raters accepted 66%
+# of such d1 words and 14% of the rest ("dog -> toy", "milk -> boil"); at d2
+# 54% of WordNet's categories and 26% of the rest ("church -> mosque",
+# "card -> code", "bedroom -> bathroom")
+NEAR_COSINE = 0.7
 MIN_POS_SHARE = 0.25  # a candidate must be used in the element's POS at least this often
 
 
@@ -196,6 +203,8 @@ class _Terms:
     themed: dict[int, np.ndarray]
     named: np.ndarray
     other_class: np.ndarray  # 1.0 where a noun's class differs from the element sense's
+    sense_rank: float  # log1p of the chosen sense's rank among the element's senses
+    depth: float  # the chosen sense's depth in WordNet (-1: no sense)
 
 
 class ContextualMiner:
@@ -233,6 +242,7 @@ class ContextualMiner:
         self._felt_prior = np.zeros(0, dtype=np.float32)
         self._bg_mean = np.zeros(0, dtype=np.float32)
         self._bg_std = np.ones(0, dtype=np.float32)
+        self._shape_cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         _check_installed()
 
     def settings(self) -> dict[str, Any]:
@@ -364,7 +374,9 @@ class ContextualMiner:
         pos = _POS_CODE.get(el.pos, "n")
         wvec = enc.encode([el.concept])[0]
         own = vocab.index.get(el.concept)
-        related, lexname = wordnet_related(el.concept, pos, ctx_vec, enc)
+        chosen = context_sense(el.concept, pos, ctx_vec, enc)
+        related = sense_related(chosen[0]) if chosen else {}
+        lexname = chosen[0].lexname() if chosen else ""
         share = element_theme_share(self._themes, scene, wvec, el.concept, False)
         topical = theme_scores(self._themes, share)
         # what the whole scene is about, whatever this element's own pull
@@ -390,6 +402,8 @@ class ContextualMiner:
                 if pos == "n" and lexname
                 else np.zeros(len(vocab.words), dtype=np.float32)
             ),
+            sense_rank=float(np.log1p(chosen[1])) if chosen else 0.0,
+            depth=float(sense_depth(chosen[0])) if chosen else -1.0,
         )
 
     def _distance_scores(
@@ -413,6 +427,8 @@ class ContextualMiner:
             else min(spec.aim, t.base + spec.aim_offset)
         )
         zero = np.zeros(len(vocab.words), dtype=np.float32)
+        poly, depth = self._shape(t.pos if d in SAME_POS else "n")
+        linked = np.maximum.reduce([t.bonus.get(k, zero) for k in (SYNONYMS, 1, 2, 3)])
         f: dict[str, np.ndarray] = {
             "sw": t.sw,
             "sc": sc,
@@ -436,6 +452,10 @@ class ContextualMiner:
             "polarity": zero,
             "repeat": zero,
             "extra": zero,
+            "poly": poly,
+            "gen": generality(t.depth, depth),
+            "wn_rare": (t.sense_rank * linked).astype(np.float32),
+            "feeling": self._masks("n")[("feeling",)],
         }
         s = spec.word_weight * t.sw + (1 - spec.word_weight) * sc - spec.misfit * f["off"]
         s += FREQUENCY_WEIGHT * f["zipf"] - spec.hub * vocab.hub
@@ -472,17 +492,24 @@ class ContextualMiner:
         allowed = masks[d]
         if d >= 4:  # a sunny fair does not evoke "mourning", a grave not "delight"
             allowed = allowed & ~_against_scene(self._themes.polarity, lean)
-        if d == 1:  # the ladder: a hypernym is a slight abstraction, not a near synonym
+        near = f["sw"] >= NEAR_COSINE
+        if d == 1:  # a near synonym is one WordNet links to the context's sense (its
+            # lemmas, kinds, similar words), or as close as a synonym to the encoder
+            allowed = allowed & (((f["wn1"] > 0) | (f["wn_syn"] > 0)) | near)
+            # the ladder: a hypernym is a slight abstraction, not a near synonym
             allowed = allowed & ~((f["wn2"] > 0) & (f["wn1"] == 0) & (f["wn_syn"] == 0))
-        if d == 2:  # ... a kind of the element or its synonym is a near synonym, and a
-            # slight abstraction is no more concrete than the element itself
+        if d == 2:  # a slight abstraction: a WordNet category of the sense (or as close);
+            # a kind of the element or its synonym is a near synonym, and a slight
+            # abstraction is no more concrete than the element itself
+            allowed = allowed & ((f["wn2"] > 0) | near)
             allowed = allowed & (f["wn1"] == 0) & (f["wn_syn"] == 0)
             allowed = allowed & (vocab.conc <= t.base + D2_CONCRETENESS_SLACK)
         scores, words = np.where(allowed, s, -np.inf), vocab.words
+        pool = allowed if allowed.any() else masks[d]
         for k in ("sw", "sc"):  # against this element's and scene's other candidates
-            f[k + "_rel"] = _standard(f[k], f[k][masks[d]])
+            f[k + "_rel"] = _standard(f[k], f[k][pool])
         if t.extras.get(d):  # scored by the same terms, WordNet-related by construction
-            scores, words, f = self._with_extras(d, t, ctx_vec, aim, scores, words, f)
+            scores, words, f = self._with_extras(d, t, ctx_vec, aim, scores, words, f, pool)
         return scores, words, f
 
     def _with_extras(
@@ -494,8 +521,10 @@ class ContextualMiner:
         scores: np.ndarray,
         words: list[str],
         f: dict[str, np.ndarray],
+        pool: np.ndarray,
     ) -> tuple[np.ndarray, list[str], dict[str, np.ndarray]]:
-        """WordNet's near synonyms and hypernyms outside the vocabulary, appended."""
+        """WordNet's near synonyms and hypernyms outside the vocabulary, appended
+        (their ``_rel`` terms against the same ``pool`` as the vocabulary's)."""
         enc, _ = self._models()
         spec = SPECS[d]
         extras = t.extras[d]
@@ -506,10 +535,12 @@ class ContextualMiner:
         off = np.abs(conc - aim)
         xs = spec.word_weight * sw + (1 - spec.word_weight) * sc
         xs += -spec.misfit * off + FREQUENCY_WEIGHT * zipf + WORDNET_BONUS[d]
-        n, allowed = len(extras), np.isfinite(scores)
+        n = len(extras)
+        poly, depth = shapes(extras, t.pos if d in SAME_POS else "n")
         own = {"sw": sw, "sc": sc, "off": off, "conc": conc, "zipf": zipf}
-        own |= {f"wn{d}": np.ones(n), "extra": np.ones(n)}
-        own |= {k + "_rel": _standard(own[k], f[k][allowed]) for k in ("sw", "sc")}
+        own |= {f"wn{d}": np.ones(n), "extra": np.ones(n), "poly": poly}
+        own |= {"gen": generality(t.depth, depth), "wn_rare": np.full(n, t.sense_rank)}
+        own |= {k + "_rel": _standard(own[k], f[k][pool]) for k in ("sw", "sc")}
         fx = {
             k: np.concatenate([v, own.get(k, np.zeros(n))]).astype(np.float32) for k, v in f.items()
         }
@@ -537,8 +568,17 @@ class ContextualMiner:
                     ok &= vocab.conc <= CONCEPT_MAX_CONCRETENESS
                 out[d] = ok
             out[5] = self._feeling_pool()  # 3-5 are nouns whatever the element's POS
+            noun_lex = vocab.lexnames[:, vocab.pos_column("n")]
+            out[("feeling",)] = (noun_lex == "noun.feeling").astype(np.float32)
             self._mask_cache[pos] = out
         return self._mask_cache[pos]
+
+    def _shape(self, pos: str) -> tuple[np.ndarray, np.ndarray]:
+        """Every vocabulary word's polysemy and depth in ``pos`` (computed once)."""
+        if pos not in self._shape_cache:
+            _, vocab = self._models()
+            self._shape_cache[pos] = shapes(vocab.words, pos)
+        return self._shape_cache[pos]
 
     def _feeling_pool(self) -> np.ndarray:
         """Distance 5's candidates: common abstract nouns that name a feeling, a
@@ -673,19 +713,15 @@ def _rating(word: str) -> float:
     return concreteness(word)
 
 
-def wordnet_related(
-    word: str, pos: str, ctx_vec: np.ndarray, enc: Any
-) -> tuple[dict[int, list[str]], str]:
-    """Lemmas WordNet relates to the sense of ``word`` that best fits the
-    context (gloss embedding vs context), per distance 1-3, in WordNet order:
-    1 the sense's synonyms, hyponyms, similar words; 2 its hypernyms (two
-    levels) and see-alsos; 3 parts, wholes, topic domains and sisters; and the
-    sense's lexicographer class ("noun.artifact")."""
+def context_sense(word: str, pos: str, ctx_vec: np.ndarray, enc: Any) -> tuple[Any, int] | None:
+    """The WordNet sense of ``word`` whose gloss best fits the context (gloss
+    embedding vs context, with a small prior for frequent senses), and its rank
+    among the word's senses (0: the most frequent); None without a sense."""
     from evokegraph.lexicons.wordnet import wordnet
 
     senses = wordnet().synsets(word.replace(" ", "_"), pos)[:6]
     if not senses:
-        return {}, ""
+        return None
     glosses = enc.encode([f"{word}: {s.definition()}" for s in senses])
     prior = np.array(
         [
@@ -694,7 +730,26 @@ def wordnet_related(
         ]
     )
     fit = glosses @ ctx_vec + 0.03 * prior - 0.01 * np.arange(len(senses))
-    sense = senses[int(np.argmax(fit))]
+    rank = int(np.argmax(fit))
+    return senses[rank], rank
+
+
+def wordnet_related(
+    word: str, pos: str, ctx_vec: np.ndarray, enc: Any
+) -> tuple[dict[int, list[str]], str]:
+    """Lemmas WordNet relates to the sense of ``word`` that best fits the
+    context (:func:`context_sense`), per distance 1-3, in WordNet order (see
+    :func:`sense_related`), and the sense's lexicographer class ("noun.artifact")."""
+    chosen = context_sense(word, pos, ctx_vec, enc)
+    if chosen is None:
+        return {}, ""
+    return sense_related(chosen[0]), chosen[0].lexname()
+
+
+def sense_related(sense: Any) -> dict[int, list[str]]:
+    """Lemmas related to one sense per distance: 1 its synonyms, hyponyms,
+    similar words; 2 its hypernyms (two levels) and see-alsos; 3 parts, wholes
+    and sisters; 4 topic domains; :data:`SYNONYMS` its own lemmas."""
     up1 = sense.hypernyms()
     up2 = [h for u in up1 for h in u.hypernyms()]
     sisters = [h for u in up1 for h in u.hyponyms() if h != sense][:20]
@@ -718,7 +773,7 @@ def wordnet_related(
             for lem in syn.lemmas():  # as WordNet writes them ("Java": a proper name)
                 names.setdefault(lem.name().replace("_", " "), None)
         out[d] = list(names)
-    return out, sense.lexname()
+    return out
 
 
 @functools.lru_cache(maxsize=200_000)

@@ -69,7 +69,8 @@ def test_contextual_miner_depends_on_the_image_context(miner) -> None:
         miner.mine_one(cup, "a soccer team lifting the gold cup after winning the final"), "cup"
     )
     sink = _by_distance(miner.mine_one(cup, "a dirty cup in a kitchen sink"), "cup")
-    assert all(len(sport[d]) <= 3 for d in range(1, 6)) and len(sport[1]) >= 2
+    # at most three per distance; a near synonym only where one is linked or close (version 9)
+    assert all(len(sport[d]) <= 3 for d in range(1, 6)) and len(sport[1]) >= 1
     far_sport = {w for d in (3, 4, 5) for w in sport[d]}
     far_sink = {w for d in (3, 4, 5) for w in sink[d]}
     assert len(far_sport & far_sink) <= 2  # the same word, different images: different ideas
