@@ -57,10 +57,11 @@ test: check
 	$(BIN)/python -m pytest -q
 
 # The quick loop while developing (no setup, no structure check): slow and Ray tests
-# are left to `make test`; test files are spread over two workers (pytest-xdist, one
-# file per worker at a time, so module fixtures are built once).
+# are left to `make test`; test files are spread over two workers (pytest-xdist, whole
+# files, so module fixtures are built once; the long ones handed out first and the
+# Bolt server's users as one unit: tests/conftest.py).
 test-fast:
-	$(BIN)/python -m pytest -q -m "not slow and not ray" -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -m "not slow and not ray" -n 2 --dist loadfile --no-loadscope-reorder
 
 clean:
 	rm -rf $(VENV) $(DB) $(DB).wal $(DB).thumbs sample build *.egg-info

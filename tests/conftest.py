@@ -32,34 +32,60 @@ from evokegraph.records import Element, Evocation  # noqa: E402
 from evokegraph.runs import Failed
 
 # -- the fast loop's order -----------------------------------------------------------
-# The test files that take longest in `make test-fast` (worker-seconds, measured with
-# --durations), longest first. pytest-xdist's --dist loadfile hands whole files to the
-# two workers in collection order, so a long file handed out last leaves the other
-# worker idle until it ends: these go first, the short ones fill in after.
+# `make test-fast` runs pytest-xdist with --dist loadfile --no-loadscope-reorder: whole
+# files go to the two workers in the order the workers collected them (xdist's own
+# order, most tests first, put files of many quick tests before a few long ones). A
+# long file handed out last leaves the other worker idle until it ends, so the files
+# that take longest (worker-seconds, measured with --durations) go first, longest
+# first; the short ones fill in after.
 LONG_FILES = (
     "test_cli_usage.py",
-    "test_query_limits.py",
-    "test_properties.py",
     "test_captioning.py",
-    "test_content.py",
-    "test_store_contract.py",
+    "test_query_limits.py",
+    "test_store_contract.py",  # with the other BOLT_FILES
     "test_explorer_fuzz.py",
+    "test_properties.py",
+    "test_content.py",
     "test_ingest_runner.py",
-    "test_bolt_server.py",
-    "test_cypher_dialect.py",
-    "test_bulk_load.py",
-    "test_cli_backends.py",
     "test_queries.py",
+)
+# The files whose fast tests talk to the live Bolt server: one unit of work for xdist,
+# so that one worker starts the server (a JVM, about 10 s), not both.
+BOLT_FILES = frozenset(
+    {
+        "test_store_contract.py",
+        "test_rerun_keeps_data.py",
+        "test_cli_backends.py",
+        "test_cypher_dialect.py",
+    }
 )
 
 
+def _rank(name: str) -> int:
+    key = "test_store_contract.py" if name in BOLT_FILES else name
+    return LONG_FILES.index(key) if key in LONG_FILES else len(LONG_FILES)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (``make test-fast``), the long files first (stable: each
-    file's own order is kept); a serial run (``make test``) keeps the plain order."""
-    if getattr(config.option, "dist", "no") == "no":
-        return
-    rank = {name: i for i, name in enumerate(LONG_FILES)}
-    items.sort(key=lambda it: rank.get(it.path.name, len(LONG_FILES)))
+    """In pytest-xdist's workers (they collect; the controller hands out what they
+    collected) the long files first, each file's own order kept; a serial run
+    (``make test``) keeps the plain order."""
+    if hasattr(config, "workerinput"):
+        items.sort(key=lambda it: _rank(it.path.name))
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """--dist loadfile with the BOLT_FILES handed out as one unit."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class FastLoopScheduling(LoadFileScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            scope = str(super()._split_scope(nodeid))
+            return "bolt-server" if scope.rsplit("/", 1)[-1] in BOLT_FILES else scope
+
+    return FastLoopScheduling(config, log)
 
 
 # -- fake ingest stages, shared by the runner, CLI and pairs tests -------------
