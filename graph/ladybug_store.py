@@ -84,6 +84,8 @@ Q_EVOKES_STORED = (
 # edges: they are a function of EVOKES alone), as deleting and looking up that
 # many concepts' edges one by one costs more than one scan and one COPY
 FEW_CONCEPTS = 2000
+# EVOKES is rewritten whole when a copy brings more than stored / REWRITE_SHARE rows
+REWRITE_SHARE = 1
 
 
 # LadybugDB plans a statement once and reuses the plan for new parameter values,
@@ -473,7 +475,7 @@ class LadybugStore(reads.SharedReads):
         the cost of a COPY into an empty one; rewriting fewer stored rows than the
         new ones costs less (at most twice the new rows' own COPY)."""
         stored = int(self._run("MATCH ()-[r:EVOKES]->() RETURN count(r)")[0][0])
-        if not stored or new.num_rows <= stored:
+        if not stored or new.num_rows * REWRITE_SHARE <= stored:
             return new
         rows = self._arrow_rows(Q_EVOKES_STORED).cast(new.schema)
         self._run("DROP TABLE EVOKES")
