@@ -23,6 +23,7 @@ each made fail, last run (2026-12-05):
 | grid-skip | a grid page far past the last one crashes (500) | test_schema_fuzz[/api/images-GET], test_requests_that_crashed_the_engine_answer |
 | cache-version | kept pages not dropped after a write | test_a_write_drops_the_kept_pages, test_a_page_built_during_a_write_is_not_kept |
 | cache-evict | kept pages never evicted | test_kept_bodies_stay_under_the_bound |
+| lanes-fifo | the query lanes handed out first in, first out | test_queries_one_after_another_keep_one_lane |
 """
 
 from __future__ import annotations
@@ -86,6 +87,12 @@ UNDO = {
         "PageCache",
         "if version != self._at:",
         "if self._at is None:",
+    ),
+    "lanes-fifo": (
+        "evokegraph.queries.web.query_process",
+        "Lanes",
+        "queue.LifoQueue()",
+        "queue.Queue()",
     ),
     "cache-evict": (
         "evokegraph.queries.web.page_cache",

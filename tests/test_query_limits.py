@@ -229,6 +229,17 @@ def test_a_lane_that_dies_is_one_line_and_starts_again(
         assert _lane_pids() and _lane_pids() != pids
 
 
+def test_queries_one_after_another_keep_one_lane(kb_path: Path) -> None:
+    """A second lane (a process of ~235 MB) starts only when two queries
+    overlap: one client's queries one after another reuse the lane used last.
+    Checked to fail with the lanes' FIFO queue (both lanes started)."""
+    with serving(kb_path, 30.0) as port:
+        for k in range(4):
+            status, body, _ = _get(port, "/api/cypher?q=" + quote(f"RETURN {k} AS k"))
+            assert status == 200 and body["rows"] == [{"k": k}]
+        assert len(_lane_pids()) == 1
+
+
 def _lane_pids() -> list[int]:
     """The lanes: this process's children started by multiprocessing's spawn."""
     import psutil

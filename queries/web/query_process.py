@@ -174,8 +174,11 @@ class Lanes:
     def __init__(self, cfg: StoreConfig, timeout_s: float, size: int | None = None) -> None:
         self.timeout_s = timeout_s
         self.all = [Lane(cfg, timeout_s) for _ in range(max(1, size or LANES))]
-        self._free: queue.Queue[Lane] = queue.Queue()
-        for lane in self.all:
+        # last in, first out: the lane used last is reused, so a second lane (a
+        # process of ~235 MB) starts only when two queries overlap (a FIFO
+        # started both for one client's queries one after another)
+        self._free: queue.Queue[Lane] = queue.LifoQueue()
+        for lane in reversed(self.all):
             self._free.put(lane)
         self._waiting = threading.BoundedSemaphore(MAX_WAITING)
 
