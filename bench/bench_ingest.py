@@ -26,7 +26,7 @@ from PIL import Image
 from evokegraph.graph.ladybug_store import LadybugStore
 from evokegraph.images import decode
 from evokegraph.ingest.runner import IngestConfig, Ingestor
-from evokegraph.ingest.stages import Extraction, ImageItem, MiningInput
+from evokegraph.ingest.stages import Backends, Extraction, ImageItem, MiningInput
 from evokegraph.records import Element, Evocation
 
 WORDS = [
@@ -113,8 +113,7 @@ def main() -> None:
             runner = Ingestor(
                 kb,
                 IngestConfig(batch_size=args.batch, flush_every=args.flush_every),
-                extractor=inst,
-                miner=inst,
+                Backends(extractor=inst, miner=inst),
             )
             t = time.perf_counter()
             s = runner.run([imgs])

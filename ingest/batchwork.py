@@ -40,8 +40,8 @@ from evokegraph.images import DecodeOptions
 from evokegraph.ingest.images import load_image
 from evokegraph.ingest.sources import SourceItem
 from evokegraph.ingest.stages import (
-    AssociationMiner,
-    ElementExtractor,
+    BY_NAME,
+    Backends,
     ImageItem,
     Loads,
     MiningInput,
@@ -228,18 +228,13 @@ def outcome(works: Sequence[Work], touched: set[str], summary: Summary) -> Outco
 class BatchWork:
     """One extractor, one miner and the optional model stages, with their keys."""
 
-    def __init__(
-        self,
-        config: IngestConfig,
-        run_id: str,
-        *,
-        extractor: ElementExtractor | None = None,
-        miner: AssociationMiner | None = None,
-    ) -> None:
+    def __init__(self, config: IngestConfig, run_id: str, given: Backends = BY_NAME) -> None:
         self.config = config
         self.run_id = run_id
-        self.extractor = extractor or make_extractor(config.extractor, **config.extractor_options)
-        self.miner = miner or make_miner(config.miner, **config.miner_options)
+        self.extractor = given.extractor or make_extractor(
+            config.extractor, **config.extractor_options
+        )
+        self.miner = given.miner or make_miner(config.miner, **config.miner_options)
         self.grounder, self.canonicalizer = model_stages(config)
         extra = (
             f"ground={config.ground}:{config.ground_pretrained}",

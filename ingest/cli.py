@@ -254,9 +254,9 @@ def ingest_cmd(
     if engine_name != "local":
         if engine_name != "ray":
             raise UserInputError(f"unknown --engine {engine_name!r}; use local or ray")
-        given = build(RayOptions, ray)
+        flags = build(RayOptions, ray)
         default = Path(f"{state(ctx).store.path}.shards")
-        options = given.model_copy(update={"shards": given.shards or default, "progress": progress})
+        options = flags.model_copy(update={"shards": flags.shards or default, "progress": progress})
         with open_kb(ctx, create=True) as kb:
             summary = api.ingest(kb, sources, config, preset=preset, engine="ray", ray=options)
         _print_shards(summary)

@@ -63,8 +63,8 @@ class RayOptions(BackendOptions):
         1.0, "--cpus-per-worker", "--engine ray: CPUs per actor.", min=0.01
     )
     shard_size: int = option(1024, "--shard-size", "--engine ray: source items per shard.", min=1)
-    local_cpus: int | None = Field(None, ge=1, description="CPUs of a local cluster")
-    progress: bool = Field(False, description="Ray Data's progress bars")
+    local_cpus: int | None = Field(default=None, ge=1, description="CPUs of a local cluster")
+    progress: bool = Field(default=False, description="Ray Data's progress bars")
 
 
 def resolve(config: IngestConfig, preset: str = "project") -> IngestConfig:

@@ -50,7 +50,7 @@ from evokegraph.ingest.ray_stages import (
 from evokegraph.ingest.runner import run_record
 from evokegraph.ingest.sinks import ShardSink
 from evokegraph.ingest.sources import SourceItem, iter_sources
-from evokegraph.ingest.stages import AssociationMiner, ElementExtractor
+from evokegraph.ingest.stages import BY_NAME, Backends
 from evokegraph.records import Failure, ImageEntry
 from evokegraph.runs import RunContext
 
@@ -67,13 +67,11 @@ class RayIngest:
         self,
         config: IngestConfig,
         options: RayOptions,
-        *,
-        extractor: ElementExtractor | None = None,
-        miner: AssociationMiner | None = None,
+        given: Backends = BY_NAME,
         context: RunContext | None = None,
     ) -> None:
         self.config, self.options = config, options
-        self.extractor, self.miner = extractor, miner  # shipped to the actors when given
+        self.given = given  # shipped to the actors
         self.context = context or RunContext()
         if options.shards is None:
             raise UserInputError("engine ray needs a shards folder: pass --shards DIR")
@@ -83,8 +81,7 @@ class RayIngest:
         # time.perf_counter() as each image's row reaches the driver: the rate once warm
         self.arrivals: list[float] = []
         # vllm: backends on stand-in engines here (no model loaded): for keys and settings
-        extractor, miner = ray_llm.backends(config, "", "", extractor, miner)
-        self.work = BatchWork(config, self.context.run_id, extractor=extractor, miner=miner)
+        self.work = BatchWork(config, self.context.run_id, ray_llm.backends(config, "", "", given))
 
     def run(self, sources: Sequence[Path], store: GraphStore | None = None) -> Summary:
         """Compute every unfinished shard; images ``store`` holds current work for are
@@ -129,7 +126,8 @@ class RayIngest:
 
     def _manifest(self, items: list[SourceItem], n_shards: int) -> dict[str, Any]:
         cfg = {f.name: getattr(self.config, f.name) for f in dataclasses.fields(self.config)}
-        backends = [(b.name, b.settings()) for b in (self.extractor, self.miner) if b is not None]
+        given = (self.given.extractor, self.given.miner)
+        backends = [(b.name, b.settings()) for b in given if b is not None]
         settings = {"config": cfg, "backends": backends, "shard_size": self.options.shard_size}
         job = settings_key(
             "ray-job",
@@ -169,8 +167,7 @@ class RayIngest:
         import ray
 
         opt = self.options
-        args = {"config": self.config, "run_id": run_id}
-        args |= {"extractor": self.extractor, "miner": self.miner}
+        args = {"config": self.config, "run_id": run_id, "given": self.given}
         common: dict[str, Any] = {"batch_size": self.config.batch_size, "batch_format": "pyarrow"}
         spec = ray_llm.vllm_spec(self.config, stage.step)  # type: ignore[attr-defined]
         if spec is None:  # Ray Data restarts a dead actor and retries its batch (its defaults)

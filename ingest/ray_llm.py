@@ -39,7 +39,7 @@ from evokegraph.models.engines import openai_messages
 
 if TYPE_CHECKING:
     from evokegraph.ingest.config import IngestConfig
-    from evokegraph.ingest.stages import AssociationMiner, ElementExtractor
+    from evokegraph.ingest.stages import Backends
 
 # stage -> (config field of the backend name, the model backend, its options field)
 STAGES = {
@@ -166,19 +166,13 @@ def replay(engine: AnswerReplay, rows: Sequence[tuple[str, str]]) -> None:
     engine.answers = [(json.loads(req)["key"], ChatResult(**json.loads(ans))) for req, ans in rows]
 
 
-def backends(
-    config: IngestConfig,
-    stage: str,
-    phase: str,
-    extractor: ElementExtractor | None,
-    miner: AssociationMiner | None,
-) -> tuple[ElementExtractor | None, AssociationMiner | None]:
+def backends(config: IngestConfig, stage: str, phase: str, given: Backends) -> Backends:
     """The backends with every vLLM model backend on a stand-in engine, never a model:
     the replay for ``stage``'s own backend in the ``parse`` phase, else the recorder
     (the other stage's backend serves only for its settings and keys)."""
-    from evokegraph.ingest.stages import make_extractor, make_miner
+    from evokegraph.ingest.stages import Backends, make_extractor, make_miner
 
-    built: dict[str, Any] = {"elements": extractor, "associations": miner}
+    built: dict[str, Any] = {"elements": given.extractor, "associations": given.miner}
     for name, (field_name, _, options) in STAGES.items():
         spec = vllm_spec(config, name)
         if spec is None or built[name] is not None:
@@ -189,7 +183,7 @@ def backends(
         opts |= {"engine": engine, "cache": "off"}
         make = make_extractor if name == "elements" else make_miner
         built[name] = make(getattr(config, field_name), **opts)
-    return built["elements"], built["associations"]
+    return Backends(built["elements"], built["associations"])
 
 
 def processor_config(

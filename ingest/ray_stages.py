@@ -28,7 +28,7 @@ from evokegraph.ingest import ray_llm
 from evokegraph.ingest.batchwork import BatchWork, StoredImage, Summary, Work
 from evokegraph.ingest.config import IngestConfig, RayOptions
 from evokegraph.ingest.sources import SourceItem
-from evokegraph.ingest.stages import AssociationMiner, ElementExtractor
+from evokegraph.ingest.stages import BY_NAME, Backends
 from evokegraph.records import Failure
 from evokegraph.stage_keys import STAGE_ASSOCIATIONS, STAGE_ELEMENTS
 
@@ -68,17 +68,11 @@ class Stage:
     step = ""  # "elements" or "associations": the backend this stage may hand to vLLM
 
     def __init__(
-        self,
-        config: IngestConfig,
-        run_id: str,
-        extractor: ElementExtractor | None = None,
-        miner: AssociationMiner | None = None,
-        phase: str = "all",
+        self, config: IngestConfig, run_id: str, given: Backends = BY_NAME, phase: str = "all"
     ) -> None:
         self.phase = phase
         # a vLLM backend never loads its model in these actors (the processor runs it)
-        extractor, miner = ray_llm.backends(config, self.step, phase, extractor, miner)
-        self.work = BatchWork(config, run_id, extractor=extractor, miner=miner)
+        self.work = BatchWork(config, run_id, ray_llm.backends(config, self.step, phase, given))
         self.run_id = run_id
         if phase == "all":
             self.work.load(steps=(self.step,))

@@ -32,7 +32,7 @@ from evokegraph.ingest.config import IngestConfig  # noqa: F401 - re-exported
 from evokegraph.ingest.known import Probe, look_up
 from evokegraph.ingest.sinks import StoreSink
 from evokegraph.ingest.sources import SourceItem, iter_sources
-from evokegraph.ingest.stages import AssociationMiner, ElementExtractor
+from evokegraph.ingest.stages import BY_NAME, AssociationMiner, Backends, ElementExtractor
 from evokegraph.records import RunRecord, utcnow
 from evokegraph.runs import RunContext
 from evokegraph.version import __version__
@@ -61,15 +61,13 @@ class Ingestor:
         self,
         store: GraphStore,
         config: IngestConfig,
-        *,
-        extractor: ElementExtractor | None = None,
-        miner: AssociationMiner | None = None,
+        given: Backends = BY_NAME,
         context: RunContext | None = None,
     ) -> None:
         self.store = store
         self.config = config
         self.context = context or RunContext()
-        self.work = BatchWork(config, self.context.run_id, extractor=extractor, miner=miner)
+        self.work = BatchWork(config, self.context.run_id, given)
         self.summary = Summary(run_id=self.context.run_id)
 
     def run(self, sources: Sequence[Path]) -> Summary:
@@ -165,7 +163,15 @@ def _versions() -> dict[str, str]:
 
 
 def ingest(
-    store: GraphStore, sources: Sequence[Path], config: IngestConfig | None = None, **kw: Any
+    store: GraphStore,
+    sources: Sequence[Path],
+    config: IngestConfig | None = None,
+    *,
+    extractor: ElementExtractor | None = None,
+    miner: AssociationMiner | None = None,
+    context: RunContext | None = None,
 ) -> Summary:
-    """Library entry point: ingest ``sources`` into ``store`` in this process."""
-    return Ingestor(store, config or IngestConfig(), **kw).run(sources)
+    """Library entry point: ingest ``sources`` into ``store`` in this process (with
+    these backend objects, when given, instead of the ones ``config`` names)."""
+    given = Backends(extractor, miner)
+    return Ingestor(store, config or IngestConfig(), given, context).run(sources)

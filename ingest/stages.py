@@ -69,6 +69,17 @@ class AssociationMiner(Protocol):
         """For each item, associations of its elements at distances 1..5."""
 
 
+@dataclass(frozen=True)
+class Backends:
+    """Backend objects a run uses instead of building the ones its config names (a
+    test's fake, a backend on a stand-in engine); None: built from the config."""
+
+    extractor: ElementExtractor | None = None
+    miner: AssociationMiner | None = None
+
+
+BY_NAME = Backends()  # every backend built from the config
+
 BuildProgress = Callable[[int, int], None]  # (done, total) of a one-time build
 
 

@@ -11,7 +11,7 @@ from PIL import Image
 
 from evokegraph.graph.ladybug_store import LadybugStore
 from evokegraph.ingest.runner import IngestConfig, ingest
-from evokegraph.ingest.stages import MiningInput
+from evokegraph.ingest.stages import Backends, MiningInput
 from evokegraph.records import Evocation
 
 
@@ -103,9 +103,9 @@ def test_ray_actors_load_their_own_models_once_as_they_start(fake_stages: dict[s
 
     config = IngestConfig(extractor=fake_stages["extractor"], miner="test-context")
     miner = LoadingMiner()
-    ExtractStage(config, "run", miner=miner)
+    ExtractStage(config, "run", Backends(miner=miner))
     assert miner.loads == 0  # the extract stage's actor has no use for the miner's models
-    MineStage(config, "run", miner=miner)
+    MineStage(config, "run", Backends(miner=miner))
     assert miner.loads == 1  # in __init__, before any batch
-    MineStage(config, "run", miner=miner, phase="prompt")
+    MineStage(config, "run", Backends(miner=miner), phase="prompt")
     assert miner.loads == 1  # a vLLM pass loads no model

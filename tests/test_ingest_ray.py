@@ -19,7 +19,7 @@ from evokegraph.graph import bulk
 from evokegraph.graph import shards as S
 from evokegraph.graph.ladybug_store import LadybugStore
 from evokegraph.ingest.runner import IngestConfig, ingest
-from evokegraph.ingest.stages import make_extractor
+from evokegraph.ingest.stages import BY_NAME, Backends, make_extractor
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.ray
@@ -91,11 +91,11 @@ class ExitOnce:
         return self.inner.extract(items)
 
 
-def run_ray(images: Path, shards: Path, **kw: Any) -> Any:
+def run_ray(images: Path, shards: Path, given: Backends = BY_NAME) -> Any:
     from evokegraph.ingest.ray_engine import RayIngest, RayOptions
 
     job = RayIngest(
-        CONFIG, RayOptions(shards=shards, workers=2, shard_size=4, cpus_per_worker=0.5), **kw
+        CONFIG, RayOptions(shards=shards, workers=2, shard_size=4, cpus_per_worker=0.5), given
     )
     job.run([images])
     return job
@@ -134,13 +134,13 @@ def test_killed_worker_and_unfinished_shard_resume_to_the_same_graph(
 ) -> None:
     marker = tmp_path / "died"
     shards = tmp_path / "shards"
-    run_ray(images, shards, extractor=ExitOnce(str(marker)))
+    run_ray(images, shards, Backends(extractor=ExitOnce(str(marker))))
     assert marker.exists()  # a worker really died mid-job
     # a shard left unfinished (as by a job killed while writing it) is redone, alone
     shutil.rmtree(shards / S.shard_name(2))
     with pytest.raises(Exception, match="unfinished"):
         S.open_shards(shards)
-    job = run_ray(images, shards, extractor=ExitOnce(str(marker)))
+    job = run_ray(images, shards, Backends(extractor=ExitOnce(str(marker))))
     assert (job.shards_total, job.shards_run) == (4, 1)
     kb, _ = load_into(tmp_path / "k.kb", shards)
     with kb:

@@ -78,11 +78,12 @@ def test_request_rows_carry_messages_images_and_the_schema() -> None:
 
 
 def test_backends_never_load_a_model_and_answers_map_back_by_key() -> None:
-    from evokegraph.ingest.stages import ImageItem
+    from evokegraph.ingest.stages import BY_NAME, ImageItem
     from evokegraph.records import ImageRecord
 
     # prompt phase: the recorder; its requests become rows, one per image
-    ex, miner = ray_llm.backends(CONFIG, "elements", "prompt", None, None)
+    built = ray_llm.backends(CONFIG, "elements", "prompt", BY_NAME)
+    ex, miner = built.extractor, built.miner
     assert isinstance(ex.engine, ray_llm.PromptRecorder)
     assert isinstance(miner.engine, ray_llm.PromptRecorder)  # the other stage's: settings only
     assert ex.settings()["model"] == "vllm:org/vlm-7b"  # the stage keys of the in-process engine
@@ -96,7 +97,7 @@ def test_backends_never_load_a_model_and_answers_map_back_by_key() -> None:
         ray_llm.record_requests(ex.engine, lambda: ex.extract(items), 3)
 
     # parse phase: the processor's answers, matched to the backend's requests by key
-    ex, _ = ray_llm.backends(CONFIG, "elements", "parse", None, None)
+    ex = ray_llm.backends(CONFIG, "elements", "parse", BY_NAME).extractor
     assert isinstance(ex.engine, ray_llm.AnswerReplay)
 
     def answer(word: str) -> str:
