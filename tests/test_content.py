@@ -246,3 +246,28 @@ def test_near_synonyms_are_lemmas_of_the_element_sense(miner) -> None:
     evs = miner.mine_one(miner_elements(caption), caption)
     near = [e for e in evs if e.distance <= 2 and e.pos == "VERB"]
     assert near and all(is_lemma(e.concept, "v") for e in near)  # no "cried", "crying"
+
+
+def test_near_distances_keep_wordnet_relatives_of_the_context_sense(miner) -> None:
+    """Version 9: a near synonym is a lemma, kind or similar word of the sense the
+    scene calls for, a slight abstraction one of its categories; otherwise the
+    word must be as close to the element as a synonym (``NEAR_COSINE``)."""
+    from evokegraph.ingest.contextual import NEAR_COSINE, SYNONYMS, wordnet_related
+
+    enc, _ = miner._models()
+    cases = [
+        ("cup", "NOUN", "a cup of coffee on a red saucer with a spoon"),
+        ("dog", "NOUN", "two dogs chasing a frisbee in a sunny park"),
+        ("red", "ADJ", "a red apple on a white table"),
+    ]
+    seen = 0
+    for word, pos, caption in cases:
+        evs = miner.mine_one([Element(name=word, concept=word, pos=pos)], caption)
+        related, _ = wordnet_related(word, pos[0].lower(), enc.encode([caption])[0], enc)
+        allowed = {1: {*related.get(SYNONYMS, []), *related.get(1, [])}, 2: set(related.get(2, []))}
+        for d in (1, 2):
+            for w in _by_distance(evs, word)[d]:
+                seen += 1
+                near = float(enc.encode([w])[0] @ enc.encode([word])[0]) >= NEAR_COSINE - 1e-3
+                assert w in {x.lower() for x in allowed[d]} or near, (word, d, w)
+    assert seen >= 3
