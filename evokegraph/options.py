@@ -69,9 +69,11 @@ def option(
     given (``default`` is then ignored). A bool flag may name its negative
     form too: ``"--lock-image/--unlock-image"``. ``min`` bounds the value
     (on the command line and in the class). ``cli_type=Path``: typer parses a
-    path (declare the field :data:`PathText`).
+    path (declare the field :data:`PathText`); ``int``/``float``: a number whose
+    field is None when the flag is not given.
     """
-    extra: JsonDict = {"cli": {"flag": flag, "envvar": envvar, "path": cli_type is Path}}
+    kind = {Path: "path", int: "int", float: "float"}.get(cli_type) if cli_type else None
+    extra: JsonDict = {"cli": {"flag": flag, "envvar": envvar, "type": kind}}
     if default_factory is not None:
         return Field(
             default_factory=default_factory, description=help, ge=min, json_schema_extra=extra
@@ -103,14 +105,15 @@ class OptionField:
 
     @property
     def cli_default(self) -> Any:
-        """The default typer shows: '' for an option that is None when not given,
-        None for one computed when not given, ``...`` for a required one."""
+        """The default typer shows: '' for a text option that is None when not given,
+        None for one computed when not given or of another type (a path, a number),
+        ``...`` for a required one."""
         if self.required:
             return ...
         if self.has_factory:
             return None
         if self.default is None:
-            return ""
+            return "" if self.flag.cli_type is None else None
         return self.cli_type(self.default) if self.flag.cli_type is not None else self.default
 
     def convert(self, value: Any) -> Any:
@@ -134,6 +137,10 @@ class OptionField:
         return value
 
 
+# a field's cli_type by name, as option() keeps it (the field's JSON schema extra)
+_CLI_TYPES: dict[str, type] = {"path": Path, "int": int, "float": float}
+
+
 def option_fields(cls: type[BaseModel]) -> list[OptionField]:
     """The fields of an option class that have a CLI flag, in declaration order."""
     out = []
@@ -146,7 +153,7 @@ def option_fields(cls: type[BaseModel]) -> list[OptionField]:
             str(cli["flag"]),
             f.description or "",
             cli.get("envvar"),  # type: ignore[arg-type]
-            Path if cli.get("path") else None,
+            _CLI_TYPES.get(str(cli.get("type"))),
             low[0] if low else None,
         )
         default = dataclasses.MISSING if f.is_required() else f.default

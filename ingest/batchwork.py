@@ -59,7 +59,7 @@ from evokegraph.records import (
     Record,
     unite,
 )
-from evokegraph.runs import Failed, Progress
+from evokegraph.runs import Failed, Progress, RunContext
 from evokegraph.stage_keys import STAGE_ASSOCIATIONS, STAGE_ELEMENTS
 from evokegraph.weights import finalize
 
@@ -465,6 +465,22 @@ class BatchWork:
             raw=raw,
             run=self.run_id,
         )
+
+
+class Executor:
+    """How both executors start a run: its settings, its run context (run id,
+    progress) and the steps over the backend objects it is given (the configured
+    ones where none is given); :meth:`backends` is where an executor swaps them."""
+
+    def __init__(self, config: IngestConfig, given: Backends, context: RunContext | None) -> None:
+        self.config = config
+        self.given = given
+        self.context = context or RunContext()
+        self.work = BatchWork(config, self.context.run_id, self.backends(given))
+
+    def backends(self, given: Backends) -> Backends:
+        """The backends the steps run with in this process."""
+        return given
 
 
 def model_stages(config: IngestConfig) -> tuple[Any, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -29,9 +30,8 @@ from evokegraph.cli_common import (
     typer_parameters,
 )
 from evokegraph.errors import UserInputError
-from evokegraph.images import DEFAULT_MAX_PIXELS
 from evokegraph.ingest.caption_text import NO_CAPTION
-from evokegraph.ingest.config import RayOptions
+from evokegraph.ingest.config import IngestFlags, RayOptions
 from evokegraph.ingest.runner import IngestConfig, Summary
 from evokegraph.options import build, option_fields
 from evokegraph.runs import Progress
@@ -99,179 +99,40 @@ def ingest_cmd(
         list[Path],
         typer.Argument(help="Folders, .csv/.jsonl list files, COCO captions .json, or images."),
     ],
-    captions: Annotated[
-        Path | None,
-        typer.Option(
-            "--captions",
-            help="Extra captions file (CSV, JSONL or COCO JSON), matched by file name.",
-        ),
-    ] = None,
-    image_root: Annotated[
-        Path | None,
-        typer.Option("--image-root", help="Folder that COCO file names are relative to."),
-    ] = None,
-    extractor: Annotated[
-        str, typer.Option("--extractor", help="Element extractor backend.")
-    ] = "caption-text",
-    miner: Annotated[
-        str,
-        typer.Option(
-            "--miner", help="Association miner: contextual (default), lexical (baseline) or llm."
-        ),
-    ] = "contextual",
-    tagger: Annotated[
-        str,
-        typer.Option(
-            "--tagger", help="caption-text tagger: auto (spaCy if installed), spacy, heuristic."
-        ),
-    ] = "auto",
-    top_k: Annotated[
-        int, typer.Option("--top-k", min=1, help="Salient elements per image (caption-text).")
-    ] = 5,
-    per_distance: Annotated[
-        int,
-        typer.Option(
-            "--per-distance", min=1, help="Associations per element and distance (lexical)."
-        ),
-    ] = 3,
-    batch_size: Annotated[
-        int, typer.Option("--batch-size", min=1, help="Images per batch (model stages and writes).")
-    ] = 32,
-    flush_every: Annotated[
-        int,
-        typer.Option(
-            "--flush-every",
-            min=1,
-            help="Images per store transaction (a crash redoes at most this many).",
-        ),
-    ] = 2048,
-    limit: Annotated[
-        int | None, typer.Option("--limit", min=1, help="Stop after N source items.")
-    ] = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Redo images already done with the same settings.")
-    ] = False,
-    dry_run: Annotated[
-        bool,
-        typer.Option("--dry-run", help="Read and validate only; write nothing, call no model."),
-    ] = False,
-    max_pixels: Annotated[
-        int, typer.Option("--max-pixels", min=1, help="Refuse images above this many pixels.")
-    ] = DEFAULT_MAX_PIXELS,
-    vlm: Annotated[
-        str,
-        typer.Option(
-            "--vlm",
-            help="Model for --extractor vlm, ENGINE:MODEL (e.g. vllm:Qwen/Qwen2.5-VL-7B-Instruct).",
-        ),
-    ] = "",
-    llm: Annotated[
-        str,
-        typer.Option(
-            "--llm", help="Model for --miner llm, ENGINE:MODEL (e.g. openai:gpt-4o-mini)."
-        ),
-    ] = "",
+    *,
     vlm_base_url: VlmBaseUrlOpt = None,
     vlm_api_key: VlmApiKeyOpt = None,
     llm_base_url: LlmBaseUrlOpt = None,
     llm_api_key: LlmApiKeyOpt = None,
-    ground: Annotated[
-        str | None,
-        typer.Option(
-            "--ground",
-            help="open_clip model for grounding weights, e.g. ViT-B-32 (or local-dir:PATH).",
-        ),
-    ] = None,
-    ground_pretrained: Annotated[
-        str | None,
-        typer.Option(
-            "--ground-pretrained",
-            help="open_clip pretrained tag or checkpoint, e.g. laion2b_s34b_b79k.",
-        ),
-    ] = None,
-    canonicalize: Annotated[
-        str | None,
-        typer.Option(
-            "--canonicalize",
-            help="sentence-transformers model that merges near-duplicate concepts.",
-        ),
-    ] = None,
-    canonical_threshold: Annotated[
-        float,
-        typer.Option("--canonical-threshold", help="Cosine above which two concepts are one."),
-    ] = 0.9,
-    progress: Annotated[
-        bool, typer.Option("--progress/--no-progress", help="Progress bars on stderr.")
-    ] = True,
     option: BackendOptionOpt = [],  # noqa: B006 - typer reads the default
     preset: PresetOpt = "project",
     trust_remote_code: TrustRemoteCodeOpt = False,
     dtype: DtypeOpt = None,
     max_model_len: MaxModelLenOpt = None,
-    engine_name: Annotated[
-        str,
-        typer.Option(
-            "--engine",
-            help="local (one process, default) or ray (Ray Data: Parquet shards, then a load).",
-        ),
-    ] = "local",
-    **ray: Any,  # RayOptions' flagged fields (the signature below)
+    **flags: Any,  # IngestFlags' and RayOptions' fields (the signature below)
 ) -> None:
     """Ingest images: elements, associations by distance, into the graph."""
-    from evokegraph import api
-    from evokegraph.ingest.config import route_options
     from evokegraph.models.presets import ModelSpec
     from evokegraph.options import parse_options
 
-    common = route_options(
-        {"top_k": top_k, "tagger": tagger, "per_distance": per_distance},
-        extractor,
-        miner,
-        strict=False,
+    own = build(IngestFlags, {f.name: flags.pop(f.name) for f in option_fields(IngestFlags)})
+    loader = ModelSpec("", None, None, dtype, max_model_len, trust_remote_code)
+    config = own.config(
+        parse_options(option),
+        vlm=replace(loader, base_url=vlm_base_url, api_key=vlm_api_key),
+        llm=replace(loader, base_url=llm_base_url, api_key=llm_api_key),
     )
-    given = route_options(parse_options(option), extractor, miner)
-    config = IngestConfig(
-        extractor=extractor,
-        miner=miner,
-        extractor_options=common[0] | given[0],
-        miner_options=common[1] | given[1],
-        vlm=ModelSpec(vlm, vlm_base_url, vlm_api_key, dtype, max_model_len, trust_remote_code),
-        llm=ModelSpec(llm, llm_base_url, llm_api_key, dtype, max_model_len, trust_remote_code),
-        batch_size=batch_size,
-        flush_every=flush_every,
-        limit=limit,
-        force=force,
-        dry_run=dry_run,
-        max_pixels=max_pixels,
-        captions=captions,
-        image_root=image_root,
-        ground=ground,
-        ground_pretrained=ground_pretrained,
-        canonicalize=canonicalize,
-        canonical_threshold=canonical_threshold,
-    )
-    _check_sources([*sources, *([captions] if captions else [])])
-    if engine_name != "local":
-        if engine_name != "ray":
-            raise UserInputError(f"unknown --engine {engine_name!r}; use local or ray")
-        flags = build(RayOptions, ray)
-        default = Path(f"{state(ctx).store.path}.shards")
-        options = flags.model_copy(update={"shards": flags.shards or default, "progress": progress})
-        with open_kb(ctx, create=True) as kb:
-            summary = api.ingest(kb, sources, config, preset=preset, engine="ray", ray=options)
-        _print_shards(summary)
-        _print_summary(summary, dry_run, sources)
-        return
-    with open_kb(ctx, read_only=dry_run) as kb:
-        with progress_bar(enabled=progress) as bar:
-            stages = RichStages(bar if progress else None)
-            summary = api.ingest(kb, sources, config, preset=preset, progress=stages)
-        uncaptioned = (
-            0
-            if dry_run or not summary.failed
-            else sum(f.reason.startswith(NO_CAPTION) for f in kb.failures(summary.run_id))
+    _check_sources([*sources, *([config.captions] if config.captions else [])])
+    if own.engine not in ("local", "ray"):
+        raise UserInputError(f"unknown --engine {own.engine!r}; use local or ray")
+    if own.engine == "ray":
+        summary = _ingest_on_ray(
+            ctx, sources, config, preset, build(RayOptions, flags), own.progress
         )
-    _print_summary(summary, dry_run, sources)
+        _print_summary(summary, config.dry_run, sources)
+        return
+    summary, uncaptioned = _ingest_locally(ctx, sources, config, preset, own.progress)
+    _print_summary(summary, config.dry_run, sources)
     if summary.failed:
         err_console.print(
             f"{summary.failed} failure(s) recorded; list them with `evokegraph failures --run {summary.run_id}`",
@@ -285,11 +146,55 @@ def ingest_cmd(
         raise typer.Exit(EXIT_FAILURES)
 
 
-# --engine ray's options are RayOptions' flagged fields (the one source, as the API's)
-_own = inspect.signature(ingest_cmd, eval_str=True).parameters.values()
+# its flags: IngestFlags' and RayOptions' (the one source of each, as the API's)
+_own = [
+    p
+    for p in inspect.signature(ingest_cmd, eval_str=True).parameters.values()
+    if p.kind != p.VAR_KEYWORD
+]
 ingest_cmd.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-    [*(p for p in _own if p.kind != p.VAR_KEYWORD), *typer_parameters(option_fields(RayOptions))]
+    [
+        *_own[:2],
+        *typer_parameters(option_fields(IngestFlags)),
+        *_own[2:],
+        *typer_parameters(option_fields(RayOptions)),
+    ]
 )
+
+
+def _ingest_locally(
+    ctx: typer.Context, sources: list[Path], config: IngestConfig, preset: str, progress: bool
+) -> tuple[Summary, int]:
+    """The run in this process, with progress bars; its summary and how many of its
+    failures are images with no caption."""
+    from evokegraph import api
+
+    with open_kb(ctx, read_only=config.dry_run) as kb:
+        with progress_bar(enabled=progress) as bar:
+            stages = RichStages(bar if progress else None)
+            summary = api.ingest(kb, sources, config, preset=preset, progress=stages)
+        if config.dry_run or not summary.failed:
+            return summary, 0
+        return summary, sum(f.reason.startswith(NO_CAPTION) for f in kb.failures(summary.run_id))
+
+
+def _ingest_on_ray(
+    ctx: typer.Context,
+    sources: list[Path],
+    config: IngestConfig,
+    preset: str,
+    ray: RayOptions,
+    progress: bool,
+) -> Summary:
+    """The run on Ray Data (shards beside the store unless --shards), then its load."""
+    from evokegraph import api
+
+    default = Path(f"{state(ctx).store.path}.shards")
+    options = ray.model_copy(update={"shards": ray.shards or default, "progress": progress})
+    with open_kb(ctx, create=True) as kb:
+        summary = api.ingest(kb, sources, config, preset=preset, engine="ray", ray=options)
+    _print_shards(summary)
+    return summary
 
 
 def _print_shards(summary: Summary) -> None:

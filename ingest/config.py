@@ -4,7 +4,8 @@ and the Python API build them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from pydantic import Field
 from evokegraph.errors import UserInputError
 from evokegraph.images import DEFAULT_MAX_PIXELS
 from evokegraph.models.presets import ModelSpec
-from evokegraph.options import FACTORY_KEYWORDS, BackendOptions, option
+from evokegraph.options import FACTORY_KEYWORDS, BackendOptions, PathText, option
 
 
 @dataclass
@@ -39,6 +40,111 @@ class IngestConfig:
     canonical_threshold: float = 0.9
     vlm: ModelSpec = field(default_factory=ModelSpec)  # the extractor's model, if it runs one
     llm: ModelSpec = field(default_factory=ModelSpec)  # the miner's model, if it runs one
+
+
+_DEFAULT = IngestConfig()  # the defaults the flags show (one home per number)
+
+
+class IngestFlags(BackendOptions):
+    """``evokegraph ingest``'s own flags, declared once (the CLI's options are made of
+    them, as of :class:`RayOptions`'); :meth:`config` decides the run's
+    :class:`IngestConfig` from them: the library decides, the CLI parses."""
+
+    captions: PathText | None = option(
+        None,
+        "--captions",
+        "Extra captions file (CSV, JSONL or COCO JSON), matched by file name.",
+        cli_type=Path,
+    )
+    image_root: PathText | None = option(
+        None, "--image-root", "Folder that COCO file names are relative to.", cli_type=Path
+    )
+    extractor: str = option(_DEFAULT.extractor, "--extractor", "Element extractor backend.")
+    miner: str = option(
+        _DEFAULT.miner,
+        "--miner",
+        "Association miner: contextual (default), lexical (baseline) or llm.",
+    )
+    # the common backend options: each to the extractor or the miner that takes it
+    tagger: str = option(
+        "auto", "--tagger", "caption-text tagger: auto (spaCy if installed), spacy, heuristic."
+    )
+    top_k: int = option(5, "--top-k", "Salient elements per image (caption-text).", min=1)
+    per_distance: int = option(
+        3, "--per-distance", "Associations per element and distance (lexical).", min=1
+    )
+    batch_size: int = option(
+        _DEFAULT.batch_size, "--batch-size", "Images per batch (model stages and writes).", min=1
+    )
+    flush_every: int = option(
+        _DEFAULT.flush_every,
+        "--flush-every",
+        "Images per store transaction (a crash redoes at most this many).",
+        min=1,
+    )
+    limit: int | None = option(None, "--limit", "Stop after N source items.", cli_type=int, min=1)
+    force: bool = option(False, "--force", "Redo images already done with the same settings.")
+    dry_run: bool = option(
+        False, "--dry-run", "Read and validate only; write nothing, call no model."
+    )
+    max_pixels: int = option(
+        _DEFAULT.max_pixels, "--max-pixels", "Refuse images above this many pixels.", min=1
+    )
+    ground: str | None = option(
+        None,
+        "--ground",
+        "open_clip model for grounding weights, e.g. ViT-B-32 (or local-dir:PATH).",
+    )
+    ground_pretrained: str | None = option(
+        None,
+        "--ground-pretrained",
+        "open_clip pretrained tag or checkpoint, e.g. laion2b_s34b_b79k.",
+    )
+    canonicalize: str | None = option(
+        None,
+        "--canonicalize",
+        "sentence-transformers model that merges near-duplicate concepts.",
+    )
+    canonical_threshold: float = option(
+        _DEFAULT.canonical_threshold,
+        "--canonical-threshold",
+        "Cosine above which two concepts are one.",
+    )
+    progress: bool = option(True, "--progress/--no-progress", "Progress bars on stderr.")
+    engine: str = option(
+        "local",
+        "--engine",
+        "local (one process, default) or ray (Ray Data: Parquet shards, then a load).",
+    )
+    vlm: str = option(
+        "",
+        "--vlm",
+        "Model for --extractor vlm, ENGINE:MODEL (e.g. vllm:Qwen/Qwen2.5-VL-7B-Instruct).",
+    )
+    llm: str = option("", "--llm", "Model for --miner llm, ENGINE:MODEL (e.g. openai:gpt-4o-mini).")
+
+    def config(
+        self,
+        backend_options: Mapping[str, Any],
+        vlm: ModelSpec = ModelSpec(),  # noqa: B008 - frozen
+        llm: ModelSpec = ModelSpec(),  # noqa: B008 - frozen
+    ) -> IngestConfig:
+        """The run's settings: ``--tagger/--top-k/--per-distance`` to the backend that
+        takes each, ``backend_options`` (``-o``; they win) to the extractor or the miner
+        that declares each (one neither takes is refused). ``vlm``/``llm``: how to reach
+        or load the extractor's and the miner's model (their model: ``--vlm``/``--llm``)."""
+        common = {"top_k": self.top_k, "tagger": self.tagger, "per_distance": self.per_distance}
+        ex, mi = route_options(common, self.extractor, self.miner, strict=False)
+        given = route_options(dict(backend_options), self.extractor, self.miner)
+        same = self.model_dump(include={f.name for f in fields(IngestConfig)})
+        decided = {
+            "extractor_options": ex | given[0],
+            "miner_options": mi | given[1],
+            "vlm": replace(vlm, spec=self.vlm),
+            "llm": replace(llm, spec=self.llm),
+            **{k: Path(same[k]) for k in ("captions", "image_root") if same[k] is not None},
+        }
+        return IngestConfig(**same | decided)
 
 
 class RayOptions(BackendOptions):

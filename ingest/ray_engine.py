@@ -35,7 +35,7 @@ from evokegraph.graph import rows as R
 from evokegraph.graph import shards as S
 from evokegraph.graph.store import GraphStore
 from evokegraph.ingest import ray_llm
-from evokegraph.ingest.batchwork import BatchWork, Outcome, ShardRun, Summary, Work, settings_key
+from evokegraph.ingest.batchwork import Executor, Outcome, ShardRun, Summary, Work, settings_key
 from evokegraph.ingest.config import IngestConfig, RayOptions
 from evokegraph.ingest.known import Probe, look_up
 from evokegraph.ingest.ray_stages import (
@@ -60,7 +60,7 @@ LIGHT_CPUS = 0.25  # CPUs per actor of a step that runs no model (hashing, promp
 Part = tuple[tuple[int, int], list[ImageEntry], list[Failure]]
 
 
-class RayIngest:
+class RayIngest(Executor):
     """One sharded ingestion job on Ray Data."""
 
     def __init__(
@@ -70,18 +70,19 @@ class RayIngest:
         given: Backends = BY_NAME,
         context: RunContext | None = None,
     ) -> None:
-        self.config, self.options = config, options
-        self.given = given  # shipped to the actors
-        self.context = context or RunContext()
         if options.shards is None:
             raise UserInputError("engine ray needs a shards folder: pass --shards DIR")
+        super().__init__(config, given, context)  # given: shipped to the actors
+        self.options = options
         self.root = Path(options.shards)
         self.sink = ShardSink(self.root)
         self.shards_total = self.shards_run = 0
         # time.perf_counter() as each image's row reaches the driver: the rate once warm
         self.arrivals: list[float] = []
-        # vllm: backends on stand-in engines here (no model loaded): for keys and settings
-        self.work = BatchWork(config, self.context.run_id, ray_llm.backends(config, "", "", given))
+
+    def backends(self, given: Backends) -> Backends:
+        """vllm: backends on stand-in engines here (no model loaded): for keys and settings."""
+        return ray_llm.backends(self.config, "", "", given)
 
     def run(self, sources: Sequence[Path], store: GraphStore | None = None) -> Summary:
         """Compute every unfinished shard; images ``store`` holds current work for are

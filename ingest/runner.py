@@ -23,6 +23,7 @@ from typing import Any
 from evokegraph.graph.store import GraphStore
 from evokegraph.ingest.batchwork import (  # noqa: F401 - re-exported names
     BatchWork,
+    Executor,
     Summary,
     image_stage_key,
     ratings,
@@ -54,20 +55,19 @@ def batches(
         yield batch
 
 
-class Ingestor:
-    """Runs one ingestion over a store with one extractor and one miner."""
+class Ingestor(Executor):
+    """Runs one ingestion over a store with one extractor and one miner (``config``:
+    the default settings where None)."""
 
     def __init__(
         self,
         store: GraphStore,
-        config: IngestConfig,
+        config: IngestConfig | None = None,
         given: Backends = BY_NAME,
         context: RunContext | None = None,
     ) -> None:
+        super().__init__(config or IngestConfig(), given, context)
         self.store = store
-        self.config = config
-        self.context = context or RunContext()
-        self.work = BatchWork(config, self.context.run_id, given)
         self.summary = Summary(run_id=self.context.run_id)
 
     def run(self, sources: Sequence[Path]) -> Summary:
@@ -174,4 +174,4 @@ def ingest(
     """Library entry point: ingest ``sources`` into ``store`` in this process (with
     these backend objects, when given, instead of the ones ``config`` names)."""
     given = Backends(extractor, miner)
-    return Ingestor(store, config or IngestConfig(), given, context).run(sources)
+    return Ingestor(store, config, given, context).run(sources)

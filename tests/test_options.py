@@ -181,8 +181,41 @@ def test_ray_options_are_ingests_engine_flags() -> None:
     }  # fmt: skip
     for f in fields:
         assert flags[f.name] == [f.flag.flag], f.name
-    assert flags["engine_name"] == ["--engine"] and "--batch-size" in flags["batch_size"]
+    assert flags["engine"] == ["--engine"] and "--batch-size" in flags["batch_size"]
     opts = build(RayOptions, {"shards": "s", "address": "", "workers": 2, "shard_size": 8})
     assert (opts.shards, opts.address, opts.workers, opts.shard_size) == (Path("s"), None, 2, 8)
     with pytest.raises(UserInputError, match=r"^RayOptions option --cpus-per-worker: "):
         build(RayOptions, {"cpus_per_worker": 0})
+
+
+def test_ingest_flags_are_ingests_own_flags_and_decide_its_config() -> None:
+    """IngestFlags declares `ingest`'s own flags (the command's options are made of
+    them) and decides the IngestConfig: the common backend flags and -o options to
+    the backend that takes each, the models' endpoints and loader, paths as Paths."""
+    from evokegraph.ingest.config import IngestConfig, IngestFlags
+    from evokegraph.models.presets import ModelSpec
+
+    cmd = typer.main.get_command(app).commands["ingest"]  # type: ignore[attr-defined]
+    flags = {p.name: p for p in cmd.params}
+    for f in option_fields(IngestFlags):
+        assert flags[f.name].opts == [f.flag.flag.split("/")[0]], f.name
+    limit = flags["limit"]
+    assert limit.default is None and limit.type_descriptor.annotation is int and limit.min == 1
+    assert flags["captions"].default is None and flags["batch_size"].default == 32
+    given = build(IngestFlags, {"miner": "lexical", "top_k": 3, "captions": Path("c.csv")})
+    config = given.config(
+        {"per_distance": 2}, llm=ModelSpec("", "http://x/v1", None, "bfloat16", None, True)
+    )
+    assert config == IngestConfig(
+        miner="lexical",
+        extractor_options={"top_k": 3, "tagger": "auto"},
+        miner_options={"per_distance": 2},
+        captions=Path("c.csv"),
+        llm=ModelSpec("", "http://x/v1", None, "bfloat16", None, True),
+    )
+    # the flags' defaults are IngestConfig's
+    assert IngestFlags().config({}) == IngestConfig(
+        extractor_options={"top_k": 5, "tagger": "auto"}, miner_options={"per_distance": 3}
+    )
+    with pytest.raises(UserInputError, match="taken by neither"):
+        given.config({"no_such_option": 1})
