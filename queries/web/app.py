@@ -90,14 +90,7 @@ def create_app(
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(HERE / "templates")),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        auto_reload=False,  # templates ship with the package: no stat() per render
-    )
-    env.globals["qs"] = query_string
-    templates = Jinja2Templates(env=env)
+    templates = page_templates()
     app.add_middleware(CancelOnDisconnect)  # H24: a gone client's query is interrupted
 
     def pages() -> PageCache | None:
@@ -110,6 +103,33 @@ def create_app(
 
     def x() -> Explorer:
         return holder["x"]
+
+    add_error_pages(app, templates)
+
+    def page(request: Request, name: str, **ctx: Any) -> Response:
+        return templates.TemplateResponse(request, name, ctx)
+
+    from evokegraph.queries.web import routes
+
+    routes.add(app, x, page, vis_js)
+    return app
+
+
+def page_templates() -> Jinja2Templates:
+    """The pages' Jinja2 templates (autoescape on, an undefined name an error)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(HERE / "templates")),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        auto_reload=False,  # templates ship with the package: no stat() per render
+    )
+    env.globals["qs"] = query_string
+    return Jinja2Templates(env=env)
+
+
+def add_error_pages(app: FastAPI, templates: Jinja2Templates) -> None:
+    """A library error as its status (404 no such page, 400 bad input, 503 busy, else
+    500): JSON under ``/api/``, the error page elsewhere."""
 
     @app.exception_handler(EvokeGraphError)
     async def on_error(request: Request, exc: EvokeGraphError) -> Response:
@@ -126,14 +146,6 @@ def create_app(
             status_code=status,
             headers=headers,
         )
-
-    def page(request: Request, name: str, **ctx: Any) -> Response:
-        return templates.TemplateResponse(request, name, ctx)
-
-    from evokegraph.queries.web import routes
-
-    routes.add(app, x, page, vis_js)
-    return app
 
 
 SECURITY_HEADERS = [

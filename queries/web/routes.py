@@ -71,8 +71,21 @@ def image_page(kb: Any, ref: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return data.image(kb, iv), graph.to_vis(g, max_nodes=graph.MAX_NODES, keep=keep)
 
 
-def add(app: FastAPI, x: Callable[[], Any], render: Callable[..., Response], vis_js: Path) -> None:
-    """Register every route on ``app``; ``x()`` is the running Explorer."""
+Render = Callable[..., Response]  # a template and its values -> the HTML page
+
+
+def add(app: FastAPI, x: Callable[[], Any], render: Render, vis_js: Path) -> None:
+    """Register every route on ``app``, one group of pages after the other; ``x()``
+    is the running Explorer."""
+    _files(app, x, vis_js)
+    _images(app, x, render)
+    _concepts(app, x, render)
+    _queries(app, x, render)
+    _graphs(app, x, render)
+
+
+def _files(app: FastAPI, x: Callable[[], Any], vis_js: Path) -> None:
+    """The home page's redirect, the vendored script, thumbnails and media files."""
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:
@@ -90,7 +103,10 @@ def add(app: FastAPI, x: Callable[[], Any], render: Callable[..., Response], vis
     def media(image_id: str) -> Response:
         return media_response(x(), _image_id(image_id))
 
-    # -- images -------------------------------------------------------------
+
+def _images(app: FastAPI, x: Callable[[], Any], render: Render) -> None:
+    """The image grid, one image's page and its rings view."""
+
     def grid(concept: str, distance: int | None, q: str, p: int, per: int) -> dict[str, Any]:
         f = data.GridFilter(concept=concept, distance=distance, q=q, page=p, per_page=per)
         return x().read(data.images, f)
@@ -137,7 +153,10 @@ def add(app: FastAPI, x: Callable[[], Any], render: Callable[..., Response], vis
         name = Path(iv.image.uris[0]).name if iv.image.uris else iv.image.id[:12]
         return render(request, "rings.html", layout=rings.rings(iv), title=name)
 
-    # -- concepts -----------------------------------------------------------
+
+def _concepts(app: FastAPI, x: Callable[[], Any], render: Render) -> None:
+    """One concept's page."""
+
     @app.get("/api/concepts/{name:path}", tags=["concepts"], summary="One concept's page", **JSON)
     def api_concept(name: str) -> Response:
         return as_json(x().read(data.concept, name))
@@ -146,7 +165,10 @@ def add(app: FastAPI, x: Callable[[], Any], render: Callable[..., Response], vis
     def concept(request: Request, name: str) -> Response:
         return render(request, "concept.html", view=x().read(data.concept, name))
 
-    # -- queries ------------------------------------------------------------
+
+def _queries(app: FastAPI, x: Callable[[], Any], render: Render) -> None:
+    """The named queries and read-only Cypher."""
+
     @app.get("/api/queries", tags=["queries"], summary="The named queries and their parameters")
     def api_queries() -> list[dict[str, Any]]:
         return data.query_catalogue()
@@ -201,7 +223,10 @@ def add(app: FastAPI, x: Callable[[], Any], render: Callable[..., Response], vis
             result, error = None, str(exc)
         return render(request, "cypher.html", q=q, result=result, error=error)
 
-    # -- graphs -------------------------------------------------------------
+
+def _graphs(app: FastAPI, x: Callable[[], Any], render: Render) -> None:
+    """The graph view of an image's or a concept's neighbourhood."""
+
     def drawing(image: str, concept: str, hops: int, max_nodes: int) -> dict[str, Any]:
         if image:
             g = x().read(graph.image_graph, _image_id(image))
