@@ -78,6 +78,16 @@ def cpu_s(pid: int) -> float:
     return total
 
 
+def machine_idle() -> tuple[float, float]:
+    """Idle and total CPU time of the whole machine so far (/proc/stat; zeros elsewhere):
+    is the machine out of CPU during the run, or are requests waiting on something else?"""
+    try:
+        fields = [float(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    return fields[3] + fields[4], sum(fields[:8])
+
+
 def percentile(xs: list[float], q: float) -> float:
     if not xs:
         return float("nan")
@@ -228,6 +238,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         slow: list[str] = []
         by_kind: dict[str, list[float]] = {}
         cpu0 = cpu_s(proc.pid)
+        mine0, idle0 = os.times(), machine_idle()
         t0 = time.monotonic()
         until = t0 + args.duration
         tasks = [
@@ -243,6 +254,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         rss_end = rss_mb(proc.pid)
         parts_end = rss_parts_mb(proc.pid)
         cpu = cpu_s(proc.pid) - cpu0
+        mine1, idle1 = os.times(), machine_idle()
+        client_cpu = (mine1.user + mine1.system) - (mine0.user + mine0.system)
     finally:
         proc.terminate()
         proc.wait(20)
@@ -257,6 +270,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "p99_ms": round(1000 * percentile(lat, 0.99), 1),
         "max_ms": round(1000 * max(lat, default=float("nan")), 1),
         "server_cpu_ms_per_request": round(1000 * cpu / max(1, len(lat)), 1),
+        "client_cpu_ms_per_request": round(1000 * client_cpu / max(1, len(lat)), 1),
+        "machine_idle_pct": round(100 * (idle1[0] - idle0[0]) / max(1, idle1[1] - idle0[1]), 1),
         "by_kind_p50_p99_ms": {
             k: [round(1000 * percentile(v, 0.5), 1), round(1000 * percentile(v, 0.99), 1)]
             for k, v in sorted(by_kind.items())
