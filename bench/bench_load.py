@@ -119,25 +119,7 @@ def part_store(args: argparse.Namespace, tmp: Path) -> None:
             kb.bulk_copy([(S.TABLES[s][0], tables[s]) for s in ORDER], {})
 
     def load(seeded: bool) -> tuple[bulk.LoadReport, float, float, float]:
-        """The load's report, wall and CPU seconds without the ASSOCIATED_WITH
-        rebuild, and the rebuild's CPU seconds."""
-        kb = fresh(seeded)
-        aw_cpu = []
-        rebuild = kb.recompute_associations
-
-        def timed_rebuild(*a: Any) -> int:
-            c = time.process_time()
-            out = rebuild(*a)
-            aw_cpu.append(time.process_time() - c)
-            return out
-
-        kb.recompute_associations = timed_rebuild  # type: ignore[method-assign]
-        t, c = time.perf_counter(), time.process_time()
-        rep = bulk.load(kb, shards)
-        spent = time.perf_counter() - t - rep.seconds["associations"]
-        cpu = time.process_time() - c - sum(aw_cpu)
-        kb.close()
-        return rep, spent, cpu, sum(aw_cpu)
+        return load_apart(fresh(seeded), shards)
 
     def write() -> None:
         with fresh() as kb:
@@ -180,6 +162,27 @@ def part_store(args: argparse.Namespace, tmp: Path) -> None:
         f"machine: {os.cpu_count()} cores; best of {args.repeat} run(s) each; "
         "the incremental load's KB held 2,048 other images"
     )
+
+
+def load_apart(kb: LadybugStore, shards: S.ShardSet) -> tuple[bulk.LoadReport, float, float, float]:
+    """``shards`` loaded into ``kb`` (closed after): the load's report, wall and CPU
+    seconds without the ASSOCIATED_WITH rebuild, and the rebuild's CPU seconds."""
+    aw_cpu = []
+    rebuild = kb.recompute_associations
+
+    def timed_rebuild(*a: Any) -> int:
+        c = time.process_time()
+        out = rebuild(*a)
+        aw_cpu.append(time.process_time() - c)
+        return out
+
+    kb.recompute_associations = timed_rebuild  # type: ignore[method-assign]
+    t, c = time.perf_counter(), time.process_time()
+    rep = bulk.load(kb, shards)
+    spent = time.perf_counter() - t - rep.seconds["associations"]
+    cpu = time.process_time() - c - sum(aw_cpu)
+    kb.close()
+    return rep, spent, cpu, sum(aw_cpu)
 
 
 def skip_everything(tmp: Path, batches: list[Any]) -> None:
