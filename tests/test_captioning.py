@@ -303,7 +303,9 @@ def test_sample_concreteness_falls_with_depth(sample_kb: Path) -> None:
     assert [r.depth for r in rows] == [1, 2, 3, 4, 5]
     conc = [r.concreteness for r in rows]
     assert min(conc[:3]) > conc[3] > conc[4], conc
-    assert all(r.captions >= 14 for r in rows)
+    # every depth speaks for most images; since miner version 10 an element with no
+    # near word raters would accept has no depth-1/2 caption (11 at depth 2)
+    assert all(r.captions >= 10 for r in rows)
 
 
 def test_report_clip_cosine_with_a_tiny_local_open_clip(kb: LadybugStore, tmp_path: Path) -> None:
