@@ -9,6 +9,7 @@ here. Set ``EVOKEGRAPH_WORDNET_DIR`` to use another WordNet 3.0 ``dict`` dir.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import warnings
@@ -125,7 +126,58 @@ def wordnet() -> Any:
         nltk.data.path.append(str(data_root))
     with warnings.catch_warnings():  # "multilingual functions are not available": expected
         warnings.simplefilter("ignore", UserWarning)
-        return WordNetCorpusReader(str(data_root / "corpora" / "wordnet"), None)
+        reader = WordNetCorpusReader(str(data_root / "corpora" / "wordnet"), None)
+    _read_once(reader, data_root / "corpora" / "wordnet")
+    return reader
+
+
+def _read_once(reader: Any, root: Path) -> None:
+    """What NLTK reads from its files on every call, read once per process (the
+    same values: a cold process mined ~3x slower than a warm one, each Ray actor
+    anew). NLTK reads the version from data.adj's header on every Wu-Palmer
+    similarity, a lemma's count by binary search in cntlist.rev on every call,
+    synsets by seek + readline in the data files (its slow Python reader: the
+    ASCII files are held as strings, ~22 MB), and recomputes a synset's
+    relations and hypernym distances each time."""
+    from nltk.corpus.reader.wordnet import Synset
+
+    version = reader.get_version()
+    reader.get_version = lambda: version
+    for pos, name in (("n", "noun"), ("v", "verb"), ("a", "adj"), ("r", "adv")):
+        data = (root / f"data.{name}").read_bytes()
+        if data.isascii():  # so that string offsets are the byte offsets NLTK seeks to
+            reader._data_file_map[pos] = io.StringIO(data.decode("ascii"), newline="\n")
+    counts: dict[str, int] = {}
+    for line in (root / "cntlist.rev").read_text("utf-8", errors="replace").splitlines():
+        key, _, rest = line.partition(" ")
+        counts.setdefault(key, int(rest.rsplit(" ", 1)[-1]))
+    count_by_search = reader.lemma_count
+
+    def lemma_count(lemma: Any) -> int:
+        if lemma._lang != "eng" or not isinstance(lemma._key, str):
+            return int(count_by_search(lemma))
+        return counts.get(lemma._key, 0)
+
+    reader.lemma_count = lemma_count
+    if getattr(Synset._related, "memoized", False):
+        return
+    related, paths = Synset._related, Synset._shortest_hypernym_paths
+
+    def _related(self: Any, relation_symbol: str, sort: bool = True) -> list[Any]:
+        memo = self.__dict__.setdefault("_eg_related", {})
+        if relation_symbol not in memo:
+            memo[relation_symbol] = related(self, relation_symbol)
+        return list(memo[relation_symbol])
+
+    def _shortest_hypernym_paths(self: Any, simulate_root: bool) -> Any:
+        memo = self.__dict__.setdefault("_eg_paths", {})  # read only by NLTK's callers
+        if simulate_root not in memo:
+            memo[simulate_root] = paths(self, simulate_root)
+        return memo[simulate_root]
+
+    _related.memoized = True  # type: ignore[attr-defined]
+    Synset._related = _related
+    Synset._shortest_hypernym_paths = _shortest_hypernym_paths
 
 
 def _deterministic_relations() -> None:
