@@ -124,9 +124,25 @@ def wordnet() -> Any:
     data_root = prepare()
     if str(data_root) not in nltk.data.path:
         nltk.data.path.append(str(data_root))
+
+    class Reader(WordNetCorpusReader):  # type: ignore[misc]
+        def open(self, file: str) -> Any:
+            """The whole file as a string when it is ASCII (all of WordNet 3.0's are),
+            so that offsets are the byte offsets NLTK seeks to: NLTK's own reader
+            reads line by line in Python (~3x slower to start, and each synset
+            read cold)."""
+            with super().open(file) as stream:
+                text = stream.read()
+            return io.StringIO(text, newline="\n") if text.isascii() else super().open(file)
+
+        def map_wn(self, version: str = "wordnet") -> None:
+            """No map of WordNet 3.0 onto itself (NLTK builds it for its multilingual
+            data, not used here, reading index.sense twice: ~2-5 s of each start)."""
+            return None
+
     with warnings.catch_warnings():  # "multilingual functions are not available": expected
         warnings.simplefilter("ignore", UserWarning)
-        reader = WordNetCorpusReader(str(data_root / "corpora" / "wordnet"), None)
+        reader = Reader(str(data_root / "corpora" / "wordnet"), None)
     _read_once(reader, data_root / "corpora" / "wordnet")
     return reader
 
@@ -136,17 +152,11 @@ def _read_once(reader: Any, root: Path) -> None:
     same values: a cold process mined ~3x slower than a warm one, each Ray actor
     anew). NLTK reads the version from data.adj's header on every Wu-Palmer
     similarity, a lemma's count by binary search in cntlist.rev on every call,
-    synsets by seek + readline in the data files (its slow Python reader: the
-    ASCII files are held as strings, ~22 MB), and recomputes a synset's
-    relations and hypernym distances each time."""
+    and recomputes a synset's relations and hypernym distances each time."""
     from nltk.corpus.reader.wordnet import Synset
 
     version = reader.get_version()
     reader.get_version = lambda: version
-    for pos, name in (("n", "noun"), ("v", "verb"), ("a", "adj"), ("r", "adv")):
-        data = (root / f"data.{name}").read_bytes()
-        if data.isascii():  # so that string offsets are the byte offsets NLTK seeks to
-            reader._data_file_map[pos] = io.StringIO(data.decode("ascii"), newline="\n")
     counts: dict[str, int] = {}
     for line in (root / "cntlist.rev").read_text("utf-8", errors="replace").splitlines():
         key, _, rest = line.partition(" ")
