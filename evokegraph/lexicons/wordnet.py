@@ -125,7 +125,7 @@ def wordnet() -> Any:
     if str(data_root) not in nltk.data.path:
         nltk.data.path.append(str(data_root))
 
-    class Reader(WordNetCorpusReader):  # type: ignore[misc]
+    class Reader(WordNetCorpusReader):
         def open(self, file: str) -> Any:
             """The whole file as a string when it is ASCII (all of WordNet 3.0's are),
             so that offsets are the byte offsets NLTK seeks to: NLTK's own reader
