@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -35,6 +36,7 @@ def serve_cmd(
         import uvicorn
 
         from evokegraph.queries.web.app import create_app
+        from evokegraph.queries.web.readers import SWITCH_INTERVAL_S
     except ModuleNotFoundError as exc:
         raise UserInputError(
             f"`evokegraph serve` needs {exc.name}; install it with pip install 'evokegraph[serve]'"
@@ -52,6 +54,7 @@ def serve_cmd(
     with open_kb(ctx, read_only=True) as kb:  # a bad --db fails here, as one line
         app = create_app(cfg, store=kb, thumbs_dir=thumbs, query_timeout_s=limit)
         console.print(f"evokegraph explorer on http://{host}:{port}/ ({where}, read-only)")
+        sys.setswitchinterval(SWITCH_INTERVAL_S)  # this process is the server
         uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
