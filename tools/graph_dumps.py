@@ -22,7 +22,9 @@ the miner fixed (the lexical miner, or the same ``ingest/contextual.py`` in
 both runs). To dump another commit, install its tree apart and put it first
 on the path: ``git archive C | tar -x -C /tmp/c && pip install --no-deps
 --no-build-isolation --target /tmp/c_site /tmp/c`` then
-``PYTHONPATH=/tmp/c_site python tools/graph_dumps.py OUT``.
+``PYTHONPATH=/tmp/c_site python tools/graph_dumps.py OUT``, from a folder
+outside the repository (Ray's workers put their current folder first on their
+path: in the checkout they would import the working tree).
 """
 
 from __future__ import annotations
