@@ -115,3 +115,23 @@ def acceptance_model() -> AcceptanceModel:
             "python bench/fit_acceptance.py --write"
         )
     return model_from_json(json.loads(path.read_text()))
+
+
+REJECTED_FILE = "rejected.json"  # in the evokegraph.data package
+
+
+@functools.cache
+def rejected_words() -> tuple[frozenset[str], str]:
+    """Words blind raters kept rejecting at distances 4-5 (``bench/fit_rejected.py``:
+    proposed in 4+ scenes, accepted at most 1 in 5) and the list's digest."""
+    path = resources.files("evokegraph.data") / REJECTED_FILE
+    if not path.is_file():
+        from evokegraph.errors import ModelError
+
+        raise ModelError(
+            "evokegraph/data/rejected.json is missing; reinstall evokegraph, or write it: "
+            "python bench/fit_rejected.py --write"
+        )
+    data = json.loads(path.read_text())
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
+    return frozenset(data["words"]), digest

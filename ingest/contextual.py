@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from evokegraph.ingest.acceptance import acceptance_model
+from evokegraph.ingest.acceptance import acceptance_model, rejected_words
 from evokegraph.ingest.sense_shape import generality, sense_depth, shapes
 from evokegraph.ingest.stages import MINERS, MiningInput, mine_each
 from evokegraph.ingest.themes import (
@@ -257,6 +257,7 @@ class ContextualMiner:
         self._felt = np.zeros(0, dtype=bool)
         self._theme_hub = np.zeros(0, dtype=np.float32)
         self._blocked = np.zeros(0, dtype=bool)
+        self._rejected = np.zeros(0, dtype=bool)  # raters' rejected hubs at d4-5
         self._felt_prior = np.zeros(0, dtype=np.float32)
         self._bg_mean = np.zeros(0, dtype=np.float32)
         self._bg_std = np.ones(0, dtype=np.float32)
@@ -265,12 +266,13 @@ class ContextualMiner:
 
     def settings(self) -> dict[str, Any]:
         return self.options.settings(
-            10,
+            11,
             vocab=self._key,
             themes=f"empath-{empath_version()}",
             emotions=f"nrc-{nrc_version()}",
             valence=f"vader-{vader_version()}",
             acceptance=acceptance_model().digest,
+            rejected=rejected_words()[1],
         )
 
     def load(self, progress: Any = None) -> None:
@@ -294,6 +296,8 @@ class ContextualMiner:
             self._theme_hub = theme_hubness(self._themes, vocab.emb)
             blocked = excluded_words()
             self._blocked = np.array([w in blocked for w in vocab.words], dtype=bool)
+            rejected = rejected_words()[0]
+            self._rejected = np.array([w in rejected for w in vocab.words], dtype=bool)
             intero = np.array([interoceptive(w) for w in vocab.words], dtype=np.float32)
             self._felt_prior = np.clip((intero - 2.5) / 2.0, -1.0, 1.0)
             self._generic[5] = self._feeling_hubs()
@@ -509,8 +513,9 @@ class ContextualMiner:
             f["repeat"][idx] = np.fromiter(shown[d].values(), dtype=np.float32)
             s -= spec.repeat * f["repeat"]
         allowed = masks[d]
-        if d >= 4:  # a sunny fair does not evoke "mourning", a grave not "delight"
-            allowed = allowed & ~_against_scene(self._themes.polarity, lean)
+        if d >= 4:  # a sunny fair does not evoke "mourning", a grave not "delight";
+            # and no word raters kept rejecting in scene after scene ("closure", "kind")
+            allowed = allowed & ~_against_scene(self._themes.polarity, lean) & ~self._rejected
         if d in (1, 2):
             allowed = allowed & near_gate(d, t.pos, {k: t.bonus.get(k, zero) for k in LINKS}, t.sw)
         if d == 1:  # the ladder: a hypernym is a slight abstraction, not a near synonym
