@@ -58,9 +58,18 @@ def caption_nodes(view: ImageView) -> set[str]:
     return {n for c in view.captions for n in path_nodes(c.path)}
 
 
-def concept_graph(kb: GraphStore, name: str, hops: int = 2, per_hop: int = HOP_LIMIT) -> nx.DiGraph:
+def concept_graph(
+    kb: GraphStore,
+    name: str,
+    hops: int = 2,
+    per_hop: int = HOP_LIMIT,
+    max_nodes: int | None = None,
+) -> nx.DiGraph:
     """A concept's neighbourhood in the shared network, read hop by hop
-    (strongest ``per_hop`` edges each way per concept), never the whole graph."""
+    (strongest ``per_hop`` edges each way per concept), never the whole graph.
+    With ``max_nodes``, only the nodes :func:`to_vis` would keep are made into
+    the graph (the concept and the strongest others, as ``cap_graph`` ranks
+    them); ``g.graph["dropped"]`` counts the rest."""
     key = " ".join(name.split()).casefold()
     if not kb.query("MATCH (c:Concept {name: $n}) RETURN c.name AS n", {"n": key}):
         raise UserInputError(f"no concept {name!r} in the knowledge base; search the image grid")
@@ -93,10 +102,34 @@ def concept_graph(kb: GraphStore, name: str, hops: int = 2, per_hop: int = HOP_L
                         "support": r["s"],
                     }
         frontier = sorted(nxt)
-    g = nx.DiGraph()
+    dropped = 0
+    if max_nodes is not None and len(nodes) > max_nodes:
+        kept = _strongest(nodes, edges, max_nodes, key)
+        dropped = len(nodes) - len(kept)
+        nodes = {n: None for n in nodes if n in kept}
+        edges = {e: d for e, d in edges.items() if e[0] in kept and e[1] in kept}
+    g = nx.DiGraph(dropped=dropped) if dropped else nx.DiGraph()
     g.add_nodes_from(nodes, kind="concept")
     g.add_edges_from((a, b, d) for (a, b), d in edges.items())
     return g
+
+
+def _strongest(
+    nodes: dict[str, None], edges: dict[tuple[str, str], dict[str, Any]], k: int, key: str
+) -> set[str]:
+    """The ``k`` nodes ``cap_graph`` keeps of this graph, ``key`` among them: by total
+    incident weight, summed in networkx's edge order (node by node, each one's
+    successors as first added) so that the float sums are the same."""
+    succ: dict[str, dict[str, dict[str, Any]]] = {}
+    for (a, b), d in edges.items():
+        succ.setdefault(a, {})[b] = d
+    strength = dict.fromkeys(nodes, 0.0)
+    for a in nodes:
+        for b, d in succ.get(a, {}).items():
+            w = float(d.get("weight") or 0.0)
+            strength[a] += w
+            strength[b] += w
+    return set(sorted(nodes, key=lambda n: (n != key, -strength[n], n))[:k])
 
 
 def _node(n: str, d: dict[str, Any]) -> dict[str, Any]:
@@ -131,7 +164,9 @@ def to_vis(
     g: nx.DiGraph, *, max_nodes: int = MAX_NODES, keep: frozenset[str] = frozenset()
 ) -> dict[str, Any]:
     """vis-network data for ``g``, capped to the strongest ``max_nodes``."""
+    dropped_before = int(g.graph.get("dropped", 0))  # capped as it was read
     g, dropped = cap_graph(g, max_nodes, keep)
+    dropped += dropped_before
     nodes = [_node(str(n), d) for n, d in sorted(g.nodes(data=True), key=lambda nd: str(nd[0]))]
     edges = []
     for a, b, d in sorted(g.edges(data=True), key=lambda e: (str(e[0]), str(e[1]))):

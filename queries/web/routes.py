@@ -232,7 +232,7 @@ def _graphs(app: FastAPI, x: Callable[[], Any], render: Render) -> None:
             g = x().read(graph.image_graph, _image_id(image))
             return graph.to_vis(g, max_nodes=max_nodes, keep=frozenset({f"image:{image}"}))
         if concept:
-            g = x().read(graph.concept_graph, concept, hops)
+            g = x().read(graph.concept_graph, concept, hops, graph.HOP_LIMIT, max_nodes)
             key = " ".join(concept.split()).casefold()
             return graph.to_vis(g, max_nodes=max_nodes, keep=frozenset({key}))
         raise data.UserInputError("give ?image=ID or ?concept=NAME")
