@@ -312,3 +312,37 @@ def test_near_gate_keeps_what_raters_accepted() -> None:
     assert near_gate(1, "n", link, sw).tolist() == [1, 0, 1, 0, 1, 0, 0, 0]
     assert near_gate(2, "n", link, sw).tolist() == [0, 0, 0, 0, 0, 0, 1, 0]
     assert near_gate(2, "a", link, sw).tolist() == [0, 0, 0, 1, 1, 0, 1, 0]
+
+
+def test_words_raters_kept_rejecting_stay_out_of_distances_4_5(miner) -> None:
+    """Version 11: the list bench/fit_rejected.py derives from the committed
+    ratings is the shipped one, and none of its words reaches distance 4 or 5;
+    with the list switched off some of them would (the test can fail)."""
+    import sys
+
+    import numpy as np
+
+    from evokegraph.ingest.acceptance import rejected_words
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from fit_rejected import rejected
+
+    words = rejected_words()[0]
+    assert sorted(words) == rejected()[0] and {"closure", "kind", "feeling"} <= words
+    scenes = [json.loads(x) for x in GOLD.read_text().splitlines()][:12]
+
+    def far_words() -> set[str]:
+        out = set()
+        for g in scenes:
+            evs = miner.mine_one(miner_elements(g["caption"]), g["caption"])
+            out |= {e.concept for e in evs if e.distance >= 4}
+        return out
+
+    assert not far_words() & words
+    miner._models()
+    kept = miner._rejected
+    try:
+        miner._rejected = np.zeros_like(kept)
+        assert far_words() & words  # what the list keeps out
+    finally:
+        miner._rejected = kept
