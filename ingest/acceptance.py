@@ -23,12 +23,13 @@ Pure numpy over arrays the miner already computed.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 from dataclasses import dataclass
 from importlib import resources
 
 import numpy as np
+
+from evokegraph.digests import settings_digest
 
 FEATURES = (
     "hand",  # the hand-weighted score itself
@@ -99,22 +100,23 @@ def model_from_json(data: dict) -> AcceptanceModel:
     bias = {int(d): float(v["bias"]) for d, v in data["distances"].items()}
     low = {int(d): np.array(v["low"], dtype=np.float64) for d, v in data["distances"].items()}
     high = {int(d): np.array(v["high"], dtype=np.float64) for d, v in data["distances"].items()}
-    digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
-    return AcceptanceModel(weights, bias, low, high, digest)
+    return AcceptanceModel(weights, bias, low, high, settings_digest(data, 12))
+
+
+def _packaged(name: str, fix: str) -> dict:
+    """One of the fitted JSON files shipped in ``evokegraph/data``."""
+    path = resources.files("evokegraph.data") / name
+    if not path.is_file():
+        from evokegraph.errors import ModelError
+
+        raise ModelError(f"evokegraph/data/{name} is missing; reinstall evokegraph, or {fix}")
+    return json.loads(path.read_text())
 
 
 @functools.cache
 def acceptance_model() -> AcceptanceModel:
     """The shipped model (``evokegraph/data/acceptance.json``)."""
-    path = resources.files("evokegraph.data") / MODEL_FILE
-    if not path.is_file():
-        from evokegraph.errors import ModelError
-
-        raise ModelError(
-            "evokegraph/data/acceptance.json is missing; reinstall evokegraph, or fit it: "
-            "python bench/fit_acceptance.py --write"
-        )
-    return model_from_json(json.loads(path.read_text()))
+    return model_from_json(_packaged(MODEL_FILE, "fit it: python bench/fit_acceptance.py --write"))
 
 
 REJECTED_FILE = "rejected.json"  # in the evokegraph.data package
@@ -124,14 +126,5 @@ REJECTED_FILE = "rejected.json"  # in the evokegraph.data package
 def rejected_words() -> tuple[frozenset[str], str]:
     """Words blind raters kept rejecting at distances 4-5 (``bench/fit_rejected.py``:
     proposed in 4+ scenes, accepted at most 1 in 5) and the list's digest."""
-    path = resources.files("evokegraph.data") / REJECTED_FILE
-    if not path.is_file():
-        from evokegraph.errors import ModelError
-
-        raise ModelError(
-            "evokegraph/data/rejected.json is missing; reinstall evokegraph, or write it: "
-            "python bench/fit_rejected.py --write"
-        )
-    data = json.loads(path.read_text())
-    digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
-    return frozenset(data["words"]), digest
+    data = _packaged(REJECTED_FILE, "write it: python bench/fit_rejected.py --write")
+    return frozenset(data["words"]), settings_digest(data, 12)
