@@ -442,14 +442,37 @@ class ContextualMiner:
         """Raw scores of every candidate at distance ``d`` (-inf: not allowed),
         the candidates, and each candidate's score terms by name (the
         :data:`~evokegraph.ingest.acceptance.FEATURES` the acceptance model reads)."""
-        enc, vocab = self._models()
-        assert self._themes is not None
+        _, vocab = self._models()
         spec = SPECS[d]
         aim = (
             t.base + spec.aim_offset
             if spec.aim is None
             else min(spec.aim, t.base + spec.aim_offset)
         )
+        lean = scene.polarity + POLARITY_PRIOR
+        f = self._features(d, t, sc, aim, lean, shown)
+        s = self._hand_score(d, t, f, lean, shown)
+        allowed = self._allowed(d, t, f, lean)
+        scores, words = np.where(allowed, s, -np.inf), vocab.words
+        pool = allowed if allowed.any() else self._masks(t.pos if d in SAME_POS else "n")[d]
+        for k in ("sw", "sc"):  # against this element's and scene's other candidates
+            f[k + "_rel"] = _standard(f[k], f[k][pool])
+        if t.extras.get(d):  # scored by the same terms, WordNet-related by construction
+            scores, words, f = self._with_extras(d, t, ctx_vec, aim, scores, words, f, pool)
+        return scores, words, f
+
+    def _features(
+        self,
+        d: int,
+        t: _Terms,
+        sc: np.ndarray,
+        aim: float,
+        lean: float,
+        shown: dict[int, dict[int, int]],
+    ) -> dict[str, np.ndarray]:
+        """Every vocabulary word's score terms at distance ``d``, by name."""
+        _, vocab = self._models()
+        assert self._themes is not None
         zero = np.zeros(len(vocab.words), dtype=np.float32)
         poly, depth = self._shape(t.pos if d in SAME_POS else "n")
         linked = np.maximum.reduce([t.bonus.get(k, zero) for k in (SYNONYMS, 1, 2, 3)])
@@ -481,7 +504,28 @@ class ContextualMiner:
             "wn_rare": (t.sense_rank * linked).astype(np.float32),
             "feeling": self._masks("n")[("feeling",)],
         }
-        s = spec.word_weight * t.sw + (1 - spec.word_weight) * sc - spec.misfit * f["off"]
+        if abs(lean) > POLARITY_MIN:  # + a word of the scene's polarity, - the other
+            f["polarity"] = (
+                np.sign(lean) * min(1.0, abs(lean) / POLARITY_SCALE) * self._themes.polarity
+            ).astype(np.float32)
+        if shown[d]:  # the image's other elements already say it
+            idx = np.fromiter(shown[d], dtype=np.int64)
+            f["repeat"] = zero.copy()
+            f["repeat"][idx] = np.fromiter(shown[d].values(), dtype=np.float32)
+        return f
+
+    def _hand_score(
+        self,
+        d: int,
+        t: _Terms,
+        f: dict[str, np.ndarray],
+        lean: float,
+        shown: dict[int, dict[int, int]],
+    ) -> np.ndarray:
+        """The hand-weighted score of every vocabulary word at distance ``d``."""
+        _, vocab = self._models()
+        spec = SPECS[d]
+        s = spec.word_weight * t.sw + (1 - spec.word_weight) * f["sc"] - spec.misfit * f["off"]
         s += FREQUENCY_WEIGHT * f["zipf"] - spec.hub * vocab.hub
         if d in self._generic:
             s -= spec.generic * self._generic[d]
@@ -493,27 +537,25 @@ class ContextualMiner:
             s -= SPECIFIC_PENALTY * np.maximum(f["wn1"], f["wn_syn"])
         if d in SAME_POS:  # a near synonym is the same kind of thing (not cup -> trophy's class)
             s -= OTHER_CLASS_PENALTY * t.other_class
-        masks = self._masks(t.pos if d in SAME_POS else "n")
         if d == 3:
-            s += SCENE_BONUS * masks[("class", 3)] + SCENE_WORD_BONUS * t.in_scene
+            s += SCENE_BONUS * f["scene_class"] + SCENE_WORD_BONUS * t.in_scene
         s += THEME_WEIGHT[d] * t.themed[d] if d in THEME_WEIGHT else 0.0
         if d == 4:
             s += NAME_WEIGHT * t.named
         if d == 5:  # felt inside the body: a feeling, not an abstraction that fits anything
             s += INTERO_WEIGHT * self._felt_prior + FEELING_BONUS * self._felt
-        lean = scene.polarity + POLARITY_PRIOR
-        if abs(lean) > POLARITY_MIN:  # + a word of the scene's polarity, - the other
-            f["polarity"] = (
-                np.sign(lean) * min(1.0, abs(lean) / POLARITY_SCALE) * self._themes.polarity
-            ).astype(np.float32)
-            if d >= 4:
-                s += POLARITY_WEIGHT * f["polarity"]
-        if shown[d]:  # the image's other elements already say it
-            idx = np.fromiter(shown[d], dtype=np.int64)
-            f["repeat"] = zero.copy()
-            f["repeat"][idx] = np.fromiter(shown[d].values(), dtype=np.float32)
+        if abs(lean) > POLARITY_MIN and d >= 4:
+            s += POLARITY_WEIGHT * f["polarity"]
+        if shown[d]:
             s -= spec.repeat * f["repeat"]
-        allowed = masks[d]
+        return s
+
+    def _allowed(self, d: int, t: _Terms, f: dict[str, np.ndarray], lean: float) -> np.ndarray:
+        """Which vocabulary words may stand at distance ``d`` for this element."""
+        _, vocab = self._models()
+        assert self._themes is not None
+        zero = np.zeros(len(vocab.words), dtype=np.float32)
+        allowed = self._masks(t.pos if d in SAME_POS else "n")[d]
         if d >= 4:  # a sunny fair does not evoke "mourning", a grave not "delight";
             # and no word raters kept rejecting in scene after scene ("closure", "kind")
             allowed = allowed & ~_against_scene(self._themes.polarity, lean) & ~self._rejected
@@ -525,13 +567,7 @@ class ContextualMiner:
             # slight abstraction is no more concrete than the element itself
             allowed = allowed & (f["wn1"] == 0) & (f["wn_syn"] == 0)
             allowed = allowed & (vocab.conc <= t.base + D2_CONCRETENESS_SLACK)
-        scores, words = np.where(allowed, s, -np.inf), vocab.words
-        pool = allowed if allowed.any() else masks[d]
-        for k in ("sw", "sc"):  # against this element's and scene's other candidates
-            f[k + "_rel"] = _standard(f[k], f[k][pool])
-        if t.extras.get(d):  # scored by the same terms, WordNet-related by construction
-            scores, words, f = self._with_extras(d, t, ctx_vec, aim, scores, words, f, pool)
-        return scores, words, f
+        return allowed
 
     def _with_extras(
         self,
