@@ -5,9 +5,9 @@
 values): what ``COPY`` takes, what the Parquet shards hold. The row planner
 (:func:`evokegraph.graph.write_plan.plan_write`) builds a dict per row and then
 turns the dicts into columns: ~5 us per EVOKES edge of Python, more than the
-engine's own ``COPY`` of the rows. Here each record field is read once into a
-column (``map(attrgetter)``, C loops), element ids are joined by pyarrow, the
-concepts' first-seen order comes from one dictionary encoding.
+engine's own ``COPY`` of the rows. Here the records' fields become columns in
+one Arrow conversion of their attribute dicts, element ids are joined by
+pyarrow, the concepts' first-seen order comes from one dictionary encoding.
 
 :func:`columns` covers the batches every ingest flush and shard writes (new
 images, each once, each element and evocation once); it answers None for the
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 from itertools import chain
-from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -44,17 +43,31 @@ TABLES: dict[str, tuple[str, bool, str]] = {
     "evokes": ("EVOKES", False, "evokes"),
 }
 
-_ELEMENT = ("name", "concept", "pos", "saliency", "rank", "box", "grounding")
-_EVOCATION = (
-    "element",
-    "concept",
-    "pos",
-    "distance",
-    "weight",
-    "rank",
-    "surface",
-    "grounding",
-    "run",
+# the record fields read into columns, with their Arrow types
+_ELEMENT_TYPES = pa.struct(
+    [
+        ("name", pa.string()),
+        ("concept", pa.string()),
+        ("pos", pa.string()),
+        ("saliency", pa.float64()),
+        ("rank", pa.int64()),
+        ("box", pa.list_(pa.float64())),
+        ("grounding", pa.float64()),
+    ]
+)
+_ELEMENT = tuple(f.name for f in _ELEMENT_TYPES)
+_EVOCATION_TYPES = pa.struct(
+    [
+        ("element", pa.string()),
+        ("concept", pa.string()),
+        ("pos", pa.string()),
+        ("distance", pa.int64()),
+        ("weight", pa.float64()),
+        ("rank", pa.int64()),
+        ("surface", pa.string()),
+        ("grounding", pa.float64()),
+        ("run", pa.string()),
+    ]
 )
 
 
@@ -86,24 +99,13 @@ def columns(batch: GraphBatch) -> dict[str, pa.Table] | None:
     n_el = np.array([len(e.elements or ()) for e in entries], dtype=np.int64)
     els = list(chain.from_iterable(e.elements or () for e in entries))
     el_image = _repeat(ids, n_el)
-    name, concept, pos, saliency, rank, box, grounding = _cols(_ELEMENT, els)
-    el_concept = pa.array(concept, pa.string())
+    el = _struct_cols(_ELEMENT_TYPES, els)
+    el_concept = el["concept"]
     el_id = _element_ids(el_image, el_concept)
     if len(els) and pc.count_distinct(el_id).as_py() != len(els):
         return None  # an element twice (the first one wins): the row planner
     out["elements"] = pa.table(
-        [
-            el_id,
-            el_image,
-            pa.array(name, pa.string()),
-            el_concept,
-            pa.array(pos, pa.string()),
-            pa.array(saliency, pa.float64()),
-            pa.array(rank, pa.int64()),
-            pa.array(box, pa.list_(pa.float64())),
-            pa.array(grounding, pa.float64()),
-        ],
-        schema=stem_schema("elements"),
+        [el_id, el_image, *(el[f] for f in _ELEMENT)], schema=stem_schema("elements")
     )
     out["has_element"] = pa.table([el_image, el_id], schema=stem_schema("has_element"))
     out["is"] = pa.table([el_id, el_concept], schema=stem_schema("is"))
@@ -111,44 +113,66 @@ def columns(batch: GraphBatch) -> dict[str, pa.Table] | None:
     # evocations, in entry order; an element never evokes itself
     n_ev = np.array([len(e.evocations or ()) for e in entries], dtype=np.int64)
     evs = list(chain.from_iterable(e.evocations or () for e in entries))
-    element, target, tpos, distance, weight, erank, surface, egrounding, run = _cols(
-        _EVOCATION, evs
-    )
-    ev_element = pa.array(element, pa.string())
-    ev_target = pa.array(target, pa.string())
-    ev_weight = pa.array(weight, pa.float64())
+    ev = _struct_cols(_EVOCATION_TYPES, evs)
+    ev_element, ev_target, ev_weight = ev["element"], ev["concept"], ev["weight"]
     keep = pc.not_equal(ev_element, ev_target)
     if pc.sum(pc.and_(keep, pc.is_null(ev_weight))).as_py():
         return None  # the row planner names the evocation without weight
-    ev_surface = pa.array(surface, pa.string())
+    ev_surface = ev["surface"]
     evokes = pa.table(
         [
             _element_ids(_repeat(ids, n_ev), ev_element),
             ev_target,
-            pa.array(distance, pa.int64()),
+            ev["distance"],
             ev_weight,
-            pa.array(erank, pa.int64()),
+            ev["rank"],
             pc.if_else(pc.equal(ev_surface, ""), ev_target, ev_surface),
-            pa.array(egrounding, pa.float64()),
-            pa.array(run, pa.string()),
+            ev["grounding"],
+            ev["run"],
         ],
         schema=stem_schema("evokes"),
     ).filter(keep)
-    if evokes.num_rows and (
-        evokes.group_by(["from", "to", "distance"]).aggregate([]).num_rows != evokes.num_rows
-    ):
+    if not _unique_evocations(evokes):
         return None  # one (element, concept, distance) twice: best rank wins, row planner
     out["evokes"] = evokes
 
-    out["concepts"] = _concepts(batch, n_el, n_ev, el_concept, pos, ev_element, ev_target, tpos)
+    out["concepts"] = _concepts(
+        batch, n_el, n_ev, el_concept, el["pos"], ev_element, ev_target, ev["pos"]
+    )
     failures = list({f.id: R.failure_row(f) for f in batch.failures}.values())
     out["failures"] = to_table(failures, stem_schema("failures"))
     return {stem: out[stem] for stem in TABLES}
 
 
-def _cols(fields: tuple[str, ...], items: list[Any]) -> list[list[Any]]:
-    """One list per field (a C loop each; a tuple per record then ``zip`` was 3x slower)."""
-    return [list(map(attrgetter(f), items)) for f in fields]
+def _struct_cols(fields: pa.StructType, items: list[Any]) -> dict[str, pa.Array]:
+    """One Arrow column per field of ``fields``, read from the records' attribute
+    dicts by Arrow's converter in one C loop (a ``map(attrgetter)`` list per field,
+    then ``pa.array`` of each, was 3-5x slower); values are those of ``getattr``
+    (a pydantic model keeps its fields in ``__dict__``)."""
+    arr = pa.array([vars(x) for x in items], fields)
+    return {f.name: col for f, col in zip(fields, arr.flatten(), strict=True)}
+
+
+def _unique_evocations(evokes: pa.Table) -> bool:
+    """No (from, to, distance) twice: one int64 key per row from the dictionary
+    codes, then a sort (pyarrow's group-by was ~10x slower)."""
+    n = evokes.num_rows
+    dist = evokes["distance"]
+    if n < 2:
+        return True
+    if dist.null_count or pc.min(dist).as_py() < 0:  # the general case, rare
+        return bool(evokes.group_by(["from", "to", "distance"]).aggregate([]).num_rows == n)
+    frm = pc.dictionary_encode(evokes["from"]).combine_chunks()
+    to = pc.dictionary_encode(evokes["to"]).combine_chunks()
+    span = int(pc.max(dist).as_py()) + 1
+    if n * n * span >= 2**62:  # the key could overflow: the general case
+        return bool(evokes.group_by(["from", "to", "distance"]).aggregate([]).num_rows == n)
+    key = frm.indices.to_numpy().astype(np.int64) * len(to.dictionary)
+    key += to.indices.to_numpy()
+    key *= span
+    key += dist.to_numpy()
+    key.sort()
+    return not bool((key[1:] == key[:-1]).any())
 
 
 def _repeat(ids: list[str], counts: np.ndarray) -> pa.Array:
@@ -192,10 +216,10 @@ def _concepts(
     n_el: np.ndarray,
     n_ev: np.ndarray,
     el_concept: pa.Array,
-    el_pos: list[Any],
+    el_pos: pa.Array,
     ev_element: pa.Array,
     ev_target: pa.Array,
-    ev_pos: list[Any],
+    ev_pos: pa.Array,
 ) -> pa.Table:
     """``rows.concept_rows``: every concept in the order first seen (per entry its
     elements' concepts, then each evocation's element and concept; then the
@@ -210,9 +234,9 @@ def _concepts(
     extra = list(batch.concepts)
     total = int(span.sum())
     names = pa.concat_arrays([el_concept, ev_element, ev_target, pa.array(extra, pa.string())])
-    pos = pa.array(
-        list(chain(el_pos, ["NOUN"] * len(ev_element), ev_pos, ["NOUN"] * len(extra))),
-        pa.string(),
+    noun = pa.scalar("NOUN", pa.string())
+    pos = pa.concat_arrays(
+        [el_pos, pa.repeat(noun, len(ev_element)), ev_pos, pa.repeat(noun, len(extra))]
     )
     at = np.concatenate([el_pos_at, ev_at, ev_at + 1, total + np.arange(len(extra))])
     order = pa.array(np.argsort(at, kind="stable"))
@@ -223,7 +247,7 @@ def _concepts(
     rated = batch.concepts
     conc = [rated.get(k) for k in uniq.to_pylist()] if rated else [None] * len(uniq)
     return pa.table(
-        [uniq, pos.take(order).take(pa.array(first)), pa.array(conc, pa.float64())],
+        [uniq, pos.take(order.take(pa.array(first))), pa.array(conc, pa.float64())],
         schema=stem_schema("concepts"),
     )
 

@@ -211,3 +211,23 @@ def test_more_new_evokes_than_stored_rebuild_the_table_with_the_same_graph(
             rebuilt.write(_images(100, 50, random.Random(3)))
         monkeypatch.undo()
         assert snapshot(rebuilt) == before
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_unique_evocations_agrees_with_a_group_by(seed: int) -> None:
+    import pyarrow as pa
+
+    rng = random.Random(seed)
+    n = rng.randrange(0, 40)
+    table = pa.table(
+        {
+            "from": [f"i:{rng.choice('abc')}" for _ in range(n)],
+            "to": [rng.choice(["x", "y", "z", "w"]) for _ in range(n)],
+            "distance": [
+                rng.choice([1, 2, 5, None] if seed % 5 == 0 else [1, 2, 5]) for _ in range(n)
+            ],
+        },
+        schema=pa.schema([("from", pa.string()), ("to", pa.string()), ("distance", pa.int64())]),
+    )
+    want = table.group_by(["from", "to", "distance"]).aggregate([]).num_rows == n
+    assert P._unique_evocations(table) == want
