@@ -65,17 +65,19 @@ def rss_parts_mb(pid: int) -> dict[str, Any]:
     return {"server": round(proc.memory_info().rss / 2**20, 1), "children": sorted(children)}
 
 
-def cpu_s(pid: int) -> float:
-    """CPU seconds of the server and its children (user + system)."""
+def cpu_s(pid: int) -> tuple[float, float]:
+    """CPU seconds of the server process and of its children (the query lanes;
+    user + system): the pages' cost apart from the slow query's."""
     import psutil
 
-    total = 0.0
     proc = psutil.Process(pid)
-    for p in [proc, *proc.children(recursive=True)]:
+    t = proc.cpu_times()
+    own, children = t.user + t.system, 0.0
+    for p in proc.children(recursive=True):
         with contextlib.suppress(psutil.NoSuchProcess):
-            t = p.cpu_times()
-            total += t.user + t.system
-    return total
+            c = p.cpu_times()
+            children += c.user + c.system
+    return own, children
 
 
 def machine_idle() -> tuple[float, float]:
@@ -205,8 +207,11 @@ def kb_sample(db: Path, distinct: int = 40) -> dict[str, Any]:
     }
 
 
-def start_server(db: Path, port: int, timeout_s: float) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "evokegraph.cli", "--db", str(db), "serve"]
+def start_server(
+    db: Path, port: int, timeout_s: float, launcher: Path | None = None
+) -> subprocess.Popen[bytes]:
+    how = [str(launcher)] if launcher else ["-m", "evokegraph.cli"]
+    cmd = [sys.executable, *how, "--db", str(db), "serve"]
     cmd += ["--port", str(port), "--timeout", str(timeout_s)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
@@ -226,7 +231,7 @@ def start_server(db: Path, port: int, timeout_s: float) -> subprocess.Popen[byte
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     base = kb_sample(args.db, args.distinct)
     port = free_port()
-    proc = start_server(args.db, port, args.timeout)
+    proc = start_server(args.db, port, args.timeout, args.launcher)
     try:
         paths = page_paths(base)
         for p in paths[:10]:  # warm: first page of each kind, thumbnails cached
@@ -253,7 +258,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         wall = time.monotonic() - t0
         rss_end = rss_mb(proc.pid)
         parts_end = rss_parts_mb(proc.pid)
-        cpu = cpu_s(proc.pid) - cpu0
+        cpu1 = cpu_s(proc.pid)
+        cpu, lanes_cpu = cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
         mine1, idle1 = os.times(), machine_idle()
         client_cpu = (mine1.user + mine1.system) - (mine0.user + mine0.system)
     finally:
@@ -267,9 +273,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "requests": len(lat),
         "per_s": round(len(lat) / wall, 1),
         "p50_ms": round(1000 * percentile(lat, 0.50), 1),
+        "p90_ms": round(1000 * percentile(lat, 0.90), 1),
         "p99_ms": round(1000 * percentile(lat, 0.99), 1),
         "max_ms": round(1000 * max(lat, default=float("nan")), 1),
         "server_cpu_ms_per_request": round(1000 * cpu / max(1, len(lat)), 1),
+        "lanes_cpu_s": round(lanes_cpu, 1),
         "client_cpu_ms_per_request": round(1000 * client_cpu / max(1, len(lat)), 1),
         "machine_idle_pct": round(100 * (idle1[0] - idle0[0]) / max(1, idle1[1] - idle0[1]), 1),
         "by_kind_p50_p99_ms": {
@@ -305,6 +313,12 @@ def main() -> None:
         "their first visit; 2000: 10,002 pages, most requests build a page afresh)",
     )
     ap.add_argument("--no-slow", dest="slow", action="store_false", help="no slow query beside")
+    ap.add_argument(
+        "--launcher",
+        type=Path,
+        help="a Python file run instead of `-m evokegraph.cli` with the same arguments "
+        "(an A/B of a changed setting without editing the checkout)",
+    )
     args = ap.parse_args()
     random.seed(0)
     print(f"load average before: {[round(x, 2) for x in os.getloadavg()]}", flush=True)
