@@ -104,3 +104,23 @@ def test_a_page_built_during_a_write_is_not_kept() -> None:
     cache.get("/q", "v2")  # another request saw the write land
     cache.put("/p", "v1", (200, [], b"old"))  # built across the write: dropped
     assert cache.get("/p", "v2") is None
+
+
+def test_a_failure_recorded_later_shows_on_the_image_page(
+    client: TestClient, kb: LadybugStore
+) -> None:
+    """The ids of the images with failures are read once per write version
+    (data._failures): a failure written afterwards shows at once."""
+    from evokegraph.queries.web import data
+    from evokegraph.records import Failure
+
+    image = f"{1:064x}"
+    assert data.image(kb, image)["failures"] == []
+    assert client.get(f"/api/images/{image}").json()["failures"] == []
+    failure = Failure(image_id=image, uri="img/1.jpg", stage="mine", reason="unreadable")
+    kb.write(GraphBatch(failures=[failure]))
+    assert [f["reason"] for f in data.image(kb, image)["failures"]] == ["unreadable"]
+    assert [f["reason"] for f in client.get(f"/api/images/{image}").json()["failures"]] == [
+        "unreadable"
+    ]
+    assert data.image(kb, f"{2:064x}")["failures"] == []
