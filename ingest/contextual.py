@@ -296,7 +296,7 @@ class ContextualMiner:
 
     def settings(self) -> dict[str, Any]:
         return self.options.settings(
-            13,
+            14,
             vocab=self._key,
             themes=f"empath-{empath_version()}",
             emotions=f"nrc-{nrc_version()}",

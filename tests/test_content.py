@@ -346,3 +346,53 @@ def test_words_raters_kept_rejecting_stay_out_of_distances_4_5(miner) -> None:
         assert far_words() & words  # what the list keeps out
     finally:
         miner._rejected = kept
+
+
+def test_slight_abstractions_are_wordnet_categories_however_deep_or_concrete(miner) -> None:
+    """Version 12: a noun's slight abstraction may sit up to UP_LEVELS levels up
+    (truck -> motor vehicle -> self-propelled vehicle -> wheeled vehicle ->
+    vehicle) and be as concrete as the element (sausage -> food); WordNet's
+    most general nodes are none ("someone", "individual" for a child)."""
+    from evokegraph.ingest.contextual import UP1, UP2, UP3, sense_related
+    from evokegraph.lexicons.wordnet import wordnet
+
+    truck = sense_related(wordnet().synset("truck.n.01"))
+    assert "vehicle" in truck[UP3] and "vehicle" not in truck[UP1] + truck[UP2]
+    child = sense_related(wordnet().synset("child.n.01"))
+    ups = {w.lower() for k in (UP1, UP2, UP3, 2) for w in child[k]}
+    assert not ups & {"person", "someone", "individual", "object", "entity", "thing"}
+
+    for word, caption, want in [
+        ("truck", "a delivery truck parked on a busy street", "vehicle"),
+        ("sausage", "grilled sausages on a barbecue in the garden", "food"),
+    ]:
+        evs = miner.mine_one([Element(name=word, concept=word, pos="NOUN")], caption)
+        assert want in _by_distance(evs, word)[2], (word, _by_distance(evs, word))
+    caption = "children building a snowman in the snow"
+    el = [Element(name="child", concept="child", pos="NOUN")]
+    d2 = _by_distance(miner.mine_one(el, caption), "child")[2]
+    assert not set(d2) & {"person", "someone", "individual", "somebody"}, d2
+
+
+def test_abstract_distances_leave_out_the_classes_raters_rejected(miner) -> None:
+    """Versions 12-13: no person, process, possession, plant, food or quantity
+    at distance 4, no belief or idea (noun.cognition) at distance 5; the masks
+    hold such words out (the test fails if they are let back in)."""
+    import numpy as np
+
+    from evokegraph.ingest.contextual import D4_LEFT_OUT, D5_LEFT_OUT
+
+    _, vocab = miner._models()
+    lex = dict(zip(vocab.words, vocab.lexnames[:, vocab.pos_column("n")], strict=True))
+    masks = miner._masks("n")
+    for d, left_out in ((4, D4_LEFT_OUT), (5, D5_LEFT_OUT)):
+        held = np.isin(vocab.lexnames[:, vocab.pos_column("n")], sorted(left_out))
+        assert held.sum() > 100 and not (masks[d] & held).any()
+    scenes = [json.loads(x) for x in GOLD.read_text().splitlines()][:10]
+    far = []
+    for g in scenes:
+        evs = miner.mine_one(miner_elements(g["caption"]), g["caption"])
+        far += [(e.distance, e.concept) for e in evs if e.distance >= 4]
+    assert far
+    for d, w in far:
+        assert lex.get(w, "") not in (D4_LEFT_OUT if d == 4 else D5_LEFT_OUT), (d, w)
