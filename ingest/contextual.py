@@ -845,21 +845,18 @@ def sense_related(sense: Any) -> dict[int, list[str]]:
     and sisters; 4 topic domains; :data:`SYNONYMS` its own lemmas."""
     up1 = sense.hypernyms()
     up2 = [h for u in up1 for h in u.hypernyms()]
-    ups, level = [up1, up2], up2
+    up3, level = [], up2
     for _ in range(3, UP_LEVELS + 1):
         level = [h for u in level for h in u.hypernyms()]
-        ups.append(level)
-    up3 = [h for lev in ups[2:] for h in lev]
+        up3 += level
+    cats = {
+        k: [h for h in ups if not _general(h)] for k, ups in ((UP1, up1), (UP2, up2), (UP3, up3))
+    }
     sisters = [h for u in up1 for h in u.hyponyms() if h != sense][:20]
     domains = [*sense.topic_domains(), *(t for u in up1 for t in u.topic_domains())]
     related = {
         1: [sense, *sense.hyponyms(), *sense.similar_tos(), *sense.verb_groups()],
-        2: [
-            *(h for h in up1 if not _general(h)),
-            *(h for h in up2 if not _general(h)),
-            *sense.also_sees(),
-            *(h for h in up3 if not _general(h)),
-        ],
+        2: [*cats[UP1], *cats[UP2], *sense.also_sees(), *cats[UP3]],
         3: [
             *sense.part_meronyms(),
             *sense.part_holonyms(),
@@ -869,9 +866,7 @@ def sense_related(sense: Any) -> dict[int, list[str]]:
         4: domains,  # "aviation" for pilot: what the sense belongs to
         SYNONYMS: [sense],  # the context sense's own lemmas: the nearest of near synonyms
         HYPONYMS: sense.hyponyms(),
-        UP1: [h for h in up1 if not _general(h)],
-        UP2: [h for h in up2 if not _general(h)],
-        UP3: [h for h in up3 if not _general(h)],
+        **cats,
     }
     out: dict[int, list[str]] = {}
     for d, synsets in related.items():
