@@ -7,6 +7,7 @@ that opens them), so the backends and the factory form no import cycle.
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -119,4 +120,14 @@ _STRINGS = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|`[^`]*`|//[^\n]*|
 
 def is_write_query(cypher: str) -> bool:
     """True when the statement may write (keywords outside strings/comments)."""
+    if len(cypher) <= _MEMO_CHARS:  # H24: the explorer's few query texts, asked per query
+        return _is_write_memo(cypher)
+    return bool(_WRITE_WORDS.search(_STRINGS.sub(" ", cypher)))
+
+
+_MEMO_CHARS = 2000  # texts this long at most are remembered (256 of them)
+
+
+@functools.lru_cache(maxsize=256)
+def _is_write_memo(cypher: str) -> bool:
     return bool(_WRITE_WORDS.search(_STRINGS.sub(" ", cypher)))

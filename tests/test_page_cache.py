@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from evokegraph.graph.ladybug_store import LadybugStore
+from evokegraph.graph.ladybug_store import LadybugStore, _all_rows
 from evokegraph.queries.web.app import create_app
 from evokegraph.queries.web.page_cache import PageCache, cacheable
 from evokegraph.records import Element, Evocation, GraphBatch, ImageEntry, ImageRecord
@@ -124,3 +124,28 @@ def test_a_failure_recorded_later_shows_on_the_image_page(
         "unreadable"
     ]
     assert data.image(kb, f"{2:064x}")["failures"] == []
+
+
+def test_rows_read_from_the_engine_directly_equal_get_all(kb: LadybugStore) -> None:
+    """The pages' rows, read from the engine's result without the wrapper's
+    per-row checks (H24), are the rows ``get_all`` gives: lists, nulls, no rows,
+    a closed result refused as before; and the write version still moves."""
+    queries = [
+        "MATCH (i:Image) RETURN i.id AS id, i.uris AS uris, i.captions AS c ORDER BY id",
+        "MATCH (i:Image) RETURN i.description AS d, i.width AS w ORDER BY i.id",
+        "MATCH (i:Image) WHERE i.id = 'none' RETURN i.id AS id",
+        "MATCH (e:Element)-[v:EVOKES]->(c:Concept) RETURN e.id AS eid, v.weight AS w, c.name AS n "
+        "ORDER BY eid, n",
+    ]
+    for q in queries:
+        res = kb._conn.execute(q)
+        cols = res.get_column_names()
+        want = [dict(zip(cols, row, strict=True)) for row in res.get_all()]
+        assert kb._dicts(q) == want, q
+    res = kb._conn.execute(queries[0])
+    res.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        _all_rows(res)
+    v0, ident = kb.write_version(), kb.cache_identity()
+    kb.write(_batch(10, 1))
+    assert kb.write_version() != v0 and kb.cache_identity() == ident == str(kb.path.resolve())

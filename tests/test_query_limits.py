@@ -204,6 +204,26 @@ def test_explorer_answers_busy_at_once_when_every_lane_is_taken(
         assert slow["a"][0] == 400 and "time limit of 8 s" in slow["a"][1]["error"]
 
 
+def test_a_lane_runs_below_the_server_from_its_first_instruction(kb_path: Path) -> None:
+    """A lane's process is lowered by the server right after the spawn, before it
+    imports anything (the imports, ~0.6 s of CPU, competed with the pages at the
+    server's priority when the lane lowered itself later), and only once: NICE
+    below the server, not twice that."""
+    import os
+
+    from evokegraph.queries.web import query_process
+
+    lane = query_process.Lane(StoreConfig("ladybug", path=str(kb_path)), 5.0)
+    try:
+        assert lane.run("cypher", ("RETURN 1 AS one",))["rows"] == [{"one": 1}]
+        want = min(19, os.getpriority(os.PRIO_PROCESS, 0) + query_process.NICE)
+        assert lane.priority_at_start == want  # as its target began (before: the server's)
+        pid = lane.pid()
+        assert pid is not None and os.getpriority(os.PRIO_PROCESS, pid) == want
+    finally:
+        lane.close()
+
+
 def test_a_lane_that_dies_is_one_line_and_starts_again(
     kb_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -42,11 +42,15 @@ FUNCTIONS = ("cypher", "run_named")  # what a lane runs: functions of queries.we
 
 
 # -- the child ----------------------------------------------------------------
-def _child(conn: Connection, cfg: StoreConfig, timeout_s: float, nice: int) -> None:
+def _child(conn: Connection, cfg: StoreConfig, timeout_s: float, priority: int) -> None:
     """A lane's process: open the store read-only, then answer ``("run", fn,
     args)`` with ``("ok", value)`` / ``("error", exc)``; ``("interrupt",)``
-    stops the running query."""
-    os.nice(nice)  # before the engine starts its threads: they inherit it
+    stops the running query. ``priority``: the nice value it runs at (the
+    server sets it from outside right after the spawn; set here too, in case
+    that failed, before the engine starts its threads: they inherit it)."""
+    at_start = os.getpriority(os.PRIO_PROCESS, 0)
+    if at_start < priority:
+        os.setpriority(os.PRIO_PROCESS, 0, priority)
     from evokegraph.queries.web import data
 
     try:
@@ -57,7 +61,7 @@ def _child(conn: Connection, cfg: StoreConfig, timeout_s: float, nice: int) -> N
     except EvokeGraphError as exc:
         conn.send(("failed", str(exc)))
         return
-    conn.send(("ready", None))
+    conn.send(("ready", at_start))
     send = threading.Lock()
 
     def work(fn: str, args: tuple[Any, ...]) -> None:
@@ -97,17 +101,24 @@ class Lane:
         self._proc: Any = None
         self._conn: Connection | None = None
         self._send = threading.Lock()
+        self.priority_at_start: int | None = None  # the lane's nice value when it began
 
     def _start(self) -> Connection:
         ctx = mp.get_context("spawn")  # never fork a process that runs engine threads
         here, there = ctx.Pipe()
+        priority = min(19, os.getpriority(os.PRIO_PROCESS, 0) + self.nice)
         proc = ctx.Process(
             target=_child,
-            args=(there, self.cfg, self.timeout_s, self.nice),
+            args=(there, self.cfg, self.timeout_s, priority),
             name="evokegraph-query-lane",
             daemon=True,
         )
         proc.start()
+        # at once, from here: a spawned child imports the server's modules (~0.6 s of
+        # CPU) before its target runs; at the server's priority that start competed
+        # with the page requests (it starts under load, at the first user query)
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, proc.pid, priority)
         there.close()
         if not here.poll(START_S):
             proc.kill()
@@ -116,6 +127,7 @@ class Lane:
         if status != "ready":
             proc.join(5)
             raise LaneUnavailable(why)
+        self.priority_at_start = why
         self._proc, self._conn = proc, here
         return here
 
