@@ -58,6 +58,14 @@ from evokegraph.ingest.themes import (
     theme_hubness,
     theme_scores,
 )
+from evokegraph.ingest.written import (
+    EMPTY_MEMORY,
+    Evidence,
+    WrittenMemory,
+    build_memory,
+    load_written,
+    written_confidence,
+)
 from evokegraph.levels import DISTANCES
 from evokegraph.lexicons.emotion import emotions, nrc_version
 from evokegraph.lexicons.empath import empath_version, excluded_words
@@ -163,16 +171,17 @@ POLARITY_MIN = 0.05
 # photographs, like language (Dodds et al., PNAS 2015), lean positive: a scene
 # with no clear polarity is read as slightly positive
 POLARITY_PRIOR = 0.10
-# Acceptance below the floor: the slot stays empty. 1-4: more likely rejected
-# than accepted. 5: the model's probability runs low there but its rank holds:
-# rounds 1-7's KB words scored 0.3-0.35 by version 12 were accepted 32% (109
-# rated), 0.35-0.4 53% (154), 0.4-0.45 71% (60); so a word is kept from 0.35
-# (a floor of 0.4 would empty five d5 lists in six on the sample).
-MIN_SCORE: dict[int, float] = {1: 0.5, 2: 0.5, 3: 0.5, 4: 0.5, 5: 0.35}
+# Acceptance below the floor: the slot stays empty: more likely rejected than
+# accepted (at 5, version 15: the memory's calibrated confidence; version 14 kept
+# its hand-scored feelings from 0.35, accepted 33-42% in rounds 7-8)
+MIN_SCORE: dict[int, float] = {1: 0.5, 2: 0.5, 3: 0.5, 4: 0.5, 5: 0.5}
 THEME_WEIGHT = {3: 0.10, 4: 0.30, 5: 0.60}
 POLARITY_WEIGHT = 0.15
 INTERO_WEIGHT = 0.06
 NAME_WEIGHT = 0.25
+# Version 15: the memory's evidence (:mod:`~evokegraph.ingest.written`, 0..1) at d5
+WRITTEN_WEIGHT = 1.0  # in the hand score, which breaks ties of confidence
+WRITTEN_MIN_SHARE = 0.05
 SCENE_THEME_SHARE = 0.7  # d4: a theme of the whole scene counts this much of the element's own
 FEELING_BONUS = 0.05  # d5: a word of an Empath feeling theme
 POLARITY_SCALE = 0.3
@@ -253,6 +262,7 @@ class _Terms:
     sense_rank: float  # log1p of the chosen sense's rank among the element's senses
     kinds: dict[int, frozenset[str]]  # lower-cased lemmas per key of sense_related
     depth: float  # the chosen sense's depth in WordNet (-1: no sense)
+    written: Evidence  # d5: what people wrote for similar scenes (the memory's evidence)
 
 
 class ContextualMiner:
@@ -266,6 +276,7 @@ class ContextualMiner:
         encoder: str = "all-MiniLM-L6-v2",
         min_zipf: float = 3.0,
         progress: Any = None,
+        written: str = "",
     ) -> None:
         from evokegraph.errors import UserInputError
         from evokegraph.ingest.options import ContextualOptions
@@ -276,7 +287,12 @@ class ContextualMiner:
         self.per_distance = per_distance
         self.encoder_name = encoder
         self.min_zipf = min_zipf
-        values = {"per_distance": per_distance, "encoder": encoder, "min_zipf": min_zipf}
+        values = {
+            "per_distance": per_distance,
+            "encoder": encoder,
+            "min_zipf": min_zipf,
+            "written": written,
+        }
         self.options = ContextualOptions.checked(values, "miner contextual")
         self.progress = progress
         self._key = vocab_key(encoder, min_zipf)
@@ -292,17 +308,23 @@ class ContextualMiner:
         self._bg_mean = np.zeros(0, dtype=np.float32)
         self._bg_std = np.ones(0, dtype=np.float32)
         self._shape_cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        # the memory of written associations (distance 5's evidence), read now: a bad
+        # file is the user's one-line error before any work
+        self._written_items, self._written_digest = load_written(written or None)
+        self._written: WrittenMemory = EMPTY_MEMORY
+        self._in_written = np.zeros(0, dtype=bool)
         _check_installed()
 
     def settings(self) -> dict[str, Any]:
         return self.options.settings(
-            14,
+            15,
             vocab=self._key,
             themes=f"empath-{empath_version()}",
             emotions=f"nrc-{nrc_version()}",
             valence=f"vader-{vader_version()}",
             acceptance=acceptance_model().digest,
             rejected=rejected_words()[1],
+            written=self._written_digest,
         )
 
     def load(self, progress: Any = None) -> None:
@@ -330,6 +352,11 @@ class ContextualMiner:
             self._rejected = np.array([w in rejected for w in vocab.words], dtype=bool)
             intero = np.array([interoceptive(w) for w in vocab.words], dtype=np.float32)
             self._felt_prior = np.clip((intero - 2.5) / 2.0, -1.0, 1.0)
+            self._written = build_memory(
+                self._written_items, self._written_digest, enc, vocab.index, 5
+            )
+            self._in_written = np.zeros(len(vocab.words), dtype=bool)
+            self._in_written[self._written.words] = True
             self._generic[5] = self._feeling_hubs()
             self._bg_mean, self._bg_std = background_fit(enc, vocab.emb)
         return self._ready
@@ -413,6 +440,11 @@ class ContextualMiner:
         :data:`RERANK` best hand scores."""
         order = np.argsort(-scores, kind="stable")[:RERANK]
         order = order[np.isfinite(scores[order])]
+        if d == 5:  # what people wrote for similar scenes: its own calibrated confidence
+            ev = Evidence(feats["written"][order], feats["written_best"][order])
+            prob = written_confidence(ev, feats["repeat"][order])
+            best = np.lexsort((-scores[order], -prob))  # ties: the hand score
+            return order[best], prob[best]
         prob = acceptance_model().probability(d, {**feats, "hand": scores}, order)
         best = np.argsort(-prob, kind="stable")
         return order[best], prob[best]
@@ -457,6 +489,7 @@ class ContextualMiner:
             sense_rank=float(np.log1p(chosen[1])) if chosen else 0.0,
             kinds={k: frozenset(n.lower() for n in v) for k, v in related.items()},
             depth=float(sense_depth(chosen[0])) if chosen else -1.0,
+            written=self._written.evidence(ctx_vec, wvec, len(vocab.words)),
         )
 
     def _distance_scores(
@@ -532,6 +565,8 @@ class ContextualMiner:
             "gen": generality(t.depth, depth),
             "wn_rare": (t.sense_rank * linked).astype(np.float32),
             "feeling": self._masks("n")[("feeling",)],
+            "written": t.written.share,
+            "written_best": t.written.best,
         }
         if abs(lean) > POLARITY_MIN:  # + a word of the scene's polarity, - the other
             f["polarity"] = (
@@ -573,6 +608,9 @@ class ContextualMiner:
             s += NAME_WEIGHT * t.named
         if d == 5:  # felt inside the body: a feeling, not an abstraction that fits anything
             s += INTERO_WEIGHT * self._felt_prior + FEELING_BONUS * self._felt
+            s += WRITTEN_WEIGHT * (
+                t.written.share - self._written.hub
+            )  # ... written for such scenes
         if abs(lean) > POLARITY_MIN and d >= 4:
             s += POLARITY_WEIGHT * f["polarity"]
         if shown[d]:
@@ -587,7 +625,10 @@ class ContextualMiner:
         allowed = self._masks(t.pos if d in SAME_POS else "n")[d]
         if d >= 4:  # a sunny fair does not evoke "mourning", a grave not "delight";
             # and no word raters kept rejecting in scene after scene ("closure", "kind")
-            allowed = allowed & ~_against_scene(self._themes.polarity, lean) & ~self._rejected
+            allowed = allowed & ~self._rejected
+            if d == 5:  # only what people wrote for a similar element in a similar scene
+                allowed = self._written_gate(t.written)
+            allowed &= ~_against_scene(self._themes.polarity, lean)
         if d in (1, 2):
             allowed = allowed & near_gate(d, t.pos, {k: t.bonus.get(k, zero) for k in LINKS}, t.sw)
         if d == 1:  # the ladder: a hypernym is a slight abstraction, not a near synonym
@@ -598,6 +639,12 @@ class ContextualMiner:
             category = np.maximum.reduce([t.bonus.get(k, zero) for k in (UP1, UP2, UP3)]) > 0
             allowed = allowed & ((vocab.conc <= t.base + D2_CONCRETENESS_SLACK) | category)
         return allowed
+
+    def _written_gate(self, ev: Evidence) -> np.ndarray:
+        """Distance 5's candidates: words the memory's nearest items hold (a share of
+        their votes from :data:`WRITTEN_MIN_SHARE`); their confidence
+        (:func:`~evokegraph.ingest.written.written_confidence`) decides the rest."""
+        return (ev.share >= WRITTEN_MIN_SHARE) & ~self._blocked
 
     def _with_extras(
         self,
@@ -702,7 +749,8 @@ class ContextualMiner:
         assert self._themes is not None
         queries = self._themes.centroid
         sims = queries @ vocab.emb.T + INTERO_WEIGHT * self._felt_prior
-        sims = np.where(self._masks("n")[5], sims, -np.inf)
+        felt = self._feeling_pool() & ~np.isin(vocab.lexnames[:, 0], sorted(D5_LEFT_OUT))
+        sims = np.where(felt, sims, -np.inf)
         top = np.argpartition(-sims, GENERIC_TOP_FEELINGS, axis=1)[:, :GENERIC_TOP_FEELINGS]
         share = np.bincount(top.ravel(), minlength=len(vocab.words)) / len(queries)
         return share.astype(np.float32)

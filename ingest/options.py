@@ -52,6 +52,11 @@ class ContextualOptions(BackendOptions):
         "vocabulary's word-frequency floor (Zipf); keyed through the vocabulary key",
         ge=0,
     )
+    written: str = keyless(
+        "",
+        "JSONL of written associations (caption, word, d) the miner reads distance 5's "
+        "evidence from; empty: the shipped memory; keyed by its content digest",
+    )
 
 
 # (registry kind, backend name, options class): what load_backends declares

@@ -1,0 +1,57 @@
+"""Write the contextual miner's memory of written associations.
+
+``evokegraph/data/written_associations.jsonl`` (see
+:mod:`evokegraph.ingest.written`) holds the project's tuning scenes: every
+item of :data:`SOURCES`, in that order, as ``{"caption", "word", "d"}``.
+Never add a file that is still to be reported: ``rating_heldout9.jsonl`` is the
+held-out test of the memory (miner version 15), and ``heldout_gold.jsonl`` /
+``evokegraph/data/sample_gold.jsonl`` are what ``eval associations`` and
+``bench/eval_heldout.py`` score.
+
+Usage: python bench/build_written.py [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from importlib import resources
+from pathlib import Path
+
+from fit_acceptance import DATA
+
+SOURCES = (
+    "dev_scenes.jsonl",
+    "dev_scenes2.jsonl",
+    "dev_scenes3.jsonl",
+    *(f"rating_heldout{n}.jsonl" for n in ("", "2", "3", "4", "5", "6", "7", "8")),
+)
+
+
+def lines() -> list[str]:
+    out: list[str] = []
+    for name in SOURCES:
+        for raw in (DATA / name).read_text(encoding="utf-8").splitlines():
+            if raw.strip():
+                item = json.loads(raw)
+                record = {"caption": item["caption"], "word": item["word"], "d": item["d"]}
+                out.append(json.dumps(record, ensure_ascii=False, sort_keys=True))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument(
+        "--write", action="store_true", help="write evokegraph/data/" + "written_associations.jsonl"
+    )
+    args = ap.parse_args()
+    out = lines()
+    print(f"{len(out)} items from {len(SOURCES)} files")
+    if args.write:
+        target = Path(str(resources.files("evokegraph.data"))) / "written_associations.jsonl"
+        target.write_text("\n".join(out) + "\n", encoding="utf-8")
+        print(f"wrote {target}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""The memory of written associations (miner version 15): parsing, evidence, use at distance 5."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from evokegraph.errors import UserInputError
+from evokegraph.ingest.written import (
+    EMPTY_MEMORY,
+    WrittenMemory,
+    load_written,
+    parse_written,
+)
+
+
+def _line(caption: str, word: str, d5: list[str]) -> str:
+    return json.dumps({"caption": caption, "word": word, "d": {"5": d5, "1": ["x"]}})
+
+
+def test_parse_keeps_items_and_names_a_bad_line() -> None:
+    items = parse_written([_line("A  dog  runs", "Dog", ["Joy", " freedom "]), ""], "m.jsonl")
+    assert len(items) == 1 and items[0].caption == "A dog runs" and items[0].element == "dog"
+    assert items[0].words[5] == ("joy", "freedom")
+    bad = [
+        ("{not json", "not JSON"),
+        ("[1, 2]", "expected an object"),
+        (json.dumps({"caption": "c", "d": {}}), "needs caption"),
+        (json.dumps({"caption": "c", "word": "w", "d": {"9": ["a"]}}), "distances 1-5"),
+        (json.dumps({"caption": "c", "word": "w", "d": {"5": "a"}}), "distances 1-5"),
+    ]
+    for text, says in bad:
+        with pytest.raises(UserInputError) as err:
+            parse_written([_line("ok", "ok", ["a"]), text], "m.jsonl")
+        assert "m.jsonl:2" in str(err.value) and says in str(err.value)
+        assert "\n" not in str(err.value)
+
+
+def test_the_shipped_memory_holds_only_tuning_scenes() -> None:
+    items, digest = load_written()
+    assert len(items) >= 600 and len(digest) == 16
+    data = Path(__file__).resolve().parents[1] / "bench" / "data"
+    held_out = set()
+    for name in ("rating_heldout9.jsonl", "heldout_gold.jsonl"):
+        held_out |= {json.loads(x)["caption"] for x in (data / name).read_text().splitlines() if x}
+    sample = Path(__file__).resolve().parents[1] / "evokegraph" / "data" / "sample_gold.jsonl"
+    held_out |= {json.loads(x)["caption"] for x in sample.read_text().splitlines() if x}
+    assert not {" ".join(it.caption.split()) for it in items} & {
+        " ".join(c.split()) for c in held_out
+    }
+
+
+def test_a_missing_memory_file_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(UserInputError, match="cannot read"):
+        load_written(tmp_path / "nope.jsonl")
+
+
+def _unit(v: list[float]) -> np.ndarray:
+    a = np.asarray(v, dtype=np.float32)
+    return a / np.linalg.norm(a)
+
+
+def test_evidence_follows_the_nearest_scene_and_element() -> None:
+    caps = np.stack([_unit([1, 0, 0]), _unit([0, 1, 0])])
+    els = np.stack([_unit([1, 0, 0]), _unit([0, 1, 0])])
+    # item 0 holds words 0 and 1, item 1 holds word 2
+    mem = WrittenMemory(caps, els, np.array([0, 0, 1]), np.array([0, 1, 2]), "d", np.zeros(4))
+    near0 = mem.evidence(_unit([1, 0.1, 0]), _unit([1, 0, 0]), 4)
+    near1 = mem.evidence(_unit([0.1, 1, 0]), _unit([0, 1, 0]), 4)
+    assert near0.share[0] > 0.9 and near0.share[2] < 0.1 and near0.share[3] == 0
+    assert near1.share[2] > 0.9 and near1.share[0] < 0.1
+    assert np.all((near0.share >= 0) & (near0.share <= 1 + 1e-6))
+    # the closest item holding each word: item 0 for words 0-1, item 1 for 2, none for 3
+    assert near0.best[0] == near0.best[1] > 0.9 > near0.best[2] and near0.best[3] == -1
+    assert list(mem.words) == [0, 1, 2]
+    empty = EMPTY_MEMORY.evidence(_unit([1, 0, 0]), _unit([1, 0, 0]), 3)
+    assert not empty.share.any() and (empty.best == -1).all()
+
+
+def test_the_memory_is_part_of_the_stage_key_and_a_bad_file_fails_first(tmp_path: Path) -> None:
+    pytest.importorskip("sentence_transformers")
+    from evokegraph.ingest.contextual import ContextualMiner
+
+    mine = tmp_path / "mine.jsonl"
+    mine.write_text(_line("a dog in a park", "dog", ["joy"]) + "\n")
+    shipped, own = ContextualMiner().settings(), ContextualMiner(written=str(mine)).settings()
+    assert shipped != own and shipped["written"] == load_written()[1]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{oops\n")
+    with pytest.raises(UserInputError, match="bad.jsonl:1"):
+        ContextualMiner(written=str(bad))
+
+
+def test_distance_5_takes_words_written_for_a_similar_scene(tmp_path: Path) -> None:
+    """A word written for a near-identical scene reaches distance 5; without that
+    item in the memory it does not (the test can fail)."""
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    pytest.importorskip("spacy")
+    from evokegraph.ingest.caption_text import CaptionTextExtractor
+    from evokegraph.ingest.contextual import ContextualMiner
+
+    other = _line("a boy crying over a broken toy in the rain", "toy", ["disappointment"])
+    baker = _line("a baker pulls fresh bread out of a brick oven at dawn", "baker", ["diligence"])
+    with_baker, without = tmp_path / "with.jsonl", tmp_path / "without.jsonl"
+    with_baker.write_text(other + "\n" + baker + "\n")
+    without.write_text(other + "\n")
+    caption = "a baker takes warm loaves out of an oven early in the morning"
+    elements = CaptionTextExtractor().extract_one([caption]).elements
+
+    def d5(path: Path) -> set[str]:
+        evs = ContextualMiner(written=str(path)).mine_one(elements, caption)
+        return {e.concept for e in evs if e.distance == 5 and e.element == "baker"}
+
+    assert "diligence" in d5(with_baker)
+    assert "diligence" not in d5(without)
