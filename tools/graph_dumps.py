@@ -1,7 +1,7 @@
 """Whole-graph dumps of fixed ingestion runs, to compare two versions of the code.
 
     python tools/graph_dumps.py OUT [--engines local ray] [--miners lexical contextual]
-                                    [--images 500]
+                                    [--images 500] [--ray-workers 1]
 
 writes one JSON file per case into OUT (``tests/conftest.py``'s
 ``graph_snapshot``: every node and edge bar provenance, sorted, ``sort_keys``),
@@ -76,7 +76,7 @@ def synthetic_images(d: Path, n: int, seed: int = 0) -> Path:
     return d
 
 
-def ingest(db: Path, source: Path, engine: str, *extra: str) -> None:
+def ingest(db: Path, source: Path, engine: str, *extra: str, workers: int = 1) -> None:
     from evokegraph.cli import main
 
     if not db.exists() and main(["--db", str(db), "init"]) != 0:
@@ -84,7 +84,7 @@ def ingest(db: Path, source: Path, engine: str, *extra: str) -> None:
     args = ["--db", str(db), "ingest", str(source), "--engine", engine, "--no-progress"]
     if engine == "ray":
         n = len(list(db.parent.glob(f"{db.name}.*.shards")))
-        args += ["--shards", f"{db}.{n}.shards", "--workers", "1"]
+        args += ["--shards", f"{db}.{n}.shards", "--workers", str(workers)]
         args += ["--cpus-per-worker", "0.5", "--shard-size", "128"]
     code = main([*args, "--batch-size", "32", *extra])
     if code not in (0, 3):  # 3: finished with recorded failures
@@ -108,6 +108,12 @@ def main() -> None:
     ap.add_argument("--miners", nargs="+", default=["lexical"])
     ap.add_argument("--images", type=int, default=500)
     ap.add_argument(
+        "--ray-workers",
+        type=int,
+        default=1,
+        help="the Ray executor's workers (half a CPU each); the dumps do not depend on it",
+    )
+    ap.add_argument(
         "--work",
         type=Path,
         default=Path(tempfile.gettempdir()) / "graph_dumps_work",
@@ -127,7 +133,7 @@ def main() -> None:
     for engine in args.engines:
         for miner in args.miners:
             db = tmp / f"demo-{miner}-{engine}.kb"
-            ingest(db, sample, engine, "--miner", miner)
+            ingest(db, sample, engine, "--miner", miner, workers=args.ray_workers)
             dump(db, args.out / f"demo-{miner}-{engine}.json")
         db = tmp / f"n{args.images}-{engine}.kb"
         t = time.perf_counter()
@@ -141,8 +147,9 @@ def main() -> None:
             str(args.images // 2),
             "--per-distance",
             "2",
+            workers=args.ray_workers,
         )
-        ingest(db, many, engine, "--miner", "lexical")
+        ingest(db, many, engine, "--miner", "lexical", workers=args.ray_workers)
         dump(db, args.out / f"n{args.images}-{engine}.json")
         print(f"n{args.images}-{engine}: {time.perf_counter() - t:.1f} s", flush=True)
     print(f"dumps in {args.out}")
