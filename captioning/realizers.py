@@ -98,16 +98,83 @@ PATTERNS: dict[str, dict[int, tuple[str, ...]]] = {
     "VERB": VERB_PATTERNS,
     "ADJ": ADJ_PATTERNS,
 }
-TEMPLATE_VERSION = 3  # part of the realizer's settings: new patterns caption again
+TEMPLATE_VERSION = 4  # part of the realizer's settings: new patterns caption again
 
 
 def _cap(s: str) -> str:
     return s[:1].upper() + s[1:]
 
 
-def element_phrase(element: str) -> str:
-    """The element as a noun phrase, "the cup"; an element that is only an adjective or a verb reads as a scene
-    ("the noisy scene") or an activity ("the staring")."""
+def modified_noun(element: str, captions: Sequence[str]) -> str | None:
+    """The noun an adjective element qualifies in the image's captions: "saucer"
+    for "red" in "a cup of coffee on a red saucer" (the last noun of the words
+    that follow it, "flower" in "a bright yellow flower"); None when the element
+    is no adjective or never stands before a noun there."""
+    if "ADJ" not in class_uses(element) or " " in element.strip():
+        return None
+    for text in captions:
+        words = _WORD.findall(text.lower())
+        for i, word in enumerate(words):
+            if word != element:
+                continue
+            head = None
+            for nxt in words[i + 1 : i + 4]:
+                uses = class_uses(nxt)
+                if nxt in _FUNCTION_WORDS or not ({"NOUN", "ADJ"} & set(uses)):
+                    break
+                if "NOUN" in uses:
+                    head = nxt
+            if head is not None:
+                return head
+    return None
+
+
+_WORD = re.compile(r"[a-z][a-z'-]*")
+_FUNCTION_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "with",
+        "by",
+        "for",
+        "from",
+        "under",
+        "over",
+        "near",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "its",
+        "their",
+        "his",
+        "her",
+        "this",
+        "that",
+        "these",
+        "those",
+    ]
+)
+
+
+def element_phrase(element: str, captions: Sequence[str] = ()) -> str:
+    """The element as a noun phrase, "the cup"; an adjective with the noun it
+    qualifies in the captions ("the red saucer"); an element that is only an
+    adjective or a verb reads as a scene ("the noisy scene") or an activity
+    ("the staring")."""
+    head = modified_noun(element, captions)
+    if head is not None:
+        return f"the {element} {head}"
     uses = class_uses(element)
     if "NOUN" in uses or not uses or " " in element.strip():
         return f"the {element}"  # extractors name things: a noun wherever WordNet has one
@@ -125,7 +192,9 @@ def template_kind(path: ContextPath) -> str:
     return kind if kind in PATTERNS else "MENTION"
 
 
-def template_caption(path: ContextPath, abstract: bool, seed: int = 0) -> str:
+def template_caption(
+    path: ContextPath, abstract: bool, seed: int = 0, captions: Sequence[str] = ()
+) -> str:
     word = path.concept
     depth = min(max(path.depth, 1), MAX_EVOKES_DISTANCE)
     kind = template_kind(path)
@@ -137,7 +206,7 @@ def template_caption(path: ContextPath, abstract: bool, seed: int = 0) -> str:
         16,
     )
     pattern = patterns[h % len(patterns)]
-    el = element_phrase(path.element)
+    el = element_phrase(path.element, captions)
     noun = word if abstract or not countable(word) else with_article(word)
     g = (gerund(word) or word) if kind == "VERB" else word
     values = {
@@ -182,7 +251,9 @@ class TemplateRealizer:
         from evokegraph.lexicons.concreteness import concreteness
 
         return [
-            template_caption(r.path, concreteness(r.path.concept) < self.abstract_below, self.seed)
+            template_caption(
+                r.path, concreteness(r.path.concept) < self.abstract_below, self.seed, r.captions
+            )
             for r in requests
         ]
 

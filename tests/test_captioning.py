@@ -548,3 +548,22 @@ def test_caption_checker_catches_the_issue_examples() -> None:
     assert caption_problems("Racial, all of the apple", steps("apple", "racial"))
     assert caption_problems("Racial, all of it", steps("apple", "racial"))  # no element
     assert not caption_problems("An old scene with the dog", steps("dog", "old"))
+
+
+def test_an_adjective_element_reads_with_the_noun_it_qualifies() -> None:
+    """Template version 4: "red" in "a red saucer" is captioned as "the red saucer",
+    not "the red"; a noun element, or an adjective before no noun, as before."""
+    from evokegraph.captioning.realizers import modified_noun
+
+    captions = ["a cup of coffee on a red saucer with a spoon", "a bright yellow flower"]
+    red = template_caption(path("red", "crimson", 1, pos="ADJ"), False, captions=captions)
+    assert red in {"The red saucer, crimson", "The red saucer, looking crimson"}
+    far = template_caption(path("red", "delight", 4, pos="NOUN"), True, captions=captions)
+    assert far.lower().count("the red saucer") == 1
+    assert modified_noun("bright", captions) == "flower"  # past the other adjective
+    assert modified_noun("cup", captions) is None and modified_noun("coffee", captions) is None
+    assert modified_noun("noisy", ["the street was noisy at night"]) is None
+    assert template_caption(path("red", "crimson", 1, pos="ADJ"), False) in {
+        "The red, crimson",
+        "The red, looking crimson",
+    }
