@@ -41,10 +41,16 @@ def test_caption_keys_are_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
         m.setattr(template, "settings", lambda: v2)
         assert Captioner(None, template, CaptionConfig()).key == "8137c1aaa41145d1"  # type: ignore[arg-type]
         assert Captioner(None, template, uniform).key == "d17cbb8d880cd0c0"  # type: ignore[arg-type]
-    # ... and version 3 (inflected patterns, issue 20) gives new ones: images caption again
-    assert template.settings()["version"] == 3
-    assert Captioner(None, template, CaptionConfig()).key == "d7db5ff0802202e2"  # type: ignore[arg-type]
-    assert Captioner(None, template, uniform).key == "7b7b1972140e37fc"  # type: ignore[arg-type]
+    # ... version 3 (inflected patterns, issue 20) gave new ones: images captioned again
+    v3 = {**v2, "version": 3}
+    with monkeypatch.context() as m:
+        m.setattr(template, "settings", lambda: v3)
+        assert Captioner(None, template, CaptionConfig()).key == "d7db5ff0802202e2"  # type: ignore[arg-type]
+        assert Captioner(None, template, uniform).key == "7b7b1972140e37fc"  # type: ignore[arg-type]
+    # ... and so does version 4 (an adjective element with the noun it qualifies)
+    assert template.settings()["version"] == 4
+    assert Captioner(None, template, CaptionConfig()).key == "0814bbd727d4b416"  # type: ignore[arg-type]
+    assert Captioner(None, template, uniform).key == "aa040906d103663e"  # type: ignore[arg-type]
 
 
 def test_vocabulary_key_is_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
