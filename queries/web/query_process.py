@@ -117,8 +117,9 @@ class Lane:
         # at once, from here: a spawned child imports the server's modules (~0.6 s of
         # CPU) before its target runs; at the server's priority that start competed
         # with the page requests (it starts under load, at the first user query)
-        with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, proc.pid, priority)
+        if proc.pid is not None:
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, proc.pid, priority)
         there.close()
         if not here.poll(START_S):
             proc.kill()
