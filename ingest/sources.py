@@ -14,7 +14,7 @@ import functools
 import json
 import os
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -138,21 +138,28 @@ def iter_csv(path: Path) -> Iterator[SourceItem]:
             yield _item_from_row(row, path.parent, origin)
 
 
+def jsonl_objects(
+    lines: Iterable[str], source: str, error: type[UserInputError] = SourceError
+) -> Iterator[tuple[str, dict]]:
+    """(``source:line``, object) for each non-blank line; a line that is not a JSON
+    object is one ``error`` naming it."""
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        origin = f"{source}:{n}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise error(f"{origin}: malformed JSON ({exc.msg}); one JSON object per line") from None
+        if not isinstance(row, dict):
+            raise error(f"{origin}: expected a JSON object, got {type(row).__name__}")
+        yield origin, row
+
+
 @_utf8
 def iter_jsonl(path: Path) -> Iterator[SourceItem]:
     with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            origin = f"{path}:{n}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SourceError(
-                    f"{origin}: malformed JSON ({exc.msg}); one JSON object per line"
-                ) from None
-            if not isinstance(row, dict):
-                raise SourceError(f"{origin}: expected a JSON object, got {type(row).__name__}")
+        for origin, row in jsonl_objects(f, str(path)):
             yield _item_from_row(row, path.parent, origin)
 
 

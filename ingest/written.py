@@ -23,7 +23,6 @@ of the same shape (``-o written=PATH``): one JSON object per line with
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from evokegraph.errors import UserInputError
+from evokegraph.ingest.sources import jsonl_objects
 from evokegraph.paths import cache_dir
 
 WRITTEN_FILE = "written_associations.jsonl"  # in the evokegraph.data package
@@ -63,18 +63,7 @@ def parse_written(lines: Iterable[str], source: str) -> list[WrittenItem]:
     """Items of a written-associations file; a bad line is one ``UserInputError``
     naming ``source`` and the line."""
     items: list[WrittenItem] = []
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        where = f"{source}:{n}"
-        try:
-            raw = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UserInputError(
-                f"{where}: not JSON ({exc.msg}); write one object per line"
-            ) from exc
-        if not isinstance(raw, dict):
-            raise UserInputError(f"{where}: expected an object with caption, word and d")
+    for where, raw in jsonl_objects(lines, source, UserInputError):
         caption, element, by_d = raw.get("caption"), raw.get("word"), raw.get("d")
         if (
             not isinstance(caption, str)

@@ -26,8 +26,8 @@ def test_parse_keeps_items_and_names_a_bad_line() -> None:
     assert len(items) == 1 and items[0].caption == "A dog runs" and items[0].element == "dog"
     assert items[0].words[5] == ("joy", "freedom")
     bad = [
-        ("{not json", "not JSON"),
-        ("[1, 2]", "expected an object"),
+        ("{not json", "malformed JSON"),
+        ("[1, 2]", "expected a JSON object"),
         (json.dumps({"caption": "c", "d": {}}), "needs caption"),
         (json.dumps({"caption": "c", "word": "w", "d": {"9": ["a"]}}), "distances 1-5"),
         (json.dumps({"caption": "c", "word": "w", "d": {"5": "a"}}), "distances 1-5"),
