@@ -312,7 +312,6 @@ class ContextualMiner:
         # file is the user's one-line error before any work
         self._written_items, self._written_digest = load_written(written or None)
         self._written: WrittenMemory = EMPTY_MEMORY
-        self._in_written = np.zeros(0, dtype=bool)
         _check_installed()
 
     def settings(self) -> dict[str, Any]:
@@ -355,8 +354,6 @@ class ContextualMiner:
             self._written = build_memory(
                 self._written_items, self._written_digest, enc, vocab.index, 5
             )
-            self._in_written = np.zeros(len(vocab.words), dtype=bool)
-            self._in_written[self._written.words] = True
             self._generic[5] = self._feeling_hubs()
             self._bg_mean, self._bg_std = background_fit(enc, vocab.emb)
         return self._ready

@@ -347,7 +347,7 @@ def test_words_raters_kept_rejecting_stay_out_of_distances_4_5(miner) -> None:
                 e.concept
                 for e in evs
                 if e.distance == 4
-                or (e.distance == 5 and not miner._in_written[vocab.index[e.concept]])
+                or (e.distance == 5 and vocab.index[e.concept] not in miner._written.words)
             }
         return out
 
@@ -403,7 +403,7 @@ def test_abstract_distances_leave_out_the_classes_raters_rejected(miner) -> None
     for d, left_out in ((4, D4_LEFT_OUT), (5, D5_LEFT_OUT)):
         held = np.isin(vocab.lexnames[:, vocab.pos_column("n")], sorted(left_out))
         if d == 5:
-            held &= ~miner._in_written
+            held[miner._written.words] = False
         assert held.sum() > 100 and not (masks[d] & held).any()
     scenes = [json.loads(x) for x in GOLD.read_text().splitlines()][:10]
     far = []
@@ -412,5 +412,5 @@ def test_abstract_distances_leave_out_the_classes_raters_rejected(miner) -> None
         far += [(e.distance, e.concept) for e in evs if e.distance >= 4]
     assert far
     for d, w in far:
-        written = d == 5 and miner._in_written[vocab.index[w]]
+        written = d == 5 and vocab.index[w] in miner._written.words
         assert written or lex.get(w, "") not in (D4_LEFT_OUT if d == 4 else D5_LEFT_OUT), (d, w)
