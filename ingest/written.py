@@ -14,7 +14,7 @@ nearest-neighbour captioning).
 
 The memory shipped in ``evokegraph/data/written_associations.jsonl`` holds
 the project's tuning scenes (``bench/build_written.py`` writes it from
-``bench/data/dev_scenes*.jsonl`` and ``rating_heldout1-8.jsonl``, never from a
+``bench/data/dev_scenes*.jsonl`` and ``rating_heldout1-9.jsonl``, never from a
 file that is still to be reported). Users point the miner at their own file
 of the same shape (``-o written=PATH``): one JSON object per line with
 ``caption``, ``word`` (the element) and ``d`` (distance -> list of words).
@@ -114,6 +114,7 @@ class WrittenMemory:
     word: np.ndarray  # (p,) vocabulary index of each pair
     digest: str
     hub: np.ndarray  # (V,) mean evidence over the memory's own items (each left out of its own)
+    scene_share: float = SCENE_SHARE  # similarity = this * cos(caption) + the rest * cos(element)
 
     def evidence(self, ctx_vec: np.ndarray, wvec: np.ndarray, n_words: int) -> Evidence:
         """Per vocabulary word, the share of this scene's nearest memory items
@@ -125,7 +126,8 @@ class WrittenMemory:
         best = np.full(n_words, -1.0, dtype=np.float32)
         if len(self.captions) == 0:
             return Evidence(share, best)
-        sim = SCENE_SHARE * (self.captions @ ctx_vec) + (1 - SCENE_SHARE) * (self.elements @ wvec)
+        sim = self.scene_share * (self.captions @ ctx_vec)
+        sim += (1 - self.scene_share) * (self.elements @ wvec)
         np.add.at(share, self.word, _weights(sim)[self.item].astype(np.float32))
         np.maximum.at(best, self.word, sim[self.item].astype(np.float32))
         return Evidence(share, best)
@@ -145,9 +147,16 @@ def written_confidence(ev: Evidence, repeat: np.ndarray) -> np.ndarray:
 
 
 def build_memory(
-    items: Sequence[WrittenItem], digest: str, enc: Any, index: dict[str, int], distance: int
+    items: Sequence[WrittenItem],
+    digest: str,
+    enc: Any,
+    index: dict[str, int],
+    distance: int,
+    scene_share: float = SCENE_SHARE,
 ) -> WrittenMemory:
-    """Embed the items' captions and elements (cached per encoder and content)."""
+    """Embed the items' captions and elements (cached per encoder and content) and
+    pair each item with its vocabulary words at ``distance``; an item's nearness to
+    a scene weighs the captions' cosine by ``scene_share``, the elements' by the rest."""
     path = cache_dir() / f"written-{digest}-{_safe(enc.name)}.npz"
     caps, els = _cached(path)
     if caps is None or len(caps) != len(items):
@@ -165,7 +174,8 @@ def build_memory(
     )
     item = np.array([j for j, _ in pairs], dtype=np.int64)
     word = np.array([w for _, w in pairs], dtype=np.int64)
-    return WrittenMemory(caps, els, item, word, digest, _hub(caps, els, item, word, len(index)))
+    hub = _hub(caps, els, item, word, len(index), scene_share)
+    return WrittenMemory(caps, els, item, word, digest, hub, scene_share)
 
 
 def _weights(sim: np.ndarray) -> np.ndarray:
@@ -178,14 +188,19 @@ def _weights(sim: np.ndarray) -> np.ndarray:
 
 
 def _hub(
-    caps: np.ndarray, els: np.ndarray, item: np.ndarray, word: np.ndarray, n_words: int
+    caps: np.ndarray,
+    els: np.ndarray,
+    item: np.ndarray,
+    word: np.ndarray,
+    n_words: int,
+    scene_share: float = SCENE_SHARE,
 ) -> np.ndarray:
     """Every word's mean evidence when each memory item in turn is the scene
     (left out of its own neighbours)."""
     hub = np.zeros(n_words, dtype=np.float64)
     if len(caps) < 2:
         return hub.astype(np.float32)
-    sims = SCENE_SHARE * (caps @ caps.T) + (1 - SCENE_SHARE) * (els @ els.T)
+    sims = scene_share * (caps @ caps.T) + (1 - scene_share) * (els @ els.T)
     np.fill_diagonal(sims, -np.inf)
     for row in sims:
         np.add.at(hub, word, _weights(row)[item])

@@ -75,7 +75,9 @@ def test_contextual_miner_depends_on_the_image_context(miner) -> None:
     far_sport = {w for d in (3, 4, 5) for w in sport[d]}
     far_sink = {w for d in (3, 4, 5) for w in sink[d]}
     assert len(far_sport & far_sink) <= 2  # the same word, different images: different ideas
-    assert "trophy" in far_sport and far_sink & {"washing", "cleaning", "dishwashing", "kitchen"}
+    # version 16 reads the trophy sense (WordNet's 7th): "trophy" is its slight abstraction
+    assert "trophy" in far_sport | set(sport[2])
+    assert far_sink & {"washing", "cleaning", "dishwashing", "kitchen"}
     again = _by_distance(miner.mine_one(cup, "a dirty cup in a kitchen sink"), "cup")
     assert again == sink
 
