@@ -28,7 +28,9 @@ from fastapi.templating import Jinja2Templates
 from evokegraph.errors import EvokeGraphError, ExplorerBusyError, UserInputError
 from evokegraph.graph.store import GraphStore, StoreConfig, open_store
 from evokegraph.queries.web.data import PageNotFound
+from evokegraph.queries.web.escaping import EscapingTemplate
 from evokegraph.queries.web.explorer import Explorer
+from evokegraph.queries.web.jsonenc import dumps_text
 from evokegraph.queries.web.page_cache import PageCache, PageCacheMiddleware
 from evokegraph.queries.web.readers import PAGE_THREADS, CancelOnDisconnect
 from evokegraph.queries.web.thumbs import ThumbCache, default_dir
@@ -124,6 +126,8 @@ def page_templates() -> Jinja2Templates:
         auto_reload=False,  # templates ship with the package: no stat() per render
     )
     env.globals["qs"] = query_string
+    env.policies["json.dumps_function"] = dumps_text  # H24: `|tojson` by orjson where installed
+    env.template_class = EscapingTemplate  # H24: `{{ }}` escaped with one Python call, not two
     return Jinja2Templates(env=env)
 
 

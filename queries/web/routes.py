@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from evokegraph.levels import MAX_EVOKES_DISTANCE
 from evokegraph.queries.web import data, graph, rings
 from evokegraph.queries.web.data import PageNotFound
 from evokegraph.queries.web.explorer import media_response, thumb_response
+from evokegraph.queries.web.jsonenc import FastJSONResponse
 
 _HEX = re.compile(r"^[0-9a-f]{6,64}$")
 
@@ -49,7 +50,7 @@ JSON: dict[str, Any] = {"response_model": dict[str, Any]}
 
 
 def as_json(content: Any) -> Response:
-    return JSONResponse(content)
+    return FastJSONResponse(content)  # H24: orjson where installed (jsonenc)
 
 
 def _image_id(ref: str) -> str:
