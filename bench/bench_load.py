@@ -13,6 +13,9 @@ HAS_ELEMENT + IS, ~120k nodes), written as Parquet shards of 2,048 images:
   path (a look-up of the image ids, then the planned rows copied as they are
   for new images, ``GraphStore.write`` of records otherwise), checkpoints
   deferred, the final checkpoint counted;
+* raw COPY of the same rows, one shard per transaction (appends), checkpoints
+  deferred and the final one counted: the engine alone in the write path's
+  transactions, the bound of the next line;
 * ``GraphStore.write`` of the same records, one shard per transaction, into
   a fresh KB (the single-process runner's path; record building not timed).
 
@@ -31,11 +34,12 @@ Part 3 (``--rss 20000,100000``): peak RSS of ``load`` (shards into an empty
 KB, ASSOCIATED_WITH rebuilt) and of the runner's write path (``GraphStore.write``
 of each shard's records, one transaction per shard, then the ASSOCIATED_WITH
 rebuild) at each size, each in a fresh child process (its own peak, from
-``wait4``); the shards are written first, by the parent.
+``wait4``); the shards are written first, by the parent. ``--pool-mib`` caps
+LadybugDB's buffer pool in those children (a run that fails says so).
 
 Usage: python bench/bench_load.py [--images 20000] [--repeat 1] [--ray-images 2000]
        [--ray-shard 250] [--ray-batch 128] [--no-ray-pinned] [--skip-store] [--skip-ray]
-       [--rss 20000,100000]
+       [--rss 20000,100000] [--pool-mib 1024]
 """
 
 from __future__ import annotations
@@ -121,6 +125,17 @@ def part_store(args: argparse.Namespace, tmp: Path) -> None:
     def load(seeded: bool) -> tuple[bulk.LoadReport, float, float, float]:
         return load_apart(fresh(seeded), shards)
 
+    # the same rows as the write path's transactions would copy them (one shard per
+    # transaction, concepts first seen in it), read before the clock starts
+    per_shard = _shard_parts(shards)
+
+    def raw_appends() -> None:
+        with fresh() as kb:
+            kb.defer_checkpoints(30.0)
+            for part in per_shard:
+                kb.bulk_copy([(S.TABLES[s][0], part[s]) for s in ORDER], {})
+            kb.defer_checkpoints(None)  # the final checkpoint is counted
+
     def write() -> None:
         with fresh() as kb:
             kb.defer_checkpoints(30.0)  # as the runner (big flushes) and `load` do
@@ -155,6 +170,13 @@ def part_store(args: argparse.Namespace, tmp: Path) -> None:
             f"(AW rebuild apart: {aw:.2f} s = {100 * aw / spent:.0f}% of the load, "
             f"cpu {aw_cpu:.2f} s = {100 * aw_cpu / cpu:.0f}%)",
         )
+    ra, ra_cpu, _ = _timed(raw_appends, args.repeat)
+    line(
+        "raw COPY, one tx per shard",
+        ra,
+        ra_cpu,
+        f"(the engine alone in the write path's {len(per_shard)} appending tx: its bound)",
+    )
     wr, wr_cpu, _ = _timed(write, args.repeat)
     line("GraphStore.write, one per shard", wr, wr_cpu, f"(the runner's path, {len(batches)} tx)")
     skip_everything(tmp, batches)
@@ -162,6 +184,26 @@ def part_store(args: argparse.Namespace, tmp: Path) -> None:
         f"machine: {os.cpu_count()} cores; best of {args.repeat} run(s) each; "
         "the incremental load's KB held 2,048 other images"
     )
+
+
+def _shard_parts(shards: S.ShardSet) -> list[dict[str, Any]]:
+    """Each shard's tables, concepts and failures seen in an earlier shard left out
+    (what a transaction per shard copies when the images are new)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    seen: dict[str, set[str]] = {"concepts": set(), "failures": set()}
+    out = []
+    for shard in shards.shards:
+        part = {s: pq.read_table(shard / f"{s}.parquet", schema=S.table_schema(s)) for s in ORDER}
+        for stem, key in (("concepts", "name"), ("failures", "id")):
+            t = S.first_by_key(part[stem], key)
+            old = pc.is_in(t[key], pa.array(sorted(seen[stem]), pa.string()))
+            part[stem] = t.filter(pc.invert(old))
+            seen[stem] |= set(t[key].to_pylist())
+        out.append(part)
+    return out
 
 
 def load_apart(kb: LadybugStore, shards: S.ShardSet) -> tuple[bulk.LoadReport, float, float, float]:
@@ -309,24 +351,37 @@ def part_ray(args: argparse.Namespace, tmp: Path) -> None:
     print(f"machine: {os.cpu_count()} cores, {_load_avg()}")
 
 
-def _child_peak_mib(fn: Any) -> tuple[float, float]:
-    """Run ``fn`` in a forked child; (its peak RSS in MiB, wall seconds)."""
+def _child_peak_mib(fn: Any, pool_mib: int = 0) -> tuple[float, float, str]:
+    """Run ``fn`` in a forked child (its LadybugDB buffer pool capped at ``pool_mib``
+    MiB when given; the engine's default is a share of the machine's memory); (its
+    peak RSS in MiB, wall seconds, "" or the first line of the error it failed with)."""
     t = time.perf_counter()
+    r, w = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child
+        os.close(r)
         code = 0
         try:
-            fn()
-        except BaseException:  # noqa: BLE001 - report and exit non-zero
-            import traceback
+            if pool_mib:
+                import ladybug
 
-            traceback.print_exc()
+                class Capped(ladybug.Database):
+                    def __init__(self, *a: Any, **k: Any) -> None:
+                        super().__init__(*a, **{**k, "buffer_pool_size": pool_mib * 2**20})
+
+                ladybug.Database = Capped  # type: ignore[misc]
+            fn()
+        except BaseException as exc:  # noqa: BLE001 - report and exit non-zero
+            os.write(w, (str(exc).splitlines() or [type(exc).__name__])[-1].encode()[:300])
             code = 1
         os._exit(code)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        err = f.read().decode(errors="replace")
     _, status, usage = os.wait4(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit("the measured child failed")
-    return usage.ru_maxrss / 1024, time.perf_counter() - t
+    if os.waitstatus_to_exitcode(status) != 0 and not err:
+        err = "failed"
+    return usage.ru_maxrss / 1024, time.perf_counter() - t, err
 
 
 def part_rss(args: argparse.Namespace, tmp: Path) -> None:
@@ -346,9 +401,12 @@ def part_rss(args: argparse.Namespace, tmp: Path) -> None:
                 kb.recompute_associations()
 
         for name, fn in (("load", load), ("write path (runner)", write)):
-            peak, wall = _child_peak_mib(fn)
+            peak, wall, err = _child_peak_mib(fn, args.pool_mib)
+            pool = f", buffer pool {args.pool_mib} MiB" if args.pool_mib else ""
             print(
-                f"peak RSS, {name:<20} {n:>7} images: {peak:8,.0f} MiB  ({wall:.0f} s)  [{_load_avg()}]",
+                f"peak RSS, {name:<20} {n:>7} images{pool}: {peak:8,.0f} MiB  ({wall:.0f} s)"
+                + (f"  FAILED: {err}" if err else "")
+                + f"  [{_load_avg()}]",
                 flush=True,
             )
 
@@ -371,6 +429,12 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="runs per figure; the best is shown")
     ap.add_argument(
         "--rss", default="", help="sizes (images) to measure peak RSS at, e.g. 20000,100000"
+    )
+    ap.add_argument(
+        "--pool-mib",
+        type=int,
+        default=0,
+        help="with --rss: cap LadybugDB's buffer pool in the measured children (MiB)",
     )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
