@@ -33,11 +33,15 @@ from evokegraph.queries.web.query_process import Lanes, LaneUnavailable
 T = TypeVar("T")
 READERS = 4  # concurrent reads; requests beyond wait for a free reader
 PAGE_THREADS = 8  # threads serving page requests at once; more wait their turn (FIFO)
-# `serve`'s GIL switch interval (Python's default 5 ms): the event loop that accepts,
-# reads and answers every connection waits up to this long for the GIL each time
-# the page threads hold it (H24: 1 ms gave more requests/s and a shorter p99 in
-# two of two A/B pairs, 10,002 pages, 100k KB)
-SWITCH_INTERVAL_S = 0.001
+# `serve`'s GIL switch interval: the event loop that accepts, reads and answers
+# every connection waits up to this long for the GIL each time the page threads
+# hold it. 5 ms, Python's default (H24e, 2026-12-06): a forced switch wakes the
+# waiting thread and waits until it has the GIL (context switches; likely what
+# costs on a busy 2-core VM); with pages that hold the GIL less than before, 5 ms gave
+# 239-249 requests/s and p99 245-247 ms against 205-216 and 282-311 at 1 ms
+# (A/B in alternation, 10,002 pages, 100k KB; 1 ms had won two pairs at load 7-9
+# on 2026-12-05)
+SWITCH_INTERVAL_S = 0.005
 READER_THREADS = 1  # threads per query: one slow query cannot take every core
 USER_QUERIES: tuple[Callable[..., Any], ...] = (data.cypher, data.run_named)
 USE_LANES = True  # user queries in worker processes where the store allows it
