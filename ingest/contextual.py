@@ -60,6 +60,7 @@ from evokegraph.ingest.themes import (
 )
 from evokegraph.ingest.written import (
     EMPTY_MEMORY,
+    SCENE_SHARE,
     Evidence,
     WrittenMemory,
     build_memory,
@@ -192,6 +193,23 @@ WRITTEN_MIN_SHARE = 0.05
 # acceptance model's floor still applies.
 CATEGORY_SCENE_SHARE = 0.25
 CATEGORY_MIN_SHARE = 0.15
+# Version 17: the memory is read at distances 1, 2 and 4 too. Its words there
+# compete with the acceptance model's candidates on their own calibrated
+# confidence (written_confidence with these coefficients: closest item's
+# similarity, share of the nearest items' votes, bias), fitted by
+# bench/fit_memory.py on a blind dev rating (bench/data/ratings/dev17) of the
+# memory's words for the 120 elements of rating_heldout10-11, the memory
+# leaving those scenes out. Nearness at 1 is the element's alone.
+MEMORY_SCENE_SHARE: dict[int, float] = {1: 0.0, 2: CATEGORY_SCENE_SHARE, 4: 0.5, 5: SCENE_SHARE}
+# dev17 (2 raters, 1,954 rows): memory words kept from a confidence of 0.5 were
+# accepted 67% at d1 (43 words: dog -> "canine", "hound"; bear -> "cub" not),
+# 60% at d2 (52: cat -> "animal", "pet"), 54% at d4 (64: team -> "cooperation");
+# the reference words 90-96%, another scene's 0-11%.
+MEMORY_CONFIDENCE: dict[int, tuple[float, float, float]] = {
+    1: (8.294, -0.349, -7.485),  # in effect: the same element word, written for another scene
+    2: (5.244, 0.374, -4.423),
+    4: (2.191, 1.078, -2.039),
+}
 SCENE_THEME_SHARE = 0.7  # d4: a theme of the whole scene counts this much of the element's own
 FEELING_BONUS = 0.05  # d5: a word of an Empath feeling theme
 POLARITY_SCALE = 0.3
@@ -272,8 +290,7 @@ class _Terms:
     sense_rank: float  # log1p of the chosen sense's rank among the element's senses
     kinds: dict[int, frozenset[str]]  # lower-cased lemmas per key of sense_related
     depth: float  # the chosen sense's depth in WordNet (-1: no sense)
-    written: Evidence  # d5: what people wrote for similar scenes (the memory's evidence)
-    categories: Evidence  # d2: what people wrote there for similar elements
+    memory: dict[int, Evidence]  # per distance: what people wrote there for similar elements
 
 
 class ContextualMiner:
@@ -323,13 +340,12 @@ class ContextualMiner:
         # the memory of written associations (distance 5's evidence), read now: a bad
         # file is the user's one-line error before any work
         self._written_items, self._written_digest = load_written(written or None)
-        self._written: WrittenMemory = EMPTY_MEMORY
-        self._written_near: WrittenMemory = EMPTY_MEMORY  # ... its slight abstractions (d2)
+        self._memory: dict[int, WrittenMemory] = {d: EMPTY_MEMORY for d in MEMORY_SCENE_SHARE}
         _check_installed()
 
     def settings(self) -> dict[str, Any]:
         return self.options.settings(
-            16,
+            17,
             vocab=self._key,
             themes=f"empath-{empath_version()}",
             emotions=f"nrc-{nrc_version()}",
@@ -364,17 +380,12 @@ class ContextualMiner:
             self._rejected = np.array([w in rejected for w in vocab.words], dtype=bool)
             intero = np.array([interoceptive(w) for w in vocab.words], dtype=np.float32)
             self._felt_prior = np.clip((intero - 2.5) / 2.0, -1.0, 1.0)
-            self._written = build_memory(
-                self._written_items, self._written_digest, enc, vocab.index, 5
-            )
-            self._written_near = build_memory(
-                self._written_items,
-                self._written_digest,
-                enc,
-                vocab.index,
-                2,
-                CATEGORY_SCENE_SHARE,
-            )
+            self._memory = {
+                d: build_memory(
+                    self._written_items, self._written_digest, enc, vocab.index, d, share
+                )
+                for d, share in MEMORY_SCENE_SHARE.items()
+            }
             self._generic[5] = self._feeling_hubs()
             self._bg_mean, self._bg_std = background_fit(enc, vocab.emb)
         return self._ready
@@ -464,6 +475,16 @@ class ContextualMiner:
             best = np.lexsort((-scores[order], -prob))  # ties: the hand score
             return order[best], prob[best]
         prob = acceptance_model().probability(d, {**feats, "hand": scores}, order)
+        if d in MEMORY_CONFIDENCE:  # and what people wrote here: its own confidence
+            mem = np.flatnonzero(feats["mem_ok"] > 0)
+            ev = Evidence(feats["mem_share"][mem], feats["mem_best"][mem])
+            pm = written_confidence(ev, feats["repeat"][mem], MEMORY_CONFIDENCE[d])
+            both = np.union1d(order, mem)
+            p = np.zeros(len(scores))
+            p[order] = prob
+            p[mem] = np.maximum(p[mem], pm)
+            best = np.lexsort((-scores[both], -p[both]))  # ties: the hand score
+            return both[best], p[both][best]
         best = np.argsort(-prob, kind="stable")
         return order[best], prob[best]
 
@@ -507,8 +528,9 @@ class ContextualMiner:
             sense_rank=float(np.log1p(chosen[1])) if chosen else 0.0,
             kinds={k: frozenset(n.lower() for n in v) for k, v in related.items()},
             depth=float(sense_depth(chosen[0])) if chosen else -1.0,
-            written=self._written.evidence(ctx_vec, wvec, len(vocab.words)),
-            categories=self._written_near.evidence(ctx_vec, wvec, len(vocab.words)),
+            memory={
+                d: m.evidence(ctx_vec, wvec, len(vocab.words)) for d, m in self._memory.items()
+            },
         )
 
     def _distance_scores(
@@ -534,6 +556,8 @@ class ContextualMiner:
         f = self._features(d, t, sc, aim, lean, shown)
         s = self._hand_score(d, t, f, lean, shown)
         allowed = self._allowed(d, t, f, lean)
+        if d in MEMORY_CONFIDENCE:  # words people wrote here for similar elements
+            f["mem_ok"] = self._memory_allowed(d, t, lean).astype(np.float32)
         scores, words = np.where(allowed, s, -np.inf), vocab.words
         pool = allowed if allowed.any() else self._masks(t.pos if d in SAME_POS else "n")[d]
         for k in ("sw", "sc"):  # against this element's and scene's other candidates
@@ -584,8 +608,11 @@ class ContextualMiner:
             "gen": generality(t.depth, depth),
             "wn_rare": (t.sense_rank * linked).astype(np.float32),
             "feeling": self._masks("n")[("feeling",)],
-            "written": t.written.share,
-            "written_best": t.written.best,
+            "written": t.memory[5].share,
+            "written_best": t.memory[5].best,
+            "mem_share": t.memory[d].share if d in t.memory else zero,
+            "mem_best": t.memory[d].best if d in t.memory else zero - 1.0,
+            "mem_ok": zero,
         }
         if abs(lean) > POLARITY_MIN:  # + a word of the scene's polarity, - the other
             f["polarity"] = (
@@ -628,7 +655,7 @@ class ContextualMiner:
         if d == 5:  # felt inside the body: a feeling, not an abstraction that fits anything
             s += INTERO_WEIGHT * self._felt_prior + FEELING_BONUS * self._felt
             s += WRITTEN_WEIGHT * (
-                t.written.share - self._written.hub
+                t.memory[5].share - self._memory[5].hub
             )  # ... written for such scenes
         if abs(lean) > POLARITY_MIN and d >= 4:
             s += POLARITY_WEIGHT * f["polarity"]
@@ -646,12 +673,12 @@ class ContextualMiner:
             # and no word raters kept rejecting in scene after scene ("closure", "kind")
             allowed = allowed & ~self._rejected
             if d == 5:  # only what people wrote for a similar element in a similar scene
-                allowed = self._written_gate(t.written)
+                allowed = self._written_gate(t.memory[5])
             allowed &= ~_against_scene(self._themes.polarity, lean)
         if d in (1, 2):
             gate = near_gate(d, t.pos, {k: t.bonus.get(k, zero) for k in LINKS}, t.sw)
             if d == 2:  # a WordNet category people wrote for similar elements, however far
-                gate |= (f["wn2"] > 0) & (t.categories.share >= CATEGORY_MIN_SHARE)
+                gate |= (f["wn2"] > 0) & (t.memory[2].share >= CATEGORY_MIN_SHARE)
             allowed = allowed & gate
         if d == 1:  # the ladder: a hypernym is a slight abstraction, not a near synonym
             allowed = allowed & ~((f["wn2"] > 0) & (f["wn1"] == 0) & (f["wn_syn"] == 0))
@@ -667,6 +694,19 @@ class ContextualMiner:
         their votes from :data:`WRITTEN_MIN_SHARE`); their confidence
         (:func:`~evokegraph.ingest.written.written_confidence`) decides the rest."""
         return (ev.share >= WRITTEN_MIN_SHARE) & ~self._blocked
+
+    def _memory_allowed(self, d: int, t: _Terms, lean: float) -> np.ndarray:
+        """Words the memory's nearest items hold at distance ``d`` (a share of their
+        votes from :data:`WRITTEN_MIN_SHARE`) that may stand there: the distance's
+        part of speech and class (:meth:`_masks`), and at 4 not against the scene's
+        polarity nor a word raters kept rejecting."""
+        assert self._themes is not None
+        ok = self._masks(t.pos if d in SAME_POS else "n")[d] & (
+            t.memory[d].share >= WRITTEN_MIN_SHARE
+        )
+        if d >= 4:
+            ok &= ~self._rejected & ~_against_scene(self._themes.polarity, lean)
+        return ok
 
     def _with_extras(
         self,
@@ -885,7 +925,9 @@ def _rating(word: str) -> float:
 SENSE_SIGNATURE = 1.0  # weight of the neighbourhood's cosine to the context
 SENSE_PRIOR = 0.10  # per log1p of the sense's tagged uses of the word (SemCor)
 SENSE_RANK = 0.02  # per place down WordNet's order of senses
-SENSES = 10  # senses considered (WordNet orders them by frequency; the beaver that builds dams is 7th)
+SENSES = (
+    10  # senses considered (WordNet orders them by frequency; the beaver that builds dams is 7th)
+)
 SIGNATURE_WORDS = 20
 
 

@@ -14,7 +14,7 @@ nearest-neighbour captioning).
 
 The memory shipped in ``evokegraph/data/written_associations.jsonl`` holds
 the project's tuning scenes (``bench/build_written.py`` writes it from
-``bench/data/dev_scenes*.jsonl`` and ``rating_heldout1-10.jsonl``, never from a
+``bench/data/dev_scenes*.jsonl`` and ``rating_heldout1-11.jsonl``, never from a
 file that is still to be reported). Users point the miner at their own file
 of the same shape (``-o written=PATH``): one JSON object per line with
 ``caption``, ``word`` (the element) and ``d`` (distance -> list of words).
@@ -138,10 +138,16 @@ class WrittenMemory:
         return np.unique(self.word)
 
 
-def written_confidence(ev: Evidence, repeat: np.ndarray) -> np.ndarray:
-    """Probability that raters accept a written word at distance 5 (see
-    :data:`CONFIDENCE_BEST`); 0 where the memory does not hold it."""
-    z = CONFIDENCE_BEST * ev.best + CONFIDENCE_SHARE * ev.share + CONFIDENCE_BIAS
+def written_confidence(
+    ev: Evidence,
+    repeat: np.ndarray,
+    coef: tuple[float, float, float] = (CONFIDENCE_BEST, CONFIDENCE_SHARE, CONFIDENCE_BIAS),
+) -> np.ndarray:
+    """Probability that raters accept a written word (``coef``: the closest item's
+    similarity, the share and the bias of a fitted logistic; distance 5's by
+    default, see :data:`CONFIDENCE_BEST`); 0 where the memory does not hold it."""
+    best, share, bias = coef
+    z = best * ev.best + share * ev.share + bias
     p = 1.0 / (1.0 + np.exp(-(z - REPEAT_LOGIT * repeat)))
     return np.where(ev.best > -1, p, 0.0)
 

@@ -236,7 +236,7 @@ def test_abstract_distances_come_from_themes_and_feelings(miner) -> None:
     ctx = enc.encode([caption])[0]
     for e in evs:
         if e.distance == 5:
-            ev = miner._written.evidence(ctx, enc.encode([e.element])[0], len(vocab.words))
+            ev = miner._memory[5].evidence(ctx, enc.encode([e.element])[0], len(vocab.words))
             assert miner._written_gate(ev)[vocab.index[e.concept]], e
     blocked = excluded_words()
     assert not {e.concept for e in evs} & blocked
@@ -349,7 +349,7 @@ def test_words_raters_kept_rejecting_stay_out_of_distances_4_5(miner) -> None:
                 e.concept
                 for e in evs
                 if e.distance == 4
-                or (e.distance == 5 and vocab.index[e.concept] not in miner._written.words)
+                or (e.distance == 5 and vocab.index[e.concept] not in miner._memory[5].words)
             }
         return out
 
@@ -405,7 +405,7 @@ def test_abstract_distances_leave_out_the_classes_raters_rejected(miner) -> None
     for d, left_out in ((4, D4_LEFT_OUT), (5, D5_LEFT_OUT)):
         held = np.isin(vocab.lexnames[:, vocab.pos_column("n")], sorted(left_out))
         if d == 5:
-            held[miner._written.words] = False
+            held[miner._memory[5].words] = False
         assert held.sum() > 100 and not (masks[d] & held).any()
     scenes = [json.loads(x) for x in GOLD.read_text().splitlines()][:10]
     far = []
@@ -414,5 +414,5 @@ def test_abstract_distances_leave_out_the_classes_raters_rejected(miner) -> None
         far += [(e.distance, e.concept) for e in evs if e.distance >= 4]
     assert far
     for d, w in far:
-        written = d == 5 and vocab.index[w] in miner._written.words
+        written = d == 5 and vocab.index[w] in miner._memory[5].words
         assert written or lex.get(w, "") not in (D4_LEFT_OUT if d == 4 else D5_LEFT_OUT), (d, w)

@@ -1,0 +1,117 @@
+"""Fit the confidence of the memory's words at distances 1, 2 and 4.
+
+The blind rating in ``bench/data/ratings/dev17`` holds, for the 120 elements of
+``rating_heldout10.jsonl`` and ``rating_heldout11.jsonl`` (both reported in
+rounds 10-11 before this, so development data now), the words the memory of
+written associations offers at distances 1, 2 and 4 that miner version 16 did
+not already keep (up to 4 per element and distance, the memory leaving the
+element's scene out), each element's first reference word and a word written
+for another scene, shuffled and unlabelled, 2 raters. For every memory word
+this script reads the memory's evidence as the miner does and fits, per
+distance, a logistic regression of the share of raters who accepted it on the
+closest item's similarity and the nearest items' share; the coefficients go to
+``evokegraph.ingest.contextual.MEMORY_CONFIDENCE`` by hand (printed, compared
+with the shipped ones), with the acceptance of the words each floor keeps.
+
+Usage: python bench/fit_memory.py
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+
+import numpy as np
+from fit_acceptance import DATA
+
+FOLDER = DATA / "ratings" / "dev17"
+SCENES = ("rating_heldout10.jsonl", "rating_heldout11.jsonl")
+DISTANCES = (1, 2, 4)
+
+
+def rated() -> list[dict]:
+    """Every rated row of the sheet: its key entry and the share of raters who accepted."""
+    key = json.loads((FOLDER / "key.json").read_text())
+    votes: dict[str, list[int]] = defaultdict(list)
+    for sheet in sorted(FOLDER.glob("rater*.csv")):
+        with sheet.open(newline="") as f:
+            for row in csv.DictReader(f):
+                votes[row["row"]].append(int(row["accept"]))
+    return [{**key[r], "y": float(np.mean(v))} for r, v in sorted(votes.items()) if v]
+
+
+def features(rows: list[dict]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Per distance: (closest item's similarity, share) of each memory word, and its label."""
+    import torch
+
+    torch.set_num_threads(1)
+    from evokegraph.ingest.contextual import MEMORY_SCENE_SHARE, ContextualMiner
+    from evokegraph.ingest.written import build_memory, load_written
+
+    miner = ContextualMiner()
+    enc, vocab = miner._models()
+    items, digest = load_written()
+    out: dict[int, tuple[list, list]] = {d: ([], []) for d in DISTANCES}
+    for name in SCENES:
+        held = {
+            " ".join(json.loads(x)["caption"].split())
+            for x in (DATA / name).read_text().splitlines()
+            if x.strip()
+        }
+        kept = [it for it in items if it.caption not in held]
+        mems = {
+            d: build_memory(
+                kept, f"{digest}-dev17-{name}", enc, vocab.index, d, MEMORY_SCENE_SHARE[d]
+            )
+            for d in DISTANCES
+        }
+        for r in rows:
+            if " ".join(r["caption"].split()) not in held or "mem" not in r["src"]:
+                continue
+            d, word = int(r["distance"]), r["word"]
+            if word not in vocab.index:
+                continue
+            ctx, wvec = (
+                enc.encode([" ".join(r["caption"].split())])[0],
+                enc.encode([r["element"]])[0],
+            )
+            ev = mems[d].evidence(ctx, wvec, len(vocab.words))
+            i = vocab.index[word]
+            if ev.best[i] > -1:
+                out[d][0].append([float(ev.best[i]), float(ev.share[i])])
+                out[d][1].append(r["y"])
+    return {d: (np.array(x), np.array(y)) for d, (x, y) in out.items()}
+
+
+def main() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    from evokegraph.ingest.contextual import MEMORY_CONFIDENCE
+
+    rows = rated()
+    for src in ("ref", "other"):
+        for d in DISTANCES:
+            ys = [r["y"] for r in rows if r["src"] == src and int(r["distance"]) == d]
+            print(f"{src:5s} words at {d}: {len(ys)}, accepted {np.mean(ys):.2f}")
+    for d, (x, y) in features(rows).items():
+        model = LogisticRegression(C=10.0).fit(
+            np.repeat(x, 2, axis=0),
+            np.tile([1, 0], len(x)),
+            sample_weight=np.stack([y, 1 - y], 1).ravel(),
+        )
+        (best, share), bias = model.coef_[0], model.intercept_[0]
+        print(f"d{d}: {len(y)} memory words, accepted {y.mean():.2f}")
+        print(f"  fitted:  best {best:.3f}  share {share:.3f}  bias {bias:.3f}")
+        print(f"  shipped: {MEMORY_CONFIDENCE.get(d)}")
+        p = model.predict_proba(x)[:, 1]
+        for floor in (0.4, 0.5, 0.6, 0.7):
+            kept = p >= floor
+            if kept.any():
+                print(
+                    f"  confidence >= {floor}: {kept.sum():3d} words, accepted {y[kept].mean():.2f}"
+                )
+
+
+if __name__ == "__main__":
+    main()
