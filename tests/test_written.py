@@ -117,3 +117,49 @@ def test_distance_5_takes_words_written_for_a_similar_scene(tmp_path: Path) -> N
 
     assert "diligence" in d5(with_baker)
     assert "diligence" not in d5(without)
+
+
+def test_distances_1_2_4_also_take_what_people_wrote_for_the_same_element(tmp_path: Path) -> None:
+    """Version 17: the memory's words stand at distances 1, 2 and 4 too, each with
+    its own calibrated confidence; without the item they are not there (WordNet
+    gives a barbell no near synonym or category the acceptance model keeps)."""
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    pytest.importorskip("spacy")
+    from evokegraph.ingest.caption_text import CaptionTextExtractor
+    from evokegraph.ingest.contextual import MEMORY_CONFIDENCE, ContextualMiner
+
+    gym = {
+        "caption": "a man lifting a heavy barbell in a basement gym",
+        "word": "barbell",
+        "d": {
+            "1": ["dumbbell", "kettlebell", "weight"],
+            "2": ["equipment", "apparatus", "gear"],
+            "3": ["gym", "bench", "sweat"],
+            "4": ["strength", "effort", "training"],
+            "5": ["discipline", "determination", "pride"],
+        },
+    }
+    other = _line("a boy crying over a broken toy in the rain", "toy", ["disappointment"])
+    with_gym, without = tmp_path / "with.jsonl", tmp_path / "without.jsonl"
+    with_gym.write_text(json.dumps(gym) + "\n" + other + "\n")
+    without.write_text(other + "\n")
+    caption = "a woman raising a barbell over her head at the gym"
+    elements = CaptionTextExtractor().extract_one([caption]).elements
+
+    def barbell(path: Path) -> dict[int, dict[str, float]]:
+        evs = ContextualMiner(written=str(path)).mine_one(elements, caption)
+        return {
+            d: {e.concept: e.score for e in evs if e.element == "barbell" and e.distance == d}
+            for d in range(1, 6)
+        }
+
+    mem, plain = barbell(with_gym), barbell(without)
+    assert "weight" in mem[1] and {"equipment", "apparatus", "gear"} <= set(mem[2])
+    assert {"training", "effort"} <= set(mem[4]) and not {"training", "effort"} & set(plain[4])
+    assert not plain[1] and not plain[2]
+    # each memory word's weight is its own confidence: the same element word
+    # written for another scene, at a floor of 0.5
+    best, share, bias = MEMORY_CONFIDENCE[1]
+    assert all(0.5 <= s < 1 for d in (1, 2, 4) for s in mem[d].values())
+    assert mem[1]["weight"] < 1 / (1 + np.exp(-(best + share + bias))) + 1e-3
