@@ -145,7 +145,7 @@ class CaptionTextExtractor:
 
     def settings(self) -> dict[str, Any]:
         tagger = "spacy-en_core_web_sm-3.8" if self.tagger == "spacy" else "wordnet-heuristic-1"
-        return self.options.settings(4, norms="brysbaert2014", tagger=tagger)
+        return self.options.settings(5, norms="brysbaert2014", tagger=tagger)
 
     def load(self, progress: Any = None) -> None:
         """Load the tagger and the lexicons now (a Ray actor as it starts, the runner

@@ -123,6 +123,29 @@ def _lexicalized(phrase: str) -> bool:
         return False
 
 
+def _not_a_kind_of_head(phrase: str, head: str) -> bool:
+    """An adjective + noun WordNet knows as one thing that is not its head noun:
+    none of the phrase's senses is a kind of another sense of the head, and one of
+    them lists the head itself as a rare name of it ("dog" for a hot dog, "fries"
+    for French fries). An old man is a man, a black bear a bear and a little girl
+    a girl (the adjective and the noun stay two elements)."""
+    from evokegraph.lexicons.wordnet import WordNetMissingError, wordnet
+
+    try:
+        senses = set(wordnet().synsets(phrase.replace(" ", "_"), "n"))
+        heads = set(wordnet().synsets(head, "n")) - senses  # "dog" names the sausage too
+    except WordNetMissingError:
+        return False
+    nickname = any(
+        lem.name().lower() in (head, phrase.split()[-1]) and lem.count() == 0
+        for s in senses
+        for lem in s.lemmas()
+    )
+    if not nickname or not heads:
+        return False
+    return not any(heads & set(s.closure(lambda x: x.hypernyms())) for s in senses)
+
+
 def _adjective_only(word: str) -> bool:
     """WordNet knows ``word`` as an adjective and never as a noun."""
     from evokegraph.lexicons.wordnet import WordNetMissingError, wordnet
@@ -194,6 +217,22 @@ def candidates(caption: str, stopwords: frozenset[str]) -> list[Candidate]:
             continue
         pos = "NOUN" if tok.pos_ == "PROPN" else tok.pos_
         lemma_, text = lemma(tok), tok.text
+        head = tok.head if tok.dep_ == "amod" and tok.head.i == tok.i + 1 else None
+        if pos == "ADJ" and head is not None and head.pos_ == "NOUN":
+            forms = (f"{tok.text.lower()} {lemma(head)}", f"{tok.text} {head.text}".lower())
+            phrase = next((f for f in forms if _not_a_kind_of_head(f, lemma(head))), "")
+            if phrase:  # "a hot dog": one thing, and no dog
+                merged.add(head.i)
+                out.append(
+                    Candidate(
+                        phrase,
+                        f"{tok.text} {head.text}".lower(),
+                        "NOUN",
+                        _ROLE[_noun_role(head)],
+                        head.i,
+                    )
+                )
+                continue
         if pos == "NOUN" and (tok.dep_ == "amod" or (lemma_ in COLORS and tok.dep_ != "ROOT")):
             pos = "ADJ"  # "an orange dahlia": a colour that modifies, not a thing
         elif pos == "NOUN" and tok.dep_ == "compound" and _adjective_only(lemma_):

@@ -45,6 +45,21 @@ def test_spacy_elements_keep_the_subject_and_rank_by_saliency() -> None:
     assert "red" not in [e.concept for e in coffee.elements if e.pos == "NOUN"]
 
 
+def test_a_hot_dog_is_one_element_and_no_dog() -> None:
+    """An adjective + noun WordNet knows as one thing that is not its head noun is
+    one element (extractor version 5); an old man stays a man who is old."""
+    ex = CaptionTextExtractor(tagger="spacy")
+
+    def names(caption: str) -> list[str]:
+        return [e.concept for e in ex.extract_one([caption]).elements]
+
+    assert "hot dog" in names("a boy eating a hot dog in a crowded baseball stadium")
+    assert "dog" not in names("a boy eating a hot dog in a crowded baseball stadium")
+    assert "french fries" in names("a plate of french fries and a hamburger")
+    assert {"man", "old"} <= set(names("an old man sitting on a bench"))
+    assert {"girl", "little"} <= set(names("a little girl holding a teddy bear"))
+
+
 def test_heuristic_tagger_is_the_named_fallback() -> None:
     ex = CaptionTextExtractor(tagger="heuristic")
     assert ex.settings()["tagger"].startswith("wordnet-heuristic")
