@@ -233,7 +233,8 @@ def candidates(caption: str, stopwords: frozenset[str]) -> list[Candidate]:
                     )
                 )
                 continue
-        if pos == "NOUN" and (tok.dep_ == "amod" or (lemma_ in COLORS and tok.dep_ != "ROOT")):
+        colour = lemma_ in COLORS and tok.dep_ != "ROOT" and tok.tag_ != "NNS"  # "oranges": fruit
+        if pos == "NOUN" and (tok.dep_ == "amod" or colour):
             pos = "ADJ"  # "an orange dahlia": a colour that modifies, not a thing
         elif pos == "NOUN" and tok.dep_ == "compound" and _adjective_only(lemma_):
             pos = "ADJ"  # "a misty lake": the small model tags "misty" a noun

@@ -58,6 +58,10 @@ def test_a_hot_dog_is_one_element_and_no_dog() -> None:
     assert "french fries" in names("a plate of french fries and a hamburger")
     assert {"man", "old"} <= set(names("an old man sitting on a bench"))
     assert {"girl", "little"} <= set(names("a little girl holding a teddy bear"))
+    fruit = ex.extract_one(["a bowl of oranges and bananas on a kitchen counter"]).elements
+    assert ("orange", "NOUN") in [(e.concept, e.pos) for e in fruit]  # plural: things, no colour
+    dahlia = ex.extract_one(["an orange dahlia in a vase"]).elements
+    assert ("orange", "ADJ") in [(e.concept, e.pos) for e in dahlia]
 
 
 def test_heuristic_tagger_is_the_named_fallback() -> None:
