@@ -111,3 +111,23 @@ def test_one_writer_at_a_time_readers_keep_working(kb_path: Path) -> None:
             if time.time() > deadline:
                 raise
             time.sleep(0.1)
+
+
+def test_arrow_parameters_leave_no_cached_statement(tmp_path: Path) -> None:
+    """ladybug 0.22's binding caches a prepared statement per Arrow table object (its
+    parameter signature is new for each), never used again, holding the table: a
+    writer's memory grew with every row it wrote. After each write none is left,
+    and the statements with plain parameters stay cached."""
+    with LadybugStore(tmp_path / "kb.kb", create=True) as kb:
+        for i in range(3):
+            entries = [
+                ImageEntry(image=ImageRecord(id=f"{i:03d}{j:061x}", uris=[f"{i}-{j}.jpg"]))
+                for j in range(4)
+            ]
+            kb.write(GraphBatch(images=entries))
+            kb.image_records([e.image.id for e in entries])
+        cache = kb._conn._pybind_implicit_prepared_cache
+        assert cache, "the binding's cache is where the test looks"
+        assert not [k for k in cache if any(sig[0] == "pointer" for _, sig in k[1])]
+        assert len(kb.image_records([e.image.id for e in entries])) == 4
+        assert kb.stats().images == 12
