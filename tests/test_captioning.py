@@ -156,6 +156,19 @@ def test_choose_top_and_sample() -> None:
     assert draws.count("park") > draws.count("walk") > draws.count("leash") > 0
 
 
+def test_an_images_elements_say_different_things_where_they_can() -> None:
+    """Deep paths converge ("deadline" from the cup, the espresso, the spoon): each
+    element takes a concept no heavier element took, unless it has nothing else."""
+    paths = [
+        path(e, "deadline", 7, w) for e, w in (("cup", 0.6), ("espresso", 0.5), ("spoon", 0.4))
+    ]
+    paths += [path("cup", "habit", 7, 0.3), path("espresso", "fuel", 7, 0.2)]
+    picked = [(p.element, p.concept) for p in choose(paths, 1, None)]
+    assert picked == [("cup", "deadline"), ("espresso", "fuel"), ("spoon", "deadline")]
+    drawn = [(p.element, p.concept) for p in choose(paths, 1, random.Random(3))]
+    assert ("espresso", "deadline") not in drawn and ("spoon", "deadline") in drawn
+
+
 class FakeVLM:
     """A stand-in ChatEngine answering from a script, recording requests."""
 
@@ -473,7 +486,7 @@ def caption_problems(text: str, steps: list[dict[str, object]]) -> list[str]:
     import lemminflect
     from wordfreq import zipf_frequency
 
-    from evokegraph.captioning.grammar import sensitive
+    from evokegraph.captioning.grammar import gerund, sensitive
     from evokegraph.captioning.realizers import (
         ADJ_PATTERNS,
         MENTION_PATTERNS,
@@ -507,7 +520,8 @@ def caption_problems(text: str, steps: list[dict[str, object]]) -> list[str]:
             out.append(f"{art!r} before {nxt!r}")
     if not set(tokens(element)) & set(tokens(text)) and tokens(element)[0][:4] not in text.lower():
         out.append(f"element {element!r} missing")
-    if concept[:4].lower() not in text.lower():
+    ing = gerund(concept) or concept  # a verb-class word stands as its -ing form ("caring")
+    if concept[:4].lower() not in text.lower() and ing.lower() not in text.lower():
         out.append(f"association {concept!r} missing")
     if sensitive(concept) is not None:
         mentions = {p.format(El="", a=concept).strip() for p in MENTION_PATTERNS}
