@@ -101,6 +101,8 @@ def test_pages_are_byte_identical_to_markupsafe_escaping(
 
 
 def test_templates_get_the_cheaper_escape() -> None:
+    if escaping._inner is None:
+        pytest.skip("this MarkupSafe has no _escape_inner: templates keep markupsafe.escape")
     env = web_app.page_templates().env
     t = env.get_template("concept.html")
     assert t.root_render_func.__globals__["escape"] is escaping.escape
