@@ -155,21 +155,7 @@ def part_store(args: argparse.Namespace, tmp: Path) -> None:
         )
 
     line("raw COPY (all tables), empty KB", raw, raw_cpu, "")
-    # load: without the ASSOCIATED_WITH rebuild (reported apart)
-    for name, seeded in (
-        ("load, empty KB (COPY)", False),
-        ("load, non-empty KB (idempotent)", True),
-    ):
-        _, _, (rep, spent, cpu, aw_cpu) = _timed(lambda s=seeded: load(s), args.repeat)
-        assert rep.mode == ("incremental" if seeded else "copy")
-        aw = rep.seconds["associations"]
-        line(
-            name,
-            spent,
-            cpu,
-            f"(AW rebuild apart: {aw:.2f} s = {100 * aw / spent:.0f}% of the load, "
-            f"cpu {aw_cpu:.2f} s = {100 * aw_cpu / cpu:.0f}%)",
-        )
+    _load_lines(load, line, args.repeat)
     ra, ra_cpu, _ = _timed(raw_appends, args.repeat)
     line(
         "raw COPY, one tx per shard",
@@ -184,6 +170,25 @@ def part_store(args: argparse.Namespace, tmp: Path) -> None:
         f"machine: {os.cpu_count()} cores; best of {args.repeat} run(s) each; "
         "the incremental load's KB held 2,048 other images"
     )
+
+
+def _load_lines(load: Any, line: Any, repeat: int) -> None:
+    """``load`` into an empty and a non-empty KB, each a line, the ASSOCIATED_WITH
+    rebuild reported apart."""
+    for name, seeded in (
+        ("load, empty KB (COPY)", False),
+        ("load, non-empty KB (idempotent)", True),
+    ):
+        _, _, (rep, spent, cpu, aw_cpu) = _timed(lambda s=seeded: load(s), repeat)
+        assert rep.mode == ("incremental" if seeded else "copy")
+        aw = rep.seconds["associations"]
+        line(
+            name,
+            spent,
+            cpu,
+            f"(AW rebuild apart: {aw:.2f} s = {100 * aw / spent:.0f}% of the load, "
+            f"cpu {aw_cpu:.2f} s = {100 * aw_cpu / cpu:.0f}%)",
+        )
 
 
 def _shard_parts(shards: S.ShardSet) -> list[dict[str, Any]]:
