@@ -261,6 +261,12 @@ class LadybugStore(reads.SharedReads):
         if "Meta" not in tables:
             if create and not tables:
                 self.ensure_schema()
+            elif not tables:  # a creation killed before its one transaction committed
+                self.close()
+                raise NotAKnowledgeBaseError(
+                    f"{self.path} holds no tables: its creation was interrupted; "
+                    f"run `evokegraph --db {self.path} init`"
+                )
             else:
                 self.close()
                 raise NotAKnowledgeBaseError(
@@ -443,10 +449,14 @@ class LadybugStore(reads.SharedReads):
 
     # -- schema -------------------------------------------------------------
     def ensure_schema(self) -> None:
+        """Create the tables and stamp the schema version in one transaction: a
+        process killed while creating a KB leaves no tables at all (the next
+        ``init`` or ``ingest`` creates them), never a stamp without its tables."""
         self._require_writable()
-        for stmt in ladybug_ddl():
-            self._run(stmt)
-        self.set_meta("schema_version", str(SCHEMA_VERSION))
+        with self._tx():
+            for stmt in ladybug_ddl():
+                self._run(stmt)
+            self.set_meta("schema_version", str(SCHEMA_VERSION))
 
     # -- writes -------------------------------------------------------------
     def write(self, batch: GraphBatch) -> dict[str, int]:

@@ -53,6 +53,34 @@ def test_foreign_ladybug_database(tmp_path: Path) -> None:
         LadybugStore(p, create=True)
 
 
+def test_a_kb_is_created_whole_or_not_at_all(tmp_path: Path, monkeypatch) -> None:
+    """The schema goes in one transaction: a creation that fails (or is killed)
+    halfway leaves no tables, and the next open with create makes them all; a
+    read-write open without create says the creation was interrupted (SIGKILL at
+    the start of an ingest once left a stamped KB without HAS_ELEMENT)."""
+    import ladybug
+
+    from evokegraph.graph import ladybug_store
+
+    real = ladybug_store.ladybug_ddl()
+    monkeypatch.setattr(
+        ladybug_store, "ladybug_ddl", lambda: [*real[:5], "CREATE NONSENSE", *real[5:]]
+    )
+    p = tmp_path / "half.kb"
+    with pytest.raises(RuntimeError):
+        LadybugStore(p, create=True)
+    db = ladybug.Database(str(p))
+    conn = ladybug.Connection(db)
+    assert conn.execute("CALL show_tables() RETURN *").get_all() == []
+    conn.close()
+    db.close()
+    with pytest.raises(NotAKnowledgeBaseError, match="creation was interrupted; run `evokegraph"):
+        LadybugStore(p)
+    monkeypatch.setattr(ladybug_store, "ladybug_ddl", lambda: real)
+    with LadybugStore(p, create=True) as kb:
+        assert kb.schema_version == SCHEMA_VERSION and kb.stats().images == 0
+
+
 def test_newer_schema_is_refused(kb_path: Path) -> None:
     with LadybugStore(kb_path, create=True) as kb:
         kb._run(
