@@ -3,9 +3,9 @@
 ``evokegraph/data/written_associations.jsonl`` (see
 :mod:`evokegraph.ingest.written`) holds the project's tuning scenes: every
 item of :data:`SOURCES`, in that order, as ``{"caption", "word", "d"}``.
-Never add a file that is still to be reported: ``rating_heldout12.jsonl`` is the
-held-out test of the memory (miner version 17; ``rating_heldout9.jsonl`` to
-``rating_heldout11.jsonl`` were versions 15's and 16's, each reported before it
+Never add a file that is still to be reported: ``rating_heldout13.jsonl`` is the
+held-out test of the memory (miner version 18; ``rating_heldout9.jsonl`` to
+``rating_heldout12.jsonl`` were versions 15's to 17's, each reported before it
 was added here), and ``heldout_gold.jsonl`` /
 ``evokegraph/data/sample_gold.jsonl`` are what ``eval associations`` and
 ``bench/eval_heldout.py`` score.
@@ -26,7 +26,10 @@ SOURCES = (
     "dev_scenes.jsonl",
     "dev_scenes2.jsonl",
     "dev_scenes3.jsonl",
-    *(f"rating_heldout{n}.jsonl" for n in ("", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11")),
+    *(
+        f"rating_heldout{n}.jsonl"
+        for n in ("", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12")
+    ),
 )
 
 

@@ -227,18 +227,35 @@ def test_elements_are_lemmatised_by_their_tag_and_keep_an_adjective_and_a_verb()
 
 
 def test_every_association_is_confident_or_absent(miner) -> None:
-    from evokegraph.ingest.contextual import MIN_SCORE
+    from evokegraph.ingest.contextual import FILL_SCORE, MIN_SCORE
+    from evokegraph.levels import COVERAGE_MIN_WORDS
     from evokegraph.weights import agreement_score, finalize
 
     caption = "an old fisherman mending a net on a quiet harbour wall at dawn"
     evs = miner.mine_one(miner_elements(caption), caption)
-    assert evs and all(e.score is not None and MIN_SCORE[e.distance] <= e.score <= 1 for e in evs)
+    assert evs and all(e.score is not None and FILL_SCORE[e.distance] <= e.score <= 1 for e in evs)
+    # below MIN_SCORE only the words that fill an element's covered slots
+    assert all(
+        e.score >= MIN_SCORE[e.distance] or e.rank < COVERAGE_MIN_WORDS[e.distance] for e in evs
+    )
     for e in finalize(evs):  # the weight carries the miner's own score, not the rank alone
         assert e.weight == pytest.approx(e.score * agreement_score(1) ** 0.25, abs=1e-9)
     per = {}
     for e in evs:
         per.setdefault((e.element, e.distance), []).append(e.score)
     assert all(s == sorted(s, reverse=True) for s in per.values())  # rank 0 is the surest
+
+
+def test_low_confidence_only_fills_the_slots_coverage_counts() -> None:
+    from evokegraph.ingest.contextual import kept
+
+    taken = [("a", "n", 0.9), ("b", "n", 0.4), ("c", "n", 0.31), ("d", "n", 0.6)]
+    assert [w for w, _, _ in kept(taken, 4)] == ["a", "d"]  # 1 slot at d4, already filled
+    assert [w for w, _, _ in kept(taken[1:], 4)] == ["b", "d"]  # b fills it, c does not
+    assert [w for w, _, _ in kept(taken[1:], 2)] == ["b", "c", "d"]  # 2 slots at d2
+    assert [w for w, _, _ in kept(taken[1:], 3)] == ["d"]  # d3 fills from 0.5
+    assert [w for w, _, _ in kept(taken[1:], 5)] == ["d"]  # ... and d5
+    assert kept([("e", "n", 0.2)], 1) == []  # below FILL_SCORE: the slot stays empty
 
 
 def test_abstract_distances_come_from_themes_and_feelings(miner) -> None:
@@ -305,9 +322,14 @@ def test_near_distances_keep_wordnet_relatives_of_the_context_sense(miner) -> No
         related, _ = wordnet_related(word, pos[0].lower(), enc.encode([caption])[0], enc)
         rel = {k: {x.lower() for x in v} for k, v in related.items()}
         for d in (1, 2):
+            # version 17: or what people wrote there for the same element (the memory)
+            items = [it for it in miner._written_items if it.element == word]
+            written = {w for it in items for w in it.words.get(d, ())}
             for w in _by_distance(evs, word)[d]:
                 seen += 1
                 sw = float(enc.encode([w])[0] @ enc.encode([word])[0]) + 1e-3
+                if w in written:
+                    continue
                 if d == 1:
                     ok = w in rel.get(SYNONYMS, set()) or sw >= D1_UNLINKED_COSINE
                     ok |= w in rel.get(HYPONYMS, set()) and sw >= HYPONYM_COSINE

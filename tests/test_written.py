@@ -44,7 +44,7 @@ def test_the_shipped_memory_holds_only_tuning_scenes() -> None:
     assert len(items) >= 600 and len(digest) == 16
     data = Path(__file__).resolve().parents[1] / "bench" / "data"
     held_out = set()
-    for name in ("rating_heldout12.jsonl", "heldout_gold.jsonl"):
+    for name in ("rating_heldout13.jsonl", "heldout_gold.jsonl"):
         held_out |= {json.loads(x)["caption"] for x in (data / name).read_text().splitlines() if x}
     sample = Path(__file__).resolve().parents[1] / "evokegraph" / "data" / "sample_gold.jsonl"
     held_out |= {json.loads(x)["caption"] for x in sample.read_text().splitlines() if x}
@@ -157,9 +157,12 @@ def test_distances_1_2_4_also_take_what_people_wrote_for_the_same_element(tmp_pa
     mem, plain = barbell(with_gym), barbell(without)
     assert "weight" in mem[1] and {"equipment", "apparatus", "gear"} <= set(mem[2])
     assert {"training", "effort"} <= set(mem[4]) and not {"training", "effort"} & set(plain[4])
-    assert not plain[1] and not plain[2]
+    # without the memory no confident word (a version-18 fill word from 0.2-0.3 at most)
+    assert all(s < 0.5 for d in (1, 2) for s in plain[d].values())
+    assert "weight" not in plain[1] and not {"equipment", "apparatus", "gear"} & set(plain[2])
     # each memory word's weight is its own confidence: the same element word
     # written for another scene, at a floor of 0.5
     best, share, bias = MEMORY_CONFIDENCE[1]
-    assert all(0.5 <= s < 1 for d in (1, 2, 4) for s in mem[d].values())
+    written = {int(d): set(ws) for d, ws in gym["d"].items()}  # type: ignore[attr-defined]
+    assert all(0.5 <= s < 1 for d in (1, 2, 4) for w, s in mem[d].items() if w in written[d])
     assert mem[1]["weight"] < 1 / (1 + np.exp(-(best + share + bias))) + 1e-3
