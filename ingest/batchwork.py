@@ -91,6 +91,9 @@ class Summary:
     failures_by_stage: Counter[str] = field(default_factory=Counter)
     seconds: dict[str, float] = field(default_factory=dict)
     shards: ShardRun | None = None  # engine="ray": the shards and their load
+    # engine="ray": per step, when each actor had its models loaded (time.time(),
+    # sent once, with the actor's first batch); the driver sees start-up from them
+    ready: dict[str, list[float]] = field(default_factory=dict)
 
     COUNTS = ("seen", "new", "skipped", "failed", "elements", "associations", "covered")
 
@@ -104,6 +107,8 @@ class Summary:
         self.failures_by_stage.update(other.failures_by_stage)
         for stage, s in other.seconds.items():
             self.add_time(stage, s)
+        for step, times in other.ready.items():
+            self.ready.setdefault(step, []).extend(times)
         return self
 
     def count_failures(self, failures: Iterable[Failure]) -> None:
@@ -121,13 +126,14 @@ class Summary:
 
     def to_json(self) -> dict[str, Any]:
         """Everything, unrounded (a worker's summary on its way to the driver)."""
-        return {**self.as_dict(), "seconds": dict(self.seconds)}
+        return {**self.as_dict(), "seconds": dict(self.seconds), "ready": self.ready}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Summary:
         s = cls(run_id=d["run"], **{k: d.get(k, 0) for k in cls.COUNTS})
         s.failures_by_stage.update(d["failures_by_stage"])
         s.seconds = dict(d["seconds"])
+        s.ready = {k: list(v) for k, v in d.get("ready", {}).items()}
         return s
 
 

@@ -30,6 +30,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from evokegraph.errors import EvokeGraphError, UserInputError
 from evokegraph.graph import rows as R
 from evokegraph.graph import shards as S
@@ -58,6 +60,22 @@ __all__ = ["RayIngest", "RayOptions", "ray_ingest"]
 
 LIGHT_CPUS = 0.25  # CPUs per actor of a step that runs no model (hashing, prompts, parsing)
 Part = tuple[tuple[int, int], list[ImageEntry], list[Failure]]
+
+
+def block_bounds(n: int, config: IngestConfig) -> list[tuple[int, int]]:
+    """The source rows' blocks, each one model batch of the actor stages: the first
+    ones small (1/8, 1/4, 1/2 of ``batch_size``) so that the first images reach the
+    driver soon after the actors have loaded their models (a first mining batch
+    pays for cold caches: ~0.7 s for 16 images, ~2.5 s for 128), then
+    ``batch_size`` rows each."""
+    size = max(1, config.batch_size)
+    sizes = [s for s in (size // 8, size // 4, size // 2) if s >= 1]
+    out, a = [], 0
+    while a < n:
+        b = min(n, a + (sizes.pop(0) if sizes else size))
+        out.append((a, b))
+        a = b
+    return out
 
 
 class RayIngest(Executor):
@@ -148,8 +166,13 @@ class RayIngest(Executor):
 
         ray_init(self.options)
         ray.data.DataContext.get_current().enable_progress_bars = self.options.progress
-        blocks = max(1, min(len(rows) // max(1, self.config.batch_size), 200))
-        ds: Any = ray.data.from_items(rows, override_num_blocks=blocks)
+        schema = pa.Table.from_pylist(rows).schema  # one for all blocks
+        ds: Any = ray.data.from_arrow(
+            [
+                pa.Table.from_pylist(rows[a:b], schema=schema)
+                for a, b in block_bounds(len(rows), self.config)
+            ]
+        )
         for stage in (ExtractStage, MineStage):
             ds = self._stage(ds, stage, s.run_id)
         try:
@@ -172,6 +195,7 @@ class RayIngest(Executor):
         common: dict[str, Any] = {"batch_size": self.config.batch_size, "batch_format": "pyarrow"}
         spec = ray_llm.vllm_spec(self.config, stage.step)  # type: ignore[attr-defined]
         if spec is None:  # Ray Data restarts a dead actor and retries its batch (its defaults)
+            common["batch_size"] = None  # a block (block_bounds) is a batch
             common["compute"] = ray.data.ActorPoolStrategy(size=opt.workers)
             common["num_cpus"] = opt.cpus_per_worker
             common |= {"num_gpus": opt.gpus_per_worker} if opt.gpus_per_worker else {}

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -76,6 +77,14 @@ class Stage:
         self.run_id = run_id
         if phase == "all":
             self.work.load(steps=(self.step,))
+        self.ready_at: float | None = time.time()  # sent with the first batch (stamp)
+
+    def stamp(self, summary: Summary) -> Summary:
+        """The first batch's summary says when this actor's models were loaded."""
+        if self.ready_at is not None:
+            summary.ready.setdefault(self.step, []).append(self.ready_at)
+            self.ready_at = None
+        return summary
 
     @property
     def engine(self) -> Any:
@@ -113,7 +122,7 @@ class ExtractStage(Stage):
         rows = batch.to_pylist()
         if self.phase == "parse":
             self.replay(rows)
-            add_summary(rows, self._extract(works_of(rows), {}))
+            add_summary(rows, self.stamp(self._extract(works_of(rows), {})))
             return columns(rows)
         groups: dict[int, list[dict[str, Any]]] = defaultdict(list)
         for r in rows:
@@ -136,7 +145,7 @@ class ExtractStage(Stage):
         planned = self.work.plan(decoded.items, {k.record.id: k for k in known})
         out = [row(shard, seq[w.path], work=w.model_dump_json()) for w in planned.works]
         pairs = list(zip(out, planned.works, strict=True))
-        summary = decoded.summary.merge(planned.summary)
+        summary = self.stamp(decoded.summary.merge(planned.summary))
         items = {it.record.id: it for it in decoded.items}
         if self.phase == "prompt":  # extracted in the parse phase, from the processor's answers
             todo = [(r, w) for r, w in pairs if w.todo == STAGE_ELEMENTS]
@@ -173,7 +182,7 @@ class MineStage(Stage):
         out = self.work.mine(works)
         for r, w in pairs:
             r["work"] = w.model_dump_json()
-        add_summary(rows, out.summary)
+        add_summary(rows, self.stamp(out.summary))
         return columns(rows)
 
 

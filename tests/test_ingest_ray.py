@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -97,7 +98,9 @@ def run_ray(images: Path, shards: Path, given: Backends = BY_NAME) -> Any:
     job = RayIngest(
         CONFIG, RayOptions(shards=shards, workers=2, shard_size=4, cpus_per_worker=0.5), given
     )
-    job.run([images])
+    job.started = time.time()
+    job.summary = job.run([images])
+    job.ended = time.time()
     return job
 
 
@@ -111,6 +114,12 @@ def ray_shards(ray_cluster: None, images: Path, tmp_path_factory: pytest.TempPat
     shards = tmp_path_factory.mktemp("ray") / "shards"
     job = run_ray(images, shards)
     assert (job.shards_total, job.shards_run) == (4, 4)
+    # each actor that took a batch says once when its models were loaded (2 per stage)
+    ready = job.summary.ready
+    assert sorted(ready) == ["associations", "elements"]
+    assert all(
+        1 <= len(v) <= 2 and job.started < min(v) <= max(v) < job.ended for v in ready.values()
+    )
     return shards
 
 
