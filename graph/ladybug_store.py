@@ -319,12 +319,17 @@ class LadybugStore(reads.SharedReads):
         return self._dicts(cypher, params)
 
     def _dicts(self, cypher: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        cols, rows = self._columns_and_rows(cypher, params)
+        return [dict(zip(cols, row, strict=True)) for row in rows]
+
+    def _columns_and_rows(
+        self, cypher: str, params: dict[str, Any] | None = None
+    ) -> tuple[list[str], list[list[Any]]]:
         cypher, params = inline_row_limits(cypher, params)
         res = self._conn.execute(cypher, params or {})
         if isinstance(res, list):
             res = res[-1]
-        cols = res.get_column_names()
-        return [dict(zip(cols, row, strict=True)) for row in _all_rows(res)]
+        return res.get_column_names(), _all_rows(res)
 
     def _tables(self) -> set[str]:
         return {row[1] for row in self._run("CALL show_tables() RETURN *")}
@@ -817,7 +822,7 @@ class LadybugStore(reads.SharedReads):
             self._require_writable()
         query_limits.check_user_cypher(cypher)  # H24: refuse what crashes the engine
         try:
-            return [R.jsonable(r) for r in self._dicts(cypher, params)]
+            return R.jsonable_rows(*self._columns_and_rows(cypher, params))  # H24f: one pass
         except RuntimeError as exc:
             if query_limits.is_stopped(exc):
                 raise query_limits.stopped_error(self._timeout_s) from None

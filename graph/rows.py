@@ -232,6 +232,27 @@ def failure_from_row(node: dict[str, Any]) -> Failure:
 
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})
+_HIDDEN = frozenset({"_ID", "_SRC", "_DST"})  # the engine's internal ids: never shown
+
+
+def jsonable_rows(cols: list[str], rows: Iterable[list[Any]]) -> list[dict[str, Any]]:
+    """``[jsonable(dict(zip(cols, row))) for row in rows]`` in one pass (H24f:
+    the explorer built every row's dict twice, ~9% of its page threads' GIL time
+    went to turning rows into values)."""
+    keep = [i for i, c in enumerate(cols) if c not in _HIDDEN]
+    plain = _PLAIN
+    if len(keep) == len(cols):
+        return [
+            {c: v if type(v) in plain else jsonable(v) for c, v in zip(cols, row, strict=True)}
+            for row in rows
+        ]
+    names = [cols[i] for i in keep]
+    out = []
+    for row in rows:
+        if len(row) != len(cols):
+            raise ValueError(f"a row of {len(row)} values for {len(cols)} columns")
+        out.append({c: jsonable(row[i]) for c, i in zip(names, keep, strict=True)})
+    return out
 
 
 def jsonable(value: Any) -> Any:
@@ -239,7 +260,7 @@ def jsonable(value: Any) -> Any:
     if type(value) in _PLAIN:  # most values: returned as they are, before the checks below
         return value
     if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items() if k not in ("_ID", "_SRC", "_DST")}
+        return {k: jsonable(v) for k, v in value.items() if k not in _HIDDEN}
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]
     if isinstance(value, datetime | date):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -159,3 +160,34 @@ def test_arrow_parameters_leave_no_cached_statement(tmp_path: Path) -> None:
         assert not [k for k in cache if any(sig[0] == "pointer" for _, sig in k[1])]
         assert len(kb.image_records([e.image.id for e in entries])) == 4
         assert kb.stats().images == 12
+
+
+def test_query_rows_are_the_plain_values_of_the_engines_rows(tmp_path: Path) -> None:
+    """``query`` turns each row into JSON-able values in one pass (H24f,
+    ``rows.jsonable_rows``): the same values as ``jsonable`` of the row's dict
+    (nodes as dicts without the engine's ``_ID``, dates as ISO text, lists and
+    maps inside), and a column named ``_ID`` is left out as before."""
+    from evokegraph.graph import rows as R
+
+    with LadybugStore(tmp_path / "k.kb", create=True) as kb:
+        for q in (
+            "MATCH (m:Meta) RETURN m, m.key AS key ORDER BY key",
+            "RETURN [1, 2] AS l, {a: 1, b: [date('2020-01-02')]} AS m, "
+            "date('2020-01-01') AS d, NULL AS n, 1.5 AS f, true AS t",
+            "MATCH (m:Meta) RETURN m.key AS _ID, m.value AS value ORDER BY value",
+        ):
+            got = kb.query(q)
+            assert got == [R.jsonable(r) for r in kb._dicts(q)]
+            assert got and all("_ID" not in row for row in got)
+            assert "_ID" not in json.dumps(got)  # nested nodes lose it too
+        node = kb.query("MATCH (m:Meta) RETURN m LIMIT 1")[0]["m"]
+        assert node["_LABEL"] == "Meta" and "key" in node
+        mixed = kb.query("RETURN date('2020-01-01') AS d, [date('2020-01-03')] AS l")[0]
+        assert mixed == {"d": "2020-01-01", "l": ["2020-01-03"]}
+    cols = ["a", "_SRC", "b"]
+    rows = [[1, 2, {"_ID": 1, "x": [3]}], ["s", None, None]]
+    assert R.jsonable_rows(cols, rows) == [{"a": 1, "b": {"x": [3]}}, {"a": "s", "b": None}]
+    with pytest.raises(ValueError):
+        R.jsonable_rows(["a", "b"], [[1]])
+    with pytest.raises(ValueError):
+        R.jsonable_rows(["a", "_ID"], [[1]])
