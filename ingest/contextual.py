@@ -357,7 +357,7 @@ class ContextualMiner:
 
     def settings(self) -> dict[str, Any]:
         return self.options.settings(
-            18,
+            19,  # 19: the memory adds dev_scenes4-7 and rating_heldout13 (1,180 items)
             vocab=self._key,
             themes=f"empath-{empath_version()}",
             emotions=f"nrc-{nrc_version()}",
