@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import os
 import re
 import time
@@ -147,21 +148,42 @@ def inline_row_limits(
     (outside string literals); the parameter goes when nothing else uses it."""
     if not params or "$" not in cypher:
         return cypher, params
+    slots = _row_limit_slots(cypher) if len(cypher) <= _SLOTS_MEMO_CHARS else _slots(cypher)
+    if not slots:
+        return cypher, params
+    parts: list[str] = []
     used: set[str] = set()
-
-    def sub(m: re.Match[str]) -> str:
-        value = params.get(m.group(2))
-        before = cypher[: m.start()]
-        if type(value) is not int or value < 0 or (before.count("'") + before.count('"')) % 2:
-            return m.group(0)
-        used.add(m.group(2))
-        return f"{m.group(1)} {int(value)}"
-
-    text = _ROW_LIMIT.sub(sub, cypher)
+    at = 0
+    for begin, end, keyword, name in slots:
+        value = params.get(name)
+        if type(value) is not int or value < 0:
+            continue
+        used.add(name)
+        parts += [cypher[at:begin], f"{keyword} {int(value)}"]
+        at = end
     if not used:
         return cypher, params
+    text = "".join([*parts, cypher[at:]])
     left = {k: v for k, v in params.items() if k not in used or f"${k}" in text}
     return text, left
+
+
+def _slots(cypher: str) -> tuple[tuple[int, int, str, str], ...]:
+    """Where ``cypher`` has ``SKIP $n`` / ``LIMIT $n`` outside string literals:
+    (start, end, keyword, parameter name) of each."""
+    found = []
+    for m in _ROW_LIMIT.finditer(cypher):
+        before = cypher[: m.start()]
+        if (before.count("'") + before.count('"')) % 2 == 0:
+            found.append((m.start(), m.end(), m.group(1), m.group(2)))
+    return tuple(found)
+
+
+# H24f: the explorer's fixed query texts pass here on every read (the scan was ~2% of
+# its page threads' GIL time, ~10 us a query with a LIMIT): texts up to this long are
+# remembered, 256 of them
+_SLOTS_MEMO_CHARS = 2000
+_row_limit_slots = functools.lru_cache(maxsize=256)(_slots)
 
 
 def _is_arrow(value: Any) -> bool:

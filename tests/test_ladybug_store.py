@@ -191,3 +191,41 @@ def test_query_rows_are_the_plain_values_of_the_engines_rows(tmp_path: Path) -> 
         R.jsonable_rows(["a", "b"], [[1]])
     with pytest.raises(ValueError):
         R.jsonable_rows(["a", "_ID"], [[1]])
+
+
+@pytest.mark.parametrize(
+    ("cypher", "params", "text", "left"),
+    [
+        ("RETURN 1 LIMIT $k", {"k": 3}, "RETURN 1 LIMIT 3", {}),
+        (
+            "RETURN 1 skip $s limit $k",
+            {"s": 0, "k": 2, "x": 1},
+            "RETURN 1 skip 0 limit 2",
+            {"x": 1},
+        ),
+        ("RETURN $k AS k LIMIT $k", {"k": 2}, "RETURN $k AS k LIMIT 2", {"k": 2}),
+        (
+            "MATCH (n) WHERE n.x = 'LIMIT $k' RETURN n SKIP $s LIMIT $k",
+            {"k": 3, "s": 1},
+            "MATCH (n) WHERE n.x = 'LIMIT $k' RETURN n SKIP 1 LIMIT 3",
+            {"k": 3},
+        ),
+        ("RETURN 1 LIMIT $k", {"k": -1}, "RETURN 1 LIMIT $k", {"k": -1}),
+        ("RETURN 1 LIMIT $k", {"k": True}, "RETURN 1 LIMIT $k", {"k": True}),
+        ("RETURN 1 LIMIT $k", {"k": "3"}, "RETURN 1 LIMIT $k", {"k": "3"}),
+        ("RETURN 1", {"k": 3}, "RETURN 1", {"k": 3}),
+    ],
+)
+def test_row_limits_are_written_into_the_text(
+    cypher: str, params: dict[str, object], text: str, left: dict[str, object]
+) -> None:
+    """An int SKIP/LIMIT parameter becomes its number (so the engine keeps the
+    plan), never inside a string, never for another type; what each text holds
+    is found once and remembered (H24f)."""
+    from evokegraph.graph import ladybug_store as L
+
+    for _ in range(2):  # the second time from memory, the same answer
+        assert L.inline_row_limits(cypher, dict(params)) == (text, left)
+    hits = L._row_limit_slots.cache_info().hits
+    L.inline_row_limits(cypher, dict(params))
+    assert L._row_limit_slots.cache_info().hits == hits + ("$" in cypher)
