@@ -3,9 +3,9 @@
 ``evokegraph/data/written_associations.jsonl`` (see
 :mod:`evokegraph.ingest.written`) holds the project's tuning scenes: every
 item of :data:`SOURCES`, in that order, as ``{"caption", "word", "d"}``.
-Never add a file that is still to be reported: ``rating_heldout14.jsonl`` is the
-held-out test of the memory (miner version 19; ``rating_heldout9.jsonl`` to
-``rating_heldout13.jsonl`` were versions 15's to 18's, each reported before it
+Never add a file that is still to be reported: ``rating_heldout15.jsonl`` is the
+held-out test of the memory (miner version 20; ``rating_heldout9.jsonl`` to
+``rating_heldout14.jsonl`` were versions 15's to 19's, each reported before it
 was added here), and ``heldout_gold.jsonl`` /
 ``evokegraph/data/sample_gold.jsonl`` are what ``eval associations`` and
 ``bench/eval_heldout.py`` score.
@@ -31,6 +31,8 @@ SOURCES = (
         f"rating_heldout{n}.jsonl"
         for n in ("", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13")
     ),
+    *(f"dev_scenes{n}.jsonl" for n in ("8", "9", "10", "11")),  # written for the memory (v20)
+    "rating_heldout14.jsonl",
 )
 
 

@@ -145,7 +145,8 @@ class CaptionTextExtractor:
 
     def settings(self) -> dict[str, Any]:
         tagger = "spacy-en_core_web_sm-3.8" if self.tagger == "spacy" else "wordnet-heuristic-1"
-        return self.options.settings(5, norms="brysbaert2014", tagger=tagger)
+        # 6: a word lemminflect lists among its own lemmas stays itself ("chili")
+        return self.options.settings(6, norms="brysbaert2014", tagger=tagger)
 
     def load(self, progress: Any = None) -> None:
         """Load the tagger and the lexicons now (a Ray actor as it starts, the runner

@@ -275,13 +275,17 @@ MIN_POS_SHARE = 0.25  # a candidate must be used in the element's POS at least t
 
 
 def near_duplicate(a: str, b: str) -> bool:
-    """ "cup"/"cups", "cat"/"catheter", "space"/"space shuttle": one idea, or a
-    string echo the encoder over-rates."""
+    """ "cup"/"cups", "cat"/"catheter", "space"/"space shuttle", "dumpling"/"dumping"
+    (version 20: one letter more or less): one idea, or a string echo the encoder
+    over-rates."""
     if a == b or a in b.split() or b in a.split():
         return True
     short, long_ = sorted((a, b), key=len)
     if len(short) >= 3 and long_.startswith(short):
         return True
+    if len(short) >= 5 and len(long_) == len(short) + 1:  # "dumping" for "dumpling"
+        if any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_))):
+            return True
     return len(short) >= 4 and long_.startswith(short[: max(4, len(short) - 2)])
 
 
@@ -357,7 +361,9 @@ class ContextualMiner:
 
     def settings(self) -> dict[str, Any]:
         return self.options.settings(
-            19,  # 19: the memory adds dev_scenes4-7 and rating_heldout13 (1,180 items)
+            # 20: the memory adds dev_scenes8-11 and rating_heldout14 (1,480 items);
+            # the rejected words refitted on rounds 1-14
+            20,
             vocab=self._key,
             themes=f"empath-{empath_version()}",
             emotions=f"nrc-{nrc_version()}",

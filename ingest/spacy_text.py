@@ -201,7 +201,10 @@ def lemma(tok: Any) -> str:
     if pos is not None:
         from lemminflect import getLemma
 
-        found = getLemma(tok.text.lower(), upos=pos)
+        low = tok.text.lower()
+        found = getLemma(low, upos=pos)
+        if low in found and tok.tag_ != "NNS":  # "chili" stays itself, not lemminflect's
+            return low  # first "chile"; a plural takes the first ("glasses" -> "glass")
         if found:
             return str(found[0]).lower()
     return str(tok.lemma_).lower()

@@ -217,6 +217,10 @@ def test_elements_are_lemmatised_by_their_tag_and_keep_an_adjective_and_a_verb()
     )
     got = {(e.concept, e.pos) for e in out.elements}
     assert ("stare", "VERB") in got and ("tired", "ADJ") in got  # not "star" (spaCy's lemma)
+    chili = CaptionTextExtractor(tagger="spacy").extract_one(["a pot of chili on a stove"])
+    assert "chili" in {e.concept for e in chili.elements}  # not lemminflect's first, "chile"
+    wine = CaptionTextExtractor(tagger="spacy").extract_one(["two glasses of red wine"])
+    assert "glass" in {e.concept for e in wine.elements}
     lonely = CaptionTextExtractor(tagger="spacy").extract_one(
         ["a lonely old man eating soup in a small diner"]
     )
@@ -339,6 +343,18 @@ def test_near_distances_keep_wordnet_relatives_of_the_context_sense(miner) -> No
                     ok |= pos == "ADJ"
                 assert ok, (word, d, w, round(sw, 3))
     assert seen >= 4
+
+
+def test_string_echoes_are_near_duplicates() -> None:
+    """A word one letter longer or shorter than another is an echo ("dumping" for
+    "dumpling", round 14), a plural or a prefix too; a spelling variant of the same
+    length ("grey"/"gray") and unrelated words are not."""
+    from evokegraph.ingest.contextual import near_duplicate
+
+    for a, b in [("dumpling", "dumping"), ("cup", "cups"), ("space", "space shuttle")]:
+        assert near_duplicate(a, b) and near_duplicate(b, a)
+    for a, b in [("grey", "gray"), ("bread", "beard"), ("plate", "place"), ("coat", "boat")]:
+        assert not near_duplicate(a, b), (a, b)
 
 
 def test_near_gate_keeps_what_raters_accepted() -> None:
