@@ -280,6 +280,7 @@ def test_abstract_distances_come_from_themes_and_feelings(miner) -> None:
             assert miner._written_gate(ev)[vocab.index[e.concept]], e
     blocked = excluded_words()
     assert not {e.concept for e in evs} & blocked
+    assert {"fuck", "fucking", "fucked"} <= blocked  # every form, not only the lexicon's lemma
     sad = "a widow standing alone at a grave in the rain"
     sad_d5 = {e.concept for e in miner.mine_one(miner_elements(sad), sad) if e.distance == 5}
     happy_d5 = {e.concept for e in far if e.distance == 5}

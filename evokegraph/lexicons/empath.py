@@ -10,7 +10,8 @@ it feels, the material of distances 3-5.
 Words of categories nobody wants offered for a photograph (``sexual``,
 ``lust``, ``swearing_terms``) are left out, except feelings those lexicons
 share with at least two other categories ("pleasure", "longing", "passion",
-"tenderness"), and never an explicit term of :data:`ALWAYS_EXCLUDED`;
+"tenderness"), and never an explicit term of :data:`ALWAYS_EXCLUDED`; each
+excluded word in every inflected form (lemminflect);
 category names that are not words ("dominant_heirarchical") name no theme.
 """
 
@@ -135,7 +136,30 @@ def excluded_words() -> frozenset[str]:
                 shared[w] = shared.get(w, 0) + 1
     swearing = set(_members("swearing_terms"))
     keep = {w for w in bad if shared.get(w, 0) >= SHARED_MIN and w not in swearing}
-    return frozenset((bad - keep) | ALWAYS_EXCLUDED)
+    strict = swearing | ALWAYS_EXCLUDED
+    return frozenset(
+        _inflected(strict & (bad - keep), every=True)
+        | _inflected((bad - keep) - strict, every=False)
+        | _inflected(ALWAYS_EXCLUDED, every=True)
+    )
+
+
+def _inflected(words: set[str] | frozenset[str], every: bool) -> set[str]:
+    """The words and their inflected forms by lemminflect ("fuck" -> "fucking":
+    a lexicon lists lemmas, a vocabulary holds forms; round 15 offered
+    "fucking"). Unless ``every``, a form that is a noun or adjective in its own
+    right stays offered ("ground" is not only "grind")."""
+    from lemminflect import getAllInflections, getAllInflectionsOOV, getAllLemmas
+
+    out = set(words)
+    for w in sorted(words):
+        known = getAllInflections(w)  # its dictionary lacks most profanity: then its rules
+        found = known or {**getAllInflectionsOOV(w, "NOUN"), **getAllInflectionsOOV(w, "VERB")}
+        for form in sorted({f.lower() for forms in found.values() for f in forms}):
+            own = getAllLemmas(form)
+            if every or not any(form in own.get(p, ()) for p in ("NOUN", "ADJ")):
+                out.add(form)
+    return out
 
 
 def _members(category: str) -> list[str]:
