@@ -12,12 +12,15 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import sys
+import threading
 import warnings
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from evokegraph.errors import EvokeGraphError
+from evokegraph.lexicons import cache
 from evokegraph.paths import cache_dir
 
 DEBIAN_DIRS = (Path("/usr/share/wordnet"), Path("/usr/share/wordnet/dict"))
@@ -114,18 +117,145 @@ def prepare(target: Path | None = None) -> Path:
     return data_root
 
 
+# The files NLTK's reader parses as it starts (index, satellites, exceptions) and
+# cntlist.rev (lemma counts, _read_once): the sources of the index cache.
+INDEX_SOURCES = (
+    "index.noun",
+    "index.verb",
+    "index.adj",
+    "index.adv",
+    "data.adj",
+    "adj.exc",
+    "adv.exc",
+    "noun.exc",
+    "verb.exc",
+    "cntlist.rev",
+)
+INDEX_VERSION = 1  # of what _build_index keeps: part of the cache's key
+# NLTK's optional dependencies, never used here (collocation statistics, the
+# scikit-learn classifier wrapper): ~1.5 s of each `import nltk` (see _import_nltk)
+NLTK_UNUSED_EXTRAS = ("scipy", "sklearn")
+
+
+class _Without:
+    """A meta path finder that makes ``modules`` unimportable, in one thread only."""
+
+    def __init__(self, modules: tuple[str, ...]) -> None:
+        self.modules = modules
+        self.thread = threading.get_ident()
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name.partition(".")[0] in self.modules and threading.get_ident() == self.thread:
+            raise ModuleNotFoundError(f"{name} (not imported for NLTK)", name=name)
+        return None
+
+
+def _import_nltk() -> Any:
+    """``import nltk``, without SciPy and scikit-learn when they are not imported yet.
+
+    NLTK's ``__init__`` imports all of NLTK, and with it ``scipy.stats`` (for
+    Fisher's exact test in its collocations) and scikit-learn (its classifier
+    wrapper): ~1.5 of its ~1.8 s. NLTK imports both inside ``try: ... except
+    ImportError`` and does without; the WordNet reader uses neither. While
+    ``nltk`` is imported here (this thread only) they are made unimportable;
+    afterwards they import as usual. Left out of NLTK in this process: Fisher's
+    exact test, ``SklearnClassifier``, the transition parser's SVM, SciPy's
+    normal distribution in Gale-Church alignment (its own approximation instead)."""
+    if "nltk" in sys.modules:
+        return sys.modules["nltk"]
+    skipped = tuple(m for m in NLTK_UNUSED_EXTRAS if m not in sys.modules)
+    finder = _Without(skipped)
+    sys.meta_path.insert(0, finder)
+    try:
+        import nltk
+    finally:
+        sys.meta_path.remove(finder)
+    return nltk
+
+
 @lru_cache(maxsize=1)
 def wordnet() -> Any:
-    """The shared NLTK WordNet reader (loaded once per process)."""
-    import nltk
-    from nltk.corpus.reader.wordnet import WordNetCorpusReader
-
+    """The shared NLTK WordNet reader (loaded once per process; its index read from
+    the cache :func:`open_reader` keeps)."""
+    nltk = _import_nltk()
     _deterministic_relations()
     data_root = prepare()
     if str(data_root) not in nltk.data.path:
         nltk.data.path.append(str(data_root))
+    return open_reader(data_root / "corpora" / "wordnet")
+
+
+def open_reader(root: Path, use_cache: bool = True) -> Any:
+    """A WordNet reader on ``root`` (a ``dict`` folder holding ``lexnames``).
+
+    NLTK's reader parses its index as it starts (~3 s: the lemma -> synset map
+    from the index files, the adjective satellites from data.adj, the exception
+    lists); with ``use_cache`` what it parses (and cntlist.rev's lemma counts) is
+    read from ``cache_dir()/wordnet-index-KEY.marshal``, KEY the digest of those
+    files and NLTK's version, and written there the first time (by NLTK's own
+    parsing: the same values, in the same order, as without the cache)."""
+    nltk = _import_nltk()
+    key = cache.source_key(
+        [root / name for name in INDEX_SOURCES],
+        f"nltk={nltk.__version__}",
+        f"index={INDEX_VERSION}",
+    )
+    path = cache.path_for("wordnet-index", key)
+    index = cache.read(path, key) if use_cache else None
+    if index is not None and _is_index(index):
+        reader = _reader_class()(str(root), None, index)
+    else:
+        reader = _reader_class()(str(root), None, None)  # NLTK parses the files
+        index = _build_index(reader, root)
+        if use_cache:
+            cache.write(path, key, index)
+    _read_once(reader, index["counts"])
+    return reader
+
+
+def _build_index(reader: Any, root: Path) -> dict[str, Any]:
+    """What a reader just built by NLTK parsed (before any look-up: a look-up of an
+    unknown lemma adds it to NLTK's defaultdict), and cntlist.rev's counts."""
+    return {
+        "satellites": set(reader.satellite_offsets),
+        "lemmas": dict(reader._lemma_pos_offset_map),
+        "exceptions": {pos: m for pos, m in reader._exception_map.items() if pos != "s"},
+        "counts": _lemma_counts(root),
+    }
+
+
+def _is_index(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("satellites"), set)
+        and isinstance(value.get("lemmas"), dict)
+        and isinstance(value.get("exceptions"), dict)
+        and list(value["exceptions"]) == ["a", "r", "n", "v"]
+        and isinstance(value.get("counts"), dict)
+    )
+
+
+def _lemma_counts(root: Path) -> dict[str, int]:
+    """sense key -> tagged count, from cntlist.rev (the first line of a key wins)."""
+    counts: dict[str, int] = {}
+    for line in (root / "cntlist.rev").read_text("utf-8", errors="replace").splitlines():
+        key, _, rest = line.partition(" ")
+        counts.setdefault(key, int(rest.rsplit(" ", 1)[-1]))
+    return counts
+
+
+@lru_cache(maxsize=1)
+def _reader_class() -> Any:
+    from nltk.corpus.reader.wordnet import WordNetCorpusReader
 
     class Reader(WordNetCorpusReader):
+        def __init__(self, root: str, omw_reader: Any, index: dict[str, Any] | None) -> None:
+            self._eg_index = index
+            with warnings.catch_warnings():  # "multilingual functions are not available"
+                warnings.simplefilter("ignore", UserWarning)
+                super().__init__(root, omw_reader)
+            del self._eg_index
+
         def open(self, file: str) -> Any:
             """The whole file as a string when it is ASCII (all of WordNet 3.0's are),
             so that offsets are the byte offsets NLTK seeks to: NLTK's own reader
@@ -140,27 +270,41 @@ def wordnet() -> Any:
             data, not used here, reading index.sense twice: ~2-5 s of each start)."""
             return None
 
-    with warnings.catch_warnings():  # "multilingual functions are not available": expected
-        warnings.simplefilter("ignore", UserWarning)
-        reader = Reader(str(data_root / "corpora" / "wordnet"), None)
-    _read_once(reader, data_root / "corpora" / "wordnet")
-    return reader
+        # NLTK's three parsing steps as it starts, each taken from the index cache
+        # when it was given one (the same values, in the same order)
+        def _scan_satellites(self) -> None:
+            if self._eg_index is None:
+                super()._scan_satellites()
+            else:
+                self.satellite_offsets = self._eg_index["satellites"]
+
+        def _load_lemma_pos_offset_map(self) -> None:
+            if self._eg_index is None:
+                super()._load_lemma_pos_offset_map()
+            else:
+                self._lemma_pos_offset_map.update(self._eg_index["lemmas"])
+
+        def _load_exception_map(self) -> None:
+            if self._eg_index is None:
+                super()._load_exception_map()
+            else:
+                self._exception_map.update(self._eg_index["exceptions"])
+                self._exception_map["s"] = self._exception_map["a"]  # as NLTK: one dict
+
+    return Reader
 
 
-def _read_once(reader: Any, root: Path) -> None:
+def _read_once(reader: Any, counts: dict[str, int]) -> None:
     """What NLTK reads from its files on every call, read once per process (the
     same values: a cold process mined ~3x slower than a warm one, each Ray actor
     anew). NLTK reads the version from data.adj's header on every Wu-Palmer
-    similarity, a lemma's count by binary search in cntlist.rev on every call,
-    and recomputes a synset's relations and hypernym distances each time."""
+    similarity, a lemma's count by binary search in cntlist.rev on every call
+    (``counts``: cntlist.rev read whole), and recomputes a synset's relations
+    and hypernym distances each time."""
     from nltk.corpus.reader.wordnet import Synset
 
     version = reader.get_version()
     reader.get_version = lambda: version
-    counts: dict[str, int] = {}
-    for line in (root / "cntlist.rev").read_text("utf-8", errors="replace").splitlines():
-        key, _, rest = line.partition(" ")
-        counts.setdefault(key, int(rest.rsplit(" ", 1)[-1]))
     count_by_search = reader.lemma_count
 
     def lemma_count(lemma: Any) -> int:
