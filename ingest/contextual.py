@@ -58,6 +58,7 @@ from evokegraph.ingest.themes import (
     theme_hubness,
     theme_scores,
 )
+from evokegraph.ingest.topk import top_stable
 from evokegraph.ingest.written import (
     EMPTY_MEMORY,
     SCENE_SHARE,
@@ -283,9 +284,9 @@ def near_duplicate(a: str, b: str) -> bool:
     short, long_ = sorted((a, b), key=len)
     if len(short) >= 3 and long_.startswith(short):
         return True
-    if len(short) >= 5 and len(long_) == len(short) + 1:  # "dumping" for "dumpling"
-        if any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_))):
-            return True
+    one_more = len(short) >= 5 and len(long_) == len(short) + 1  # "dumping", "dumpling"
+    if one_more and any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_))):
+        return True
     return len(short) >= 4 and long_.startswith(short[: max(4, len(short) - 2)])
 
 
@@ -485,7 +486,7 @@ class ContextualMiner:
         """Candidates best first and their confidence: the acceptance model's
         probability (:mod:`~evokegraph.ingest.acceptance`) over the
         :data:`RERANK` best hand scores."""
-        order = np.argsort(-scores, kind="stable")[:RERANK]
+        order = top_stable(scores, RERANK)
         order = order[np.isfinite(scores[order])]
         if d == 5:  # what people wrote for similar scenes: its own calibrated confidence
             ev = Evidence(feats["written"][order], feats["written_best"][order])

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from evokegraph.ingest.topk import top_stable
 from evokegraph.lexicons.emotion import emotions
 from evokegraph.lexicons.empath import categories, theme_word
 from evokegraph.lexicons.valence import valence
@@ -175,7 +176,7 @@ def scene_themes(
     scene's own words."""
     rel = themes.centroid @ ctx_vec + HIT * np.minimum(themes.members_of(scene_words), 3)
     rated = np.nonzero(themes.polarity)[0]
-    near = rated[np.argsort(-sc[rated], kind="stable")[:NEIGHBOURS]]
+    near = rated[top_stable(sc[rated], NEIGHBOURS)]
     weights = np.maximum(sc[near], 0)
     lean = float(weights @ themes.polarity[near] / max(float(weights.sum()), 1e-9))
     idx = [themes.word_index[w] for w in scene_words if w in themes.word_index]

@@ -34,6 +34,7 @@ import numpy as np
 
 from evokegraph.errors import UserInputError
 from evokegraph.ingest.sources import jsonl_objects
+from evokegraph.ingest.topk import top_stable
 from evokegraph.paths import cache_dir
 
 WRITTEN_FILE = "written_associations.jsonl"  # in the evokegraph.data package
@@ -186,7 +187,7 @@ def build_memory(
 
 def _weights(sim: np.ndarray) -> np.ndarray:
     """Softmax weights of the :data:`NEIGHBOURS` most similar items (0 elsewhere)."""
-    top = np.argsort(-sim, kind="stable")[:NEIGHBOURS]
+    top = top_stable(sim, NEIGHBOURS)
     weight = np.exp((sim[top] - sim[top[0]]) / TEMPERATURE)
     out = np.zeros(len(sim), dtype=np.float64)
     out[top] = weight / weight.sum()
