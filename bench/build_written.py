@@ -3,9 +3,9 @@
 ``evokegraph/data/written_associations.jsonl`` (see
 :mod:`evokegraph.ingest.written`) holds the project's tuning scenes: every
 item of :data:`SOURCES`, in that order, as ``{"caption", "word", "d"}``.
-Never add a file that is still to be reported: ``rating_heldout15.jsonl`` is the
-held-out test of the memory (miner version 20; ``rating_heldout9.jsonl`` to
-``rating_heldout14.jsonl`` were versions 15's to 19's, each reported before it
+Never add a file that is still to be reported: ``rating_heldout16.jsonl`` is the
+held-out test of the memory (miner version 21; ``rating_heldout9.jsonl`` to
+``rating_heldout15.jsonl`` were versions 15's to 20's, each reported before it
 was added here), and ``heldout_gold.jsonl`` /
 ``evokegraph/data/sample_gold.jsonl`` are what ``eval associations`` and
 ``bench/eval_heldout.py`` score.
@@ -33,6 +33,8 @@ SOURCES = (
     ),
     *(f"dev_scenes{n}.jsonl" for n in ("8", "9", "10", "11")),  # written for the memory (v20)
     "rating_heldout14.jsonl",
+    *(f"dev_scenes{n}.jsonl" for n in ("12", "13", "14", "15", "16")),  # for the memory (v21)
+    "rating_heldout15.jsonl",
 )
 
 
