@@ -120,7 +120,7 @@ def cached(name: str, key: str, build: Callable[[], T], valid: Callable[[Any], b
     path = path_for(name, key)
     value = read(path, key)
     if value is not None and valid(value):
-        return value  # type: ignore[no-any-return]
+        return value
     value = build()
     write(path, key, value)
     return value
