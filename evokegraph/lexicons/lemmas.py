@@ -31,7 +31,7 @@ def lemma_table(path: Path, use_cache: bool = True) -> dict[str, dict[str, tuple
     from lemminflect.codecs.LemmaLUCodec import LemmaLUCodec
 
     def parse() -> dict[str, dict[str, tuple[str, ...]]]:
-        return LemmaLUCodec.load(str(path))  # type: ignore[no-any-return]
+        return LemmaLUCodec.load(str(path))
 
     if not use_cache:
         return parse()
