@@ -1,7 +1,8 @@
 """dev21: can new sources fill the empty slots at distances 1 and 5? (a dev rating)
 
 ``sheet`` mines the 60 elements of ``rating_heldout14.jsonl`` (reported in round
-14, so development data) with the contextual miner of version 20 reading its
+14, so development data) with the contextual miner (version 20 made the rated
+sheet; a later memory gives other words) reading its
 memory of written associations without that file's scenes, and writes a blind
 sheet (``bench/data/ratings/dev21``: ``sheet.csv`` for the raters, ``key.json``
 kept apart) of, per element:
@@ -69,7 +70,6 @@ def _hypernym(sense: Any, word: str) -> str | None:
 def sheet() -> None:
     import evokegraph.ingest.contextual as contextual
     from evokegraph.ingest.caption_text import CaptionTextExtractor
-    from evokegraph.levels import DISTANCE_NAMES, LEVEL_DEFINITIONS
 
     items = [json.loads(x) for x in REF.read_text().splitlines() if x.strip()]
     held = {it["caption"] for it in items}
@@ -118,29 +118,9 @@ def sheet() -> None:
                     w: {"source": "kept", "conf": c} for w, _, c in keep(taken, d)
                 }
                 if d == 1:
-                    pos = contextual._POS_CODE.get(el.pos, "n")
-                    chosen = contextual.context_sense(el.concept, pos, ctx, enc, miner._sense_cache)
-                    if chosen and pos in ("n", "v"):
-                        names = _sisters(chosen[0], el.concept)
-                        cos = enc.encode(names) @ wv if names else np.zeros(0)
-                        for i in np.argsort(-cos, kind="stable")[:3]:
-                            if names[i] not in words and cos[i] >= 0.3:
-                                words[names[i]] = {
-                                    "source": "sister",
-                                    "cos": round(float(cos[i]), 3),
-                                }
-                        h = _hypernym(chosen[0], el.concept)
-                        if h and h not in words:
-                            c = float(enc.encode([h])[0] @ wv)
-                            words[h] = {"source": "hypernym", "cos": round(c, 3)}
+                    _near_candidates(miner, el, ctx, wv, words)
                 else:
-                    for w, _, c in taken:
-                        if (
-                            w not in words
-                            and 0.25 <= c < 0.5
-                            and sum(v["source"] == "memory_below" for v in words.values()) < 3
-                        ):
-                            words[w] = {"source": "memory_below", "conf": c}
+                    _below_floor(taken, words)
                 for w, src in ((it["d"][str(d)][0], "reference"), (other["d"][str(d)][0], "other")):
                     words.setdefault(w, {"source": src})
                 key += [
@@ -148,6 +128,39 @@ def sheet() -> None:
                     for w, v in words.items()
                 ]
     random.Random(211).shuffle(key)
+    _write(key)
+
+
+def _near_candidates(miner: Any, el: Any, ctx: Any, wv: Any, words: dict[str, Any]) -> None:
+    """Distance 1's trial words: up to 3 sisters of the scene's sense, its hypernym."""
+    import evokegraph.ingest.contextual as contextual
+
+    enc, _ = miner._models()
+    pos = contextual._POS_CODE.get(el.pos, "n")
+    chosen = contextual.context_sense(el.concept, pos, ctx, enc, miner._sense_cache)
+    if not chosen or pos not in ("n", "v"):
+        return
+    names = _sisters(chosen[0], el.concept)
+    cos = enc.encode(names) @ wv if names else np.zeros(0)
+    for i in np.argsort(-cos, kind="stable")[:3]:
+        if names[i] not in words and cos[i] >= 0.3:
+            words[names[i]] = {"source": "sister", "cos": round(float(cos[i]), 3)}
+    h = _hypernym(chosen[0], el.concept)
+    if h and h not in words:
+        words[h] = {"source": "hypernym", "cos": round(float(enc.encode([h])[0] @ wv), 3)}
+
+
+def _below_floor(taken: list[tuple[str, str, float]], words: dict[str, Any]) -> None:
+    """Distance 5's trial words: up to 3 the miner computed at 0.25-0.5."""
+    for w, _, c in taken:
+        below = sum(v["source"] == "memory_below" for v in words.values())
+        if w not in words and 0.25 <= c < 0.5 and below < 3:
+            words[w] = {"source": "memory_below", "conf": c}
+
+
+def _write(key: list[dict[str, Any]]) -> None:
+    from evokegraph.levels import DISTANCE_NAMES, LEVEL_DEFINITIONS
+
     FOLDER.mkdir(parents=True, exist_ok=True)
     with (FOLDER / "sheet.csv").open("w", newline="") as out:
         wr = csv.writer(out)
@@ -158,17 +171,9 @@ def sheet() -> None:
             k["row"] = f"q{i:04d}"
             d = k["distance"]
             wr.writerow(
-                [
-                    k["row"],
-                    k["caption"],
-                    k["element"],
-                    d,
-                    DISTANCE_NAMES[d],
-                    LEVEL_DEFINITIONS[d],
-                    k["word"],
-                    "",
-                ]
-            )
+                [k["row"], k["caption"], k["element"], d, DISTANCE_NAMES[d],
+                 LEVEL_DEFINITIONS[d], k["word"], ""]
+            )  # fmt: skip
     (FOLDER / "key.json").write_text(json.dumps(key, indent=0))
     print(f"{len(key)} rows in {FOLDER / 'sheet.csv'}")
 
