@@ -415,8 +415,15 @@ class ContextualMiner:
         return self._ready
 
     def mine(self, items: Sequence[MiningInput]) -> list[list[Evocation] | Failed]:
+        from threadpoolctl import threadpool_limits
+
+        from evokegraph.models.text_encoder import blas_threads
+
         self._models()  # load errors are the run's, not one item's
-        return mine_each(items, self.mine_one, "contextual miner")
+        # matrix-vector products over the vocabulary and the memory: one BLAS thread
+        # (at load 4-5 on 2 cores, two made the memory's read 16 ms instead of 1.4)
+        with threadpool_limits(limits=blas_threads(), user_api="blas"):
+            return mine_each(items, self.mine_one, "contextual miner")
 
     def mine_one(self, elements: Sequence[Element], description: str) -> list[Evocation]:
         enc, vocab = self._models()

@@ -474,3 +474,25 @@ def test_abstract_distances_leave_out_the_classes_raters_rejected(miner) -> None
     for d, w in far:
         written = d == 5 and vocab.index[w] in miner._memory[5].words
         assert written or lex.get(w, "") not in (D4_LEFT_OUT if d == 4 else D5_LEFT_OUT), (d, w)
+
+
+def test_the_miner_runs_its_products_on_one_blas_thread(miner, monkeypatch) -> None:
+    """mine() holds BLAS to EVOKEGRAPH_BLAS_THREADS (default 1) while it works, and
+    gives the process its threads back after."""
+    from threadpoolctl import threadpool_info
+
+    from evokegraph.ingest.stages import ImageItem, MiningInput
+    from evokegraph.records import ImageRecord
+
+    seen: list[int] = []
+
+    def spy(elements, description):
+        seen.extend(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
+        return []
+
+    monkeypatch.setattr(miner, "mine_one", spy)
+    before = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+    item = ImageItem(record=ImageRecord(id="a" * 64), image=object())
+    miner.mine([MiningInput(item=item, description="a dog", elements=miner_elements("a dog"))])
+    assert seen and set(seen) == {1}
+    assert [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"] == before
