@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import functools
 import re
-from pathlib import Path
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from evokegraph.records import (
