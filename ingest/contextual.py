@@ -421,7 +421,8 @@ class ContextualMiner:
 
         self._models()  # load errors are the run's, not one item's
         # matrix-vector products over the vocabulary and the memory: one BLAS thread
-        # (at load 4-5 on 2 cores, two made the memory's read 16 ms instead of 1.4)
+        # on a busy machine (at load 4-5 on 2 cores, two made the memory's read 16 ms
+        # instead of 1.4); BLAS's own on an idle one
         with threadpool_limits(limits=blas_threads(), user_api="blas"):
             return mine_each(items, self.mine_one, "contextual miner")
 

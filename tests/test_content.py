@@ -477,9 +477,18 @@ def test_abstract_distances_leave_out_the_classes_raters_rejected(miner) -> None
 
 
 def test_the_miner_runs_its_products_on_one_blas_thread(miner, monkeypatch) -> None:
-    """mine() holds BLAS to EVOKEGRAPH_BLAS_THREADS (default 1) while it works, and
-    gives the process its threads back after."""
+    """mine() holds BLAS to EVOKEGRAPH_BLAS_THREADS while it works (by default one
+    thread on a busy machine, BLAS's own on an idle one), and gives the process
+    its threads back after."""
     from threadpoolctl import threadpool_info
+
+    from evokegraph.models.text_encoder import blas_threads
+
+    assert blas_threads(load=3.9, cpus=2) == 1 and blas_threads(load=0.3, cpus=2) is None
+    assert blas_threads(load=1.6, cpus=2) == 1 and blas_threads(load=7.0, cpus=16) is None
+    monkeypatch.setenv("EVOKEGRAPH_BLAS_THREADS", "3")
+    assert blas_threads(load=9.0, cpus=2) == 3
+    monkeypatch.setenv("EVOKEGRAPH_BLAS_THREADS", "1")
 
     from evokegraph.ingest.stages import ImageItem, MiningInput
     from evokegraph.records import ImageRecord
