@@ -126,11 +126,9 @@ def bench_miner(n: int) -> dict[str, float]:
     import torch
 
     torch.set_num_threads(1)
-    from threadpoolctl import threadpool_limits
-
     from evokegraph.ingest.caption_text import CaptionTextExtractor
     from evokegraph.ingest.contextual import ContextualMiner
-    from evokegraph.models.text_encoder import blas_threads, load_text_encoder
+    from evokegraph.models.text_encoder import blas_limits, load_text_encoder
 
     caps = captions(n)
     extractor = CaptionTextExtractor()
@@ -146,7 +144,7 @@ def bench_miner(n: int) -> dict[str, float]:
             miner._models()
             result[f"{phase}_load_s"] = time.perf_counter() - t
             t = time.perf_counter()
-            with threadpool_limits(limits=blas_threads(), user_api="blas"):  # as mine() does
+            with blas_limits():  # as mine() does
                 for c, e in zip(caps, extracted, strict=True):
                     miner.mine_one(e.elements, c)  # type: ignore[union-attr]
             result[f"{phase}_ms_per_element"] = 1000 * (time.perf_counter() - t) / elements

@@ -415,15 +415,12 @@ class ContextualMiner:
         return self._ready
 
     def mine(self, items: Sequence[MiningInput]) -> list[list[Evocation] | Failed]:
-        from threadpoolctl import threadpool_limits
-
-        from evokegraph.models.text_encoder import blas_threads
+        from evokegraph.models.text_encoder import blas_limits
 
         self._models()  # load errors are the run's, not one item's
-        # matrix-vector products over the vocabulary and the memory: one BLAS thread
-        # on a busy machine (at load 4-5 on 2 cores, two made the memory's read 16 ms
-        # instead of 1.4); BLAS's own on an idle one
-        with threadpool_limits(limits=blas_threads(), user_api="blas"):
+        # one BLAS thread on a busy machine (at load 4-5 on 2 cores, two made the
+        # memory's read 16 ms instead of 1.4); BLAS's own on an idle one
+        with blas_limits():
             return mine_each(items, self.mine_one, "contextual miner")
 
     def mine_one(self, elements: Sequence[Element], description: str) -> list[Evocation]:

