@@ -30,7 +30,7 @@ import json
 import random
 import tempfile
 from collections import defaultdict
-from pathlib import Path
+from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -70,16 +70,15 @@ def _hypernym(sense: Any, word: str) -> str | None:
 def sheet() -> None:
     import evokegraph.ingest.contextual as contextual
     from evokegraph.ingest.caption_text import CaptionTextExtractor
+    from evokegraph.ingest.written import WRITTEN_FILE
 
     items = [json.loads(x) for x in REF.read_text().splitlines() if x.strip()]
     held = {it["caption"] for it in items}
-    memory = (
-        Path(__file__).resolve().parents[1] / "evokegraph" / "data" / "written_associations.jsonl"
-    )
+    memory = resources.files("evokegraph.data") / WRITTEN_FILE  # the installed memory
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
         f.writelines(
             x + "\n"
-            for x in memory.read_text().splitlines()
+            for x in memory.read_text(encoding="utf-8").splitlines()
             if json.loads(x)["caption"] not in held
         )
     keep = contextual.kept

@@ -32,12 +32,10 @@ Usage: python bench/fit_memory.py [--rounds]
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-from pathlib import Path
 
 import numpy as np
-from fit_acceptance import DATA
+from fit_acceptance import DATA, rated_rows
 from fit_written import rater_votes
 
 FOLDER = DATA / "ratings" / "dev17"
@@ -56,25 +54,16 @@ def round_rows() -> list[dict]:
     for name, ref in ROUNDS.items():
         folder = DATA / "ratings" / name
         key = json.loads((folder / "key_after.json").read_text())
-        votes: dict[str, list[int]] = {}
-        for r in sorted(folder.glob("r[0-9]*/a.csv")):
-            for row in rater_votes_file(r).items():
-                votes.setdefault(row[0], []).append(row[1])
-        for row in key["rows"]:
-            if "kb" not in row["sources"] or row["distance"] not in ROUND_DISTANCES:
-                continue
-            it = key["items"][row["item"] - 1]
-            out.append(
-                {"caption": it["caption"], "element": it["element"], "distance": row["distance"],
-                 "word": row["word"], "src": "mem", "scenes": ref,
-                 "y": float(np.mean(votes[row["row"]]))}
-            )  # fmt: skip
+        after = {r["row"] for r in key["rows"] if "kb" in r["sources"]}
+        merged = json.loads((folder / "map.json").read_text())
+        kept = {m for m, to in merged.items() if to.get("a") in after}
+        out += [
+            {"caption": caption, "element": element, "distance": d, "word": word,
+             "src": "mem", "scenes": ref, "y": share}
+            for caption, element, d, word, share, row in rated_rows(folder)
+            if row in kept and d in ROUND_DISTANCES
+        ]  # fmt: skip
     return out
-
-
-def rater_votes_file(path: Path) -> dict[str, int]:
-    with path.open(newline="") as f:
-        return {r["row"]: int(r["accept"]) for r in csv.DictReader(f)}
 
 
 def rated() -> list[dict]:
