@@ -53,6 +53,7 @@ from evokegraph.ingest.themes import (
     build_themes,
     element_theme_share,
     feeling_words,
+    named_share,
     scene_themes,
     theme_affinity,
     theme_hubness,
@@ -549,7 +550,9 @@ class ContextualMiner:
                 4: about,
                 5: theme_affinity(self._themes, share, vocab.emb) - self._theme_hub,
             },
-            named=np.maximum(share @ self._themes.named, scene_share @ self._themes.named),
+            named=np.maximum(
+                named_share(self._themes, share), named_share(self._themes, scene_share)
+            ),
             other_class=(
                 (vocab.lexnames[:, col] != lexname).astype(np.float32)
                 if pos == "n" and lexname

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -105,6 +106,22 @@ class Themes:
     centroid: np.ndarray  # (C, D) normalised mean embedding of the members
     polarity: np.ndarray  # (N,) -1..1: Empath's emotion themes + VADER valence (+ NRC)
     word_index: dict[str, int]
+
+    @cached_property
+    def named_word(self) -> np.ndarray | None:
+        """(C,) the vocabulary index each theme names (-1: none), or None where
+        :func:`named_share` cannot sum sparsely (a theme naming several words, a
+        word named by more than two themes, a weight other than 1)."""
+        rows, cols = np.nonzero(self.named)
+        if (
+            np.bincount(rows, minlength=len(self.names)).max(initial=0) > 1
+            or np.bincount(cols).max(initial=0) > 2
+            or not (self.named[rows, cols] == 1.0).all()
+        ):
+            return None
+        out = np.full(len(self.names), -1, dtype=np.int64)
+        out[rows] = cols
+        return out
 
     def members_of(self, words: Sequence[str]) -> np.ndarray:
         """(C,) how many of ``words`` each category holds."""
@@ -207,6 +224,21 @@ def theme_scores(themes: Themes, share: np.ndarray) -> np.ndarray:
     """(N,) per vocabulary word: summed share of the themes it belongs to or names."""
     live = np.nonzero(share)[0]
     return share[live] @ np.maximum(themes.member[live], themes.named[live])
+
+
+def named_share(themes: Themes, share: np.ndarray) -> np.ndarray:
+    """(N,) ``share @ themes.named``: per word, the summed share of the themes that
+    name it, read from the live themes only. A named word gets one or two shares
+    times 1.0 and zeros elsewhere, and any order of adding them rounds alike, so
+    the bits are the dense product's."""
+    live = np.flatnonzero(share)
+    word = themes.named_word
+    if word is None or not np.isfinite(share[live]).all():
+        return share @ themes.named
+    out = np.zeros(themes.named.shape[1], dtype=np.result_type(share, themes.named))
+    for c in live[word[live] >= 0]:
+        out[word[c]] += share[c]
+    return out
 
 
 def theme_affinity(themes: Themes, share: np.ndarray, emb: np.ndarray) -> np.ndarray:

@@ -26,6 +26,7 @@ import hashlib
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -127,16 +128,56 @@ class WrittenMemory:
         best = np.full(n_words, -1.0, dtype=np.float32)
         if len(self.captions) == 0:
             return Evidence(share, best)
-        sim = self.scene_share * (self.captions @ ctx_vec)
-        sim += (1 - self.scene_share) * (self.elements @ wvec)
-        np.add.at(share, self.word, _weights(sim)[self.item].astype(np.float32))
-        np.maximum.at(best, self.word, sim[self.item].astype(np.float32))
+        sim = self.scene_share * _product(self.captions, ctx_vec)
+        sim += (1 - self.scene_share) * _product(self.elements, wvec)
+        top = top_stable(sim, NEIGHBOURS)
+        # only the nearest items have a weight (adding 0.0 changes no sum): their pairs,
+        # in pair order, add what np.add.at over every pair adds, in the same order
+        near = self._pairs.of(top)
+        weight = _weights(sim, top)[self.item[near]].astype(np.float32)
+        np.add.at(share, self.word[near], weight)
+        self._pairs.maximum_into(best, sim)
         return Evidence(share, best)
+
+    @cached_property
+    def _pairs(self) -> _PairIndex:
+        return _PairIndex(self.item, self.word, len(self.captions))
 
     @property
     def words(self) -> np.ndarray:
         """The vocabulary indices the memory holds at its distance (sorted)."""
         return np.unique(self.word)
+
+
+class _PairIndex:
+    """The (item, word) pairs grouped by item and by word, built once per memory:
+    an evidence read then touches only its nearest items' pairs, and takes every
+    word's closest item with one reduction instead of ``np.maximum.at``."""
+
+    def __init__(self, item: np.ndarray, word: np.ndarray, n_items: int) -> None:
+        self.n_pairs = len(item)
+        self.by_item = np.argsort(item, kind="stable")  # each item's pairs in pair order
+        self.item_start = np.searchsorted(item[self.by_item], np.arange(n_items + 1))
+        by_word = np.argsort(word, kind="stable")  # each word's pairs in pair order
+        self.words, self.word_start = np.unique(word[by_word], return_index=True)
+        self.item_by_word = item[by_word]
+
+    def of(self, items: np.ndarray) -> np.ndarray:
+        """Indices of the pairs of ``items`` (distinct), in pair order."""
+        start = self.item_start[items]
+        counts = self.item_start[items + 1] - start
+        total = int(counts.sum())
+        # pair k of the run: its item's first pair + k - the pairs of the items before
+        first = np.repeat(start - np.cumsum(counts) + counts, counts)
+        return np.sort(self.by_item[first + np.arange(total)])
+
+    def maximum_into(self, best: np.ndarray, sim: np.ndarray) -> None:
+        """``np.maximum.at(best, word, sim[item].astype(float32))``: per word, the
+        same maxima taken in the same (pair) order, then against ``best``."""
+        if not self.n_pairs:
+            return
+        held = np.maximum.reduceat(sim[self.item_by_word].astype(np.float32), self.word_start)
+        best[self.words] = np.maximum(best[self.words], held)
 
 
 def written_confidence(
@@ -164,13 +205,7 @@ def build_memory(
     """Embed the items' captions and elements (cached per encoder and content) and
     pair each item with its vocabulary words at ``distance``; an item's nearness to
     a scene weighs the captions' cosine by ``scene_share``, the elements' by the rest."""
-    path = cache_dir() / f"written-{digest}-{_safe(enc.name)}.npz"
-    caps, els = _cached(path)
-    if caps is None or len(caps) != len(items):
-        caps = _encode(enc, [it.caption for it in items])
-        els = _encode(enc, [it.element for it in items])
-        _save(path, caps, els)
-    assert els is not None
+    caps, els = _embedded(cache_dir() / f"written-{digest}-{_safe(enc.name)}.npz", enc, items)
     pairs = sorted(
         {
             (j, index[w])
@@ -185,9 +220,11 @@ def build_memory(
     return WrittenMemory(caps, els, item, word, digest, hub, scene_share)
 
 
-def _weights(sim: np.ndarray) -> np.ndarray:
-    """Softmax weights of the :data:`NEIGHBOURS` most similar items (0 elsewhere)."""
-    top = top_stable(sim, NEIGHBOURS)
+def _weights(sim: np.ndarray, top: np.ndarray | None = None) -> np.ndarray:
+    """Softmax weights of the :data:`NEIGHBOURS` most similar items (0 elsewhere;
+    ``top``: those items, best first, if already found)."""
+    if top is None:
+        top = top_stable(sim, NEIGHBOURS)
     weight = np.exp((sim[top] - sim[top[0]]) / TEMPERATURE)
     out = np.zeros(len(sim), dtype=np.float64)
     out[top] = weight / weight.sum()
@@ -209,9 +246,52 @@ def _hub(
         return hub.astype(np.float32)
     sims = scene_share * (caps @ caps.T) + (1 - scene_share) * (els @ els.T)
     np.fill_diagonal(sims, -np.inf)
+    pairs = _PairIndex(item, word, len(caps))
     for row in sims:
-        np.add.at(hub, word, _weights(row)[item])
+        top = top_stable(row, NEIGHBOURS)
+        near = pairs.of(top)  # the pairs of the only items with a weight, in pair order
+        np.add.at(hub, word[near], _weights(row, top)[item[near]])
     return (hub / len(caps)).astype(np.float32)
+
+
+_PRODUCTS: dict[int, tuple[np.ndarray, bytes, np.ndarray]] = {}
+_SHARED: dict[Path, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _product(matrix: np.ndarray, vec: np.ndarray) -> np.ndarray:
+    """``matrix @ vec``, kept for the last ``vec`` of a read-only ``matrix``: a scene's
+    vector is read once for all its elements, an element's once for every distance
+    (the distances' memories share their arrays). The same product of the same
+    operands, so the same bits; the result must not be written to."""
+    if matrix.flags.writeable:
+        return matrix @ vec
+    key = vec.dtype.str.encode() + bytes(str(vec.shape), "ascii") + vec.tobytes()
+    hit = _PRODUCTS.get(id(matrix))
+    if hit is not None and hit[0] is matrix and hit[1] == key:
+        return hit[2]
+    out = matrix @ vec
+    out.setflags(write=False)
+    if len(_PRODUCTS) >= 16:  # a few memories' arrays at a time
+        _PRODUCTS.clear()
+    _PRODUCTS[id(matrix)] = (matrix, key, out)  # holds matrix: its id is not reused
+    return out
+
+
+def _embedded(path: Path, enc: Any, items: Sequence[WrittenItem]) -> tuple[np.ndarray, np.ndarray]:
+    """The items' caption and element vectors (read-only), from ``path`` or encoded
+    and saved there; the arrays of the last path are shared by every distance."""
+    if path in _SHARED and len(_SHARED[path][0]) == len(items):
+        return _SHARED[path]
+    caps, els = _cached(path)
+    if caps is None or els is None or len(caps) != len(items):
+        caps = _encode(enc, [it.caption for it in items])
+        els = _encode(enc, [it.element for it in items])
+        _save(path, caps, els)
+    for a in (caps, els):
+        a.setflags(write=False)
+    _SHARED.clear()
+    _SHARED[path] = (caps, els)
+    return caps, els
 
 
 def _encode(enc: Any, texts: list[str]) -> np.ndarray:
