@@ -3,8 +3,9 @@
 ``evokegraph/data/written_associations.jsonl`` (see
 :mod:`evokegraph.ingest.written`) holds the project's tuning scenes: every
 item of :data:`SOURCES`, in that order, as ``{"caption", "word", "d"}``.
-Never add a file that is still to be reported: ``rating_heldout19.jsonl`` is the
-held-out test of the memory (miner version 23; ``rating_heldout9.jsonl`` to
+Never add a file that is still to be reported: ``rating_heldout20.jsonl`` is the
+held-out test of the memory (miner version 24; ``rating_heldout19.jsonl`` was
+version 23's; ``rating_heldout9.jsonl`` to
 ``rating_heldout18.jsonl`` were versions 15's to 22's, each reported before it
 was added here), and ``heldout_gold.jsonl`` /
 ``evokegraph/data/sample_gold.jsonl`` are what ``eval associations`` and
@@ -37,6 +38,7 @@ SOURCES = (
     "rating_heldout15.jsonl",
     *(f"rating_heldout{n}.jsonl" for n in ("16", "17", "18")),  # reported in rounds 16-18 (v23)
     *(f"dev_scenes{n}.jsonl" for n in ("17", "18", "19", "20", "21", "22")),  # for the memory (v23)
+    *(f"dev_scenes{n}.jsonl" for n in ("23", "24", "25", "26", "27")),  # common caption words (v24)
 )
 
 

@@ -370,8 +370,9 @@ class ContextualMiner:
         return self.options.settings(
             # 21: the memory adds dev_scenes12-16 and rating_heldout15 (1,840 items);
             # its distance-4 confidence refitted with rounds 13-15; 22: that refit undone;
-            # 23: the memory adds rating_heldout16-18 and dev_scenes17-22 (2,380 items)
-            23,
+            # 23: the memory adds rating_heldout16-18 and dev_scenes17-22 (2,380 items);
+            # 24: and dev_scenes23-27, the most common words of photo captions (2,688)
+            24,
             vocab=self._key,
             themes=f"empath-{empath_version()}",
             emotions=f"nrc-{nrc_version()}",
