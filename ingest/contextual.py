@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from evokegraph.ingest.acceptance import acceptance_model, rejected_words
+from evokegraph.ingest.products import product
 from evokegraph.ingest.sense_shape import generality, sense_depth, shapes
 from evokegraph.ingest.stages import MINERS, MiningInput, mine_each
 from evokegraph.ingest.themes import (
@@ -61,6 +62,7 @@ from evokegraph.ingest.themes import (
 )
 from evokegraph.ingest.topk import top_stable
 from evokegraph.ingest.written import (
+    CONCEPTS_KEPT,
     EMPTY_MEMORY,
     SCENE_SHARE,
     Evidence,
@@ -542,7 +544,7 @@ class ContextualMiner:
             pos=pos,
             in_scene=in_scene,
             wvec=wvec,
-            sw=vocab.emb @ wvec,
+            sw=product(vocab.emb, wvec, CONCEPTS_KEPT),  # a concept's, once per run
             base=float(vocab.conc[own]) if own is not None else _rating(el.concept),
             bonus=wordnet_bonus(related, vocab),
             extras=wordnet_extras(related, vocab, el.concept),

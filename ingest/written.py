@@ -34,12 +34,14 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from evokegraph.errors import UserInputError
+from evokegraph.ingest.products import product
 from evokegraph.ingest.sources import jsonl_objects
 from evokegraph.ingest.topk import top_stable
 from evokegraph.paths import cache_dir
 
 WRITTEN_FILE = "written_associations.jsonl"  # in the evokegraph.data package
 NEIGHBOURS = 10  # memory items a scene's evidence is read from
+CONCEPTS_KEPT = 256  # element vectors whose similarities to the memory are kept
 SCENE_SHARE = 0.5  # similarity = this * cos(caption) + the rest * cos(element word)
 TEMPERATURE = 0.05  # softmax temperature over the neighbours' similarities
 # Confidence of a written word at distance 5: a logistic over the closest item's
@@ -128,8 +130,8 @@ class WrittenMemory:
         best = np.full(n_words, -1.0, dtype=np.float32)
         if len(self.captions) == 0:
             return Evidence(share, best)
-        sim = self.scene_share * _product(self.captions, ctx_vec)
-        sim += (1 - self.scene_share) * _product(self.elements, wvec)
+        sim = self.scene_share * _product(self.captions, ctx_vec, 1)
+        sim += (1 - self.scene_share) * _product(self.elements, wvec, CONCEPTS_KEPT)
         top = top_stable(sim, NEIGHBOURS)
         # only the nearest items have a weight (adding 0.0 changes no sum): their pairs,
         # in pair order, add what np.add.at over every pair adds, in the same order
@@ -254,27 +256,17 @@ def _hub(
     return (hub / len(caps)).astype(np.float32)
 
 
-_PRODUCTS: dict[int, tuple[np.ndarray, bytes, np.ndarray]] = {}
 _SHARED: dict[Path, tuple[np.ndarray, np.ndarray]] = {}
 
 
-def _product(matrix: np.ndarray, vec: np.ndarray) -> np.ndarray:
-    """``matrix @ vec``, kept for the last ``vec`` of a read-only ``matrix``: a scene's
-    vector is read once for all its elements, an element's once for every distance
-    (the distances' memories share their arrays). The same product of the same
-    operands, so the same bits; the result must not be written to."""
+def _product(matrix: np.ndarray, vec: np.ndarray, keep: int) -> np.ndarray:
+    """``matrix @ vec``; for the memory's own (read-only) arrays remembered per
+    vector (:mod:`~evokegraph.ingest.products`: the same bits): a scene's vector is
+    read once for all its elements, an element's once for every distance (the
+    distances' memories share their arrays) and a concept's once per run."""
     if matrix.flags.writeable:
         return matrix @ vec
-    key = vec.dtype.str.encode() + bytes(str(vec.shape), "ascii") + vec.tobytes()
-    hit = _PRODUCTS.get(id(matrix))
-    if hit is not None and hit[0] is matrix and hit[1] == key:
-        return hit[2]
-    out = matrix @ vec
-    out.setflags(write=False)
-    if len(_PRODUCTS) >= 16:  # a few memories' arrays at a time
-        _PRODUCTS.clear()
-    _PRODUCTS[id(matrix)] = (matrix, key, out)  # holds matrix: its id is not reused
-    return out
+    return product(matrix, vec, keep)
 
 
 def _embedded(path: Path, enc: Any, items: Sequence[WrittenItem]) -> tuple[np.ndarray, np.ndarray]:
