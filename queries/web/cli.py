@@ -55,7 +55,9 @@ def serve_cmd(
         app = create_app(cfg, store=kb, thumbs_dir=thumbs, query_timeout_s=limit)
         console.print(f"evokegraph explorer on http://{host}:{port}/ ({where}, read-only)")
         sys.setswitchinterval(SWITCH_INTERVAL_S)  # this process is the server
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        # H24: no access log (at "warning" it printed nothing, but uvicorn still built
+        # each line's arguments and looked its logger up: two getLogger calls a request)
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
 def _loopback(host: str) -> bool:

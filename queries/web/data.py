@@ -22,6 +22,7 @@ from evokegraph.graph import dialect, kb_cache
 from evokegraph.graph.store import GraphStore
 from evokegraph.levels import DISTANCE_NAMES, DISTANCES
 from evokegraph.queries.library import catalogue, get, run
+from evokegraph.queries.web import pool_index
 from evokegraph.queries.web.search import WordQuery
 from evokegraph.records import ImageView
 from evokegraph.views import resolve_image
@@ -83,6 +84,8 @@ Q_EVOKED_BY = (
     "RETURN v.distance AS distance, i.id AS image, i.uris AS uris, e.concept AS element, "
     "v.weight AS weight ORDER BY distance, weight DESC, image, element LIMIT $limit"
 )
+# LadybugDB: the same rows with each image's node offset, for the pool index (H24)
+Q_EVOKED_BY_NODES = Q_EVOKED_BY.replace("i.id AS image,", "i.id AS image, offset(ID(i)) AS node,")
 Q_EVOKED_BY_AT = (
     "MATCH (i:Image)-[:HAS_ELEMENT]->(e:Element)-[v:EVOKES]->(:Concept {name: $n}) "
     "WHERE v.distance = $d RETURN v.distance AS distance, i.id AS image, i.uris AS uris, "
@@ -329,7 +332,9 @@ def concept(kb: GraphStore, name: str) -> dict[str, Any]:
     if not found:
         raise PageNotFound(f"no concept {name!r} in the knowledge base; search the image grid")
     limit = PER_DISTANCE * len(DISTANCES) * 4
-    rows = kb.query(Q_EVOKED_BY, {"n": key, "limit": limit})
+    indexed = pool_index.usable(kb)  # H24: creative pairs from these rows and the index
+    version = kb.write_version() if indexed else None
+    rows = kb.query(Q_EVOKED_BY_NODES if indexed else Q_EVOKED_BY, {"n": key, "limit": limit})
     # H24: under the LIMIT, the rows are every EVOKES edge into the concept with its
     # image (an element belongs to one image): the counts come from them, not
     # from one more query over the same edges
@@ -366,12 +371,17 @@ def concept(kb: GraphStore, name: str) -> dict[str, Any]:
         "evoked_by": groups,
         "neighbours_out": kb.query(Q_OUT, {"n": key, "limit": NEIGHBOURS}),
         "neighbours_in": kb.query(Q_IN, {"n": key, "limit": NEIGHBOURS}),
-        "creative": creative_pairs(kb, key),
+        "creative": creative_pairs(kb, key, evokes=rows if whole and indexed else None, at=version),
     }
 
 
 def creative_pairs(
-    kb: GraphStore, key: str, min_distance: int = CREATIVE_MIN_DISTANCE
+    kb: GraphStore,
+    key: str,
+    min_distance: int = CREATIVE_MIN_DISTANCE,
+    *,
+    evokes: list[dict[str, Any]] | None = None,
+    at: Any = None,
 ) -> list[dict[str, Any]]:
     """Pairs of images that both evoke ``key`` abstractly (distance >=
     ``min_distance``) but share no literal element: the first
@@ -381,14 +391,36 @@ def creative_pairs(
     The first :data:`FIRST_POOL` images are read first: when the first image
     makes enough pairs with those, they are the pairs the whole pool gives (its
     pairs come first in that order); otherwise the whole pool is read (H24:
-    most concept pages then read 24 images and their elements, not 200)."""
-    params = {"n": key, "d": min_distance, "limit": FIRST_POOL}
-    pool = kb.query(Q_ABSTRACT_POOL, params)
+    most concept pages then read 24 images and their elements, not 200).
+
+    ``evokes``: every EVOKES edge into the concept with its image
+    (``Q_EVOKED_BY_NODES``' rows, read at write version ``at``, not cut by its
+    LIMIT): the pool's images are taken from them and their elements from
+    :mod:`~evokegraph.queries.web.pool_index` once it is loaded (H24: no pool
+    query; the same pool)."""
+    index = pool_index.index_for(kb, at) if evokes is not None else None
+    if index is not None and evokes is not None:
+        found = {r["image"]: r for r in evokes if r["distance"] >= min_distance}
+        ids = sorted(found)
+
+        def pool_of(limit: int) -> list[dict[str, Any]]:
+            rows = (found[i] for i in ids[:limit])
+            return [
+                {"image": r["image"], "uris": r["uris"], "elements": index.elements(r["node"])}
+                for r in rows
+            ]
+    else:
+
+        def pool_of(limit: int) -> list[dict[str, Any]]:
+            params = {"n": key, "d": min_distance, "limit": limit}
+            return kb.query(Q_ABSTRACT_POOL, params)
+
+    pool = pool_of(FIRST_POOL)
     if len(pool) == FIRST_POOL < CREATIVE_POOL:  # there may be more
         first = _pairs(pool, only_first=True)
         if len(first) >= CREATIVE_PAIRS:
             return first
-        pool = kb.query(Q_ABSTRACT_POOL, {**params, "limit": CREATIVE_POOL})
+        pool = pool_of(CREATIVE_POOL)
     return _pairs(pool)
 
 
