@@ -231,6 +231,15 @@ MEMORY_CONFIDENCE: dict[int, tuple[float, float, float]] = {
     2: (5.244, 0.374, -4.423),
     4: (2.191, 1.078, -2.039),
 }
+# Version 25: at distances 4 and 5 a word only one of the element's nearest memory
+# items holds stands for the memory only when that item's scene is alike (caption
+# cosine from this). In rounds 15-18 (reported; bench/memory_support.py) raters
+# accepted 45% of such d5 words whose one item's caption cosine was under 0.3 (49
+# words), 55% from 0.3 to 0.4, 73% from 0.4, and 76% of the words two or more of
+# the nearest items hold. Round 20b (the scenes' common words, once the memory
+# held them: "man", "girl" written for 2-3 scenes each) showed the cost of the
+# rest: 18% of 28 d5 words and 0 of 5 d4 words from one unlike scene.
+LONE_SCENE_MIN: dict[int, float] = {4: 0.3, 5: 0.3}
 SCENE_THEME_SHARE = 0.7  # d4: a theme of the whole scene counts this much of the element's own
 FEELING_BONUS = 0.05  # d5: a word of an Empath feeling theme
 POLARITY_SCALE = 0.3
@@ -373,8 +382,9 @@ class ContextualMiner:
             # 21: the memory adds dev_scenes12-16 and rating_heldout15 (1,840 items);
             # its distance-4 confidence refitted with rounds 13-15; 22: that refit undone;
             # 23: the memory adds rating_heldout16-18 and dev_scenes17-22 (2,380 items);
-            # 24: and dev_scenes23-27, the most common words of photo captions (2,688)
-            24,
+            # 24: and dev_scenes23-27, the most common words of photo captions (2,688);
+            # 25: a memory word one unlike scene alone holds is no memory word at 4-5
+            25,
             vocab=self._key,
             themes=f"empath-{empath_version()}",
             emotions=f"nrc-{nrc_version()}",
@@ -565,7 +575,8 @@ class ContextualMiner:
             kinds={k: frozenset(n.lower() for n in v) for k, v in related.items()},
             depth=float(sense_depth(chosen[0])) if chosen else -1.0,
             memory={
-                d: m.evidence(ctx_vec, wvec, len(vocab.words)) for d, m in self._memory.items()
+                d: m.evidence(ctx_vec, wvec, len(vocab.words), LONE_SCENE_MIN.get(d))
+                for d, m in self._memory.items()
             },
         )
 

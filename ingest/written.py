@@ -120,17 +120,27 @@ class WrittenMemory:
     hub: np.ndarray  # (V,) mean evidence over the memory's own items (each left out of its own)
     scene_share: float = SCENE_SHARE  # similarity = this * cos(caption) + the rest * cos(element)
 
-    def evidence(self, ctx_vec: np.ndarray, wvec: np.ndarray, n_words: int) -> Evidence:
+    def evidence(
+        self,
+        ctx_vec: np.ndarray,
+        wvec: np.ndarray,
+        n_words: int,
+        lone_scene_min: float | None = None,
+    ) -> Evidence:
         """Per vocabulary word, the share of this scene's nearest memory items
         (softmax-weighted by similarity) that hold it (0..1; compare it with
         :attr:`hub`, what a scene of the memory gets on average: "freedom" was
         written for 51 items, "heritage" for 2), and the similarity of the
-        closest item that holds it (-1: none)."""
+        closest item that holds it (-1: none). With ``lone_scene_min``, a word
+        only one of the nearest items holds gets no share when that item's
+        caption is less alike than this (cosine) to the scene: one written
+        scene unlike this one does not speak for it."""
         share = np.zeros(n_words, dtype=np.float32)
         best = np.full(n_words, -1.0, dtype=np.float32)
         if len(self.captions) == 0:
             return Evidence(share, best)
-        sim = self.scene_share * _product(self.captions, ctx_vec, 1)
+        scene = _product(self.captions, ctx_vec, 1)
+        sim = self.scene_share * scene
         sim += (1 - self.scene_share) * _product(self.elements, wvec, CONCEPTS_KEPT)
         top = top_stable(sim, NEIGHBOURS)
         # only the nearest items have a weight (adding 0.0 changes no sum): their pairs,
@@ -138,6 +148,8 @@ class WrittenMemory:
         near = self._pairs.of(top)
         weight = _weights(sim, top)[self.item[near]].astype(np.float32)
         np.add.at(share, self.word[near], weight)
+        if lone_scene_min is not None:
+            lone_far(share, self.item[near], self.word[near], scene, lone_scene_min)
         self._pairs.maximum_into(best, sim)
         return Evidence(share, best)
 
@@ -180,6 +192,16 @@ class _PairIndex:
             return
         held = np.maximum.reduceat(sim[self.item_by_word].astype(np.float32), self.word_start)
         best[self.words] = np.maximum(best[self.words], held)
+
+
+def lone_far(
+    share: np.ndarray, items: np.ndarray, words: np.ndarray, scene: np.ndarray, floor: float
+) -> None:
+    """Zero the share of the words that one of the nearest items alone holds
+    (``items``/``words``: the nearest items' pairs, one per item and word) where
+    that item's caption cosine to the scene (``scene``, per item) is under ``floor``."""
+    alone = np.bincount(words, minlength=len(share))[words] == 1
+    share[words[alone & (scene[items] < floor)]] = 0.0
 
 
 def written_confidence(
