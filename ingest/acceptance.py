@@ -81,7 +81,8 @@ class AcceptanceModel:
 
     def probability(self, d: int, features: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
         """Acceptance probability of the candidates ``rows`` at distance ``d``."""
-        x = np.stack([np.asarray(features[k], dtype=np.float64)[rows] for k in FEATURES], 1)
+        # the rows first, then float64: the same values, without widening every word
+        x = np.stack([np.asarray(features[k])[rows].astype(np.float64) for k in FEATURES], 1)
         x = np.clip(x, self.low[d], self.high[d])
         return 1.0 / (1.0 + np.exp(-(x @ self.weights[d] + self.bias[d])))
 
