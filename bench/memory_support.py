@@ -6,8 +6,8 @@ the miner does, with that round's own scenes left out, and counts how many of
 the element's :data:`~evokegraph.ingest.written.NEIGHBOURS` nearest items hold
 the word there, and how alike the scene of the closest item holding it is
 (cosine of the captions). It prints the share of raters who accepted the words
-of each group. Reported figures: docs/content.md, "Which memory words raters
-accept".
+of each group. Reported figures: docs/content.md, "Results" (the paragraph
+on which memory words raters accept).
 
 Usage: python bench/memory_support.py
 """

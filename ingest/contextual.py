@@ -360,6 +360,7 @@ class ContextualMiner:
         self._key = vocab_key(encoder, min_zipf)
         self._ready: tuple[Any, Any] | None = None
         self._mask_cache: dict[str, dict[Any, np.ndarray]] = {}
+        self._general_words: np.ndarray | None = None  # see _too_general
         self._generic: dict[int, np.ndarray] = {}
         self._themes: Themes | None = None
         self._felt = np.zeros(0, dtype=bool)
@@ -383,8 +384,10 @@ class ContextualMiner:
             # its distance-4 confidence refitted with rounds 13-15; 22: that refit undone;
             # 23: the memory adds rating_heldout16-18 and dev_scenes17-22 (2,380 items);
             # 24: and dev_scenes23-27, the most common words of photo captions (2,688);
-            # 25: a memory word one unlike scene alone holds is no memory word at 4-5
-            25,
+            # 25: a memory word one unlike scene alone holds is no memory word at 4-5;
+            # 26: the memory adds rating_heldout19-21 and dev_scenes28-32 (3,210 items), and
+            # its distance-2 words leave out WordNet's most general nodes ("person")
+            26,
             vocab=self._key,
             themes=f"empath-{empath_version()}",
             emotions=f"nrc-{nrc_version()}",
@@ -753,7 +756,24 @@ class ContextualMiner:
         )
         if d >= 4:
             ok &= ~self._rejected & ~_against_scene(self._themes.polarity, lean)
+        if d == 2:  # version 26: WordNet's most general nodes are no slight abstraction
+            ok &= ~self._too_general()
         return ok
+
+    def _too_general(self) -> np.ndarray:
+        """The memory's distance-2 words whose first noun sense is one of WordNet's
+        most general nodes (:func:`_general`: "person", "object", "group"), which
+        version 12 keeps out of WordNet's categories; computed once."""
+        if self._general_words is None:
+            from evokegraph.lexicons.wordnet import wordnet
+
+            _, vocab = self._models()
+            mask = np.zeros(len(vocab.words), dtype=bool)
+            for i in self._memory[2].words:
+                senses = wordnet().synsets(vocab.words[i].replace(" ", "_"), "n")
+                mask[i] = bool(senses) and _general(senses[0])
+            self._general_words = mask
+        return self._general_words
 
     def _with_extras(
         self,
