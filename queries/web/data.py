@@ -333,7 +333,7 @@ def concept(kb: GraphStore, name: str) -> dict[str, Any]:
         raise PageNotFound(f"no concept {name!r} in the knowledge base; search the image grid")
     limit = PER_DISTANCE * len(DISTANCES) * 4
     indexed = pool_index.usable(kb)  # H24: creative pairs from these rows and the index
-    version = kb.write_version() if indexed else None
+    version = pool_index.write_version(kb) if indexed else None
     rows = kb.query(Q_EVOKED_BY_NODES if indexed else Q_EVOKED_BY, {"n": key, "limit": limit})
     # H24: under the LIMIT, the rows are every EVOKES edge into the concept with its
     # image (an element belongs to one image): the counts come from them, not

@@ -102,6 +102,12 @@ def usable(store: Any) -> bool:
     )
 
 
+def write_version(store: Any) -> Hashable:
+    """The write version of a store :func:`usable` accepted."""
+    version: Hashable = store.write_version()
+    return version
+
+
 def _state(ident: str, version: Hashable) -> _State:
     """This KB's state at ``version`` (a new version forgets the index and the count)."""
     st = _STATES.get(ident)
