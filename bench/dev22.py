@@ -18,50 +18,24 @@ Usage: python bench/dev22.py
 
 from __future__ import annotations
 
-import csv
 import json
-from collections import defaultdict
 
 from fit_acceptance import DATA
+from keyed_ratings import print_shares, votes
 
 FOLDER = DATA / "ratings" / "dev22"
 SOURCES = ("below_floor", "kb", "reference", "other")
 
 
-def votes() -> dict[str, list[int]]:
-    out: dict[str, list[int]] = defaultdict(list)
-    for rater in sorted(FOLDER.glob("rater*.csv")):
-        with rater.open(newline="", encoding="utf-8") as f:
-            for r in csv.DictReader(f):
-                if r["accept"].strip() in ("0", "1"):
-                    out[r["row"]].append(int(r["accept"]))
-    return out
-
-
-def kappa(pairs: list[list[int]]) -> float:
-    n = len(pairs)
-    agree = sum(a == b for a, b in pairs) / n
-    p1, p2 = sum(a for a, _ in pairs) / n, sum(b for _, b in pairs) / n
-    chance = p1 * p2 + (1 - p1) * (1 - p2)
-    return (agree - chance) / (1 - chance)
-
-
 def main() -> None:
+    from evokegraph.ingest.rating import cohen_kappa
+
     key = json.loads((FOLDER / "key.json").read_text())
-    v = votes()
-    print(f"{len(key)} rows; Cohen's kappa {kappa([x for x in v.values() if len(x) == 2]):.2f}")
-    shares: dict[tuple[int, str], list[float]] = defaultdict(list)
-    for row, k in key.items():
-        if v.get(row):
-            shares[(k["distance"], k["source"])].append(sum(v[row]) / len(v[row]))
-    print("| distance | " + " | ".join(SOURCES) + " |")
-    print("|---|" + "---|" * len(SOURCES))
-    for d in sorted({d for d, _ in shares}):
-        cells = []
-        for s in SOURCES:
-            ys = shares.get((d, s), [])
-            cells.append(f"{100 * sum(ys) / len(ys):.0f}% ({len(ys)})" if ys else "")
-        print(f"| {d} | " + " | ".join(cells) + " |")
+    rated = votes(FOLDER)
+    pairs = [x for x in rated.values() if len(x) == 2]
+    kappa = cohen_kappa([a for a, _ in pairs], [b for _, b in pairs])
+    print(f"{len(key)} rows; Cohen's kappa {kappa:.2f}")
+    print_shares(key, rated, SOURCES)
 
 
 if __name__ == "__main__":

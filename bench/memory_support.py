@@ -99,7 +99,9 @@ def main() -> None:
     }
     for d in DISTANCES:
         at = [r for r in rows if r["d"] == d]
-        print(f"distance {d}: {len(at)} rated KB words, accepted {np.mean([r['y'] for r in at]):.0%}")
+        print(
+            f"distance {d}: {len(at)} rated KB words, accepted {np.mean([r['y'] for r in at]):.0%}"
+        )
         for label, test in groups.items():
             ys = [r["y"] for r in at if test(r)]
             if ys:

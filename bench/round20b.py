@@ -17,11 +17,10 @@ Usage: python bench/round20b.py
 
 from __future__ import annotations
 
-import csv
 import json
-from collections import defaultdict
 
 from fit_acceptance import DATA
+from keyed_ratings import print_shares, votes
 
 FOLDER = DATA / "ratings" / "round20b"
 SOURCES = ("v24", "v23", "both", "other")
@@ -31,27 +30,12 @@ def main() -> None:
     from evokegraph.ingest.rating import fleiss_kappa
 
     key = json.loads((FOLDER / "key.json").read_text())
-    votes: dict[str, list[int]] = defaultdict(list)
-    for rater in sorted(FOLDER.glob("rater*.csv")):
-        with rater.open(newline="", encoding="utf-8") as f:
-            for r in csv.DictReader(f):
-                if r["accept"].strip() in ("0", "1"):
-                    votes[r["row"]].append(int(r["accept"]))
-    full = [v for v in votes.values() if len(v) == max(map(len, votes.values()))]
+    rated = votes(FOLDER)
+    raters = max(map(len, rated.values()))
+    full = [v for v in rated.values() if len(v) == raters]
     kappa = fleiss_kappa([[sum(v), len(v) - sum(v)] for v in full])
-    print(f"{len(key)} rows, {len(full[0])} raters, Fleiss' kappa {kappa:.2f}")
-    shares: dict[tuple[int, str], list[float]] = defaultdict(list)
-    for row, k in key.items():
-        if votes.get(row):
-            shares[(k["distance"], k["source"])].append(sum(votes[row]) / len(votes[row]))
-    print("| distance | " + " | ".join(SOURCES) + " |")
-    print("|---|" + "---|" * len(SOURCES))
-    for d in sorted({d for d, _ in shares}):
-        cells = []
-        for s in SOURCES:
-            ys = shares.get((d, s), [])
-            cells.append(f"{100 * sum(ys) / len(ys):.0f}% ({len(ys)})" if ys else "")
-        print(f"| {d} | " + " | ".join(cells) + " |")
+    print(f"{len(key)} rows, {raters} raters, Fleiss' kappa {kappa:.2f}")
+    shares = print_shares(key, rated, SOURCES)
     for s in SOURCES:
         ys = [y for (_, src), v in shares.items() if src == s for y in v]
         print(f"{s}: {len(ys)} words, accepted {100 * sum(ys) / len(ys):.0f}%")
