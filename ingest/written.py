@@ -146,10 +146,10 @@ class WrittenMemory:
         # only the nearest items have a weight (adding 0.0 changes no sum): their pairs,
         # in pair order, add what np.add.at over every pair adds, in the same order
         near = self._pairs.of(top)
-        weight = _weights(sim, top)[self.item[near]].astype(np.float32)
-        np.add.at(share, self.word[near], weight)
+        items, words = self.item[near], self.word[near]
+        np.add.at(share, words, _weights(sim, top)[items].astype(np.float32))
         if lone_scene_min is not None:
-            lone_far(share, self.item[near], self.word[near], scene, lone_scene_min)
+            lone_far(share, items, words, scene, lone_scene_min)
         self._pairs.maximum_into(best, sim)
         return Evidence(share, best)
 
