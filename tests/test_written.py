@@ -44,7 +44,7 @@ def test_the_shipped_memory_holds_only_tuning_scenes() -> None:
     assert len(items) >= 600 and len(digest) == 16
     data = Path(__file__).resolve().parents[1] / "bench" / "data"
     held_out = set()
-    for name in ("rating_heldout22.jsonl", "heldout_gold.jsonl"):
+    for name in ("rating_heldout22.jsonl", "rating_heldout23.jsonl", "heldout_gold.jsonl"):
         held_out |= {json.loads(x)["caption"] for x in (data / name).read_text().splitlines() if x}
     sample = Path(__file__).resolve().parents[1] / "evokegraph" / "data" / "sample_gold.jsonl"
     held_out |= {json.loads(x)["caption"] for x in sample.read_text().splitlines() if x}
@@ -127,7 +127,7 @@ def test_distances_1_2_4_also_take_what_people_wrote_for_the_same_element(tmp_pa
     torch.set_num_threads(1)
     pytest.importorskip("spacy")
     from evokegraph.ingest.caption_text import CaptionTextExtractor
-    from evokegraph.ingest.contextual import MEMORY_CONFIDENCE, ContextualMiner
+    from evokegraph.ingest.contextual import MEMORY_CONFIDENCE_D1, ContextualMiner
 
     gym = {
         "caption": "a man lifting a heavy barbell in a basement gym",
@@ -162,7 +162,12 @@ def test_distances_1_2_4_also_take_what_people_wrote_for_the_same_element(tmp_pa
     assert "weight" not in plain[1] and not {"equipment", "apparatus", "gear"} & set(plain[2])
     # each memory word's weight is its own confidence: the same element word
     # written for another scene, at a floor of 0.5
-    best, share, bias = MEMORY_CONFIDENCE[1]
     written = {int(d): set(ws) for d, ws in gym["d"].items()}  # type: ignore[attr-defined]
     assert all(0.5 <= s < 1 for d in (1, 2, 4) for w, s in mem[d].items() if w in written[d])
-    assert mem[1]["weight"] < 1 / (1 + np.exp(-(best + share + bias))) + 1e-3
+    # at distance 1 (version 28) the nearest items' share (here at most 1) and the
+    # word's cosine to the element decide it
+    share, cos, bias = MEMORY_CONFIDENCE_D1
+    enc, _ = ContextualMiner()._models()
+    sw = float(np.dot(*enc.encode(["weight", "barbell"])))
+    assert mem[1]["weight"] < 1 / (1 + np.exp(-(share + cos * sw + bias))) + 1e-3
+    assert mem[1]["weight"] > 1 / (1 + np.exp(-(cos * sw + bias)))  # the share counts
