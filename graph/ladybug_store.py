@@ -426,11 +426,15 @@ class LadybugStore(reads.SharedReads):
         return len(rows)
 
     def _existing_keys(self, label: str, keys: Sequence[str] | pa.Array) -> set[str]:
-        """The stored ones among ``keys``: keys in and out as Arrow (``LOAD FROM`` an
-        Arrow table, ~4x faster than an ``UNWIND`` list parameter; keys, not nodes,
-        out: ~20x faster)."""
+        """The stored ones among ``keys`` (see :meth:`_stored_keys`)."""
+        return set(self._stored_keys(label, keys).to_pylist()) if len(keys) else set()
+
+    def _stored_keys(self, label: str, keys: Sequence[str] | pa.Array) -> pa.Array:
+        """The stored ones among ``keys``, as Arrow: keys in and out as Arrow (``LOAD
+        FROM`` an Arrow table, ~4x faster than an ``UNWIND`` list parameter; keys,
+        not nodes, out: ~20x faster)."""
         if not len(keys):
-            return set()
+            return pa.array([], pa.string())
         key = NODE_BY_LABEL[label].key
         arrow = isinstance(keys, pa.Array | pa.ChunkedArray)
         # one chunk: LadybugDB's Arrow scan stops at an empty chunk
@@ -440,7 +444,7 @@ class LadybugStore(reads.SharedReads):
         res = self._conn.execute(cypher, {"t": table})
         if isinstance(res, list):  # one statement: never a list; narrows the type
             res = res[-1]
-        found = set(res.get_as_arrow().column(0).to_pylist())
+        found = res.get_as_arrow().column(0).combine_chunks().cast(pa.string())
         forget_arrow_statements(self._conn)
         return found
 
@@ -567,8 +571,7 @@ class LadybugStore(reads.SharedReads):
         counts: dict[str, int] = {}
         with self._tx():
             concepts = tables["concepts"]
-            have = self._existing_keys("Concept", concepts["name"])
-            stored = pc.is_in(concepts["name"], pa.array(sorted(have), pa.string()))
+            stored = pc.is_in(concepts["name"], self._stored_keys("Concept", concepts["name"]))
             counts["concepts"] = self._copy_table("Concept", concepts.filter(pc.invert(stored)))
             upd = concepts.filter(pc.and_(stored, pc.is_valid(concepts["concreteness"])))
             if upd.num_rows:
@@ -593,8 +596,7 @@ class LadybugStore(reads.SharedReads):
                 else 0  # nothing stored to resolve (a look-up of every image's ids and uris spared)
             )
             failures = tables["failures"]
-            have_f = self._existing_keys("Failure", failures["id"])
-            again = pc.is_in(failures["id"], pa.array(sorted(have_f), pa.string()))
+            again = pc.is_in(failures["id"], self._stored_keys("Failure", failures["id"]))
             counts["failures"] = self._copy_table("Failure", failures.filter(pc.invert(again)))
             seen_again = failures.filter(again).select(["id", "run", "at", "raw"]).to_pylist()
             if seen_again:

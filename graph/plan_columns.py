@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 from itertools import chain
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -182,33 +183,55 @@ def _repeat(ids: list[str], counts: np.ndarray) -> pa.Array:
 
 
 def _element_ids(image: pa.Array, concept: pa.Array) -> pa.Array:
-    """``records.element_id`` of each row: ``image_id:concept_key(concept)``
-    (the key computed once per distinct concept)."""
+    """``records.element_id`` of each row: ``image_id:concept_key(concept)``."""
+    return pc.binary_join_element_wise(image, _concept_keys(concept), ":")
+
+
+# a string ``concept_key`` gives back unchanged: printable ASCII but A-Z (ASCII
+# casefolds to lower case), no whitespace but single spaces between words
+_CANONICAL = r"^[!-@\[-~]+( [!-@\[-~]+)*$"
+
+
+def _concept_keys(concept: pa.Array) -> pa.Array:
+    """``concept_key`` of each value. The records' validators store concepts as
+    keys already, so one regex pass over the column usually shows there is
+    nothing to do; otherwise the key is computed once per distinct value."""
     if not len(concept):
         return pa.array([], pa.string())
+    if pc.all(pc.match_substring_regex(concept, _CANONICAL)).as_py() is not False:
+        return concept  # every value its own key (nulls stay nulls, as below)
     enc = pc.dictionary_encode(concept)
     keys = pa.array([concept_key(c) for c in enc.dictionary.to_pylist()], pa.string())
-    return pc.binary_join_element_wise(image, keys.take(enc.indices), ":")
+    return keys.take(enc.indices)
 
 
 def _images(batch: GraphBatch) -> pa.Table:
-    rows = []
-    for e in batch.images:
-        im = e.image
-        rows.append(
-            {
-                "id": im.id,
-                "uris": unite(im.uris),
-                "width": im.width,
-                "height": im.height,
-                "format": im.format,
-                "split": im.split,
-                "captions": list(im.captions),
-                "description": im.description,
-                "stage_keys": json.dumps(e.stage_keys, sort_keys=True),
-            }
-        )
-    return to_table(rows, stem_schema("images"))
+    """``rows.image_row`` of each entry, column by column."""
+    entries = batch.images
+    ims = [e.image for e in entries]
+    schema = stem_schema("images")
+    dumped: dict[tuple[tuple[str, str], ...], str] = {}
+
+    def stage_keys(keys: dict[str, str]) -> str:
+        # the same keys (mostly one set per run) are dumped once; exact str
+        # keys and values only, so equal tuples mean equal JSON
+        items = tuple(keys.items())
+        if not all(type(k) is str and type(v) is str for k, v in items):
+            return json.dumps(keys, sort_keys=True)
+        got = dumped.get(items)
+        if got is None:
+            got = dumped[items] = json.dumps(keys, sort_keys=True)
+        return got
+
+    cols: dict[str, list[Any]] = {
+        "id": [im.id for im in ims],
+        "uris": [u if len(u) < 2 else unite(u) for u in (im.uris for im in ims)],
+        "captions": [list(im.captions) for im in ims],
+        "stage_keys": [stage_keys(e.stage_keys) for e in entries],
+    }
+    for f in ("width", "height", "format", "split", "description"):
+        cols[f] = list(map(attrgetter(f), ims))
+    return pa.table([pa.array(cols[f.name], f.type) for f in schema], schema=schema)
 
 
 def _concepts(
@@ -239,17 +262,34 @@ def _concepts(
         [el_pos, pa.repeat(noun, len(ev_element)), ev_pos, pa.repeat(noun, len(extra))]
     )
     at = np.concatenate([el_pos_at, ev_at, ev_at + 1, total + np.arange(len(extra))])
-    order = pa.array(np.argsort(at, kind="stable"))
-    enc = pc.dictionary_encode(names.take(order))
-    codes = enc.indices.to_numpy(zero_copy_only=False)
-    _, first = np.unique(codes, return_index=True)
+    # ``at`` is a permutation of 0..n-1 (each entry's names fill its span): the
+    # order that sorts it is its inverse, no sort needed
+    order = np.empty(len(at), dtype=np.int64)
+    order[at] = np.arange(len(at), dtype=np.int64)
+    enc = pc.dictionary_encode(names.take(pa.array(order)))
     uniq = enc.dictionary
+    first = _first_positions(enc.indices, len(uniq))
     rated = batch.concepts
     conc = [rated.get(k) for k in uniq.to_pylist()] if rated else [None] * len(uniq)
     return pa.table(
-        [uniq, pos.take(order.take(pa.array(first))), pa.array(conc, pa.float64())],
+        [uniq, pos.take(pa.array(order[first])), pa.array(conc, pa.float64())],
         schema=stem_schema("concepts"),
     )
+
+
+def _first_positions(indices: pa.Array, n_codes: int) -> np.ndarray:
+    """Where each code of a dictionary encoding first occurs, by code. Arrow
+    numbers the values in the order first seen, so a code first occurs where
+    the running maximum of the codes rises (no sort); checked, and found by a
+    sort otherwise (or when a value is null)."""
+    codes = indices.to_numpy(zero_copy_only=False)
+    if not indices.null_count:
+        rises = np.flatnonzero(np.diff(np.maximum.accumulate(codes), prepend=-1))
+        if len(rises) == n_codes:  # the first-seen codes were 0, 1, 2, ... in order
+            return rises
+    _, first = np.unique(codes, return_index=True)
+    out: np.ndarray = first
+    return out
 
 
 def _local(counts: np.ndarray) -> np.ndarray:

@@ -231,3 +231,51 @@ def test_unique_evocations_agrees_with_a_group_by(seed: int) -> None:
     )
     want = table.group_by(["from", "to", "distance"]).aggregate([]).num_rows == n
     assert P._unique_evocations(table) == want
+
+
+def test_concepts_not_yet_keys_and_odd_stage_keys_give_the_row_planner_tables() -> None:
+    """Records built without validation (``model_construct``) may hold concepts
+    that are not keys yet ("Big  Sea", "Dog", "Straße"): the element ids then
+    take the keys as the row planner makes them; stage keys are dumped as JSON
+    whatever their order or types; a uri given twice is kept once."""
+    raw = ["Big  Sea", "Dog", "Straße", "tree", "\tsky", "x\x1fy", "ok word", "A"]
+    entries = []
+    for i in range(6):
+        els = [Element.model_construct(name=w, concept=w, rank=r) for r, w in enumerate(raw[i:])]
+        evs = [
+            Evocation.model_construct(
+                element=w, concept=raw[(i + k) % len(raw)].strip(), distance=1 + k % 5, weight=0.5
+            )
+            for k, w in enumerate(raw[i:])
+        ]
+        keys: dict[str, object] = (
+            {"elements": "k", "associations": "a"}
+            if i % 3 == 0
+            else {"associations": "a", "elements": "k"}
+            if i % 3 == 1
+            else {"elements": 3}
+        )
+        entries.append(
+            ImageEntry.model_construct(
+                image=ImageRecord(id=f"{i:064x}", uris=[f"{i}.jpg", "b.png", f"{i}.jpg"]),
+                elements=els,
+                evocations=evs,
+                stage_keys=keys,
+            )
+        )
+    batch = GraphBatch(images=entries)
+    got = P.columns(batch)
+    assert got is not None
+    want = row_tables(batch)
+    assert got["elements"]["id"].to_pylist()[:2] == [f"{0:064x}:big sea", f"{0:064x}:dog"]
+    for stem, table in want.items():
+        assert got[stem].equals(table), stem
+
+
+def test_first_positions_by_code_with_and_without_first_seen_codes() -> None:
+    import pyarrow as pa
+
+    assert P._first_positions(pa.array([0, 0, 1, 0, 2, 1], pa.int32()), 3).tolist() == [0, 2, 4]
+    # codes not numbered in the order first seen: found by a sort, still by code
+    assert P._first_positions(pa.array([2, 0, 2, 1], pa.int32()), 3).tolist() == [1, 3, 0]
+    assert P._first_positions(pa.array([], pa.int32()), 0).tolist() == []
