@@ -404,8 +404,9 @@ class ContextualMiner:
             # 26: the memory adds rating_heldout19-21 and dev_scenes28-32 (3,210 items), and
             # its distance-2 words leave out WordNet's most general nodes ("person"); 27: the
             # memory back at version 25's 2,688 items (26 failed its round), the rule kept;
-            # 28: the memory's near synonyms' confidence refitted on rounds 15-22
-            28,
+            # 28: the memory's near synonyms' confidence refitted on rounds 15-22; 29: the
+            # memory adds rating_heldout19-23 and dev_scenes28-32 (3,330 items)
+            29,
             vocab=self._key,
             themes=f"empath-{empath_version()}",
             emotions=f"nrc-{nrc_version()}",

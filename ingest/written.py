@@ -14,7 +14,7 @@ nearest-neighbour captioning).
 
 The memory shipped in ``evokegraph/data/written_associations.jsonl`` holds
 the project's tuning scenes (``bench/build_written.py`` writes it from
-``bench/data/dev_scenes*.jsonl`` and ``rating_heldout1-13.jsonl``, never from a
+``bench/data/dev_scenes*.jsonl`` and the reported ``rating_heldout*.jsonl``, never from a
 file that is still to be reported). Users point the miner at their own file
 of the same shape (``-o written=PATH``): one JSON object per line with
 ``caption``, ``word`` (the element) and ``d`` (distance -> list of words).
