@@ -132,7 +132,8 @@ def columns(batch: GraphBatch) -> dict[str, pa.Table] | None:
             ev["run"],
         ],
         schema=stem_schema("evokes"),
-    ).filter(keep)
+    )
+    evokes = kept(evokes, keep)
     if not _unique_evocations(evokes):
         return None  # one (element, concept, distance) twice: best rank wins, row planner
     out["evokes"] = evokes
@@ -143,6 +144,14 @@ def columns(batch: GraphBatch) -> dict[str, pa.Table] | None:
     failures = list({f.id: R.failure_row(f) for f in batch.failures}.values())
     out["failures"] = to_table(failures, stem_schema("failures"))
     return {stem: out[stem] for stem in TABLES}
+
+
+def kept(table: pa.Table, mask: pa.Array | pa.ChunkedArray) -> pa.Table:
+    """``table.filter(mask)``, or ``table`` itself when every row is kept (the
+    usual case: no copy of its columns)."""
+    if len(mask) and (pc.sum(mask).as_py() or 0) == len(mask):
+        return table
+    return table.filter(mask)
 
 
 def _struct_cols(fields: pa.StructType, items: list[Any]) -> dict[str, pa.Array]:

@@ -162,6 +162,27 @@ def test_arrow_parameters_leave_no_cached_statement(tmp_path: Path) -> None:
         assert kb.stats().images == 12
 
 
+@pytest.mark.parametrize("scan_share", [0, 4, 10**6])
+def test_stored_keys_by_scan_or_by_key_are_the_stored_ones_among_the_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scan_share: int
+) -> None:
+    """The look-up of stored keys scans the table or looks each key up (by the
+    table's size against the keys'): either way exactly the stored keys among
+    those asked, duplicates as asked, none of the others stored."""
+    import evokegraph.graph.ladybug_store as LS
+
+    monkeypatch.setattr(LS, "SCAN_SHARE", scan_share)
+    with LadybugStore(tmp_path / "kb.kb", create=True) as kb:
+        assert kb._existing_keys("Image", ["a" * 64]) == set()  # an empty table
+        ids = [f"{j:064x}" for j in range(12)]
+        kb.write(GraphBatch(images=[ImageEntry(image=ImageRecord(id=i)) for i in ids]))
+        for asked in (ids[:1], ids[3:5] + ["f" * 64], ids + ["e" * 64, ids[2]], ["d" * 64]):
+            want = [k for k in asked if k in ids]
+            got = kb._stored_keys("Image", asked).to_pylist()
+            assert sorted(got) == sorted(want)
+            assert kb._existing_keys("Image", asked) == set(want)
+
+
 def test_query_rows_are_the_plain_values_of_the_engines_rows(tmp_path: Path) -> None:
     """``query`` turns each row into JSON-able values in one pass (H24f,
     ``rows.jsonable_rows``): the same values as ``jsonable`` of the row's dict
