@@ -15,6 +15,7 @@ Usage: python bench/memory_support.py
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 from fit_acceptance import DATA, rated_rows
@@ -37,6 +38,18 @@ def kb_rows(folder) -> set[str]:
     return out
 
 
+def left_out(folder: Path, items: list) -> list:
+    """The memory's items without the scenes of the round rated in ``folder``."""
+    keyfile = folder / ("key.json" if (folder / "key.json").exists() else "key_after.json")
+    ref = json.loads(keyfile.read_text())["reference"].split("/")[-1]
+    held = {
+        " ".join(json.loads(x)["caption"].split())
+        for x in (DATA / ref).read_text().splitlines()
+        if x.strip()
+    }
+    return [it for it in items if it.caption not in held]
+
+
 def measure() -> list[dict]:
     import torch
 
@@ -50,14 +63,7 @@ def measure() -> list[dict]:
     out = []
     for name in ROUNDS:
         folder = DATA / "ratings" / name
-        keyfile = folder / ("key.json" if (folder / "key.json").exists() else "key_after.json")
-        ref = json.loads(keyfile.read_text())["reference"].split("/")[-1]
-        held = {
-            " ".join(json.loads(x)["caption"].split())
-            for x in (DATA / ref).read_text().splitlines()
-            if x.strip()
-        }
-        kept = [it for it in items if it.caption not in held]
+        kept = left_out(folder, items)
         mems = {
             d: build_memory(kept, f"{digest}-{name}", enc, vocab.index, d, MEMORY_SCENE_SHARE[d])
             for d in DISTANCES
