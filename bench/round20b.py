@@ -12,31 +12,40 @@ shuffled within the slot, unlabelled. ``key.json`` gives each row's source
 ``other``: the controls). Three raters worked apart. This prints the share
 accepted per source and distance, and Fleiss' kappa.
 
-Usage: python bench/round20b.py
+Round 25b (``round25b``, the same layout): version 30's distance-5 fill words
+for the round's elements without a reference item (``fill``), each slot with
+two distance-5 reference words of other scenes of ``rating_heldout25.jsonl``
+(``other``).
+
+Usage: python bench/round20b.py [round20b | round25b]
 """
 
 from __future__ import annotations
 
 import json
+import sys
 
 from fit_acceptance import DATA
 from keyed_ratings import print_shares, votes
 
-FOLDER = DATA / "ratings" / "round20b"
-SOURCES = ("v24", "v23", "both", "other")
+SOURCES = {"round20b": ("v24", "v23", "both", "other"), "round25b": ("fill", "other")}
 
 
 def main() -> None:
     from evokegraph.ingest.rating import fleiss_kappa
 
-    key = json.loads((FOLDER / "key.json").read_text())
-    rated = votes(FOLDER)
+    name = sys.argv[1] if len(sys.argv) > 1 else "round20b"
+    if name not in SOURCES:
+        raise SystemExit(f"{name}: give one of {', '.join(SOURCES)}")
+    folder = DATA / "ratings" / name
+    key = json.loads((folder / "key.json").read_text())
+    rated = votes(folder)
     raters = max(map(len, rated.values()))
     full = [v for v in rated.values() if len(v) == raters]
     kappa = fleiss_kappa([[sum(v), len(v) - sum(v)] for v in full])
     print(f"{len(key)} rows, {raters} raters, Fleiss' kappa {kappa:.2f}")
-    shares = print_shares(key, rated, SOURCES)
-    for s in SOURCES:
+    shares = print_shares(key, rated, SOURCES[name])
+    for s in SOURCES[name]:
         ys = [y for (_, src), v in shares.items() if src == s for y in v]
         print(f"{s}: {len(ys)} words, accepted {100 * sum(ys) / len(ys):.0f}%")
 
