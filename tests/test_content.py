@@ -258,7 +258,8 @@ def test_low_confidence_only_fills_the_slots_coverage_counts() -> None:
     assert [w for w, _, _ in kept(taken[1:], 4)] == ["b", "d"]  # b fills it, c does not
     assert [w for w, _, _ in kept(taken[1:], 2)] == ["b", "c", "d"]  # 2 slots at d2
     assert [w for w, _, _ in kept(taken[1:], 3)] == ["d"]  # d3 fills from 0.5
-    assert [w for w, _, _ in kept(taken[1:], 5)] == ["d"]  # ... and d5
+    assert [w for w, _, _ in kept(taken[1:], 5)] == ["b", "d"]  # d5 from 0.35 (version 30)
+    assert [w for w, _, _ in kept(taken[2:], 5)] == ["d"]  # ... c, at 0.31, does not
     assert kept([("e", "n", 0.2)], 1) == []  # below FILL_SCORE: the slot stays empty
 
 
