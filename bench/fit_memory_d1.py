@@ -27,8 +27,8 @@ Usage: python bench/fit_memory_d1.py
 from __future__ import annotations
 
 import numpy as np
-from fit_acceptance import DATA, rated_rows
-from memory_support import kb_rows, left_out
+from fit_acceptance import rated_rows
+from memory_support import kb_rows, round_memories
 
 ROUNDS = tuple(f"round{i}" for i in range(15, 23))
 
@@ -36,19 +36,11 @@ ROUNDS = tuple(f"round{i}" for i in range(15, 23))
 def measure() -> list[dict]:
     """Every rated d1 KB word of :data:`ROUNDS` the memory holds at distance 1 for
     the same element word (the closest item holding it from ``SAME_ELEMENT``)."""
-    import torch
+    from evokegraph.ingest.contextual import SAME_ELEMENT
 
-    torch.set_num_threads(1)
-    from evokegraph.ingest.contextual import MEMORY_SCENE_SHARE, SAME_ELEMENT, ContextualMiner
-    from evokegraph.ingest.written import build_memory, load_written
-
-    enc, vocab = ContextualMiner()._models()
-    items, digest = load_written()
     out = []
-    for name in ROUNDS:
-        folder = DATA / "ratings" / name
-        kept = left_out(folder, items)
-        mem = build_memory(kept, f"{digest}-{name}", enc, vocab.index, 1, MEMORY_SCENE_SHARE[1])
+    for folder, enc, vocab, mems in round_memories(ROUNDS, (1,)):
+        mem, name = mems[1], folder.name
         rows = kb_rows(folder)
         for caption, element, d, word, share, row in rated_rows(folder):
             if row not in rows or d != 1 or word not in vocab.index:

@@ -15,7 +15,9 @@ Usage: python bench/memory_support.py
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from fit_acceptance import DATA, rated_rows
@@ -50,24 +52,35 @@ def left_out(folder: Path, items: list) -> list:
     return [it for it in items if it.caption not in held]
 
 
-def measure() -> list[dict]:
+def round_memories(
+    rounds: tuple[str, ...], distances: tuple[int, ...]
+) -> Iterator[tuple[Path, Any, Any, dict[int, Any]]]:
+    """Per round: (its folder, the encoder, the vocabulary, the memory at each of
+    ``distances`` as the miner reads it, the round's own scenes left out)."""
     import torch
 
     torch.set_num_threads(1)
     from evokegraph.ingest.contextual import MEMORY_SCENE_SHARE, ContextualMiner
-    from evokegraph.ingest.topk import top_stable
-    from evokegraph.ingest.written import NEIGHBOURS, build_memory, load_written
+    from evokegraph.ingest.written import build_memory, load_written
 
     enc, vocab = ContextualMiner()._models()
     items, digest = load_written()
-    out = []
-    for name in ROUNDS:
+    for name in rounds:
         folder = DATA / "ratings" / name
         kept = left_out(folder, items)
         mems = {
             d: build_memory(kept, f"{digest}-{name}", enc, vocab.index, d, MEMORY_SCENE_SHARE[d])
-            for d in DISTANCES
+            for d in distances
         }
+        yield folder, enc, vocab, mems
+
+
+def measure() -> list[dict]:
+    from evokegraph.ingest.topk import top_stable
+    from evokegraph.ingest.written import NEIGHBOURS
+
+    out = []
+    for folder, enc, vocab, mems in round_memories(ROUNDS, DISTANCES):
         rows = kb_rows(folder)
         for caption, element, d, word, share, row in rated_rows(folder):
             if row not in rows or d not in DISTANCES or word not in vocab.index:
