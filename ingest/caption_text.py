@@ -145,8 +145,10 @@ class CaptionTextExtractor:
 
     def settings(self) -> dict[str, Any]:
         tagger = "spacy-en_core_web_sm-3.8" if self.tagger == "spacy" else "wordnet-heuristic-1"
-        # 6: a word lemminflect lists among its own lemmas stays itself ("chili")
-        return self.options.settings(6, norms="brysbaert2014", tagger=tagger)
+        # 6: a word lemminflect lists among its own lemmas stays itself ("chili");
+        # 7: a verb or adjective WordNet knows only as a noun is a noun ("geese" -> goose),
+        # an adjective WordNet knows as itself keeps its form ("folding", not "fold")
+        return self.options.settings(7, norms="brysbaert2014", tagger=tagger)
 
     def load(self, progress: Any = None) -> None:
         """Load the tagger and the lexicons now (a Ray actor as it starts, the runner

@@ -171,6 +171,7 @@ HYPONYMS = -1  # ... its kinds (a part of distance 1)
 UP1 = -2  # ... its direct hypernyms (a part of distance 2)
 UP2 = -3  # ... the hypernyms of those (a part of distance 2)
 UP3 = -4  # ... their ancestors up to UP_LEVELS ("vehicle" for a truck, "animal" for a lamb)
+ATTRIBUTES = -5  # ... an adjective's attribute nouns (version 31: red -> "hue", small -> "size")
 SYNONYM_BONUS = 0.15
 SPECIFIC_PENALTY = 0.20
 POLARITY_MIN = 0.05
@@ -310,6 +311,10 @@ UP3_COSINE = 0.4
 # or a passenger were accepted 4-31% (KB words 0 of 3 and 15 at levels 1-2)
 GENERAL_SYNSETS = frozenset(["person.n.01"])
 GENERAL_DEPTH = 2  # and every synset this close to the root ("object", "thing", "group")
+# Version 31: until now that depth rule also dropped nearly every verb category
+# (trim -> "cut", sell -> "exchange", scan -> "examine" sit at depth 0-2); a
+# verb's most general nodes are the ten WordNet roots over 250 kinds each
+VERB_GENERAL_KINDS = 250
 MIN_POS_SHARE = 0.25  # a candidate must be used in the element's POS at least this often
 
 
@@ -411,8 +416,10 @@ class ContextualMiner:
             # memory back at version 25's 2,688 items (26 failed its round), the rule kept;
             # 28: the memory's near synonyms' confidence refitted on rounds 15-22; 29: the
             # memory adds rating_heldout19-23 and dev_scenes28-32 (3,330 items); 30: an
-            # element's first distance-5 word fills from 0.35
-            30,
+            # element's first distance-5 word fills from 0.35; 31: a verb's WordNet
+            # categories no longer fall to the nouns' depth rule (trim -> "cut"), and an
+            # adjective's slight abstraction may be the quality it names (small -> "size")
+            31,
             vocab=self._key,
             themes=f"empath-{empath_version()}",
             emotions=f"nrc-{nrc_version()}",
@@ -528,7 +535,8 @@ class ContextualMiner:
             order, conf = self._ranked(d, scores, feats)
             pos = terms.pos if d in SAME_POS else "n"
             # the scene's other elements are its broader context (d3), nothing else
-            taken = self._take(order, conf, words, used if d == 3 else [*used, *others], pos)
+            nouns = terms.kinds.get(ATTRIBUTES, frozenset()) if d == 2 else frozenset()
+            taken = self._take(order, conf, words, used if d == 3 else [*used, *others], pos, nouns)
             picked[d] = kept(taken, d)
             used += [w for w, _, _ in taken]
         return picked
@@ -830,6 +838,9 @@ class ContextualMiner:
         xs = np.where(near_gate(d, t.pos, links, sw), xs, -np.inf)
         n = len(extras)
         poly, depth = shapes(extras, t.pos if d in SAME_POS else "n")
+        nouns = [i for i, w in enumerate(extras) if w in t.kinds.get(ATTRIBUTES, ())]
+        if nouns:  # an adjective's attribute nouns are nouns
+            poly[nouns], depth[nouns] = shapes([extras[i] for i in nouns], "n")
         own = {"sw": sw, "sc": sc, "off": off, "conc": conc, "zipf": zipf}
         own |= {f"wn{d}": np.ones(n), "extra": np.ones(n), "poly": poly}
         own |= {"gen": generality(t.depth, depth), "wn_rare": np.full(n, t.sense_rank)}
@@ -913,18 +924,28 @@ class ContextualMiner:
         return share.astype(np.float32)
 
     def _take(
-        self, order: np.ndarray, conf: np.ndarray, words: list[str], used: list[str], pos: str
+        self,
+        order: np.ndarray,
+        conf: np.ndarray,
+        words: list[str],
+        used: list[str],
+        pos: str,
+        nouns: frozenset[str] = frozenset(),
     ) -> list[tuple[str, str, float]]:
+        """The first :attr:`per_distance` candidates in ``order`` that are lemmas in
+        ``pos`` (``nouns``: words that are nouns whatever ``pos``) and no echo of
+        ``used`` or of each other."""
         out: list[tuple[str, str, float]] = []
         for i, c in zip(order, conf, strict=True):
             w = words[int(i)]
-            if not is_lemma(w, pos):  # "cried", "geese", "skies": a form of another word
+            w_pos = "n" if w in nouns else pos
+            if not is_lemma(w, w_pos):  # "cried", "geese", "skies": a form of another word
                 continue
             if any(near_duplicate(w, u) for u in used) or any(
                 near_duplicate(w, o) for o, _, _ in out
             ):
                 continue
-            out.append((w, pos, float(c)))
+            out.append((w, w_pos, float(c)))
             if len(out) >= self.per_distance:
                 break
         return out
@@ -1144,6 +1165,7 @@ def sense_related(sense: Any) -> dict[int, list[str]]:
         4: domains,  # "aviation" for pilot: what the sense belongs to
         SYNONYMS: [sense],  # the context sense's own lemmas: the nearest of near synonyms
         HYPONYMS: sense.hyponyms(),
+        ATTRIBUTES: attributes(sense),
         **cats,
     }
     out: dict[int, list[str]] = {}
@@ -1156,12 +1178,35 @@ def sense_related(sense: Any) -> dict[int, list[str]]:
     return out
 
 
+def attributes(sense: Any) -> list[Any]:
+    """The noun senses an adjective sense is a value of (WordNet's attribute link:
+    "small" -> size, "hot" -> temperature); a satellite ("crimson", "red" as a
+    colour) reads its head adjective's ("chromatic" -> hue). Empty for nouns and verbs."""
+    if sense.pos() not in ("a", "s"):
+        return []
+    own = sense.attributes()
+    return own or [a for head in sense.similar_tos() for a in head.attributes()]
+
+
 def _general(synset: Any) -> bool:
-    """WordNet's most general nodes: no slight abstraction of anything in particular."""
+    """WordNet's most general nodes: no slight abstraction of anything in particular.
+    A verb's hierarchy is shallow (half of WordNet's verb senses sit at depth 0-2,
+    "compete" and "examine" at 0): a verb category is general when it spans
+    :data:`VERB_GENERAL_KINDS` kinds or more ("change", "move", "act", "make")."""
+    if synset.pos() == "v":
+        return _kinds_below(synset.name()) >= VERB_GENERAL_KINDS
     return synset.name() in GENERAL_SYNSETS or synset.min_depth() <= GENERAL_DEPTH
 
 
-LINKS = (SYNONYMS, 1, HYPONYMS, 2, UP1, UP2, UP3)
+@functools.lru_cache(maxsize=20_000)
+def _kinds_below(name: str) -> int:
+    """How many senses WordNet files under the sense ``name`` (its hyponyms' closure)."""
+    from evokegraph.lexicons.wordnet import wordnet
+
+    return len(set(wordnet().synset(name).closure(lambda x: x.hyponyms())))
+
+
+LINKS = (SYNONYMS, 1, HYPONYMS, 2, UP1, UP2, UP3, ATTRIBUTES)
 
 
 def near_gate(d: int, pos: str, link: dict[int, np.ndarray], sw: np.ndarray) -> np.ndarray:
@@ -1184,7 +1229,9 @@ def near_gate(d: int, pos: str, link: dict[int, np.ndarray], sw: np.ndarray) -> 
     also = (link[2] > 0) & ~up1 & ~up2 & ~up3  # see-also
     gate = (up1 & (sw >= UP1_COSINE)) | (up2 & (sw >= UP2_COSINE)) | (up3 & (sw >= UP3_COSINE))
     gate |= also
-    return gate | (sw >= NEAR_COSINE) if pos == "a" else gate
+    if pos == "a":  # an adjective has no category: close words, and the quality it names
+        return gate | (sw >= NEAR_COSINE) | (link[ATTRIBUTES] > 0)
+    return gate
 
 
 @functools.lru_cache(maxsize=200_000)
@@ -1238,6 +1285,10 @@ def wordnet_extras(related: dict[int, list[str]], vocab: Any, word: str) -> dict
             if zipf_frequency(name) >= floor:
                 keep.append(name)
         out[d] = keep[:EXTRA_PER_DISTANCE]
+    # an adjective's attribute nouns, which its own part of speech's pool lacks
+    named = [n.lower() for n in related.get(ATTRIBUTES, []) if n.isalpha() and n.islower()]
+    named = [n for n in named if n != word and zipf_frequency(n) >= EXTRA_MIN_ZIPF]
+    out[2] = [*out.get(2, []), *(n for n in named if n not in out.get(2, []))]
     return out
 
 

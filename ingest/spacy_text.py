@@ -165,6 +165,29 @@ def _adjective_only(word: str) -> bool:
         return False
 
 
+def _noun_only(word: str, pos: str) -> bool:
+    """WordNet knows ``word`` as a noun and never in ``pos`` (VERB or ADJ): the
+    small model's slip ("herding geese" -> an adjective, "roasting chestnuts" -> a verb)."""
+    from evokegraph.lexicons.wordnet import WordNetMissingError, wordnet
+
+    code = {"VERB": "v", "ADJ": "a"}[pos]
+    try:
+        return bool(wordnet().synsets(word, "n")) and not wordnet().synsets(word, code)
+    except WordNetMissingError:
+        return False
+
+
+def _adjective_form(word: str, lemma_: str) -> bool:
+    """WordNet knows ``word`` itself as an adjective and not lemminflect's lemma."""
+    from evokegraph.lexicons.wordnet import WordNetMissingError, wordnet
+
+    try:
+        own = wordnet().synsets(word, "a")
+        return bool(own) and not wordnet().synsets(lemma_, "a")
+    except WordNetMissingError:
+        return False
+
+
 def _noun_role(tok: Any) -> str:
     head = tok.head
     if tok.dep_ in _SUBJECT_DEPS:
@@ -202,18 +225,19 @@ def _is_content(tok: Any, stopwords: frozenset[str]) -> bool:
     )
 
 
-def lemma(tok: Any) -> str:
+def lemma(tok: Any, as_pos: str = "") -> str:
     """The token's lemma by lemminflect (Jascob, MIT), which reads the tag:
     spaCy's small model makes "staring" -> "star" and "riding" -> "rid";
-    lemminflect gives "stare" and "ride". spaCy's lemma where lemminflect has none."""
-    pos = {"NOUN": "NOUN", "PROPN": "NOUN", "VERB": "VERB", "ADJ": "ADJ"}.get(tok.pos_)
+    lemminflect gives "stare" and "ride". spaCy's lemma where lemminflect has none.
+    ``as_pos`` overrides the tagger's part of speech."""
+    pos = as_pos or {"NOUN": "NOUN", "PROPN": "NOUN", "VERB": "VERB", "ADJ": "ADJ"}.get(tok.pos_)
     if pos is not None:
         from lemminflect import getLemma
 
         prepare_lemminflect()  # its table from the lexicon cache
         low = tok.text.lower()
         found = getLemma(low, upos=pos)
-        if low in found and tok.tag_ != "NNS":  # "chili" stays itself, not lemminflect's
+        if low in found and tok.tag_ != "NNS" and not as_pos:  # "chili" stays itself, not lemminflect's
             return low  # first "chile"; a plural takes the first ("glasses" -> "glass")
         if found:
             return str(found[0]).lower()
@@ -230,6 +254,10 @@ def candidates(caption: str, stopwords: frozenset[str]) -> list[Candidate]:
             continue
         pos = "NOUN" if tok.pos_ == "PROPN" else tok.pos_
         lemma_, text = lemma(tok), tok.text
+        if pos in ("VERB", "ADJ") and _noun_only(tok.lower_, pos):
+            pos, lemma_ = "NOUN", lemma(tok, "NOUN")  # "geese" -> goose, "chestnuts" -> chestnut
+        elif pos == "ADJ" and lemma_ != tok.lower_ and _adjective_form(tok.lower_, lemma_):
+            lemma_ = tok.lower_  # "a folding table": folding, not "fold"
         head = tok.head if tok.dep_ == "amod" and tok.head.i == tok.i + 1 else None
         if pos == "ADJ" and head is not None and head.pos_ == "NOUN":
             forms = (f"{tok.text.lower()} {lemma(head)}", f"{tok.text} {head.text}".lower())

@@ -228,6 +228,19 @@ def test_elements_are_lemmatised_by_their_tag_and_keep_an_adjective_and_a_verb()
     assert adjectives == ["lonely"]  # the adjective that says how the scene is, not its size
     ride = CaptionTextExtractor(tagger="spacy").extract_one(["a surfer riding a big wave"])
     assert "ride" in [e.concept for e in ride.elements]
+    # extractor version 7: the small model's slips on words WordNet knows only as nouns
+    geese = CaptionTextExtractor(tagger="spacy").extract_one(
+        ["a farmer herding geese across a muddy lane with a long stick"]
+    )
+    assert ("goose", "NOUN") in {(e.concept, e.pos) for e in geese.elements}  # not an adjective
+    nuts = CaptionTextExtractor(tagger="spacy").extract_one(
+        ["a vendor roasting chestnuts over coals on a cold evening"]
+    )
+    assert ("chestnut", "NOUN") in {(e.concept, e.pos) for e in nuts.elements}  # not a verb
+    table = CaptionTextExtractor(tagger="spacy").extract_one(
+        ["grandparents playing dominoes at a folding card table under a tree"]
+    )
+    assert "folding" in {e.concept for e in table.elements}  # not lemminflect's "fold"
 
 
 def test_every_association_is_confident_or_absent(miner) -> None:
@@ -446,6 +459,35 @@ def test_slight_abstractions_are_wordnet_categories_however_deep_or_concrete(min
     el = [Element(name="child", concept="child", pos="NOUN")]
     d2 = _by_distance(miner.mine_one(el, caption), "child")[2]
     assert not set(d2) & {"person", "someone", "individual", "somebody"}, d2
+
+
+def test_a_verb_keeps_its_categories_and_an_adjective_names_its_quality(miner) -> None:
+    """Version 31: a verb's WordNet categories sit at depth 0-2 ("compete",
+    "examine" are roots), which the nouns' depth rule took for WordNet's most
+    general nodes; only the verb roots over VERB_GENERAL_KINDS kinds are general
+    ("change", "move"). An adjective's slight abstraction may be its WordNet
+    attribute, a noun (small -> "size")."""
+    from evokegraph.ingest.contextual import ATTRIBUTES, UP1, _general, sense_related
+    from evokegraph.lexicons.wordnet import wordnet
+
+    wn = wordnet()
+    assert not _general(wn.synset("compete.v.01")) and not _general(wn.synset("cut.v.01"))
+    assert _general(wn.synset("change.v.01")) and _general(wn.synset("move.v.02"))
+    assert _general(wn.synset("object.n.01")) and not _general(wn.synset("vehicle.n.01"))
+    assert "cut" in sense_related(wn.synset("pare.v.04"))[UP1]
+    assert sense_related(wn.synset("small.a.01"))[ATTRIBUTES] == ["size"]
+    assert sense_related(wn.synset("crimson.s.02"))[ATTRIBUTES] == []  # a satellite reads its head's
+    assert "hue" in sense_related(wn.synset("red.s.01"))[ATTRIBUTES]
+    assert sense_related(wn.synset("truck.n.01"))[ATTRIBUTES] == []
+
+    trim = "a woman trimming a poodle on a grooming table at a salon"
+    evs = miner.mine_one([Element(name="trimming", concept="trim", pos="VERB")], trim)
+    assert "cut" in _by_distance(evs, "trim")[2]
+    small = "a small boy unwrapping a present with a big bow at a party"
+    evs = miner.mine_one([Element(name="small", concept="small", pos="ADJ")], small)
+    size = [e for e in evs if e.distance == 2 and e.concept == "size"]
+    assert size and size[0].pos == "NOUN"  # a noun, whatever the element's part of speech
+    assert all(e.pos == "ADJ" for e in evs if e.distance == 1)
 
 
 def test_abstract_distances_leave_out_the_classes_raters_rejected(miner) -> None:
