@@ -237,7 +237,9 @@ def lemma(tok: Any, as_pos: str = "") -> str:
         prepare_lemminflect()  # its table from the lexicon cache
         low = tok.text.lower()
         found = getLemma(low, upos=pos)
-        if low in found and tok.tag_ != "NNS" and not as_pos:  # "chili" stays itself, not lemminflect's
+        if (
+            low in found and tok.tag_ != "NNS" and not as_pos
+        ):  # "chili" stays itself, not lemminflect's
             return low  # first "chile"; a plural takes the first ("glasses" -> "glass")
         if found:
             return str(found[0]).lower()

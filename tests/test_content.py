@@ -476,7 +476,9 @@ def test_a_verb_keeps_its_categories_and_an_adjective_names_its_quality(miner) -
     assert _general(wn.synset("object.n.01")) and not _general(wn.synset("vehicle.n.01"))
     assert "cut" in sense_related(wn.synset("pare.v.04"))[UP1]
     assert sense_related(wn.synset("small.a.01"))[ATTRIBUTES] == ["size"]
-    assert sense_related(wn.synset("crimson.s.02"))[ATTRIBUTES] == []  # a satellite reads its head's
+    assert (
+        sense_related(wn.synset("crimson.s.02"))[ATTRIBUTES] == []
+    )  # a satellite reads its head's
     assert "hue" in sense_related(wn.synset("red.s.01"))[ATTRIBUTES]
     assert sense_related(wn.synset("truck.n.01"))[ATTRIBUTES] == []
 
