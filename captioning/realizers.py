@@ -90,6 +90,9 @@ ADJ_PATTERNS: dict[int, tuple[str, ...]] = {
     4: ("{El}, {a} at heart", "The {a} side of {el}"),
     5: ("{El}: simply {a}", "Everything {a} about {el}"),
 }
+# an adjective element's slight abstraction that is a noun names the quality the
+# adjective is a value of (miner version 31: red -> "hue", small -> "size")
+ATTRIBUTE_PATTERNS: tuple[str, ...] = ("The {a} of {el}", "{El} and its {a}")
 # words of another class, and identity or sensitive terms at every depth: the
 # word is named as the element's association, never made a property of it
 MENTION_PATTERNS = ('{El}, with the association "{a}"', '{El} and the word "{a}"')
@@ -98,7 +101,7 @@ PATTERNS: dict[str, dict[int, tuple[str, ...]]] = {
     "VERB": VERB_PATTERNS,
     "ADJ": ADJ_PATTERNS,
 }
-TEMPLATE_VERSION = 4  # part of the realizer's settings: new patterns caption again
+TEMPLATE_VERSION = 5  # part of the realizer's settings: new patterns caption again
 
 
 def _cap(s: str) -> str:
@@ -183,6 +186,12 @@ def element_phrase(element: str, captions: Sequence[str] = ()) -> str:
     return f"the {gerund(element) or element}"
 
 
+def qualified(element: str, phrase: str, captions: Sequence[str]) -> bool:
+    """The element is an adjective in this image: it qualifies a noun of the
+    captions, or it is only an adjective (``phrase``: its :func:`element_phrase`)."""
+    return modified_noun(element, captions) is not None or phrase == f"the {element} scene"
+
+
 def template_kind(path: ContextPath) -> str:
     """The pattern table for a path: its association's word class, or "MENTION"
     for sensitive terms and words no pattern fits."""
@@ -199,6 +208,9 @@ def template_caption(
     depth = min(max(path.depth, 1), MAX_EVOKES_DISTANCE)
     kind = template_kind(path)
     patterns = MENTION_PATTERNS if kind == "MENTION" else PATTERNS[kind][depth]
+    el = element_phrase(path.element, captions)
+    if kind == "NOUN" and path.depth == 2 and qualified(path.element, el, captions):
+        patterns = ATTRIBUTE_PATTERNS  # "The hue of the red saucer", not "a kind of hue"
     h = int(
         hashlib.sha256(
             f"{path.image_id}|{path.element}|{word}|{path.depth}|{seed}".encode()
@@ -206,7 +218,6 @@ def template_caption(
         16,
     )
     pattern = patterns[h % len(patterns)]
-    el = element_phrase(path.element, captions)
     noun = word if abstract or not countable(word) else with_article(word)
     g = (gerund(word) or word) if kind == "VERB" else word
     values = {

@@ -489,6 +489,7 @@ def caption_problems(text: str, steps: list[dict[str, object]]) -> list[str]:
     from evokegraph.captioning.grammar import gerund, sensitive
     from evokegraph.captioning.realizers import (
         ADJ_PATTERNS,
+        ATTRIBUTE_PATTERNS,
         MENTION_PATTERNS,
         NOUN_PATTERNS,
         VERB_PATTERNS,
@@ -497,7 +498,7 @@ def caption_problems(text: str, steps: list[dict[str, object]]) -> list[str]:
     def tokens(s: str) -> list[str]:
         return re.findall(r"[a-z]+", s.lower())
 
-    patterns = [*MENTION_PATTERNS] + [
+    patterns = [*MENTION_PATTERNS, *ATTRIBUTE_PATTERNS] + [
         p for t in (NOUN_PATTERNS, VERB_PATTERNS, ADJ_PATTERNS) for ps in t.values() for p in ps
     ]
     template_words = {w for p in patterns for w in tokens(re.sub(r"\{\w+\}", " ", p))}
@@ -581,3 +582,15 @@ def test_an_adjective_element_reads_with_the_noun_it_qualifies() -> None:
         "The red, crimson",
         "The red, looking crimson",
     }
+
+
+def test_an_adjective_named_by_its_quality_reads_as_that_quality() -> None:
+    """Template version 5: an adjective element's slight abstraction that is a noun
+    (miner version 31: red -> "hue") names its quality, never "a kind of hue"."""
+    captions = ["a cup of coffee on a red saucer with a spoon"]
+    hue = template_caption(path("red", "hue", 2, pos="NOUN"), False, captions=captions)
+    assert hue in {"The hue of the red saucer", "The red saucer and its hue"}
+    alone = template_caption(path("noisy", "volume", 2, pos="NOUN"), False, captions=["noisy"])
+    assert alone in {"The volume of the noisy scene", "The noisy scene and its volume"}
+    cup = template_caption(path("cup", "container", 2, pos="NOUN"), False, captions=captions)
+    assert "of the cup" not in cup and "its container" not in cup  # a noun element as before

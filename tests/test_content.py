@@ -550,3 +550,21 @@ def test_the_miner_runs_its_products_on_one_blas_thread(miner, monkeypatch) -> N
     miner.mine([MiningInput(item=item, description="a dog", elements=miner_elements("a dog"))])
     assert seen and set(seen) == {1}
     assert [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"] == before
+
+
+def test_a_category_is_named_by_the_words_that_mean_it_first() -> None:
+    """Version 32: a verb's WordNet category and an adjective's attribute noun keep
+    only the lemmas whose first sense they are ("discard", not "toss"; "hue", not
+    "sunshine" for cheerfulness); a noun's categories keep every lemma."""
+    from evokegraph.ingest.contextual import ATTRIBUTES, UP1, read_as, sense_related
+    from evokegraph.lexicons.wordnet import wordnet
+
+    wn = wordnet()
+    assert read_as("discard", wn.synset("discard.v.01"))
+    assert not read_as("toss", wn.synset("discard.v.01"))
+    assert not read_as("sunshine", wn.synset("cheerfulness.n.01"))
+    abandon = sense_related(wn.synset("abandon.v.01"))  # its category: discard.v.01
+    assert "discard" in abandon[UP1] and "toss" not in abandon[UP1]
+    assert sense_related(wn.synset("cheery.s.01"))[ATTRIBUTES] == ["cheerfulness"]
+    truck = sense_related(wn.synset("truck.n.01"))  # a noun's categories: every lemma
+    assert truck[UP1] == ["motor vehicle", "automotive vehicle"]
