@@ -17,7 +17,13 @@ for the round's elements without a reference item (``fill``), each slot with
 two distance-5 reference words of other scenes of ``rating_heldout25.jsonl``
 (``other``).
 
-Usage: python bench/round20b.py [round20b | round25b]
+Round 26b (``round26b``, the same layout): where version 31 (a verb's WordNet
+categories, an adjective's attribute noun) and version 30 give different
+distance-1/2 words for the round's elements without a reference item
+(``v31``, ``v30``, ``both``), with two reference words of other items of
+``rating_heldout26.jsonl`` at that distance (``other``).
+
+Usage: python bench/round20b.py [round20b | round25b | round26b]
 """
 
 from __future__ import annotations
@@ -28,7 +34,11 @@ import sys
 from fit_acceptance import DATA
 from keyed_ratings import print_shares, votes
 
-SOURCES = {"round20b": ("v24", "v23", "both", "other"), "round25b": ("fill", "other")}
+SOURCES = {
+    "round20b": ("v24", "v23", "both", "other"),
+    "round25b": ("fill", "other"),
+    "round26b": ("v31", "v30", "both", "other"),
+}
 
 
 def main() -> None:
