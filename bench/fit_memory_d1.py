@@ -21,6 +21,13 @@ items (546 words); with version 29's 3,330 (rounds 19-22's scenes still left
 out of their own round) a rerun reads 574 words and fits share 2.063, sw 2.888,
 bias -1.733, again under the dev17 fit's log loss in 7 of 8 rounds.
 
+Version 33 refits it on rounds 15-26 (1,020 words; rounds 22-26's raters were
+stricter) with two more terms from WordNet: whether the word is one of the
+element's context sense's own lemmas (``syn``) and whether it is a lemma, kind or
+similar word of that sense (``linked``, the miner's ``wn1``). It prints that fit,
+each round's log loss left out of it against the same refit without the WordNet
+terms, and the acceptance by fitted confidence.
+
 Usage: python bench/fit_memory_d1.py
 """
 
@@ -30,14 +37,20 @@ import numpy as np
 from fit_acceptance import rated_rows
 from memory_support import kb_rows, round_memories
 
-ROUNDS = tuple(f"round{i}" for i in range(15, 23))
+ROUNDS = tuple(f"round{i}" for i in range(15, 27))
+FEATURES = ("share", "sw", "syn", "linked")  # MEMORY_CONFIDENCE_D1's order, then the bias
+PLAIN = ("share", "sw")  # version 28's terms
 
 
 def measure() -> list[dict]:
     """Every rated d1 KB word of :data:`ROUNDS` the memory holds at distance 1 for
     the same element word (the closest item holding it from ``SAME_ELEMENT``)."""
-    from evokegraph.ingest.contextual import SAME_ELEMENT
+    from evokegraph.ingest.caption_text import CaptionTextExtractor
+    from evokegraph.ingest.contextual import SAME_ELEMENT, SYNONYMS, context_sense, sense_related
 
+    extractor = CaptionTextExtractor()
+    tags: dict[str, dict[str, str]] = {}  # caption -> element -> WordNet POS code
+    senses: dict = {}  # context_sense's cache
     out = []
     for folder, enc, vocab, mems in round_memories(ROUNDS, (1,)):
         mem, name = mems[1], folder.name
@@ -49,45 +62,51 @@ def measure() -> list[dict]:
             wvec = enc.encode([element])[0]
             ev = mem.evidence(ctx, wvec, len(vocab.words))
             i = vocab.index[word]
-            if ev.best[i] >= SAME_ELEMENT:  # written for this element word
-                out.append(
-                    {
-                        "round": name,
-                        "y": share,
-                        "share": float(ev.share[i]),
-                        "best": float(ev.best[i]),
-                        "sw": float(vocab.emb[i] @ wvec),
-                    }
-                )
+            if ev.best[i] < SAME_ELEMENT:  # written for another element word
+                continue
+            if caption not in tags:
+                found = extractor.extract_one([caption]).elements
+                tags[caption] = {
+                    e.concept: {"VERB": "v", "ADJ": "a"}.get(e.pos, "n") for e in found
+                }
+            chosen = context_sense(element, tags[caption].get(element, "n"), ctx, enc, senses)
+            related = sense_related(chosen[0]) if chosen else {}
+            lemmas = {k: {w.lower() for w in related.get(k, [])} for k in (SYNONYMS, 1)}
+            out.append(
+                {
+                    "round": name,
+                    "y": share,
+                    "share": float(ev.share[i]),
+                    "best": float(ev.best[i]),
+                    "sw": float(vocab.emb[i] @ wvec),
+                    "syn": float(word in lemmas[SYNONYMS]),
+                    "linked": float(word in lemmas[1]),
+                }
+            )
     return out
 
 
-def fit(rows: list[dict]) -> tuple[float, float, float]:
-    """(share, sw, bias) of a logistic regression on the raters' shares."""
+def fit(rows: list[dict], features: tuple[str, ...] = FEATURES) -> tuple[float, ...]:
+    """The coefficients of ``features``, then the bias, of a logistic regression on
+    the raters' shares."""
     from sklearn.linear_model import LogisticRegression
 
-    x = np.array([[r["share"], r["sw"]] for r in rows])
+    x = np.array([[r[f] for f in features] for r in rows])
     y = np.array([r["y"] for r in rows])
     model = LogisticRegression(C=10.0).fit(
         np.repeat(x, 2, axis=0),
         np.tile([1, 0], len(x)),
         sample_weight=np.stack([y, 1 - y], 1).ravel(),
     )
-    (share, sw), bias = model.coef_[0], model.intercept_[0]
-    return float(share), float(sw), float(bias)
+    return (*(float(c) for c in model.coef_[0]), float(model.intercept_[0]))
 
 
-def predict(rows: list[dict], coef: tuple[float, float, float]) -> np.ndarray:
-    share, sw, bias = coef
-    z = np.array([share * r["share"] + sw * r["sw"] + bias for r in rows])
-    return 1.0 / (1.0 + np.exp(-z))
-
-
-def shipped(rows: list[dict]) -> np.ndarray:
-    from evokegraph.ingest.contextual import MEMORY_CONFIDENCE
-
-    best, share, bias = MEMORY_CONFIDENCE[1]
-    z = np.array([best * r["best"] + share * r["share"] + bias for r in rows])
+def predict(
+    rows: list[dict], coef: tuple[float, ...], features: tuple[str, ...] = FEATURES
+) -> np.ndarray:
+    z = np.array(
+        [sum(c * r[f] for c, f in zip(coef, features, strict=False)) + coef[-1] for r in rows]
+    )
     return 1.0 / (1.0 + np.exp(-z))
 
 
@@ -103,17 +122,24 @@ def main() -> None:
     print(
         f"{len(rows)} rated d1 words the memory holds for the same element word, accepted {y.mean():.0%}"
     )
-    print(f"fitted: share {coef[0]:.3f}  sw {coef[1]:.3f}  bias {coef[2]:.3f}")
-    print("log loss, each round left out of the fit (fitted / shipped):")
+    print(
+        "fitted: "
+        + "  ".join(f"{f} {c:.3f}" for f, c in zip((*FEATURES, "bias"), coef, strict=True))
+    )
+    for f in ("syn", "linked"):
+        at = np.array([r[f] for r in rows]) > 0
+        print(
+            f"  {f}: {at.sum()} words accepted {y[at].mean():.0%}; the others {y[~at].mean():.0%}"
+        )
+    print("log loss, each round left out of the fit (with WordNet's terms / without):")
     for name in ROUNDS:
         test = [r for r in rows if r["round"] == name]
         if test:
-            held = fit([r for r in rows if r["round"] != name])
+            train = [r for r in rows if r["round"] != name]
             yt = np.array([r["y"] for r in test])
-            print(
-                f"  {name}: {len(test):3d} words  {log_loss(predict(test, held), yt):.3f}"
-                f" / {log_loss(shipped(test), yt):.3f}"
-            )
+            full = log_loss(predict(test, fit(train)), yt)
+            plain = log_loss(predict(test, fit(train, PLAIN), PLAIN), yt)
+            print(f"  {name}: {len(test):3d} words  {full:.3f} / {plain:.3f}")
     p = predict(rows, coef)
     print("accepted, by fitted confidence:")
     for lo, hi in ((0.0, 0.5), (0.5, 0.6), (0.6, 0.7), (0.7, 0.8), (0.8, 1.01)):

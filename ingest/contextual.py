@@ -248,7 +248,13 @@ MEMORY_CONFIDENCE: dict[int, tuple[float, float, float]] = {
 # each round's scenes left out of it: a logistic over the nearest items' share and
 # the word's cosine to the element (``sw``); log loss lower than the dev17 fit's
 # in 7 of the 8 rounds left out of the fit in turn (0.38-0.70 against 0.54-0.70).
-MEMORY_CONFIDENCE_D1 = (2.024, 2.869, -1.738)  # share, sw, bias
+# Version 33: refitted on rounds 15-26 (1,020 such words; rounds 22-26's raters
+# were stricter, and version 28's fit overstated them: its words at 0.5-0.7 were
+# accepted 34% in rounds 23-26), with what WordNet says of the word: one of the
+# context sense's own lemmas (98% accepted), a lemma of it, its kinds or similar
+# words (85%), or neither (55%: "ride" -> gallop, "chair" -> stool). Log loss
+# lower than the two-term refit's in 11 of the 12 rounds left out in turn.
+MEMORY_CONFIDENCE_D1 = (1.900, 2.294, 2.225, 0.912, -2.177)  # share, sw, syn, linked, bias
 # ... for words written for the same element word: raters never saw the memory's
 # d1 words for other element words with a share (dev17's fit keeps them low: "ball"
 # written for a basketball, offered for a player)
@@ -419,8 +425,9 @@ class ContextualMiner:
             # element's first distance-5 word fills from 0.35; 31: a verb's WordNet
             # categories no longer fall to the nouns' depth rule (trim -> "cut"), and an
             # adjective's slight abstraction may be the quality it names (small -> "size");
-            # 32: both only by words whose first sense they are (sell -> "exchange", not "change")
-            32,
+            # 32: both only by words whose first sense they are (sell -> "exchange", not "change");
+            # 33: the memory's near synonyms' confidence refitted on rounds 15-26 with WordNet's link
+            33,
             vocab=self._key,
             themes=f"empath-{empath_version()}",
             emotions=f"nrc-{nrc_version()}",
@@ -559,8 +566,9 @@ class ContextualMiner:
         if d in MEMORY_CONFIDENCE:  # and what people wrote here: its own confidence
             mem = np.flatnonzero(feats["mem_ok"] > 0)
             ev = Evidence(feats["mem_share"][mem], feats["mem_best"][mem])
-            if d == 1:  # version 28: the share and the word's own nearness
-                pm = near_confidence(ev, feats["sw"][mem], feats["repeat"][mem])
+            if d == 1:  # version 28: the share and the word's own nearness (33: and WordNet's link)
+                link = (feats["wn_syn"][mem], feats["wn1"][mem])
+                pm = near_confidence(ev, feats["sw"][mem], feats["repeat"][mem], link)
             else:
                 pm = written_confidence(ev, feats["repeat"][mem], MEMORY_CONFIDENCE[d])
             both = np.union1d(order, mem)
@@ -956,17 +964,21 @@ def near_confidence(
     ev: Evidence,
     cosine: np.ndarray,
     repeat: np.ndarray,
-    coef: tuple[float, float, float] = MEMORY_CONFIDENCE_D1,
+    link: tuple[np.ndarray, np.ndarray],
+    coef: tuple[float, float, float, float, float] = MEMORY_CONFIDENCE_D1,
 ) -> np.ndarray:
     """Probability that raters accept a memory word as a near synonym. Written for
     the same element word (the closest item holding it from :data:`SAME_ELEMENT`):
-    a logistic over the nearest items' share and the word's ``cosine`` to the
-    element (``coef``: share, cosine, bias; :data:`MEMORY_CONFIDENCE_D1`); written
-    only for other element words: dev17's fit, which their nearness keeps low. One
-    logit less per other element of the image that already has it; 0 where the
-    memory does not hold it."""
-    share, cos, bias = coef
-    z = share * ev.share + cos * cosine + bias - REPEAT_LOGIT * repeat
+    a logistic over the nearest items' share, the word's ``cosine`` to the element
+    and ``link`` (1.0 where the word is one of the context sense's own lemmas; 1.0
+    where it is a lemma of the sense, a kind or a similar word: the miner's
+    ``wn_syn`` and ``wn1``; ``coef``: share, cosine, syn, linked, bias,
+    :data:`MEMORY_CONFIDENCE_D1`); written only for other element words: dev17's
+    fit, which their nearness keeps low. One logit less per other element of the
+    image that already has it; 0 where the memory does not hold it."""
+    share, cos, syn, linked, bias = coef
+    z = share * ev.share + cos * cosine + syn * link[0] + linked * link[1] + bias
+    z = z - REPEAT_LOGIT * repeat
     other = written_confidence(ev, repeat, MEMORY_CONFIDENCE[1])
     return np.where(ev.best >= SAME_ELEMENT, 1.0 / (1.0 + np.exp(-z)), other)
 

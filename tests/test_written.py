@@ -165,8 +165,9 @@ def test_distances_1_2_4_also_take_what_people_wrote_for_the_same_element(tmp_pa
     written = {int(d): set(ws) for d, ws in gym["d"].items()}  # type: ignore[attr-defined]
     assert all(0.5 <= s < 1 for d in (1, 2, 4) for w, s in mem[d].items() if w in written[d])
     # at distance 1 (version 28) the nearest items' share (here at most 1) and the
-    # word's cosine to the element decide it
-    share, cos, bias = MEMORY_CONFIDENCE_D1
+    # word's cosine to the element decide it; (version 33) and WordNet's link, none
+    # here: "weight" is a category of the barbell, no lemma, kind or similar word
+    share, cos, _, _, bias = MEMORY_CONFIDENCE_D1
     enc, _ = ContextualMiner()._models()
     sw = float(np.dot(*enc.encode(["weight", "barbell"])))
     assert mem[1]["weight"] < 1 / (1 + np.exp(-(share + cos * sw + bias))) + 1e-3
