@@ -23,7 +23,10 @@ distance-1/2 words for the round's elements without a reference item
 (``v31``, ``v30``, ``both``), with two reference words of other items of
 ``rating_heldout26.jsonl`` at that distance (``other``).
 
-Usage: python bench/round20b.py [round20b | round25b | round26b]
+Round 27b (``round27b``): the same for version 32 (``v32``) against version 30
+(``v30``) on ``rating_heldout27.jsonl``.
+
+Usage: python bench/round20b.py [round20b | round25b | round26b | round27b]
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ SOURCES = {
     "round20b": ("v24", "v23", "both", "other"),
     "round25b": ("fill", "other"),
     "round26b": ("v31", "v30", "both", "other"),
+    "round27b": ("v32", "v30", "both", "other"),
 }
 
 
