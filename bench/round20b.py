@@ -26,7 +26,10 @@ distance-1/2 words for the round's elements without a reference item
 Round 27b (``round27b``): the same for version 32 (``v32``) against version 30
 (``v30``) on ``rating_heldout27.jsonl``.
 
-Usage: python bench/round20b.py [round20b | round25b | round26b | round27b]
+Round 28b (``round28b``): version 33 (``v33``) against version 32 (``v32``) on
+``rating_heldout28.jsonl``, nearly all at distance 1.
+
+Usage: python bench/round20b.py [round20b | round25b | round26b | round27b | round28b]
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ SOURCES = {
     "round25b": ("fill", "other"),
     "round26b": ("v31", "v30", "both", "other"),
     "round27b": ("v32", "v30", "both", "other"),
+    "round28b": ("v33", "v32", "both", "other"),
 }
 
 
