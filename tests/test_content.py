@@ -568,3 +568,29 @@ def test_a_category_is_named_by_the_words_that_mean_it_first() -> None:
     assert sense_related(wn.synset("cheery.s.01"))[ATTRIBUTES] == ["cheerfulness"]
     truck = sense_related(wn.synset("truck.n.01"))  # a noun's categories: every lemma
     assert truck[UP1] == ["motor vehicle", "automotive vehicle"]
+
+
+def test_a_kind_is_a_near_synonym_only_where_people_wrote_it(tmp_path: Path) -> None:
+    """Version 34: at distance 1 a word that is not one of the context sense's own
+    lemmas (a kind: "puppy" for a dog) stands only where the memory of written
+    associations holds it for a similar element; the sense's lemmas stand alone."""
+    from evokegraph.ingest.contextual import SYNONYMS, ContextualMiner, wordnet_related
+
+    def memory(name: str, word: str, near: list[str]) -> str:
+        path = tmp_path / name
+        item = {"caption": "a dog napping on a sofa", "word": word, "d": {"1": near}}
+        item["d"] |= {str(d): ["comfort"] for d in range(2, 6)}
+        path.write_text(json.dumps(item) + "\n")
+        return str(path)
+
+    caption = "a dog sleeping on a rug by the fireplace"
+    el = [Element(name="dog", concept="dog", pos="NOUN")]
+    without = ContextualMiner(written=memory("toy.jsonl", "sofa", ["couch"]))
+    enc, _ = without._models()
+    related, _ = wordnet_related("dog", "n", enc.encode([caption])[0], enc)
+    own = {w.lower() for w in related[SYNONYMS]}
+    near = [e.concept for e in without.mine_one(el, caption) if e.distance == 1]
+    assert set(near) <= own, near  # no "puppy", "hound", "pup" of its own
+    written = ContextualMiner(written=memory("dog.jsonl", "dog", ["puppy", "hound", "pooch"]))
+    near = [e.concept for e in written.mine_one(el, caption) if e.distance == 1]
+    assert {"puppy", "hound"} & set(near), near  # what people wrote for a dog
