@@ -35,10 +35,10 @@ def test_offline_settings_are_the_dicts_keys_were_made_from() -> None:
     assert REALIZERS.create("template").settings() == {
         "abstract_below": 3.0,
         "seed": 0,
-        "version": 4,
+        "version": 5,
     }
     templ = REALIZERS.create("template", seed=2, abstract_below="2.5")
-    assert templ.settings() == {"abstract_below": 2.5, "seed": 2, "version": 4}
+    assert templ.settings() == {"abstract_below": 2.5, "seed": 2, "version": 5}
 
 
 def test_model_backend_settings_are_unchanged() -> None:

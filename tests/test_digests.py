@@ -47,10 +47,16 @@ def test_caption_keys_are_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
         m.setattr(template, "settings", lambda: v3)
         assert Captioner(None, template, CaptionConfig()).key == "d7db5ff0802202e2"  # type: ignore[arg-type]
         assert Captioner(None, template, uniform).key == "7b7b1972140e37fc"  # type: ignore[arg-type]
-    # ... and so does version 4 (an adjective element with the noun it qualifies)
-    assert template.settings()["version"] == 4
-    assert Captioner(None, template, CaptionConfig()).key == "0814bbd727d4b416"  # type: ignore[arg-type]
-    assert Captioner(None, template, uniform).key == "aa040906d103663e"  # type: ignore[arg-type]
+    # ... and so did version 4 (an adjective element with the noun it qualifies)
+    v4 = {**v2, "version": 4}
+    with monkeypatch.context() as m:
+        m.setattr(template, "settings", lambda: v4)
+        assert Captioner(None, template, CaptionConfig()).key == "0814bbd727d4b416"  # type: ignore[arg-type]
+        assert Captioner(None, template, uniform).key == "aa040906d103663e"  # type: ignore[arg-type]
+    # ... and version 5 (an adjective's quality: "The hue of the red saucer")
+    assert template.settings()["version"] == 5
+    assert Captioner(None, template, CaptionConfig()).key == "1a0df889e4c8baec"  # type: ignore[arg-type]
+    assert Captioner(None, template, uniform).key == "7502c683c3e24c7a"  # type: ignore[arg-type]
 
 
 def test_vocabulary_key_is_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
