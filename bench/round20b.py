@@ -29,7 +29,10 @@ Round 27b (``round27b``): the same for version 32 (``v32``) against version 30
 Round 28b (``round28b``): version 33 (``v33``) against version 32 (``v32``) on
 ``rating_heldout28.jsonl``, nearly all at distance 1.
 
-Usage: python bench/round20b.py [round20b | round25b | round26b | round27b | round28b]
+Round 29b (``round29b``): version 34 (``v34``) against version 33 (``v33``) on
+``rating_heldout29.jsonl``, mostly at distance 1.
+
+Usage: python bench/round20b.py [round20b | round25b | round26b | round27b | round28b | round29b]
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ SOURCES = {
     "round26b": ("v31", "v30", "both", "other"),
     "round27b": ("v32", "v30", "both", "other"),
     "round28b": ("v33", "v32", "both", "other"),
+    "round29b": ("v34", "v33", "both", "other"),
 }
 
 
