@@ -346,6 +346,16 @@ def near_duplicate(a: str, b: str) -> bool:
     return len(short) >= 4 and long_.startswith(short[: max(4, len(short) - 2)])
 
 
+def echo(word: str, earlier: str) -> bool:
+    """``word`` says again what a word of an earlier distance said: a near-duplicate
+    (:func:`near_duplicate`), except a word of a two-word pick or the reverse:
+    *child* and *male* at distance 2 after *male child* at 1 name a level up
+    (version 35; round 29 lost both, which raters accepted, to that echo)."""
+    if " " in word or " " in earlier:
+        return word == earlier
+    return near_duplicate(word, earlier)
+
+
 @dataclass(frozen=True)
 class _Terms:
     """One element's score terms over the vocabulary (see ``_element_terms``)."""
@@ -434,8 +444,9 @@ class ContextualMiner:
             # adjective's slight abstraction may be the quality it names (small -> "size");
             # 32: both only by words whose first sense they are (sell -> "exchange", not "change");
             # 33: the memory's near synonyms' confidence refitted on rounds 15-26 with WordNet's link;
-            # 34: a near synonym that is no lemma of the sense only where the memory holds it
-            34,
+            # 34: a near synonym that is no lemma of the sense only where the memory holds it;
+            # 35: a word of an earlier distance's two-word pick is no echo ("male child", "child")
+            35,
             vocab=self._key,
             themes=f"empath-{empath_version()}",
             emotions=f"nrc-{nrc_version()}",
@@ -544,7 +555,7 @@ class ContextualMiner:
         distance stays empty where no candidate reaches :data:`FILL_SCORE`."""
         terms = self._element_terms(el, ctx_vec, scene, in_scene)
         others = [b for b in banned if b != el.concept]
-        used = [el.concept]
+        used: list[str] = []  # the words of the distances before
         picked: dict[int, list[tuple[str, str, float]]] = {}
         for d in DISTANCES:
             scores, words, feats = self._distance_scores(d, terms, sc, ctx_vec, scene, shown)
@@ -552,7 +563,8 @@ class ContextualMiner:
             pos = terms.pos if d in SAME_POS else "n"
             # the scene's other elements are its broader context (d3), nothing else
             nouns = terms.kinds.get(ATTRIBUTES, frozenset()) if d == 2 else frozenset()
-            taken = self._take(order, conf, words, used if d == 3 else [*used, *others], pos, nouns)
+            blocked = [el.concept] if d == 3 else [el.concept, *others]
+            taken = self._take(order, conf, words, blocked, used, pos, nouns)
             picked[d] = kept(taken, d)
             used += [w for w, _, _ in taken]
         return picked
@@ -949,22 +961,24 @@ class ContextualMiner:
         order: np.ndarray,
         conf: np.ndarray,
         words: list[str],
+        blocked: list[str],
         used: list[str],
         pos: str,
         nouns: frozenset[str] = frozenset(),
     ) -> list[tuple[str, str, float]]:
         """The first :attr:`per_distance` candidates in ``order`` that are lemmas in
-        ``pos`` (``nouns``: words that are nouns whatever ``pos``) and no echo of
-        ``used`` or of each other."""
+        ``pos`` (``nouns``: words that are nouns whatever ``pos``), no near-duplicate
+        of ``blocked`` (the element, the scene's other elements) or of each other,
+        and no :func:`echo` of ``used`` (the distances before)."""
         out: list[tuple[str, str, float]] = []
         for i, c in zip(order, conf, strict=True):
             w = words[int(i)]
             w_pos = "n" if w in nouns else pos
             if not is_lemma(w, w_pos):  # "cried", "geese", "skies": a form of another word
                 continue
-            if any(near_duplicate(w, u) for u in used) or any(
-                near_duplicate(w, o) for o, _, _ in out
-            ):
+            if any(near_duplicate(w, b) for b in blocked) or any(echo(w, u) for u in used):
+                continue
+            if any(near_duplicate(w, o) for o, _, _ in out):
                 continue
             out.append((w, w_pos, float(c)))
             if len(out) >= self.per_distance:

@@ -594,3 +594,12 @@ def test_a_kind_is_a_near_synonym_only_where_people_wrote_it(tmp_path: Path) -> 
     written = ContextualMiner(written=memory("dog.jsonl", "dog", ["puppy", "hound", "pooch"]))
     near = [e.concept for e in written.mine_one(el, caption) if e.distance == 1]
     assert {"puppy", "hound"} & set(near), near  # what people wrote for a dog
+
+
+def test_a_two_word_pick_does_not_echo_its_words_a_level_up() -> None:
+    """Version 35: *child* at distance 2 after *male child* at 1 is a category,
+    not an echo; a one-word near-duplicate ("cups" after "cup") still is."""
+    from evokegraph.ingest.contextual import echo
+
+    assert not echo("child", "male child") and not echo("vehicle", "passenger vehicle")
+    assert echo("male child", "male child") and echo("cups", "cup") and echo("dumping", "dumpling")
