@@ -32,7 +32,10 @@ Round 28b (``round28b``): version 33 (``v33``) against version 32 (``v32``) on
 Round 29b (``round29b``): version 34 (``v34``) against version 33 (``v33``) on
 ``rating_heldout29.jsonl``, mostly at distance 1.
 
-Usage: python bench/round20b.py [round20b | round25b | round26b | round27b | round28b | round29b]
+Round 30b (``round30b``): version 35 (``v35``) against version 34 (``v34``) on
+``rating_heldout30.jsonl``, at every distance.
+
+Usage: python bench/round20b.py [round20b | round25b | ... | round29b | round30b]
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ SOURCES = {
     "round27b": ("v32", "v30", "both", "other"),
     "round28b": ("v33", "v32", "both", "other"),
     "round29b": ("v34", "v33", "both", "other"),
+    "round30b": ("v35", "v34", "both", "other"),
 }
 
 
