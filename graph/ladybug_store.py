@@ -81,6 +81,10 @@ Q_COUNT_EVOKES = "MATCH ()-[v:EVOKES]->() RETURN count(v)"
 # at a time (~5 EVOKES each: ~60 MB of Arrow rows), by ranges of their concepts,
 # so its memory does not grow with the graph
 AW_CHUNK_ELEMENTS = 50_000
+# ... and copies the ranges of about this many elements per transaction, each
+# checkpointed: what the engine holds for uncommitted rows is bounded by it (a
+# 20k-image collection, ~100k elements, is one transaction)
+AW_TX_ELEMENTS = 200_000
 # Starting from keys, each further hop is an OPTIONAL MATCH and the misses are
 # filtered after: LadybugDB plans `MATCH (a {key: k})<-[:IS]-(e)` (or a second
 # MATCH clause from a bound node) as a join that scans the whole relationship
@@ -474,6 +478,13 @@ class LadybugStore(reads.SharedReads):
         self._run(f"CALL auto_checkpoint={'false' if every_s else 'true'}")
         self._last_checkpoint = time.monotonic()
 
+    def checkpoint(self) -> None:
+        """Checkpoint now: the log into the data file, and the memory the engine
+        holds for what was written since the last one freed."""
+        self._require_writable()
+        self._run("CHECKPOINT")
+        self._last_checkpoint = time.monotonic()
+
     def _maybe_checkpoint(self) -> None:
         every = getattr(self, "_checkpoint_every", None)
         if every and time.monotonic() - self._last_checkpoint >= every:
@@ -788,57 +799,129 @@ class LadybugStore(reads.SharedReads):
 
     def recompute_associations(self, concepts: Iterable[str] | None = None) -> int:
         self._require_writable()
+        names = None if concepts is None else sorted(set(concepts))
+        if names is None or len(names) > FEW_CONCEPTS:
+            return self._rebuild_bounded()
         with self._tx():
-            return self._recompute(None if concepts is None else sorted(set(concepts)))
+            return self._recompute(names)
 
     def _recompute(self, concepts: list[str] | None) -> int:
         """ASSOCIATED_WITH out of ``concepts`` (None: all) rebuilt from their EVOKES
         rows, read as Arrow tables (all: by ranges of concepts) and aggregated in
-        numpy (:func:`~evokegraph.graph.write_plan.aggregate_table`, exact sums)."""
+        numpy (:func:`~evokegraph.graph.write_plan.aggregate_table`, exact sums),
+        inside the caller's transaction."""
         if concepts is not None and len(concepts) > FEW_CONCEPTS:
             concepts = None  # most of the graph: rebuilding all gives the same edges, faster
         if concepts is None:
-            # a new empty table: deleting millions of edges one by one took longer
-            # than the whole rebuild (DDL is transactional here: a rollback restores)
-            self._run("DROP TABLE ASSOCIATED_WITH")
-            self._run(_AW_DDL)
-            return self._rebuild_in_ranges()
+            self._new_aw_table()
+            for lo, hi, _ in self._aw_ranges():
+                if self._copy_aw_range(lo, hi) is None:
+                    break
+            else:
+                if self._aw_complete():
+                    return self._aw_count()
+            return self._rebuild_in_one_read()
         if not concepts:
             return 0
         self._run(W_DELETE_AW_OF, {"names": concepts})
         evokes = self._arrow_rows(Q_EVOKES_ROWS_SOME, {"names": concepts})
         return self._copy_table("ASSOCIATED_WITH", write_plan.aggregate_table(evokes))
 
-    def _rebuild_in_ranges(self) -> int:
-        """Every ASSOCIATED_WITH edge into the empty table, a range of source
-        concepts at a time (contiguous in the byte order Arrow sorts names in,
-        about :data:`AW_CHUNK_ELEMENTS` elements each): an edge is aggregated from
-        its source's rows alone, and each range's edges come sorted as the whole
-        table's would, so the ranges copied one after the other give the table
-        that one read of every row gives, in the same order. Should the engine's
-        string order put a row outside its range (rows then found outside the
-        range asked for, or missing), the table is rebuilt from that one read."""
+    def _rebuild_bounded(self) -> int:
+        """Every ASSOCIATED_WITH edge rebuilt, a range of source concepts per
+        transaction (see :meth:`_aw_ranges`), checkpointed after each: the memory
+        the engine holds for uncommitted rows and their checkpoint is one range's,
+        not the whole table's. The first transaction empties the table and sets
+        the Meta key ``associations_dirty`` to "1"; the last one puts back its
+        value from before: a rebuild killed half way leaves the key at "1", and
+        the next ingest or load rebuilds the table whole."""
+        before = self.get_meta(schema.AW_DIRTY)
+        done: int | None = 0
+        for k, group in enumerate(self._aw_tx_groups()):
+            with self._tx():
+                if k == 0:
+                    self.set_meta(schema.AW_DIRTY, "1")
+                    self._new_aw_table()
+                for lo, hi, _ in group:
+                    done = self._copy_aw_range(lo, hi)
+                    if done is None:
+                        break
+            self.checkpoint()
+            if done is None:
+                break
+        else:
+            if self._aw_complete():
+                with self._tx():
+                    self.set_meta(schema.AW_DIRTY, before or "0")
+                return self._aw_count()
+        with self._tx():
+            self._rebuild_in_one_read()
+            self.set_meta(schema.AW_DIRTY, before or "0")
+        return self._aw_count()
+
+    def _new_aw_table(self) -> None:
+        # a new empty table: deleting millions of edges one by one took longer than
+        # the whole rebuild (DDL is transactional here: a rollback restores)
+        self._run("DROP TABLE ASSOCIATED_WITH")
+        self._run(_AW_DDL)
+
+    def _aw_tx_groups(self) -> list[list[tuple[str, str, int]]]:
+        """:meth:`_aw_ranges` in groups of at most :data:`AW_TX_ELEMENTS` elements
+        (a bigger range alone), one transaction each."""
+        out: list[list[tuple[str, str, int]]] = []
+        size = AW_TX_ELEMENTS
+        for r in self._aw_ranges():
+            if size + r[2] > AW_TX_ELEMENTS and size:
+                out.append([])
+                size = 0
+            out[-1].append(r)
+            size += r[2]
+        return out
+
+    def _aw_ranges(self) -> list[tuple[str, str, int]]:
+        """Ranges of source concepts, contiguous in the byte order Arrow sorts names
+        in, of about :data:`AW_CHUNK_ELEMENTS` elements each (one range when there
+        are fewer). An edge is aggregated from its source's rows alone, and each
+        range's edges come sorted as the whole table's would, so the ranges copied
+        one after the other give the table that one read of every row gives, in
+        the same order."""
+        self._aw_rows_read = 0
         per = self._arrow_rows(Q_ELEMENTS_PER_CONCEPT)
         per = per.take(pc.sort_indices(per, [("concept", "ascending")]))
         names, sizes = per["concept"].to_pylist(), per["n"].to_numpy()
-        if len(names) > 1 and int(sizes.sum()) > AW_CHUNK_ELEMENTS:
-            ends = np.flatnonzero(np.diff(np.cumsum(sizes) // AW_CHUNK_ELEMENTS)).tolist()
-            ranges = zip([0, *(e + 1 for e in ends)], [*ends, len(names) - 1], strict=True)
-            copied, rows = 0, 0
-            for first, last in ranges:
-                lo, hi = names[first], names[last]
-                part = self._arrow_rows(Q_EVOKES_ROWS_RANGE, {"lo": lo, "hi": hi})
-                src = part["source"]
-                inside = pc.and_(pc.greater_equal(src, lo), pc.less_equal(src, hi))
-                if not pc.all(inside, min_count=0).as_py():
-                    break
-                rows += part.num_rows
-                copied += self._copy_table("ASSOCIATED_WITH", write_plan.aggregate_table(part))
-            else:
-                if rows == int(self._run(Q_COUNT_EVOKES)[0][0]):
-                    return copied
-            self._run("DROP TABLE ASSOCIATED_WITH")  # start again from one read
-            self._run(_AW_DDL)
+        if len(names) <= 1 or int(sizes.sum()) <= AW_CHUNK_ELEMENTS:
+            return [("", "", int(sizes.sum()))]  # one read of every row (see _copy_aw_range)
+        ends = np.flatnonzero(np.diff(np.cumsum(sizes) // AW_CHUNK_ELEMENTS)).tolist()
+        bounds = zip([0, *(e + 1 for e in ends)], [*ends, len(names) - 1], strict=True)
+        return [(names[a], names[b], int(sizes[a : b + 1].sum())) for a, b in bounds]
+
+    _aw_rows_read = 0
+
+    def _copy_aw_range(self, lo: str, hi: str) -> int | None:
+        """The edges out of the concepts ``lo``..``hi`` copied (("", ""): of every
+        concept, one read); None, copying nothing, when the engine's string order
+        put a row outside the range (the rebuild then starts again from one read)."""
+        if (lo, hi) == ("", ""):
+            part = self._arrow_rows(Q_EVOKES_ROWS_ALL)
+        else:
+            part = self._arrow_rows(Q_EVOKES_ROWS_RANGE, {"lo": lo, "hi": hi})
+            src = part["source"]
+            inside = pc.and_(pc.greater_equal(src, lo), pc.less_equal(src, hi))
+            if not pc.all(inside, min_count=0).as_py():
+                return None
+        self._aw_rows_read += part.num_rows
+        return self._copy_table("ASSOCIATED_WITH", write_plan.aggregate_table(part))
+
+    def _aw_complete(self) -> bool:
+        """Every EVOKES row was read by the ranges (none missed by the string order)."""
+        return self._aw_rows_read == int(self._run(Q_COUNT_EVOKES)[0][0])
+
+    def _aw_count(self) -> int:
+        return int(self._run("MATCH ()-[r:ASSOCIATED_WITH]->() RETURN count(r)")[0][0])
+
+    def _rebuild_in_one_read(self) -> int:
+        """The whole table from one read of every EVOKES row (the ranges' fallback)."""
+        self._new_aw_table()
         evokes = self._arrow_rows(Q_EVOKES_ROWS_ALL)
         return self._copy_table("ASSOCIATED_WITH", write_plan.aggregate_table(evokes))
 

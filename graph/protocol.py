@@ -103,6 +103,9 @@ class BulkStore(Protocol):
     def defer_checkpoints(self, every_s: float | None) -> None:
         """Checkpoint at most every ``every_s`` seconds; None: the engine's default."""
 
+    def checkpoint(self) -> None:
+        """Checkpoint now."""
+
     def bulk_copy(self, tables: Sequence[tuple[str, pa.Table]], meta: dict[str, str]) -> None:
         """``COPY`` whole tables (rows not yet stored) and set ``meta``, in one transaction."""
 

@@ -94,3 +94,46 @@ def test_ranges_the_engine_orders_otherwise_fall_back_to_one_read(
         kb.recompute_associations()
         assert reads[-1] == L.Q_EVOKES_ROWS_ALL and reads.count(L.Q_EVOKES_ROWS_RANGE) >= 1
         assert aw_rows(kb) == want
+
+
+@pytest.mark.parametrize("per_tx", [1, 20, 10**6])
+def test_ranges_in_several_transactions_and_a_rebuild_killed_half_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, per_tx: int
+) -> None:
+    """A full rebuild copies its ranges ``AW_TX_ELEMENTS`` elements per transaction,
+    checkpointed after each: the same rows as one read. Killed between two of
+    them, it leaves ``associations_dirty`` at "1" (the next run rebuilds whole);
+    run again, it ends with the same table and the key as it was."""
+    rng = random.Random(per_tx)
+    with LadybugStore(tmp_path / "kb.kb", create=True) as kb:
+        kb.write(batch(rng, 40))
+        kb.recompute_associations()  # one read (fewer elements than a range)
+        want = aw_rows(kb)
+        monkeypatch.setattr(L, "AW_CHUNK_ELEMENTS", 5)
+        monkeypatch.setattr(L, "AW_TX_ELEMENTS", per_tx)
+        checkpoints: list[int] = []
+        checkpoint = kb.checkpoint
+        monkeypatch.setattr(kb, "checkpoint", lambda: checkpoints.append(1) or checkpoint())
+        assert kb.recompute_associations() == len(want)
+        assert aw_rows(kb) == want and kb.get_meta("associations_dirty") == "0"
+        ranges = len(kb._aw_ranges())
+        txs = {1: ranges, 20: len(kb._aw_tx_groups()), 10**6: 1}[per_tx]
+        assert ranges > 5 and len(checkpoints) == txs and (per_tx != 20 or 1 < txs < ranges)
+        if per_tx > 100:
+            return
+        copy = kb._copy_aw_range
+        calls: list[int] = []
+
+        def dies(lo: str, hi: str) -> int | None:
+            calls.append(1)
+            if len(calls) == 3:
+                raise KeyboardInterrupt
+            return copy(lo, hi)
+
+        monkeypatch.setattr(kb, "_copy_aw_range", dies)
+        with pytest.raises(KeyboardInterrupt):
+            kb.recompute_associations()
+        assert kb.get_meta("associations_dirty") == "1" and aw_rows(kb) != want
+        monkeypatch.setattr(kb, "_copy_aw_range", copy)
+        assert kb.recompute_associations() == len(want)
+        assert aw_rows(kb) == want and kb.get_meta("associations_dirty") == "1"

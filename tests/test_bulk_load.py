@@ -181,3 +181,42 @@ def test_new_images_into_a_non_empty_kb_copy_as_the_record_path_writes(
         assert ('"w1"', "4.5") in got["concepts"]
         reasons = sorted(f.reason for f in lane.failures())
         assert reasons == ["not an image"] * 3 + ["stays"]
+
+
+def test_copy_in_groups_equals_one_group_and_a_killed_load_run_again_too(
+    shard_set: S.ShardSet, tmp_path: Path, snapshot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An empty KB is loaded a group of shards per transaction (here one shard
+    each); a load killed after the first group's commit, run again, goes the
+    idempotent way and ends with the graph of an uninterrupted load."""
+    with LadybugStore(tmp_path / "one.kb", create=True) as kb:
+        bulk.load(kb, shard_set)
+        want = snapshot(kb)
+    monkeypatch.setattr(bulk, "COPY_GROUP_IMAGES", 5)
+    copies: list[int] = []
+    bulk_copy = LadybugStore.bulk_copy
+
+    def counted(self: LadybugStore, *a: Any) -> None:
+        copies.append(1)
+        bulk_copy(self, *a)
+
+    monkeypatch.setattr(LadybugStore, "bulk_copy", counted)
+    with LadybugStore(tmp_path / "groups.kb", create=True) as kb:
+        assert bulk.load(kb, shard_set).mode == "copy"
+        assert len(copies) == 3 and snapshot(kb) == want
+
+    def killed(self: LadybugStore, *a: Any) -> None:
+        if copies:
+            raise KeyboardInterrupt  # the process dies after the first group's commit
+        counted(self, *a)
+
+    copies.clear()
+    monkeypatch.setattr(LadybugStore, "bulk_copy", killed)
+    with LadybugStore(tmp_path / "killed.kb", create=True) as kb:
+        with pytest.raises(KeyboardInterrupt):
+            bulk.load(kb, shard_set)
+        assert kb.stats().images == 5 and kb.get_meta("associations_dirty") == "1"
+    monkeypatch.setattr(LadybugStore, "bulk_copy", bulk_copy)
+    with LadybugStore(tmp_path / "killed.kb") as kb:
+        assert bulk.load(kb, shard_set).mode == "incremental"
+        assert snapshot(kb) == want and kb.get_meta("associations_dirty") == "0"
