@@ -133,9 +133,10 @@ def _incremental_load(store: GraphStore, shards: ShardSet) -> LoadReport:
 # Shards are written together, one transaction per group of about this many images.
 GROUP_IMAGES = 65_536
 # An empty store is loaded a group of about this many images per transaction, each
-# checkpointed (peak RSS at 20k / 100k images: 817 / 1,130 MiB; 8,192: 710 / 1,060;
-# 32,768: 964 / 1,438; one transaction of everything: 934 / 2,049)
-COPY_GROUP_IMAGES = 16_384
+# checkpointed (twelfth pass, peak RSS at 20k / 100k images: 964 / 1,438 MiB; 16,384:
+# 790-817 / 1,122-1,130, but a 20k load then appends a second group, ~2x slower;
+# 8,192: 710 / 1,060; one transaction of everything: 934 / 2,049)
+COPY_GROUP_IMAGES = 32_768
 
 
 def _write_shards(store: GraphStore, shards: ShardSet, report: LoadReport) -> None:
