@@ -300,13 +300,14 @@ NEAR_COSINE = 0.7
 SIMILAR_COSINE = 0.5
 HYPONYM_COSINE = 0.6
 D1_UNLINKED_COSINE = 0.8
-# Version 34 (NEAR_WRITTEN): at distance 1 a word that is not one of the context
+# Version 34: at distance 1 a word that is not one of the context
 # sense's own lemmas (a kind, a similar word, an unlinked close word) stands only
 # where the memory of written associations holds it for a similar element. Rounds
 # 23-28 (reported, development data since) rated 46 such words no memory item
 # held: accepted 12% ("silk" for fabric, "puppy" for a dog, "midwife" for a nurse,
-# "monsoon" for rain), against 70% for the kinds the memory held and 67-91% for
-# the sense's own lemmas; raters read a kind as another thing, not a near synonym.
+# "monsoon" for rain), against 70% for the kinds the memory held and 70% for the
+# sense's own lemmas (93% where the memory held them too); raters read a kind as
+# another thing, not a near synonym.
 UP1_COSINE = 0.3
 UP2_COSINE = 0.4
 # Version 12 (rounds 1-6 and dev2, the same rated words re-scored by version 11):
@@ -797,7 +798,8 @@ class ContextualMiner:
             allowed = allowed & gate
         if d == 1:  # the ladder: a hypernym is a slight abstraction, not a near synonym
             allowed = allowed & ~((f["wn2"] > 0) & (f["wn1"] == 0) & (f["wn_syn"] == 0))
-            # version 34: a kind or similar word only where people wrote it (see NEAR_WRITTEN)
+            # version 34: a kind or similar word only where people wrote it (see the
+            # note at D1_UNLINKED_COSINE)
             allowed = allowed & ((f["wn_syn"] > 0) | (t.memory[1].share >= WRITTEN_MIN_SHARE))
         if d == 2:  # a kind of the element or its synonym is a near synonym, and a
             # slight abstraction outside WordNet's categories is less concrete than the element
