@@ -179,16 +179,8 @@ def _add(report: LoadReport, counts: dict[str, int]) -> None:
 
 def _groups(shards: list[Path], most: int = GROUP_IMAGES) -> list[list[Path]]:
     """Consecutive shards in groups of at most ``most`` images (a bigger shard alone)."""
-    out: list[list[Path]] = []
-    size = most
-    for shard in shards:
-        n = pq.ParquetFile(shard / "images.parquet").metadata.num_rows
-        if size + n > most and size:
-            out.append([])
-            size = 0
-        out[-1].append(shard)
-        size += n
-    return out
+    sizes = [pq.ParquetFile(shard / "images.parquet").metadata.num_rows for shard in shards]
+    return [[shards[i] for i in group] for group in write_plan.in_groups(sizes, most)]
 
 
 def _group_tables(group: list[Path]) -> dict[str, pa.Table]:

@@ -890,15 +890,9 @@ class LadybugStore(reads.SharedReads):
     def _aw_tx_groups(self) -> list[list[tuple[str, str, int]]]:
         """:meth:`_aw_ranges` in groups of at most :data:`AW_TX_ELEMENTS` elements
         (a bigger range alone), one transaction each."""
-        out: list[list[tuple[str, str, int]]] = []
-        size = AW_TX_ELEMENTS
-        for r in self._aw_ranges():
-            if size + r[2] > AW_TX_ELEMENTS and size:
-                out.append([])
-                size = 0
-            out[-1].append(r)
-            size += r[2]
-        return out
+        ranges = self._aw_ranges()
+        groups = write_plan.in_groups([r[2] for r in ranges], AW_TX_ELEMENTS)
+        return [[ranges[i] for i in group] for group in groups]
 
     def _aw_ranges(self) -> list[tuple[str, str, int]]:
         """Ranges of source concepts, contiguous in the byte order Arrow sorts names

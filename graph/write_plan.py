@@ -242,3 +242,18 @@ def _distinct_per_group(skey: np.ndarray, images: np.ndarray, starts: np.ndarray
     lasts = np.searchsorted(keys, skey[starts], side="right")
     out: np.ndarray = (lasts - firsts).astype(np.int64)
     return out
+
+
+def in_groups(sizes: Sequence[int], most: int) -> list[list[int]]:
+    """Indices of consecutive items in groups whose ``sizes`` add up to at most
+    ``most`` (an item bigger than that alone): the transactions of a load's shards
+    and of a rebuild's ranges."""
+    out: list[list[int]] = []
+    size = most
+    for i, n in enumerate(sizes):
+        if size + n > most and size:
+            out.append([])
+            size = 0
+        out[-1].append(i)
+        size += n
+    return out

@@ -155,37 +155,31 @@ def _not_a_kind_of_head(phrase: str, head: str) -> bool:
     return not any(heads & set(s.closure(lambda x: x.hypernyms())) for s in senses)
 
 
-def _adjective_only(word: str) -> bool:
-    """WordNet knows ``word`` as an adjective and never as a noun."""
+def _known_as(word: str, code: str) -> bool:
+    """WordNet has ``word`` in the part of speech ``code`` ("n", "v", "a"); False
+    where WordNet is not installed (every check below then keeps the tagger's word)."""
     from evokegraph.lexicons.wordnet import WordNetMissingError, wordnet
 
     try:
-        return bool(wordnet().synsets(word, "a")) and not wordnet().synsets(word, "n")
+        return bool(wordnet().synsets(word, code))
     except WordNetMissingError:
         return False
+
+
+def _adjective_only(word: str) -> bool:
+    """WordNet knows ``word`` as an adjective and never as a noun."""
+    return _known_as(word, "a") and not _known_as(word, "n")
 
 
 def _noun_only(word: str, pos: str) -> bool:
     """WordNet knows ``word`` as a noun and never in ``pos`` (VERB or ADJ): the
     small model's slip ("herding geese" -> an adjective, "roasting chestnuts" -> a verb)."""
-    from evokegraph.lexicons.wordnet import WordNetMissingError, wordnet
-
-    code = {"VERB": "v", "ADJ": "a"}[pos]
-    try:
-        return bool(wordnet().synsets(word, "n")) and not wordnet().synsets(word, code)
-    except WordNetMissingError:
-        return False
+    return _known_as(word, "n") and not _known_as(word, {"VERB": "v", "ADJ": "a"}[pos])
 
 
 def _adjective_form(word: str, lemma_: str) -> bool:
     """WordNet knows ``word`` itself as an adjective and not lemminflect's lemma."""
-    from evokegraph.lexicons.wordnet import WordNetMissingError, wordnet
-
-    try:
-        own = wordnet().synsets(word, "a")
-        return bool(own) and not wordnet().synsets(lemma_, "a")
-    except WordNetMissingError:
-        return False
+    return _known_as(word, "a") and not _known_as(lemma_, "a")
 
 
 def _noun_role(tok: Any) -> str:
