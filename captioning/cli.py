@@ -324,6 +324,20 @@ def eval_ratings_cmd(
         highlight=False,
     )
     print_table(report["targets"], title="issue 20 targets")
+    cal = report["calibration"]
+    if cal:  # keys with the KB words' weights: do the weights say how often raters accept?
+        print_table(
+            cal["bands"],
+            title="calibration: share accepted by weight band (error per distance: "
+            + ", ".join(f"{d} {e}" for d, e in cal["error"].items())
+            + ")",
+            columns=("distance", "band", "words", "mean_weight", "accepted"),
+        )
+        print_table(
+            cal["floors"],
+            title="what a weight floor keeps: share accepted, and coverage left",
+            columns=("distance", "floor", "words", "accepted", "coverage"),
+        )
 
 
 def register(app: typer.Typer) -> None:

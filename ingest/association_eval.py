@@ -85,6 +85,7 @@ class Matched:
     item: GoldItem
     image_id: str | None
     produced: dict[int, list[str]] = field(default_factory=dict)  # stored words per distance
+    weights: dict[int, list[float]] = field(default_factory=dict)  # their EVOKES weights, aligned
 
     @property
     def covered(self) -> bool:
@@ -113,6 +114,7 @@ def match_items(kb: Any, items: Sequence[GoldItem]) -> list[Matched]:
             for ev in evs:
                 if ev.element == element:
                     m.produced.setdefault(ev.distance, []).append(ev.concept)
+                    m.weights.setdefault(ev.distance, []).append(float(ev.weight))
         out.append(m)
     return out
 

@@ -17,7 +17,12 @@ distance, for coverage) is written to its own file. ``eval ratings`` reads the
 key and the filled sheets (``accept`` = 1/0/yes/no/y/n) and reports the share
 accepted per source and distance, agreement between raters (Cohen's kappa for
 two, Fleiss' kappa for more), and coverage: the share of elements with at least
-:data:`MIN_WORDS` KB words at each distance.
+:data:`MIN_WORDS` KB words at each distance. Where the key holds the KB words'
+weights (keys ``eval sheet`` writes since 2026-12-07), it also reports *calibration*:
+per distance and weight band the share of the KB's words accepted beside their
+mean weight (a weight is the miner's probability that raters accept the word,
+so the two should agree), and per weight floor the share accepted and the
+coverage left: what a user's ``min_weight`` buys and costs.
 
 Everything here is a pure function of its arguments apart from the ``write_*``
 and ``read_*`` functions at the end.
@@ -33,7 +38,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from evokegraph.errors import UserInputError
 from evokegraph.levels import COVERAGE_MIN_WORDS, DISTANCE_NAMES, DISTANCES, LEVEL_DEFINITIONS
@@ -66,6 +71,9 @@ MIN_WORDS: dict[int, int] = COVERAGE_MIN_WORDS
 TARGET_ACCEPT: dict[int, float] = {1: 0.70, 2: 0.70, 3: 0.70, 4: 0.50, 5: 0.50}
 TARGET_GAP = 0.25
 TARGET_COVERAGE = 0.90
+# calibration: weight bands (lower bounds) and the floors a user may read at
+WEIGHT_BANDS: tuple[float, ...] = (0.0, 0.5, 0.7, 0.85)
+WEIGHT_FLOORS: tuple[float, ...] = (0.0, 0.5, 0.6, 0.7, 0.8)
 KEY_VERSION = 1
 INSTRUCTIONS = """\
 Rating sheet (sheet.csv or sheet.jsonl): one row per word.
@@ -116,6 +124,15 @@ class KeyItem(BaseModel):
     image_id: str
     other_item: int | None
     kb_words: dict[int, list[str]]  # every distance, whether on the sheet or not
+    # their EVOKES weights, aligned with kb_words (empty in keys written before)
+    kb_weights: dict[int, list[float]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _aligned(self) -> KeyItem:
+        for d, ws in self.kb_weights.items():
+            if len(ws) != len(self.kb_words.get(d, [])):
+                raise ValueError(f"item {self.item}: {len(ws)} weights for distance {d}'s words")
+        return self
 
 
 class Key(BaseModel):
@@ -206,6 +223,11 @@ def build_sheet(
                 image_id=m.image_id or "",
                 other_item=other,
                 kb_words={d: list(m.produced.get(d, [])) for d in DISTANCES},
+                kb_weights={
+                    d: [round(w, 4) for w in m.weights[d]]
+                    for d in DISTANCES
+                    if len(m.weights.get(d, [])) == len(m.produced.get(d, [])) > 0
+                },
             )
         )
         for d in ds:
@@ -353,9 +375,86 @@ def score_ratings(key: Key, sheets: Sequence[Mapping[str, bool]]) -> dict[str, A
         "agreement": agreement([[sheet[i] for i in ids] for sheet in sheets]),
         "per_rater": [_share([sheet[i] for i in ids]) for sheet in sheets],  # all rows accepted
         "coverage": coverage(key),
+        "calibration": calibration(key, sheets),
     }
     report["targets"] = targets(report)
     return report
+
+
+def _band(w: float) -> str:
+    lo = max(b for b in WEIGHT_BANDS if w >= b)
+    i = WEIGHT_BANDS.index(lo)
+    return f"{lo:.2f}-{WEIGHT_BANDS[i + 1]:.2f}" if i + 1 < len(WEIGHT_BANDS) else f">= {lo:.2f}"
+
+
+def _bands(
+    mine: Sequence[tuple[KeyRow, float]], sheets: Sequence[Mapping[str, bool]]
+) -> list[dict[str, Any]]:
+    """Per weight band of ``mine`` (rated KB rows and their weights): words, mean
+    weight, share accepted pooled over raters."""
+    out = []
+    for b in sorted({_band(w) for _, w in mine}):
+        inside = [(r, w) for r, w in mine if _band(w) == b]
+        marks = [s[r.row] for s in sheets for r, _ in inside]
+        out.append(
+            {
+                "band": b,
+                "words": len(inside),
+                "mean_weight": round(sum(w for _, w in inside) / len(inside), 3),
+                "accepted": round(sum(marks) / len(marks), 3),
+            }
+        )
+    return out
+
+
+def calibration(key: Key, sheets: Sequence[Mapping[str, bool]]) -> dict[str, Any] | None:
+    """Do the KB's weights say how often raters accept its words? Per distance
+    (and all): per weight band the KB words rated, their mean weight and the share
+    accepted (pooled over raters), with the mean gap between the two weighted by
+    words (expected calibration error); per floor in :data:`WEIGHT_FLOORS` the
+    share accepted of the words from that weight and the coverage of the
+    distance if only they were kept. None where the key holds no weights."""
+    weight = {
+        (it.item, d, _norm(w)): x
+        for it in key.items
+        for d, ws in it.kb_weights.items()
+        for w, x in zip(it.kb_words.get(d, []), ws, strict=True)
+    }
+    if not weight:
+        return None
+    rated = [
+        (r, weight[(r.item, r.distance, _norm(r.word))])
+        for r in key.rows
+        if "kb" in r.sources and (r.item, r.distance, _norm(r.word)) in weight
+    ]
+    bands: list[dict[str, Any]] = []
+    floors: list[dict[str, Any]] = []
+    errors: dict[str, float] = {}
+    for d in [*key.distances, None]:
+        mine = [(r, w) for r, w in rated if d in (None, r.distance)]
+        rows = _bands(mine, sheets)
+        bands += [{"distance": "all" if d is None else d, **b} for b in rows]
+        if rows:  # the gap between accepted and mean weight, weighted by words
+            gap = sum(b["words"] * abs(b["accepted"] - b["mean_weight"]) for b in rows)
+            errors["all" if d is None else str(d)] = round(gap / len(mine), 3)
+        if d is None:
+            continue
+        for floor in WEIGHT_FLOORS:
+            marks = [s[r.row] for s in sheets for r, w in mine if w >= floor]
+            kept = [
+                sum(x >= floor for x in it.kb_weights.get(d, [])) >= MIN_WORDS[d]
+                for it in key.items
+            ]
+            floors.append(
+                {
+                    "distance": d,
+                    "floor": floor,
+                    "words": sum(w >= floor for _, w in mine),
+                    "accepted": _share(marks),
+                    "coverage": round(sum(kept) / len(kept), 3) if kept else None,
+                }
+            )
+    return {"bands": bands, "error": errors, "floors": floors}
 
 
 def targets(report: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -417,7 +516,37 @@ def markdown(report: Mapping[str, Any]) -> str:
         f"({cov['covered']}/{cov['elements']}); share of all rows each rater accepted: "
         + ", ".join(_pct(x) for x in report["per_rater"]),
     ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _calibration_lines(report.get("calibration"))) + "\n"
+
+
+def _calibration_lines(cal: Mapping[str, Any] | None) -> list[str]:
+    """The calibration tables in markdown (none for a key without weights)."""
+    if not cal:
+        return []
+    lines = [
+        "",
+        "| distance | weight | KB words | mean weight | accepted |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {b['distance']} | {b['band']} | {b['words']} | {b['mean_weight']:.2f} "
+        f"| {_pct(b['accepted'])} |"
+        for b in cal["bands"]
+    ]
+    lines += [
+        "",
+        "calibration error (|accepted - mean weight| per band, weighted by words): "
+        + ", ".join(f"{d} {e:.2f}" for d, e in cal["error"].items()),
+        "",
+        "| distance | weight floor | KB words | accepted | coverage |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {f['distance']} | {f['floor']:.2f} | {f['words']} | {_pct(f['accepted'])} "
+        f"| {_pct(f['coverage'])} |"
+        for f in cal["floors"]
+    ]
+    return lines
 
 
 # -- files -----------------------------------------------------------------------

@@ -207,6 +207,65 @@ def test_coverage_counts_words_per_distance() -> None:
     assert cov["share"] == 0.5 and cov["per_distance"] == {1: 1.0, 2: 1.0, 3: 0.5, 4: 1.0, 5: 1.0}
 
 
+def test_calibration_by_weight_band_and_floor() -> None:
+    """Weights ride in the key beside the KB's words; the report says, per band,
+    how often raters accepted the words against their mean weight, and per floor
+    what keeping only the words from that weight would leave."""
+    a = Matched(
+        gold("scene a", "dog", "ref-dog"),
+        "img-a",
+        {1: ["puppy", "hound"], 4: ["loyalty"]},
+        {1: [0.9, 0.4], 4: [0.6]},
+    )
+    b = Matched(gold("scene b", "cup", "ref-cup"), "img-b", {1: ["mug", "beaker"]}, {1: [0.8, 0.3]})
+    key = build_sheet([a, b], distances=[1, 4], seed=0).key
+    assert key.items[0].kb_weights == {1: [0.9, 0.4], 4: [0.6]}
+    # both raters accept puppy, mug and loyalty; one of them hound; nobody beaker
+    liked = {"puppy": 2, "mug": 2, "loyalty": 2, "hound": 1}
+    sheets = [
+        judge(key, lambda k, i=i: "kb" in k.sources and liked.get(k.word, 0) > i) for i in (0, 1)
+    ]
+    cal = score_ratings(key, sheets)["calibration"]
+    bands = {(b["distance"], b["band"]): b for b in cal["bands"]}
+    assert bands[(1, ">= 0.85")] == {
+        "distance": 1,
+        "band": ">= 0.85",
+        "words": 1,
+        "mean_weight": 0.9,
+        "accepted": 1.0,
+    }
+    assert bands[(1, "0.70-0.85")]["accepted"] == 1.0  # mug, 0.8
+    low = bands[(1, "0.00-0.50")]  # hound 0.4 (1 of 2 raters), beaker 0.3 (0 of 2)
+    assert (low["words"], low["mean_weight"], low["accepted"]) == (2, 0.35, 0.25)
+    assert bands[("all", "0.50-0.70")]["words"] == 1  # loyalty
+    # error at d1: (1 x 0.1 + 1 x 0.2 + 2 x 0.1) / 4 words
+    assert cal["error"]["1"] == pytest.approx(0.125)
+    floors = {(f["distance"], f["floor"]): f for f in cal["floors"]}
+    assert floors[(1, 0.0)]["accepted"] == 0.625 and floors[(1, 0.0)]["coverage"] == 1.0
+    assert floors[(1, 0.7)]["accepted"] == 1.0 and floors[(1, 0.7)]["coverage"] == 0.0
+    assert floors[(4, 0.7)]["words"] == 0 and floors[(4, 0.7)]["accepted"] is None
+    table = markdown(score_ratings(key, sheets))
+    assert "| 1 | >= 0.85 | 1 | 0.90 | 100% |" in table
+    assert "| 1 | 0.70 | 2 | 100% | 0% |" in table
+    # a key written before weights were kept reports no calibration
+    old = Key.model_validate(
+        {**key.model_dump(), "items": [{**it.model_dump(), "kb_weights": {}} for it in key.items]}
+    )
+    assert score_ratings(old, sheets)["calibration"] is None
+    assert "weight floor" not in markdown(score_ratings(old, sheets))
+
+
+def test_key_with_misaligned_weights_is_a_one_line_error(tmp_path: Path) -> None:
+    key = build_sheet(matched_items(), seed=0).key
+    data = json.loads(key.model_dump_json())
+    data["items"][0]["kb_weights"] = {"1": [0.5]}  # two words, one weight
+    path = tmp_path / "key.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(UserInputError, match="not a rating key") as info:
+        read_key(path)
+    assert "\n" not in str(info.value)
+
+
 # -- files and bad sheets ---------------------------------------------------------------
 @pytest.fixture
 def written(tmp_path: Path) -> tuple[Key, Path]:
@@ -328,6 +387,19 @@ def test_eval_sheet_and_ratings_commands(
     assert main(["eval", "ratings", str(out / "key.json"), *sheets, "--json"]) == 0
     rep = json.loads(capsys.readouterr().out)
     assert rep["agreement"]["kind"] == "Cohen" and rep["coverage"]["share"] == 0.0
+    # the stored weights ride in the key: the report checks them against the raters
+    assert all(
+        len(it.kb_weights[d]) == len(it.kb_words[d]) for it in key.items for d in it.kb_words
+    )
+    assert [f["floor"] for f in rep["calibration"]["floors"] if f["distance"] == 1] == [
+        0.0,
+        0.5,
+        0.6,
+        0.7,
+        0.8,
+    ]
+    assert main(["eval", "ratings", str(out / "key.json"), *sheets]) == 0
+    assert "what a weight floor keeps" in capsys.readouterr().out
     bad = tmp_path / "bad.csv"
     bad.write_text("row,word\nr01,x\n")
     assert main(["eval", "ratings", str(out / "key.json"), str(bad)]) != 0
