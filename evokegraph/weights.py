@@ -13,11 +13,16 @@ them fields of the :class:`~evokegraph.records.Evocation` record:
   prompt holding the word, rescaled by :func:`grounding_score` (``None`` when
   no CLIP model ran).
 
-``weight = c * a ** 0.25 * g ** 0.25`` where ``c`` is the miner's own
-confidence (``Evocation.score``: the contextual miner's calibrated probability
-that the word belongs to this scene rather than to another, comparable across
-images and elements) and, for miners that give none (an LLM's ranked list),
-``c = r ** 0.5``; the grounding factor is left out when grounding is unknown. Miners set rank and mentions, the grounding
+For miners that give no confidence of their own (an LLM's ranked list)
+``weight = r ** 0.5 * a ** 0.25 * g ** 0.25``. For a miner that does
+(``Evocation.score``: the contextual miner's probability that blind raters
+accept the word, recalibrated per distance on their ratings, comparable across
+images and elements) ``weight = c * (a / a1) ** 0.25 * g ** 0.25``, capped at 1,
+where ``a1`` is the agreement of one mention: a word produced once keeps its
+probability (before version 36 of the contextual miner it was multiplied by
+``a1 ** 0.25`` = 0.84, and a weight understated how often raters accepted it),
+and repeated mentions raise it. The grounding factor is left out when grounding
+is unknown. Miners set rank and mentions, the grounding
 stage sets the cosine, and :func:`finalize` (called once, when the ingest
 pipeline turns answers into entries) writes ``weight``; nothing else computes
 it, and the store refuses an evocation whose weight was never finalized.
@@ -53,8 +58,10 @@ def evokes_weight(
     rank: int, mentions: int = 1, grounding: float | None = None, score: float | None = None
 ) -> float:
     """The formula; call :func:`finalize` on records rather than this directly."""
-    own = math.sqrt(rank_score(rank)) if score is None else score
-    w = own * agreement_score(mentions) ** 0.25
+    if score is None:
+        w = math.sqrt(rank_score(rank)) * agreement_score(mentions) ** 0.25
+    else:  # a probability of its own: one mention keeps it, more raise it
+        w = score * (agreement_score(mentions) / agreement_score(1)) ** 0.25
     if grounding is not None:
         w *= max(grounding_score(grounding), 1e-3) ** 0.25
     return float(min(1.0, max(0.0, w)))

@@ -12,8 +12,10 @@ against other scenes' words. Never on the held-out scenes a round reports.
 
 ``probability(d, features)`` is the model's probability that the word is
 accepted as an association of the element, in that scene, at about that
-distance: :attr:`Evocation.score` and ``EVOKES.weight`` carry it, so a weight
-of 0.7 means the same thing on every image. The weights live in
+distance: the miner keeps and orders its words by it, and :attr:`Evocation.score`
+and ``EVOKES.weight`` carry it recalibrated per distance on blind ratings
+(:data:`~evokegraph.ingest.contextual.WEIGHT_CALIBRATION`, version 36), so a
+weight of 0.7 means the same thing on every image. The weights live in
 ``evokegraph/data/acceptance.json``; the miner's settings hold its digest, so
 a refit changes the stage key and stored associations are recomputed.
 

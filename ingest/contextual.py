@@ -38,6 +38,7 @@ the same associations in any process.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -200,6 +201,22 @@ FILL_SCORE: dict[int, float] = {1: 0.25, 2: 0.3, 3: 0.5, 4: 0.35, 5: 0.35}
 # accepted 56% (another scene's words beside them 12%), distance 5 as a whole 69%
 # -> 68%, and a distance-5 word for 95% of the elements instead of 76%.
 THEME_WEIGHT = {3: 0.10, 4: 0.30, 5: 0.60}
+# Version 36: the stored score is the miner's confidence recalibrated per distance,
+# sigmoid(a * logit(confidence) + b), so that a weight says how often blind raters
+# accept such a word (the floors above still read the confidence itself: the same
+# words are kept, and a calibration is monotone, so their order stays). Fitted by
+# bench/fit_weight_calibration.py on version 35's words for rounds 26-30 (2,887
+# rated words, 3 raters each): version 35's weights understated d2 and d4 (a word
+# of weight 0.56 was accepted 71-75%) and overstated d3's low band. On the held-out
+# round 31 (rated on version 35's KB; the same words): calibration error 0.10 ->
+# 0.04, log loss 0.577 -> 0.546 (per distance in docs/content.md).
+WEIGHT_CALIBRATION: dict[int, tuple[float, float]] = {
+    1: (1.0479, -0.6731),
+    2: (0.4252, 0.4911),
+    3: (0.9394, -0.9532),
+    4: (1.3973, -0.1236),
+    5: (1.1332, -0.2007),
+}
 POLARITY_WEIGHT = 0.15
 INTERO_WEIGHT = 0.06
 NAME_WEIGHT = 0.25
@@ -397,6 +414,9 @@ class ContextualMiner:
         if per_distance < 1:
             raise UserInputError(f"per_distance must be >= 1, got {per_distance}")
         self.per_distance = per_distance
+        # per distance (a, b) of the stored score's recalibration; {} stores the
+        # confidence itself (bench/fit_weight_calibration.py reads it so)
+        self.calibration: dict[int, tuple[float, float]] = dict(WEIGHT_CALIBRATION)
         self.encoder_name = encoder
         self.min_zipf = min_zipf
         values = {
@@ -446,8 +466,10 @@ class ContextualMiner:
             # 32: both only by words whose first sense they are (sell -> "exchange", not "change");
             # 33: the memory's near synonyms' confidence refitted on rounds 15-26 with WordNet's link;
             # 34: a near synonym that is no lemma of the sense only where the memory holds it;
-            # 35: a word of an earlier distance's two-word pick is no echo ("male child", "child")
-            35,
+            # 35: a word of an earlier distance's two-word pick is no echo ("male child", "child");
+            # 36: the stored score is the confidence recalibrated per distance (same words)
+            36,
+            calibration=sorted(self.calibration.items()),
             vocab=self._key,
             themes=f"empath-{empath_version()}",
             emotions=f"nrc-{nrc_version()}",
@@ -521,7 +543,7 @@ class ContextualMiner:
                     pos=_POS_NAME[pos],  # type: ignore[arg-type]
                     distance=d,
                     rank=r,
-                    score=round(c, 4),
+                    score=round(calibrated(c, self.calibration.get(d)), 4),
                 )
                 for d in DISTANCES
                 for r, (w, pos, c) in enumerate(picked[d])
@@ -1009,6 +1031,16 @@ def near_confidence(
     z = z - REPEAT_LOGIT * repeat
     other = written_confidence(ev, repeat, MEMORY_CONFIDENCE[1])
     return np.where(ev.best >= SAME_ELEMENT, 1.0 / (1.0 + np.exp(-z)), other)
+
+
+def calibrated(confidence: float, ab: tuple[float, float] | None) -> float:
+    """``sigmoid(a * logit(confidence) + b)`` (:data:`WEIGHT_CALIBRATION`); the
+    confidence itself without ``ab``. Monotone for ``a > 0``: the order stays."""
+    if ab is None:
+        return confidence
+    p = min(max(confidence, 1e-4), 1.0 - 1e-4)
+    z = ab[0] * math.log(p / (1.0 - p)) + ab[1]
+    return 1.0 / (1.0 + math.exp(-z))
 
 
 def kept(taken: Sequence[tuple[str, str, float]], d: int) -> list[tuple[str, str, float]]:

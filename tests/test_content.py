@@ -4,6 +4,7 @@ reproducible runs (issue: real content offline)."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -244,23 +245,48 @@ def test_elements_are_lemmatised_by_their_tag_and_keep_an_adjective_and_a_verb()
 
 
 def test_every_association_is_confident_or_absent(miner) -> None:
-    from evokegraph.ingest.contextual import FILL_SCORE, MIN_SCORE
+    from evokegraph.ingest.contextual import FILL_SCORE, MIN_SCORE, WEIGHT_CALIBRATION, calibrated
     from evokegraph.levels import COVERAGE_MIN_WORDS
-    from evokegraph.weights import agreement_score, finalize
+    from evokegraph.weights import finalize
 
     caption = "an old fisherman mending a net on a quiet harbour wall at dawn"
-    evs = miner.mine_one(miner_elements(caption), caption)
-    assert evs and all(e.score is not None and FILL_SCORE[e.distance] <= e.score <= 1 for e in evs)
+    miner.calibration = {}  # the confidence the floors read
+    try:
+        raw = miner.mine_one(miner_elements(caption), caption)
+    finally:
+        miner.calibration = dict(WEIGHT_CALIBRATION)
+    assert raw and all(e.score is not None and FILL_SCORE[e.distance] <= e.score <= 1 for e in raw)
     # below MIN_SCORE only the words that fill an element's covered slots
     assert all(
-        e.score >= MIN_SCORE[e.distance] or e.rank < COVERAGE_MIN_WORDS[e.distance] for e in evs
+        e.score >= MIN_SCORE[e.distance] or e.rank < COVERAGE_MIN_WORDS[e.distance] for e in raw
     )
-    for e in finalize(evs):  # the weight carries the miner's own score, not the rank alone
-        assert e.weight == pytest.approx(e.score * agreement_score(1) ** 0.25, abs=1e-9)
+    # version 36: the same words in the same order, each score recalibrated per distance
+    evs = miner.mine_one(miner_elements(caption), caption)
+    assert [(e.element, e.distance, e.rank, e.concept) for e in evs] == [
+        (e.element, e.distance, e.rank, e.concept) for e in raw
+    ]
+    for e, r in zip(evs, raw, strict=True):
+        want = calibrated(r.score, WEIGHT_CALIBRATION[e.distance])
+        assert e.score == pytest.approx(want, abs=1e-3)  # raw rounded to 4 places
+    assert any(abs(e.score - r.score) > 0.01 for e, r in zip(evs, raw, strict=True))
+    for e in finalize(evs):  # the weight is the miner's own probability, not the rank's
+        assert e.weight == pytest.approx(e.score, abs=1e-12)
     per = {}
     for e in evs:
         per.setdefault((e.element, e.distance), []).append(e.score)
     assert all(s == sorted(s, reverse=True) for s in per.values())  # rank 0 is the surest
+
+
+def test_calibration_is_monotone_and_identity_without_coefficients() -> None:
+    from evokegraph.ingest.contextual import WEIGHT_CALIBRATION, calibrated
+
+    xs = [0.05 * i for i in range(1, 20)]
+    for ab in WEIGHT_CALIBRATION.values():
+        ys = [calibrated(x, ab) for x in xs]
+        assert ys == sorted(ys) and all(0 < y < 1 for y in ys)
+    assert calibrated(0.37, None) == 0.37
+    assert calibrated(0.5, (1.0, 0.0)) == pytest.approx(0.5)
+    assert calibrated(0.5, (2.0, 1.0)) == pytest.approx(1 / (1 + math.exp(-1.0)))
 
 
 def test_low_confidence_only_fills_the_slots_coverage_counts() -> None:

@@ -62,6 +62,19 @@ def test_finalize_also_sets_other_fields_and_leaves_the_input_alone() -> None:
     assert ev.weight is None and ev.run == ""
 
 
+def test_a_miners_own_probability_is_the_weight_of_one_mention() -> None:
+    """A scored word produced once weighs its probability (not x 0.84, as before
+    contextual miner version 36); more mentions raise it, up to 1; grounding still counts."""
+    from evokegraph.weights import evokes_weight
+
+    assert evokes_weight(2, mentions=1, score=0.62) == pytest.approx(0.62, abs=1e-12)
+    assert evokes_weight(0, mentions=3, score=0.62) == pytest.approx(0.62 * 1.75**0.25)
+    assert evokes_weight(0, mentions=9, score=0.99) == 1.0
+    assert evokes_weight(0, score=0.62, grounding=0.3) == pytest.approx(0.62 * 0.8**0.25)
+    # without a score the rank-based weight is unchanged
+    assert evokes_weight(1, mentions=1) == pytest.approx(math.sqrt(0.5) * 0.5**0.25)
+
+
 def test_an_unfinalized_evocation_cannot_be_written() -> None:
     entry = ImageEntry(
         image=ImageRecord(id="b" * 64),
