@@ -124,6 +124,14 @@ def test_images_evoking_and_ladder(hand: LadybugStore) -> None:
         (2, "pet", 4.3),
         (4, "loyalty", 1.57),
     ]
+    # a weight floor keeps the confident words only (pet 0.8, loyalty 0.6)
+    sure = run(hand, "ladder", {"image": A, "element": "dog", "min_weight": 0.7})
+    assert [r["association"] for r in sure] == ["pet"]
+    assert [
+        r["image"] for r in run(hand, "images_evoking", {"concept": "freedom", "min_weight": 0.6})
+    ] == [C]
+    with pytest.raises(UserInputError, match="min_weight='high' must be a number"):
+        run(hand, "ladder", {"image": A, "element": "dog", "min_weight": "high"})
 
 
 def test_path_shared_and_creative(hand: LadybugStore) -> None:
