@@ -18,7 +18,13 @@ fitted ``(a, b)``, the log loss of the confidence, of the confidence x 0.84
 (version 35's weight) and of the fit, and the calibration error per weight
 band. Never give it the round that reports the fit.
 
+``--as-v35 KEY OUT`` instead writes a copy of an ``eval sheet`` key of a
+version-36 KB with the weights version 35 would have stored for the same words
+(each weight mapped back through the calibration, times 0.84), so that one
+round's marks score both releases' weights (round 32's ``key_v35_derived.json``).
+
 Usage: python bench/fit_weight_calibration.py [--rounds 26,27,28,29,30]
+       python bench/fit_weight_calibration.py --as-v35 KEY OUT
 """
 
 from __future__ import annotations
@@ -116,10 +122,32 @@ def _error(p: np.ndarray, y: np.ndarray) -> float:
     return gap / len(p)
 
 
+def as_v35(key_path: Path, out: Path) -> None:
+    """``key_path``'s key with version 35's weights for the same words."""
+    from evokegraph.ingest.contextual import WEIGHT_CALIBRATION
+
+    key = json.loads(key_path.read_text())
+    for it in key["items"]:
+        it["kb_weights"] = {
+            d: [round(_uncalibrated(w, WEIGHT_CALIBRATION[int(d)]) * V35_FACTOR, 4) for w in ws]
+            for d, ws in it["kb_weights"].items()
+        }
+    out.write_text(json.dumps(key, indent=1) + "\n")
+
+
+def _uncalibrated(p: float, ab: tuple[float, float]) -> float:
+    """The confidence whose calibration is ``p``."""
+    return 1 / (1 + math.exp(-(_logit(p) - ab[1]) / ab[0]))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", default="26,27,28,29,30")
+    ap.add_argument("--as-v35", nargs=2, type=Path, metavar=("KEY", "OUT"))
     args = ap.parse_args()
+    if args.as_v35:
+        as_v35(*args.as_v35)
+        return
     import torch
 
     torch.set_num_threads(1)

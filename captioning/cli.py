@@ -330,6 +330,8 @@ def eval_ratings_cmd(
             cal["bands"],
             title="calibration: share accepted by weight band (error per distance: "
             + ", ".join(f"{d} {e}" for d, e in cal["error"].items())
+            + "; log loss: "
+            + ", ".join(f"{d} {e}" for d, e in cal["log_loss"].items())
             + ")",
             columns=("distance", "band", "words", "mean_weight", "accepted"),
         )

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -430,6 +431,7 @@ def calibration(key: Key, sheets: Sequence[Mapping[str, bool]]) -> dict[str, Any
     bands: list[dict[str, Any]] = []
     floors: list[dict[str, Any]] = []
     errors: dict[str, float] = {}
+    losses: dict[str, float] = {}
     for d in [*key.distances, None]:
         mine = [(r, w) for r, w in rated if d in (None, r.distance)]
         rows = _bands(mine, sheets)
@@ -437,6 +439,7 @@ def calibration(key: Key, sheets: Sequence[Mapping[str, bool]]) -> dict[str, Any
         if rows:  # the gap between accepted and mean weight, weighted by words
             gap = sum(b["words"] * abs(b["accepted"] - b["mean_weight"]) for b in rows)
             errors["all" if d is None else str(d)] = round(gap / len(mine), 3)
+            losses["all" if d is None else str(d)] = _log_loss(mine, sheets)
         if d is None:
             continue
         for floor in WEIGHT_FLOORS:
@@ -454,7 +457,19 @@ def calibration(key: Key, sheets: Sequence[Mapping[str, bool]]) -> dict[str, Any
                     "coverage": round(sum(kept) / len(kept), 3) if kept else None,
                 }
             )
-    return {"bands": bands, "error": errors, "floors": floors}
+    return {"bands": bands, "error": errors, "log_loss": losses, "floors": floors}
+
+
+def _log_loss(mine: Sequence[tuple[KeyRow, float]], sheets: Sequence[Mapping[str, bool]]) -> float:
+    """Mean log loss of the weights (as probabilities, kept inside [1e-4, 1 - 1e-4])
+    against every rater's mark."""
+    losses = [
+        -math.log(p if s[r.row] else 1.0 - p)
+        for r, w in mine
+        for p in [min(max(w, 1e-4), 1.0 - 1e-4)]
+        for s in sheets
+    ]
+    return round(sum(losses) / len(losses), 3)
 
 
 def targets(report: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -536,7 +551,9 @@ def _calibration_lines(cal: Mapping[str, Any] | None) -> list[str]:
     lines += [
         "",
         "calibration error (|accepted - mean weight| per band, weighted by words): "
-        + ", ".join(f"{d} {e:.2f}" for d, e in cal["error"].items()),
+        + ", ".join(f"{d} {e:.2f}" for d, e in cal["error"].items())
+        + "; log loss of the weights: "
+        + ", ".join(f"{d} {e:.3f}" for d, e in cal["log_loss"].items()),
         "",
         "| distance | weight floor | KB words | accepted | coverage |",
         "|---|---|---|---|---|",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -240,6 +241,11 @@ def test_calibration_by_weight_band_and_floor() -> None:
     assert bands[("all", "0.50-0.70")]["words"] == 1  # loyalty
     # error at d1: (1 x 0.1 + 1 x 0.2 + 2 x 0.1) / 4 words
     assert cal["error"]["1"] == pytest.approx(0.125)
+    # log loss of the weights against each mark: puppy 0.9 (1, 1), hound 0.4 (1, 0),
+    # mug 0.8 (1, 1), beaker 0.3 (0, 0)
+    want = -(2 * math.log(0.9) + math.log(0.4) + math.log(0.6) + 2 * math.log(0.8)) / 8
+    want -= 2 * math.log(0.7) / 8
+    assert cal["log_loss"]["1"] == pytest.approx(want, abs=1e-3)
     floors = {(f["distance"], f["floor"]): f for f in cal["floors"]}
     assert floors[(1, 0.0)]["accepted"] == 0.625 and floors[(1, 0.0)]["coverage"] == 1.0
     assert floors[(1, 0.7)]["accepted"] == 1.0 and floors[(1, 0.7)]["coverage"] == 0.0
