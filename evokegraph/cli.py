@@ -113,20 +113,27 @@ def stats(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Counts of images, elements, concepts, edges, captions and failures, and
-    coverage: the share of elements with words at each distance."""
-    from evokegraph.levels import COVERAGE_MIN_WORDS, coverage_shares
+    """Counts of images, elements, concepts, edges, captions and failures;
+    coverage: the share of elements with words at each distance; and the mean
+    association weight per distance (for the default miner, the share of its
+    words there that blind raters would accept)."""
+    from evokegraph.levels import COVERAGE_MIN_WORDS, coverage_shares, mean_weights
 
     with open_kb(ctx, read_only=True) as kb:
         s = kb.stats()
         shares = coverage_shares(kb.query(COVERAGE_CYPHER), s.elements)
+        means = mean_weights(kb.query(MEAN_WEIGHT_CYPHER))
     if as_json:
-        print_json({**s.model_dump(), "coverage": shares})
+        print_json({**s.model_dump(), "coverage": shares, "mean_weight": means})
     else:
         rows = [{"what": k, "count": v} for k, v in s.model_dump().items()]
         rows += [
             {"what": f"coverage d{d} (>= {COVERAGE_MIN_WORDS[d]} words)", "count": f"{v:.1%}"}
             for d, v in shares.items()
+        ]
+        rows += [
+            {"what": f"mean weight d{d}", "count": "n/a" if v is None else f"{v:.3f}"}
+            for d, v in means.items()
         ]
         print_table(rows, title="stats")
 
@@ -136,6 +143,10 @@ COVERAGE_CYPHER = (
     "MATCH (e:Element)-[r:EVOKES]->(:Concept) "
     "WITH e, r.distance AS distance, count(*) AS words "
     "RETURN distance, words, count(e) AS elements"
+)
+MEAN_WEIGHT_CYPHER = (
+    "MATCH (:Element)-[r:EVOKES]->(:Concept) "
+    "RETURN r.distance AS distance, avg(r.weight) AS weight ORDER BY distance"
 )
 
 

@@ -13,6 +13,7 @@ over the shared ``ASSOCIATED_WITH`` network, up to :data:`MAX_DEPTH`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from evokegraph.errors import UserInputError
 
@@ -72,3 +73,16 @@ def coverage_shares(histogram: Iterable[Mapping[str, int]], elements: int) -> di
         if d in out and int(row["words"]) >= COVERAGE_MIN_WORDS[d]:
             out[d] += int(row["elements"])
     return {d: round(n / elements, 4) if elements else 0.0 for d, n in out.items()}
+
+
+def mean_weights(rows: Iterable[Mapping[str, Any]]) -> dict[int, float | None]:
+    """Per distance, the mean ``EVOKES.weight`` from rows ``{distance, weight}``
+    (None where the distance holds no edge). For the default miner a weight is
+    the share of raters who accept such a word, so the mean is the share of a
+    distance's words they would accept."""
+    out: dict[int, float | None] = {d: None for d in DISTANCES}
+    for row in rows:
+        d = int(row["distance"])
+        if d in out and row["weight"] is not None:
+            out[d] = round(float(row["weight"]), 4)
+    return out

@@ -60,6 +60,22 @@ def test_cli_flow(
     expected = {"images": 4, "elements": 11, "concepts": 9 + 45, "evokes": 55, "failures": 0}
     assert {k: first[k] for k in expected} == expected
     assert first["associated_with"] == 45 and first["runs"] == 1
+    # the mean weight per distance: what the EVOKES edges there hold, on both backends
+    code, out, _ = cli(capsys, backend, "stats", "--json")
+    means = json.loads(out)["mean_weight"]
+    code, out, _ = cli(
+        capsys,
+        backend,
+        "cypher",
+        "MATCH ()-[r:EVOKES]->() RETURN r.distance AS d, r.weight AS w",
+        "--json",
+    )
+    by_d: dict[int, list[float]] = {}
+    for row in json.loads(out):
+        by_d.setdefault(int(row["d"]), []).append(float(row["w"]))
+    assert {int(d): v for d, v in means.items() if v is not None} == {
+        d: pytest.approx(sum(ws) / len(ws), abs=1e-4) for d, ws in by_d.items()
+    }
     code, _, err = cli(capsys, backend, *ingest, "--no-progress")
     assert code == 0, err
     again = stats(capsys, backend)

@@ -36,6 +36,7 @@ def test_init_stats_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         "failures": 0,
         "runs": 0,
         "coverage": {str(d): 0.0 for d in range(1, 6)},
+        "mean_weight": {str(d): None for d in range(1, 6)},
     }
 
 
