@@ -25,7 +25,7 @@ from evokegraph.errors import UserInputError
 from evokegraph.ingest.options import CaptionTextOptions
 from evokegraph.ingest.stages import EXTRACTORS, Extraction, ImageItem
 from evokegraph.ingest.text import STOPWORDS, content_words
-from evokegraph.lexicons.concreteness import concreteness
+from evokegraph.lexicons.concreteness import concreteness, rating
 from evokegraph.records import Element, concept_key
 from evokegraph.runs import Failed
 
@@ -65,10 +65,39 @@ def _vividness(word: str, pos: str) -> float:
     concrete words); for adjectives its opposite, so "lonely" and "tired" rank
     above "white" (an adjective that says how the scene is), and 0 for one of
     size or number ("small", "tall")."""
-    c = (concreteness(word) - 1) / 4
+    c = (element_concreteness(word, pos) - 1) / 4
     if pos == "ADJ":
         return 0.0 if _dimension(word) else 1.0 - c
     return c
+
+
+HYPERNYM_LEVELS = 2  # how far up an unrated noun looks for a rated kind of thing
+
+
+def element_concreteness(word: str, pos: str) -> float:
+    """The word's concreteness rating; for a noun Brysbaert did not rate, that of
+    the nearest rated word it is a kind of (WordNet's first sense, up to
+    :data:`HYPERNYM_LEVELS` up: a laundromat is a laundry, a bonsai a tree, a
+    churchyard a yard), so an unrated thing is not taken for an abstraction
+    (:data:`~evokegraph.lexicons.concreteness.UNKNOWN`)."""
+    found = rating(word)
+    if found is not None or pos != "NOUN":
+        return found if found is not None else concreteness(word)
+    from evokegraph.lexicons.wordnet import WordNetMissingError, wordnet
+
+    try:
+        senses = wordnet().synsets(word.replace(" ", "_"), "n")
+    except WordNetMissingError:
+        return concreteness(word)
+    level = senses[:1]
+    for _ in range(HYPERNYM_LEVELS):
+        level = [h for s in level for h in s.hypernyms()]
+        for s in level:
+            for lem in s.lemmas():
+                found = rating(lem.name())
+                if found is not None:
+                    return found
+    return concreteness(word)
 
 
 DIMENSIONS = frozenset(["size", "magnitude", "length", "height", "width", "breadth", "number"])
@@ -83,8 +112,9 @@ def _dimension(adjective: str) -> bool:
         senses = wordnet().synsets(adjective, "a")
     except WordNetMissingError:
         return False
-    return any(
-        lem.name() in DIMENSIONS for s in senses[:3] for a in s.attributes() for lem in a.lemmas()
+    heads = [h for s in senses[:3] for h in ([s] if s.attributes() else s.similar_tos())]
+    return any(  # a satellite ("huge", "tiny") by its head adjective ("large", "small")
+        lem.name() in DIMENSIONS for s in heads for a in s.attributes() for lem in a.lemmas()
     )
 
 
@@ -108,8 +138,8 @@ def _keep_each_pos(
         if pos == "ADJ":  # how the scene is, before its size ("misty" before "small")
             pick.sort(key=lambda k: (_dimension(k), concreteness(k), order.index(k)))
         best = pick[0] if pick else None
-        if best is None:
-            continue
+        if best is None or (pos == "ADJ" and _dimension(best)):
+            continue  # a size ("a huge wave", "a little boy") takes no noun's place
         if len(kept) < top_k:
             kept.append(best)
             continue
@@ -147,8 +177,11 @@ class CaptionTextExtractor:
         tagger = "spacy-en_core_web_sm-3.8" if self.tagger == "spacy" else "wordnet-heuristic-1"
         # 6: a word lemminflect lists among its own lemmas stays itself ("chili");
         # 7: a verb or adjective WordNet knows only as a noun is a noun ("geese" -> goose),
-        # an adjective WordNet knows as itself keeps its form ("folding", not "fold")
-        return self.options.settings(7, norms="brysbaert2014", tagger=tagger)
+        # an adjective WordNet knows as itself keeps its form ("folding", not "fold");
+        # 8: "leaves" -> leaf, "bonsai" stays bonsai, a past participle modifying a noun
+        # is an adjective ("injured"), "farmers harvesting pumpkins" -> harvest (a verb),
+        # an unrated noun as concrete as what it is a kind of, no reserved place for a size
+        return self.options.settings(8, norms="brysbaert2014", tagger=tagger)
 
     def load(self, progress: Any = None) -> None:
         """Load the tagger and the lexicons now (a Ray actor as it starts, the runner

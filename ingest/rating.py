@@ -334,11 +334,21 @@ def coverage(key: Key) -> dict[str, Any]:
         if key.items
         else {}
     )
+    # the elements the KB holds for its image (a reference item may name a word the
+    # extractor did not keep among the image's salient elements: no words anywhere)
+    held = [it for it in key.items if any(it.kb_words.get(d) for d in MIN_WORDS)]
     return {
         "elements": len(full),
         "covered": sum(full),
         "share": round(sum(full) / len(full), 3) if full else None,
         "per_distance": per_distance,
+        "extracted": len(held),
+        "per_distance_extracted": {
+            d: round(sum(len(it.kb_words.get(d, [])) >= k for it in held) / len(held), 3)
+            for d, k in MIN_WORDS.items()
+        }
+        if held
+        else {},
     }
 
 
@@ -528,7 +538,11 @@ def markdown(report: Mapping[str, Any]) -> str:
         f"{report['items']} elements, {report['rows']} rows, {report['raters']} rater(s); "
         f"agreement: {ag['kind']} kappa {kappa}, raw {_pct(ag['observed'])}; "
         f"coverage (>=2 KB words at d1-3, >=1 at d4-5): {_pct(cov['share'])} "
-        f"({cov['covered']}/{cov['elements']}); share of all rows each rater accepted: "
+        f"({cov['covered']}/{cov['elements']}); per distance "
+        + ", ".join(f"d{d} {_pct(v)}" for d, v in cov["per_distance"].items())
+        + f"; of the {cov['extracted']} elements the KB extracted: "
+        + ", ".join(f"d{d} {_pct(v)}" for d, v in cov["per_distance_extracted"].items())
+        + "; share of all rows each rater accepted: "
         + ", ".join(_pct(x) for x in report["per_rater"]),
     ]
     return "\n".join(lines + _calibration_lines(report.get("calibration"))) + "\n"

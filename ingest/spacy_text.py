@@ -177,9 +177,62 @@ def _noun_only(word: str, pos: str) -> bool:
     return _known_as(word, "n") and not _known_as(word, {"VERB": "v", "ADJ": "a"}[pos])
 
 
+def _exact(word: str, code: str) -> bool:
+    """WordNet lists ``word`` itself (not only a form it reduces to) as a lemma in
+    the part of speech ``code``: "bonsai" and "injured" yes, "geese" no."""
+    from evokegraph.lexicons.wordnet import WordNetMissingError, wordnet
+
+    try:
+        return bool(wordnet().lemmas(word, code))
+    except WordNetMissingError:
+        return False
+
+
+def _irregular_plural(word: str) -> str:
+    """The first singular WordNet's exception list gives a noun plural ("leaves" ->
+    leaf, before "leave"); "" where it lists none."""
+    from evokegraph.lexicons.wordnet import WordNetMissingError, wordnet
+
+    try:
+        found = wordnet()._exception_map["n"].get(word) or []
+    except WordNetMissingError:
+        return ""
+    return str(found[0]) if found else ""
+
+
 def _adjective_form(word: str, lemma_: str) -> bool:
     """WordNet knows ``word`` itself as an adjective and not lemminflect's lemma."""
     return _known_as(word, "a") and not _known_as(lemma_, "a")
+
+
+def _participle_adjective(tok: Any) -> bool:
+    """A past participle that modifies a noun and that WordNet lists as an adjective
+    in its own form: a state, as people name it ("an injured dog", "a wrinkled
+    map", "a cramped tent"). A present participle stays a verb ("a sleeping dog")."""
+    return bool(tok.tag_ == "VBN" and tok.dep_ == "amod" and _exact(tok.lower_, "a"))
+
+
+def _participle_noun(tok: Any) -> bool:
+    """An "-ing" word the small model tags a noun right after the noun it tells of,
+    in a caption with no verb before it: the caption's verb ("farmers harvesting
+    pumpkins", "a figure skater spinning alone"), not a noun of its own ("an oil
+    painting": "oil" modifies it; "in the evening": no noun before it)."""
+    if tok.tag_ != "NN" or not tok.lower_.endswith("ing") or tok.i == 0:
+        return False
+    before = tok.doc[tok.i - 1]
+    if before.pos_ not in ("NOUN", "PROPN") or (before.dep_ == "compound" and before.head is tok):
+        return False
+    if any(t.pos_ in ("VERB", "AUX") for t in tok.doc[: tok.i]):
+        return False
+    nxt = tok.head if tok.dep_ == "compound" and tok.head.i == tok.i + 1 else None
+    if nxt is not None and _lexicalized(f"{tok.lower_} {lemma(nxt)}"):
+        return False  # "a marching band", "a library reading room": one thing
+    from evokegraph.lexicons.wordnet import WordNetMissingError, wordnet
+
+    try:
+        return wordnet().morphy(tok.lower_, "v") is not None
+    except WordNetMissingError:
+        return False
 
 
 def _noun_role(tok: Any) -> str:
@@ -235,6 +288,12 @@ def lemma(tok: Any, as_pos: str = "") -> str:
             low in found and tok.tag_ != "NNS" and not as_pos
         ):  # "chili" stays itself, not lemminflect's
             return low  # first "chile"; a plural takes the first ("glasses" -> "glass")
+        if pos == "NOUN" and tok.tag_ not in ("NNS", "NNPS", "VBZ") and _exact(low, "n"):
+            return low  # a singular WordNet lists: "bonsai", not lemminflect's "bonsaus"
+        if pos == "NOUN" and tok.tag_ == "NNS" and len(found) > 1:
+            irregular = _irregular_plural(low)  # "wet leaves": leaf, not "leave"
+            if irregular in found:
+                return irregular
         if found:
             return str(found[0]).lower()
     return str(tok.lemma_).lower()
@@ -254,6 +313,12 @@ def candidates(caption: str, stopwords: frozenset[str]) -> list[Candidate]:
             pos, lemma_ = "NOUN", lemma(tok, "NOUN")  # "geese" -> goose, "chestnuts" -> chestnut
         elif pos == "ADJ" and lemma_ != tok.lower_ and _adjective_form(tok.lower_, lemma_):
             lemma_ = tok.lower_  # "a folding table": folding, not "fold"
+        elif pos == "ADJ" and lemma_ != tok.lower_ and tok.tag_ == "JJ" and _exact(tok.lower_, "a"):
+            lemma_ = tok.lower_  # "a cracked bumper": cracked, not lemminflect's "crack"
+        elif pos == "VERB" and _participle_adjective(tok):
+            pos, lemma_ = "ADJ", tok.lower_  # "an injured dog": injured, not "injure"
+        elif pos == "NOUN" and _participle_noun(tok):
+            pos, lemma_ = "VERB", lemma(tok, "VERB")  # "farmers harvesting pumpkins": harvest
         head = tok.head if tok.dep_ == "amod" and tok.head.i == tok.i + 1 else None
         if pos == "ADJ" and head is not None and head.pos_ == "NOUN":
             forms = (f"{tok.text.lower()} {lemma(head)}", f"{tok.text} {head.text}".lower())
@@ -271,8 +336,9 @@ def candidates(caption: str, stopwords: frozenset[str]) -> list[Candidate]:
                 )
                 continue
         colour = lemma_ in COLORS and tok.dep_ != "ROOT" and tok.tag_ != "NNS"  # "oranges": fruit
-        if pos == "NOUN" and (tok.dep_ == "amod" or colour):
+        if pos == "NOUN" and (colour or (tok.dep_ == "amod" and _known_as(lemma_, "a"))):
             pos = "ADJ"  # "an orange dahlia": a colour that modifies, not a thing
+            # (and no "hummingbird" the small model parses as modifying a noun)
         elif pos == "NOUN" and tok.dep_ == "compound" and _adjective_only(lemma_):
             pos = "ADJ"  # "a misty lake": the small model tags "misty" a noun
         if pos == "NOUN":

@@ -244,6 +244,60 @@ def test_elements_are_lemmatised_by_their_tag_and_keep_an_adjective_and_a_verb()
     assert "folding" in {e.concept for e in table.elements}  # not lemminflect's "fold"
 
 
+def _elements(caption: str) -> set[tuple[str, str]]:
+    out = CaptionTextExtractor(tagger="spacy").extract_one([caption])
+    return {(e.concept, e.pos) for e in out.elements}
+
+
+def test_extractor_version_8_reads_forms_as_people_name_them() -> None:
+    # an irregular plural by WordNet's exception list: leaf, not lemminflect's first "leave"
+    leaves = _elements("a gardener raking wet leaves off a churchyard path")
+    assert ("leaf", "NOUN") in leaves and ("leave", "NOUN") not in leaves
+    # a noun the small model tags an adjective keeps its own form: not "bonsaus"
+    bonsai = _elements("a man trimming a bonsai on his apartment balcony")
+    assert not any(c == "bonsaus" for c, _ in bonsai)
+    from evokegraph.ingest.spacy_text import candidates
+
+    tree = {c.lemma for c in candidates("a man trimming a tiny bonsai tree", frozenset())}
+    assert "bonsai tree" in tree or "bonsai" in tree
+    # a past participle modifying a noun is the state people name: injured, not "injure"
+    dog = _elements("a vet bandaging the paw of an injured dog")
+    assert ("injured", "ADJ") in dog and ("injure", "VERB") not in dog
+    # ... a present participle stays the verb it is
+    sleeping = candidates("a sleeping dog on a porch", frozenset())
+    assert ("sleep", "VERB") in {(c.lemma, c.pos) for c in sleeping}
+    # an "-ing" word tagged a noun right after its noun, in a caption with no verb: the verb
+    harvest = _elements("farmers harvesting pumpkins in a muddy field at sunset")
+    assert ("harvest", "VERB") in harvest and ("harvesting", "NOUN") not in harvest
+    # ... but not where it makes one thing with the next noun, nor a painting
+    band = candidates("a high school marching band in red uniforms", frozenset())
+    assert "marching band" in {c.lemma for c in band}
+    oil = candidates("an oil painting of a ship", frozenset())
+    assert ("paint", "VERB") not in {(c.lemma, c.pos) for c in oil}
+    # a noun the parse hangs on another noun stays a noun when WordNet has no such adjective
+    bird = candidates("a tiny hummingbird drinking nectar from a red flower", frozenset())
+    assert ("hummingbird", "NOUN") in {(c.lemma, c.pos) for c in bird}
+    # a size takes no noun's reserved place: the wave stays, "huge" goes
+    wave = _elements("friends laughing as a surfer tumbles off a huge wave")
+    assert ("wave", "NOUN") in wave and ("huge", "ADJ") not in wave
+    puppy = _elements("a little boy laughing as a puppy licks his face")
+    assert ("puppy", "NOUN") in puppy
+
+
+def test_an_unrated_noun_is_as_concrete_as_what_it_is_a_kind_of() -> None:
+    from evokegraph.ingest.caption_text import element_concreteness
+    from evokegraph.lexicons.concreteness import UNKNOWN, rating
+
+    assert rating("laundromat") is None  # Brysbaert did not rate it
+    shop = element_concreteness("laundromat", "NOUN")
+    assert shop > 4.0 and shop == rating("laundry")  # a laundromat is a laundry
+    assert element_concreteness("table", "NOUN") == rating("table")  # rated: its own
+    assert element_concreteness("zzzzq", "NOUN") == UNKNOWN  # WordNet does not know it
+    assert _elements("a lone man folding towels in a laundromat at midnight") >= {
+        ("laundromat", "NOUN")
+    }
+
+
 def test_every_association_is_confident_or_absent(miner) -> None:
     from evokegraph.ingest.contextual import FILL_SCORE, MIN_SCORE, WEIGHT_CALIBRATION, calibrated
     from evokegraph.levels import COVERAGE_MIN_WORDS

@@ -206,6 +206,13 @@ def test_coverage_counts_words_per_distance() -> None:
     ]
     cov = coverage(Key(distances=[1], items=items, rows=[]))
     assert cov["share"] == 0.5 and cov["per_distance"] == {1: 1.0, 2: 1.0, 3: 0.5, 4: 1.0, 5: 1.0}
+    # an element the extractor did not keep for its image (no word anywhere) counts
+    # against coverage, and the report also gives coverage of the elements the KB holds
+    absent = KeyItem(item=3, caption="c", element="z", image_id="x", other_item=None, kb_words={})
+    cov = coverage(Key(distances=[1], items=[*items, absent], rows=[]))
+    assert cov["per_distance"][3] == 0.333 and cov["per_distance"][1] == 0.667
+    assert cov["extracted"] == 2 and cov["per_distance_extracted"][3] == 0.5
+    assert cov["per_distance_extracted"][1] == 1.0
 
 
 def test_calibration_by_weight_band_and_floor() -> None:
