@@ -212,15 +212,28 @@ def _participle_adjective(tok: Any) -> bool:
     return bool(tok.tag_ == "VBN" and tok.dep_ == "amod" and _exact(tok.lower_, "a"))
 
 
+def _gerund_noun(tok: Any) -> bool:
+    """An "-ing" word the small model tags a verb but that takes an article or an
+    adjective, as only a noun does, and that WordNet lists as a noun: "under
+    thick pink frosting", "the evening's last landing"."""
+    if tok.tag_ != "VBG" or tok.i == 0:
+        return False
+    before = tok.doc[tok.i - 1]  # right before it: not "a train crossing" (a noun between)
+    modifies = before.head.i == tok.i and (
+        before.dep_ == "det" or (before.dep_ == "amod" and _known_as(before.lower_, "a"))
+    )
+    return bool(modifies and _exact(tok.lower_, "n"))
+
+
 def _participle_noun(tok: Any) -> bool:
     """An "-ing" word the small model tags a noun right after the noun it tells of,
     in a caption with no verb before it: the caption's verb ("farmers harvesting
     pumpkins", "a figure skater spinning alone"), not a noun of its own ("an oil
-    painting": "oil" modifies it; "in the evening": no noun before it)."""
+    painting": one thing in WordNet; "in the evening": no noun before it)."""
     if tok.tag_ != "NN" or not tok.lower_.endswith("ing") or tok.i == 0:
         return False
     before = tok.doc[tok.i - 1]
-    if before.pos_ not in ("NOUN", "PROPN") or (before.dep_ == "compound" and before.head is tok):
+    if before.pos_ not in ("NOUN", "PROPN") or _lexicalized(f"{lemma(before)} {tok.lower_}"):
         return False
     if any(t.pos_ in ("VERB", "AUX") for t in tok.doc[: tok.i]):
         return False
@@ -317,6 +330,8 @@ def candidates(caption: str, stopwords: frozenset[str]) -> list[Candidate]:
             lemma_ = tok.lower_  # "a cracked bumper": cracked, not lemminflect's "crack"
         elif pos == "VERB" and _participle_adjective(tok):
             pos, lemma_ = "ADJ", tok.lower_  # "an injured dog": injured, not "injure"
+        elif pos == "VERB" and _gerund_noun(tok):
+            pos, lemma_ = "NOUN", tok.lower_  # "under thick pink frosting": frosting, not "frost"
         elif pos == "NOUN" and _participle_noun(tok):
             pos, lemma_ = "VERB", lemma(tok, "VERB")  # "farmers harvesting pumpkins": harvest
         head = tok.head if tok.dep_ == "amod" and tok.head.i == tok.i + 1 else None

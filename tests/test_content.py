@@ -274,6 +274,11 @@ def test_extractor_version_8_reads_forms_as_people_name_them() -> None:
     assert "marching band" in {c.lemma for c in band}
     oil = candidates("an oil painting of a ship", frozenset())
     assert ("paint", "VERB") not in {(c.lemma, c.pos) for c in oil}
+    # a "-ing" word tagged a verb that takes an adjective right before it is a noun
+    cake = candidates("a lopsided homemade cake sagging under thick pink frosting", frozenset())
+    assert ("frosting", "NOUN") in {(c.lemma, c.pos) for c in cake}
+    train = candidates("a steam train crossing a tall stone viaduct", frozenset())
+    assert ("cross", "VERB") in {(c.lemma, c.pos) for c in train}
     # a noun the parse hangs on another noun stays a noun when WordNet has no such adjective
     bird = candidates("a tiny hummingbird drinking nectar from a red flower", frozenset())
     assert ("hummingbird", "NOUN") in {(c.lemma, c.pos) for c in bird}
