@@ -467,8 +467,9 @@ class ContextualMiner:
             # 33: the memory's near synonyms' confidence refitted on rounds 15-26 with WordNet's link;
             # 34: a near synonym that is no lemma of the sense only where the memory holds it;
             # 35: a word of an earlier distance's two-word pick is no echo ("male child", "child");
-            # 36: the stored score is the confidence recalibrated per distance (same words)
-            36,
+            # 36: the stored score is the confidence recalibrated per distance (same words);
+            # 37: the memory adds rating_heldout24-33, reported in rounds 24-33 (3,930 items)
+            37,
             calibration=sorted(self.calibration.items()),
             vocab=self._key,
             themes=f"empath-{empath_version()}",

@@ -569,7 +569,9 @@ def test_a_verb_keeps_its_categories_and_an_adjective_names_its_quality(miner) -
 
     trim = "a woman trimming a poodle on a grooming table at a salon"
     evs = miner.mine_one([Element(name="trimming", concept="trim", pos="VERB")], trim)
-    assert "cut" in _by_distance(evs, "trim")[2]
+    # WordNet's category ("cut", checked above) or, since version 37's memory holds
+    # people's words for trimming a hedge, theirs ("shape", "groom"): never empty
+    assert {"cut", "shape", "groom"} & set(_by_distance(evs, "trim")[2])
     small = "a small boy unwrapping a present with a big bow at a party"
     evs = miner.mine_one([Element(name="small", concept="small", pos="ADJ")], small)
     size = [e for e in evs if e.distance == 2 and e.concept == "size"]
