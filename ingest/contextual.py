@@ -37,6 +37,7 @@ the same associations in any process.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import math
 from collections.abc import Sequence
@@ -349,6 +350,11 @@ VERB_GENERAL_KINDS = 250
 MIN_POS_SHARE = 0.25  # a candidate must be used in the element's POS at least this often
 
 
+SPELLING_RATIO = 0.8
+# endings that make another form of a word, not another name of its thing
+DERIVED = ("s", "es", "ed", "ing", "ish", "y", "ly", "al", "ial", "er", "ness", "ful")
+
+
 def near_duplicate(a: str, b: str) -> bool:
     """ "cup"/"cups", "cat"/"catheter", "space"/"space shuttle", "dumpling"/"dumping"
     (version 20: one letter more or less): one idea, or a string echo the encoder
@@ -362,6 +368,25 @@ def near_duplicate(a: str, b: str) -> bool:
     if one_more and any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_))):
         return True
     return len(short) >= 4 and long_.startswith(short[: max(4, len(short) - 2)])
+
+
+def same_name(a: str, b: str) -> bool:
+    """For a word WordNet lists as another name of the same sense: a
+    :func:`near_duplicate` that holds the other word ("domestic dog", "sit down")
+    or is a form of it (it and one of :data:`DERIVED`: "whistling", "greenish") or
+    a spelling of it ("colour"/"color", "theatre"/"theater": alike by difflib's
+    ratio of 0.8); not one that only shares its start ("grandma"/"grandmother",
+    "vet"/"veterinarian", "rainfall"/"rain")."""
+    if not near_duplicate(a, b):
+        return False
+    if a == b or a in b.split() or b in a.split():
+        return True
+    short, long_ = sorted((a, b), key=len)
+    head = long_.split()[0]  # "parking lot": parking
+    stems = (short, short[:-1]) if short[-1:] in ("e", "y") else (short, short + short[-1:])
+    if any(head.startswith(st) and head[len(st) :] in DERIVED for st in stems):
+        return True  # a form of it: "whistling", "greenish", "curbing", "ceremonial"
+    return difflib.SequenceMatcher(None, a, b).ratio() >= SPELLING_RATIO
 
 
 def echo(word: str, earlier: str) -> bool:
@@ -468,8 +493,10 @@ class ContextualMiner:
             # 34: a near synonym that is no lemma of the sense only where the memory holds it;
             # 35: a word of an earlier distance's two-word pick is no echo ("male child", "child");
             # 36: the stored score is the confidence recalibrated per distance (same words);
-            # 37: the memory adds rating_heldout24-33, reported in rounds 24-33 (3,930 items)
-            37,
+            # 37: the memory adds rating_heldout24-33, reported in rounds 24-33 (3,930 items);
+            # 38: a near synonym that is the sense's own lemma is no echo of the element
+            # unless it is a spelling of it ("grandma" for a grandmother)
+            38,
             calibration=sorted(self.calibration.items()),
             vocab=self._key,
             themes=f"empath-{empath_version()}",
@@ -588,7 +615,8 @@ class ContextualMiner:
             # the scene's other elements are its broader context (d3), nothing else
             nouns = terms.kinds.get(ATTRIBUTES, frozenset()) if d == 2 else frozenset()
             blocked = [el.concept] if d == 3 else [el.concept, *others]
-            taken = self._take(order, conf, words, blocked, used, pos, nouns)
+            own = terms.kinds.get(SYNONYMS, frozenset()) if d == 1 else frozenset()
+            taken = self._take(order, conf, words, blocked, used, pos, nouns, own)
             picked[d] = kept(taken, d)
             used += [w for w, _, _ in taken]
         return picked
@@ -990,20 +1018,25 @@ class ContextualMiner:
         used: list[str],
         pos: str,
         nouns: frozenset[str] = frozenset(),
+        own: frozenset[str] = frozenset(),
     ) -> list[tuple[str, str, float]]:
         """The first :attr:`per_distance` candidates in ``order`` that are lemmas in
         ``pos`` (``nouns``: words that are nouns whatever ``pos``), no near-duplicate
         of ``blocked`` (the element, the scene's other elements) or of each other,
-        and no :func:`echo` of ``used`` (the distances before)."""
+        and no :func:`echo` of ``used`` (the distances before). A word of ``own``
+        (the context sense's own lemmas, at distance 1) is another name of the same
+        thing: a duplicate only as :func:`same_name` says (version 38: *grandma* and
+        *granny* for a grandmother, which the shared "gran" had left out)."""
         out: list[tuple[str, str, float]] = []
         for i, c in zip(order, conf, strict=True):
             w = words[int(i)]
             w_pos = "n" if w in nouns else pos
             if not is_lemma(w, w_pos):  # "cried", "geese", "skies": a form of another word
                 continue
-            if any(near_duplicate(w, b) for b in blocked) or any(echo(w, u) for u in used):
+            same = same_name if w.lower() in own else near_duplicate
+            if any(same(w, b) for b in blocked) or any(echo(w, u) for u in used):
                 continue
-            if any(near_duplicate(w, o) for o, _, _ in out):
+            if any(same(w, o) for o, _, _ in out):
                 continue
             out.append((w, w_pos, float(c)))
             if len(out) >= self.per_distance:

@@ -457,6 +457,27 @@ def test_string_echoes_are_near_duplicates() -> None:
         assert not near_duplicate(a, b), (a, b)
 
 
+def test_another_name_of_the_sense_is_no_echo(miner) -> None:
+    """Version 38: a word WordNet lists for the same sense is another name of the
+    thing, an echo only when it holds the element, is a form of it or a spelling."""
+    from evokegraph.ingest.contextual import same_name
+
+    for a, b in [("grandma", "grandmother"), ("hall", "hallway"), ("vet", "veterinarian")]:
+        assert not same_name(a, b) and not same_name(b, a), (a, b)
+    for a, b in [("rainfall", "rain"), ("examination", "exam"), ("auto", "automobile")]:
+        assert not same_name(a, b), (a, b)
+    for a, b in [("domestic dog", "dog"), ("whistling", "whistle"), ("greenish", "green")]:
+        assert same_name(a, b) and same_name(b, a), (a, b)
+    for a, b in [("park", "parking lot"), ("colour", "color"), ("curbing", "curb")]:
+        assert same_name(a, b), (a, b)
+    # ... and a word neither shares is never one ("cup" stays apart from "mug")
+    assert not same_name("mug", "cup") and not same_name("grey", "gray")
+    caption = "a grandmother threading a needle beside a basket of yarn"
+    evs = miner.mine_one([Element(name="grandmother", concept="grandmother", pos="NOUN")], caption)
+    d1 = _by_distance(evs, "grandmother")[1]
+    assert {"grandma", "granny"} <= set(d1), d1  # the shared "gran" left them out before
+
+
 def test_near_gate_keeps_what_raters_accepted() -> None:
     """The version-10 gate on its own: a kind of the element needs a cosine of
     HYPONYM_COSINE, an unlinked word D1_UNLINKED_COSINE; a noun's unlinked word
