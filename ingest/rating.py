@@ -326,14 +326,15 @@ def agreement(judgements: Sequence[Sequence[bool]]) -> dict[str, Any]:
 def coverage(key: Key) -> dict[str, Any]:
     """Share of the key's elements with at least MIN_WORDS KB words at every distance."""
     full = [all(len(it.kb_words.get(d, [])) >= k for d, k in MIN_WORDS.items()) for it in key.items]
-    per_distance = (
-        {
-            d: round(sum(len(it.kb_words.get(d, [])) >= k for it in key.items) / len(key.items), 3)
+
+    def per_distance(items: Sequence[KeyItem]) -> dict[int, float]:
+        if not items:
+            return {}
+        return {
+            d: round(sum(len(it.kb_words.get(d, [])) >= k for it in items) / len(items), 3)
             for d, k in MIN_WORDS.items()
         }
-        if key.items
-        else {}
-    )
+
     # the elements the KB holds for its image (a reference item may name a word the
     # extractor did not keep among the image's salient elements: no words anywhere)
     held = [it for it in key.items if any(it.kb_words.get(d) for d in MIN_WORDS)]
@@ -341,14 +342,9 @@ def coverage(key: Key) -> dict[str, Any]:
         "elements": len(full),
         "covered": sum(full),
         "share": round(sum(full) / len(full), 3) if full else None,
-        "per_distance": per_distance,
+        "per_distance": per_distance(key.items),
         "extracted": len(held),
-        "per_distance_extracted": {
-            d: round(sum(len(it.kb_words.get(d, [])) >= k for it in held) / len(held), 3)
-            for d, k in MIN_WORDS.items()
-        }
-        if held
-        else {},
+        "per_distance_extracted": per_distance(held),
     }
 
 

@@ -120,16 +120,24 @@ def pipeline() -> Any:
         ) from None
 
 
+def _wordnet() -> Any:
+    """WordNet, or None where it is not installed (every check below then keeps the
+    tagger's word)."""
+    from evokegraph.lexicons.wordnet import WordNetMissingError, wordnet
+
+    try:
+        return wordnet()
+    except WordNetMissingError:
+        return None
+
+
 def _lexicalized(phrase: str) -> bool:
     from evokegraph.lexicons.concreteness import norms
-    from evokegraph.lexicons.wordnet import WordNetMissingError, wordnet
 
     if phrase in norms():
         return True
-    try:
-        return bool(wordnet().synsets(phrase.replace(" ", "_"), "n"))
-    except WordNetMissingError:
-        return False
+    wn = _wordnet()
+    return wn is not None and bool(wn.synsets(phrase.replace(" ", "_"), "n"))
 
 
 def _not_a_kind_of_head(phrase: str, head: str) -> bool:
@@ -138,13 +146,11 @@ def _not_a_kind_of_head(phrase: str, head: str) -> bool:
     them lists the head itself as a rare name of it ("dog" for a hot dog, "fries"
     for French fries). An old man is a man, a black bear a bear and a little girl
     a girl (the adjective and the noun stay two elements)."""
-    from evokegraph.lexicons.wordnet import WordNetMissingError, wordnet
-
-    try:
-        senses = set(wordnet().synsets(phrase.replace(" ", "_"), "n"))
-        heads = set(wordnet().synsets(head, "n")) - senses  # "dog" names the sausage too
-    except WordNetMissingError:
+    wn = _wordnet()
+    if wn is None:
         return False
+    senses = set(wn.synsets(phrase.replace(" ", "_"), "n"))
+    heads = set(wn.synsets(head, "n")) - senses  # "dog" names the sausage too
     nickname = any(
         lem.name().lower() in (head, phrase.split()[-1]) and lem.count() == 0
         for s in senses
@@ -157,13 +163,9 @@ def _not_a_kind_of_head(phrase: str, head: str) -> bool:
 
 def _known_as(word: str, code: str) -> bool:
     """WordNet has ``word`` in the part of speech ``code`` ("n", "v", "a"); False
-    where WordNet is not installed (every check below then keeps the tagger's word)."""
-    from evokegraph.lexicons.wordnet import WordNetMissingError, wordnet
-
-    try:
-        return bool(wordnet().synsets(word, code))
-    except WordNetMissingError:
-        return False
+    where WordNet is not installed."""
+    wn = _wordnet()
+    return wn is not None and bool(wn.synsets(word, code))
 
 
 def _adjective_only(word: str) -> bool:
@@ -180,29 +182,29 @@ def _noun_only(word: str, pos: str) -> bool:
 def _exact(word: str, code: str) -> bool:
     """WordNet lists ``word`` itself (not only a form it reduces to) as a lemma in
     the part of speech ``code``: "bonsai" and "injured" yes, "geese" no."""
-    from evokegraph.lexicons.wordnet import WordNetMissingError, wordnet
-
-    try:
-        return bool(wordnet().lemmas(word, code))
-    except WordNetMissingError:
-        return False
+    wn = _wordnet()
+    return wn is not None and bool(wn.lemmas(word, code))
 
 
 def _irregular_plural(word: str) -> str:
     """The first singular WordNet's exception list gives a noun plural ("leaves" ->
     leaf, before "leave"); "" where it lists none."""
-    from evokegraph.lexicons.wordnet import WordNetMissingError, wordnet
-
-    try:
-        found = wordnet()._exception_map["n"].get(word) or []
-    except WordNetMissingError:
-        return ""
+    wn = _wordnet()
+    found = (wn._exception_map["n"].get(word) or []) if wn is not None else []
     return str(found[0]) if found else ""
 
 
 def _adjective_form(word: str, lemma_: str) -> bool:
     """WordNet knows ``word`` itself as an adjective and not lemminflect's lemma."""
     return _known_as(word, "a") and not _known_as(lemma_, "a")
+
+
+def _own_adjective(tok: Any, lemma_: str) -> bool:
+    """An adjective keeps its own form where WordNet knows it and not lemminflect's
+    lemma as one ("folding", not "fold"), or lists it itself ("cracked", though
+    "crack" is an adjective too)."""
+    low = tok.lower_
+    return _adjective_form(low, lemma_) or (tok.tag_ == "JJ" and _exact(low, "a"))
 
 
 def _participle_adjective(tok: Any) -> bool:
@@ -240,12 +242,8 @@ def _participle_noun(tok: Any) -> bool:
     nxt = tok.head if tok.dep_ == "compound" and tok.head.i == tok.i + 1 else None
     if nxt is not None and _lexicalized(f"{tok.lower_} {lemma(nxt)}"):
         return False  # "a marching band", "a library reading room": one thing
-    from evokegraph.lexicons.wordnet import WordNetMissingError, wordnet
-
-    try:
-        return wordnet().morphy(tok.lower_, "v") is not None
-    except WordNetMissingError:
-        return False
+    wn = _wordnet()
+    return wn is not None and wn.morphy(tok.lower_, "v") is not None
 
 
 def _noun_role(tok: Any) -> str:
@@ -324,10 +322,8 @@ def candidates(caption: str, stopwords: frozenset[str]) -> list[Candidate]:
         lemma_, text = lemma(tok), tok.text
         if pos in ("VERB", "ADJ") and _noun_only(tok.lower_, pos):
             pos, lemma_ = "NOUN", lemma(tok, "NOUN")  # "geese" -> goose, "chestnuts" -> chestnut
-        elif pos == "ADJ" and lemma_ != tok.lower_ and _adjective_form(tok.lower_, lemma_):
-            lemma_ = tok.lower_  # "a folding table": folding, not "fold"
-        elif pos == "ADJ" and lemma_ != tok.lower_ and tok.tag_ == "JJ" and _exact(tok.lower_, "a"):
-            lemma_ = tok.lower_  # "a cracked bumper": cracked, not lemminflect's "crack"
+        elif pos == "ADJ" and lemma_ != tok.lower_ and _own_adjective(tok, lemma_):
+            lemma_ = tok.lower_  # "a folding table", "a cracked bumper": not "fold", "crack"
         elif pos == "VERB" and _participle_adjective(tok):
             pos, lemma_ = "ADJ", tok.lower_  # "an injured dog": injured, not "injure"
         elif pos == "VERB" and _gerund_noun(tok):
