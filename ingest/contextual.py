@@ -41,7 +41,7 @@ import difflib
 import functools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -174,6 +174,8 @@ UP1 = -2  # ... its direct hypernyms (a part of distance 2)
 UP2 = -3  # ... the hypernyms of those (a part of distance 2)
 UP3 = -4  # ... their ancestors up to UP_LEVELS ("vehicle" for a truck, "animal" for a lamb)
 ATTRIBUTES = -5  # ... an adjective's attribute nouns (version 31: red -> "hue", small -> "size")
+SISTERS = -6  # ... the other kinds of its direct categories (version 39: pen for a pencil)
+CLOSE_UP = -7  # ... its categories one or two levels up, less FILL_GENERAL (version 39)
 SYNONYM_BONUS = 0.15
 SPECIFIC_PENALTY = 0.20
 POLARITY_MIN = 0.05
@@ -202,6 +204,24 @@ FILL_SCORE: dict[int, float] = {1: 0.25, 2: 0.3, 3: 0.5, 4: 0.35, 5: 0.35}
 # accepted 56% (another scene's words beside them 12%), distance 5 as a whole 69%
 # -> 68%, and a distance-5 word for 95% of the elements instead of 76%.
 THEME_WEIGHT = {3: 0.10, 4: 0.30, 5: 0.60}
+# Version 39: coverage. Where distance 1 or 2 keeps fewer than two words, it fills
+# them from what WordNet relates to the context sense in the distance's sense,
+# whatever the acceptance model's confidence (which stays their weight, low: a user
+# who wants only confident words filters on it): at 1 its own lemmas, kinds,
+# similar words and sisters (pen for a pencil, sedan for a hatchback), at 2 its
+# categories up to UP_LEVELS, see-alsos and an adjective's attribute nouns.
+NEAR_FILL: dict[int, tuple[int, ...]] = {1: (SYNONYMS, 1, HYPONYMS, SISTERS), 2: (CLOSE_UP, ATTRIBUTES)}
+FILL_COSINE = 0.3  # to the element (MiniLM): no homonym's relatives
+SISTER_COSINE = 0.45  # a sister is another thing: only one close to the element (crayon, pencil)
+# a sister only under a category of at most this many kinds: a pen beside a pencil
+# (writing implement, 9), not a purse beside a cup (container, 200+)
+SISTER_MAX_KINDS = 32
+# categories that name no kind of thing a rater would call this one (read in the
+# fills of rounds 34-35: "instrumentation" for a needle, "being" for a neighbour)
+FILL_GENERAL = frozenset(
+    ["instrumentality.n.03", "artifact.n.01", "covering.n.02", "organism.n.01", "commodity.n.01"]
+)
+FILL_EXTRA_ZIPF = 2.5  # a WordNet name the vocabulary lacks: "timepiece" (2.54), not "hovel"
 # Version 36: the stored score is the miner's confidence recalibrated per distance,
 # sigmoid(a * logit(confidence) + b), so that a weight says how often blind raters
 # accept such a word (the floors above still read the confidence itself: the same
@@ -495,8 +515,10 @@ class ContextualMiner:
             # 36: the stored score is the confidence recalibrated per distance (same words);
             # 37: the memory adds rating_heldout24-33, reported in rounds 24-33 (3,930 items);
             # 38: a near synonym that is the sense's own lemma is no echo of the element
-            # unless it is a spelling of it ("grandma" for a grandmother)
-            38,
+            # unless it is a spelling of it ("grandma" for a grandmother);
+            # 39: distances 1-2 fill their first two words from WordNet's relations of the
+            # sense (kinds, similar words, close sisters; close categories), weighted as scored
+            39,
             calibration=sorted(self.calibration.items()),
             vocab=self._key,
             themes=f"empath-{empath_version()}",
@@ -619,7 +641,70 @@ class ContextualMiner:
             taken = self._take(order, conf, words, blocked, used, pos, nouns, own)
             picked[d] = kept(taken, d)
             used += [w for w, _, _ in taken]
+            if d in NEAR_FILL and len(picked[d]) < COVERAGE_MIN_WORDS[d]:
+                f_order, f_conf, f_words = self._near_fill(d, terms, feats, words, el.concept, ctx_vec)
+                have = [w for w, _, _ in picked[d]]
+                more = self._take(f_order, f_conf, f_words, [*blocked, *have], used, pos, nouns, own)
+                more = [m for m in more if m[2] >= FILL_SCORE[d]]
+                more = more[: COVERAGE_MIN_WORDS[d] - len(picked[d])]
+                picked[d] += more
+                used += [w for w, _, _ in more]
         return picked
+
+    def _near_fill(
+        self,
+        d: int,
+        t: _Terms,
+        feats: dict[str, np.ndarray],
+        words: list[str],
+        concept: str,
+        ctx_vec: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """Version 39: where distance 1 or 2 keeps fewer than its
+        :data:`~evokegraph.levels.COVERAGE_MIN_WORDS` words, the candidates WordNet
+        relates to the context sense that way (:data:`NEAR_FILL`), the vocabulary's
+        and those it lacks ("timepiece" for a sundial, "body part" for a neck), best
+        first by the acceptance model (its probability is their weight; the caller
+        keeps those from :data:`FILL_SCORE`). A compound WordNet lacks ("plastic
+        cup") reads its head's sense in the context (*container* for a plastic cup)."""
+        enc, vocab = self._models()
+        n = len(vocab.words)
+        zero = np.zeros(n, dtype=np.float32)
+        kinds = t.kinds
+        if not kinds.get(SYNONYMS) and " " in concept and t.pos == "n":
+            chosen = context_sense(concept.rsplit(" ", 1)[1], "n", ctx_vec, enc, self._sense_cache)
+            related = sense_related(chosen[0]) if chosen else {}
+            kinds = {k: frozenset(x.lower() for x in v) for k, v in related.items()}
+            bonus = wordnet_bonus(related, vocab)
+            pad = np.zeros(len(words) - n, dtype=np.float32)  # the head's links, as the model reads them
+            links = {"wn_syn": bonus.get(SYNONYMS, zero), **{f"wn{k}": bonus.get(k, zero) for k in (1, 2, 3, 4)}}
+            feats = {**feats, **{k: np.concatenate([v, pad]) for k, v in links.items()}}
+        names = sorted(set().union(*(kinds.get(k, frozenset()) for k in NEAR_FILL[d])))
+        new = [x for x in names if x not in vocab.index and x not in words[n:] and _fill_extra(x, d)]
+        if new:  # scored by the same terms as the miner's extras, whatever their gate
+            t = replace(t, extras={**t.extras, d: new}, kinds=kinds)
+            pool = np.zeros(len(words), dtype=bool)
+            pool[:n] = self._masks(t.pos if d in SAME_POS else "n")[d]
+            spec = SPECS[d]
+            aim = t.base + spec.aim_offset if spec.aim is None else min(spec.aim, t.base + spec.aim_offset)
+            _, words, feats = self._with_extras(d, t, ctx_vec, aim, feats["hand_all"], words, feats, pool)
+        idx = np.fromiter((i for i, w in enumerate(words) if w.lower() in names), dtype=np.int64)
+        ok = np.zeros(len(words), dtype=bool)
+        ok[idx] = True
+        ok[:n] &= self._masks(t.pos if d in SAME_POS else "n")[d]
+        if d == 1:  # no homonym's relatives; a sister only close to the element
+            sister = np.array([w.lower() in kinds.get(SISTERS, ()) for w in words])
+            near = kinds.get(SYNONYMS, frozenset()) | kinds.get(1, frozenset())
+            sister &= ~np.array([w.lower() in near for w in words])
+            ok &= (feats["sw"] >= FILL_COSINE) & (~sister | (feats["sw"] >= SISTER_COSINE))
+        if d == 2:  # WordNet's most general nodes are no slight abstraction
+            ok[:n] &= ~self._too_general()
+        hand = np.where(ok, feats["hand_all"], -np.inf)
+        order = top_stable(hand, RERANK)
+        order = order[np.isfinite(hand[order])]
+        prob = acceptance_model().probability(d, {**feats, "hand": hand}, order)
+        best = np.argsort(-prob, kind="stable")
+        return order[best], prob[best], words
 
     def _ranked(
         self, d: int, scores: np.ndarray, feats: dict[str, np.ndarray]
@@ -726,6 +811,7 @@ class ContextualMiner:
         if d in MEMORY_CONFIDENCE:  # words people wrote here for similar elements
             f["mem_ok"] = self._memory_allowed(d, t, lean).astype(np.float32)
         scores, words = np.where(allowed, s, -np.inf), vocab.words
+        f["hand_all"] = s  # the fill's ranking, whatever allowed (see _near_fill)
         pool = allowed if allowed.any() else self._masks(t.pos if d in SAME_POS else "n")[d]
         for k in ("sw", "sc"):  # against this element's and scene's other candidates
             f[k + "_rel"] = _standard(f[k], f[k][pool])
@@ -918,6 +1004,7 @@ class ContextualMiner:
         off = np.abs(conc - aim)
         xs = spec.word_weight * sw + (1 - spec.word_weight) * sc
         xs += -spec.misfit * off + FREQUENCY_WEIGHT * zipf + WORDNET_BONUS[d]
+        hand_all = xs.copy()
         links = {k: np.array([w in t.kinds.get(k, ()) for w in extras]) for k in LINKS}
         xs = np.where(near_gate(d, t.pos, links, sw), xs, -np.inf)
         if d == 1:  # version 34: outside the vocabulary the memory holds nothing: synonyms only
@@ -930,6 +1017,7 @@ class ContextualMiner:
         own = {"sw": sw, "sc": sc, "off": off, "conc": conc, "zipf": zipf}
         own |= {f"wn{d}": np.ones(n), "extra": np.ones(n), "poly": poly}
         own |= {"gen": generality(t.depth, depth), "wn_rare": np.full(n, t.sense_rank)}
+        own |= {"hand_all": hand_all}
         own |= {k + "_rel": _standard(own[k], f[k][pool]) for k in ("sw", "sc")}
         fx = {
             k: np.concatenate([v, own.get(k, np.zeros(n))]).astype(np.float32) for k, v in f.items()
@@ -1272,12 +1360,14 @@ def sense_related(sense: Any) -> dict[int, list[str]]:
         4: domains,  # "aviation" for pilot: what the sense belongs to
         SYNONYMS: [sense],  # the context sense's own lemmas: the nearest of near synonyms
         HYPONYMS: sense.hyponyms(),
+        SISTERS: [k for u in up1 if len(u.hyponyms()) <= SISTER_MAX_KINDS for k in u.hyponyms() if k != sense],
+        CLOSE_UP: [h for h in [*cats[UP1], *cats[UP2]] if h.name() not in FILL_GENERAL],
         ATTRIBUTES: attributes(sense),
         **cats,
     }
     # version 32: a verb's category and an adjective's quality name only by the
     # words that mean it first (see read_as)
-    strict = {ATTRIBUTES, *((2, UP1, UP2, UP3) if sense.pos() == "v" else ())}
+    strict = {ATTRIBUTES, *((2, UP1, UP2, UP3, CLOSE_UP) if sense.pos() == "v" else ())}
     out: dict[int, list[str]] = {}
     for d, synsets in related.items():
         names: dict[str, None] = {}
@@ -1330,7 +1420,7 @@ def _kinds_below(name: str) -> int:
     return len(set(wordnet().synset(name).closure(lambda x: x.hyponyms())))
 
 
-LINKS = (SYNONYMS, 1, HYPONYMS, 2, UP1, UP2, UP3, ATTRIBUTES)
+LINKS = (SYNONYMS, 1, HYPONYMS, 2, UP1, UP2, UP3, ATTRIBUTES, SISTERS)
 
 
 def near_gate(d: int, pos: str, link: dict[int, np.ndarray], sw: np.ndarray) -> np.ndarray:
@@ -1382,6 +1472,19 @@ def wordnet_bonus(related: dict[int, list[str]], vocab: Any) -> dict[int, np.nda
                 mask[i] = 1.0
         out[d] = mask
     return out
+
+
+def _fill_extra(name: str, d: int) -> bool:
+    """A WordNet name outside the vocabulary that may fill distance ``d``
+    (version 39): lower case, letters, as common as :data:`FILL_EXTRA_ZIPF`, one
+    word at 1, up to two at 2 ("body part", "writing implement")."""
+    from evokegraph.lexicons.frequency import zipf_frequency
+
+    if not name.replace(" ", "").isalpha() or name != name.lower():
+        return False
+    if len(name.split()) > (1 if d == 1 else 2):
+        return False
+    return zipf_frequency(name) >= FILL_EXTRA_ZIPF
 
 
 def wordnet_extras(related: dict[int, list[str]], vocab: Any, word: str) -> dict[int, list[str]]:
