@@ -405,6 +405,7 @@ def test_near_distances_keep_wordnet_relatives_of_the_context_sense(miner) -> No
         D1_UNLINKED_COSINE,
         HYPONYM_COSINE,
         HYPONYMS,
+        NEAR_FILL,
         SIMILAR_COSINE,
         SYNONYMS,
         UP1,
@@ -441,6 +442,9 @@ def test_near_distances_keep_wordnet_relatives_of_the_context_sense(miner) -> No
                 else:
                     ok = w in rel.get(UP1, set()) | rel.get(UP2, set()) | rel.get(2, set())
                     ok |= pos == "ADJ"
+                # version 39: a distance that kept fewer than two fills them from NEAR_FILL
+                filled = set().union(*(rel.get(k, set()) for k in NEAR_FILL[d]))
+                ok |= len(_by_distance(evs, word)[d]) <= 2 and w in filled
                 assert ok, (word, d, w, round(sw, 3))
     assert seen >= 4
 
@@ -476,6 +480,36 @@ def test_another_name_of_the_sense_is_no_echo(miner) -> None:
     evs = miner.mine_one([Element(name="grandmother", concept="grandmother", pos="NOUN")], caption)
     d1 = _by_distance(evs, "grandmother")[1]
     assert {"grandma", "granny"} <= set(d1), d1  # the shared "gran" left them out before
+
+
+def test_slight_abstraction_fills_its_first_two_words_from_wordnet(miner) -> None:
+    """Versions 39-40: where distance 2 keeps fewer than two words, it fills them
+    from the context sense's close WordNet categories, those the vocabulary lacks
+    too ("body part"), never past two words; distance 1 is not filled (round 36:
+    its fill words were accepted 46%), so a pencil has no near synonym still."""
+    from evokegraph.ingest.contextual import CLOSE_UP, NEAR_FILL, context_sense, sense_related
+
+    assert set(NEAR_FILL) == {2}
+    enc, _ = miner._models()
+    cases = [
+        ("neck", "an ostrich pokes its long neck over a zoo fence", {"body part"}),
+        ("igloo", "children build an igloo from blocks of packed snow", {"hut", "shelter"}),
+        ("sundial", "a stone sundial in the middle of a trimmed garden lawn", {"timepiece"}),
+    ]
+    for word, caption, expected in cases:
+        evs = miner.mine_one([Element(name=word, concept=word, pos="NOUN")], caption)
+        words = _by_distance(evs, word)[2]
+        assert 1 <= len(words) <= 2 and set(words) & expected, (word, words)
+        sense = context_sense(word, "n", enc.encode([caption])[0], enc)
+        assert sense is not None
+        rel = {k: {x.lower() for x in v} for k, v in sense_related(sense[0]).items()}
+        assert set(words) <= set().union(*(rel.get(k, set()) for k in NEAR_FILL[2])), words
+    caption = "a boy sharpening pencils at a desk before an exam"
+    evs = miner.mine_one([Element(name="pencil", concept="pencil", pos="NOUN")], caption)
+    assert not {"crayon", "marker", "pen"} & set(_by_distance(evs, "pencil")[1])
+    # WordNet's categories that name no kind of thing stay out of the fill
+    cup = context_sense("cup", "n", enc.encode(["a plastic cup"])[0], enc)
+    assert cup is not None and "instrumentation" not in sense_related(cup[0])[CLOSE_UP]
 
 
 def test_near_gate_keeps_what_raters_accepted() -> None:
