@@ -3,10 +3,10 @@
 ``evokegraph/data/written_associations.jsonl`` (see
 :mod:`evokegraph.ingest.written`) holds the project's tuning scenes: every
 item of :data:`SOURCES`, in that order, as ``{"caption", "word", "d"}``.
-Never add a file that is still to be reported: ``rating_heldout34.jsonl`` is the
-held-out test of miner version 37, which this file builds
-(``rating_heldout9.jsonl`` to ``rating_heldout33.jsonl`` were versions 15's to
-36's tests, each reported before it was added here), and ``heldout_gold.jsonl`` /
+Never add a file that is still to be reported: ``rating_heldout38.jsonl`` is the
+held-out test of miner version 41, which this file builds
+(``rating_heldout9.jsonl`` to ``rating_heldout37.jsonl`` were versions 15's to
+40's tests, each reported before it was added here), and ``heldout_gold.jsonl`` /
 ``evokegraph/data/sample_gold.jsonl`` are what ``eval associations`` and
 ``bench/eval_heldout.py`` score.
 
@@ -41,6 +41,7 @@ SOURCES = (
     *(f"rating_heldout{n}.jsonl" for n in ("19", "20", "21", "22", "23")),  # reported (v29)
     *(f"dev_scenes{n}.jsonl" for n in ("28", "29", "30", "31", "32")),  # common words, v26's (v29)
     *(f"rating_heldout{n}.jsonl" for n in range(24, 34)),  # reported in rounds 24-33 (v37)
+    *(f"rating_heldout{n}.jsonl" for n in range(34, 38)),  # reported in rounds 34-37 (v41)
 )
 # Version 26 added rating_heldout19-21 and dev_scenes28-32 (3,210 items) and failed its
 # held-out round 22 (d1 58% -> 51%: the new items' near synonyms came from other senses

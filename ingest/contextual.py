@@ -518,8 +518,9 @@ class ContextualMiner:
             # unless it is a spelling of it ("grandma" for a grandmother);
             # 39: distances 1-2 fill their first two words from WordNet's relations of the
             # sense (kinds, similar words, close sisters; close categories), weighted as scored;
-            # 40: distance 2 only (round 36: 83% of its fill accepted, 46% of distance 1's)
-            40,
+            # 40: distance 2 only (round 36: 83% of its fill accepted, 46% of distance 1's);
+            # 41: the memory adds rating_heldout34-37, reported in rounds 34-37 (4,170 items)
+            41,
             calibration=sorted(self.calibration.items()),
             vocab=self._key,
             themes=f"empath-{empath_version()}",

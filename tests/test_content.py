@@ -482,14 +482,25 @@ def test_another_name_of_the_sense_is_no_echo(miner) -> None:
     assert {"grandma", "granny"} <= set(d1), d1  # the shared "gran" left them out before
 
 
-def test_slight_abstraction_fills_its_first_two_words_from_wordnet(miner) -> None:
+def test_slight_abstraction_fills_its_first_two_words_from_wordnet(tmp_path: Path) -> None:
     """Versions 39-40: where distance 2 keeps fewer than two words, it fills them
     from the context sense's close WordNet categories, those the vocabulary lacks
     too ("body part"), never past two words; distance 1 is not filled (round 36:
-    its fill words were accepted 46%), so a pencil has no near synonym still."""
-    from evokegraph.ingest.contextual import CLOSE_UP, NEAR_FILL, context_sense, sense_related
+    its fill words were accepted 46%), so a pencil has no near synonym still. (A
+    memory of one unrelated scene: the shipped one may hold these elements.)"""
+    from evokegraph.ingest.contextual import (
+        CLOSE_UP,
+        NEAR_FILL,
+        ContextualMiner,
+        context_sense,
+        sense_related,
+    )
 
     assert set(NEAR_FILL) == {2}
+    memory = tmp_path / "written.jsonl"
+    toy = {"caption": "a boy crying over a broken toy", "word": "toy", "d": {"5": ["loss"]}}
+    memory.write_text(json.dumps(toy) + "\n")
+    miner = ContextualMiner(written=str(memory))
     enc, _ = miner._models()
     cases = [
         ("neck", "an ostrich pokes its long neck over a zoo fence", {"body part"}),
