@@ -103,6 +103,7 @@ BACKEND_MODULES = (
     "evokegraph.ingest.lexical",
     "evokegraph.ingest.contextual",
     "evokegraph.ingest.models.backends",
+    "evokegraph.ingest.gap_fill",
 )
 
 
