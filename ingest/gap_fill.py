@@ -92,27 +92,14 @@ class GapFillMiner:
 
     name = "contextual+llm"
 
-    def __init__(
-        self,
-        spec: str = "",
-        per_distance: int = 3,
-        encoder: str = "all-MiniLM-L6-v2",
-        min_zipf: float = 3.0,
-        written: str = "",
-        progress: Any = None,
-        **llm: Any,
-    ) -> None:
-        self.options = GapFillOptions(
-            per_distance=per_distance, encoder=encoder, min_zipf=min_zipf, written=written
-        )
-        self.base = ContextualMiner(
-            per_distance=per_distance,
-            encoder=encoder,
-            min_zipf=min_zipf,
-            progress=progress,
-            written=written,
-        )
-        self.llm = LLMMiner(spec, per_distance=per_distance, **llm)
+    def __init__(self, spec: str = "", progress: Any = None, **given: Any) -> None:
+        """``given``: the contextual miner's options (:class:`GapFillOptions`); the
+        rest (engine, cache, policy, loader settings) go to the LLM's miner."""
+        own = {k: v for k, v in given.items() if k in GapFillOptions.model_fields}
+        self.options = GapFillOptions(**own)
+        self.base = ContextualMiner(progress=progress, **self.options.model_dump())
+        llm = {k: v for k, v in given.items() if k not in own}
+        self.llm = LLMMiner(spec, per_distance=self.options.per_distance, **llm)
 
     def settings(self) -> dict[str, Any]:
         return {

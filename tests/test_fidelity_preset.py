@@ -8,33 +8,21 @@ import random
 import sys
 import types
 from collections import Counter
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image
+from stand_ins import FakeEngine
 
 from evokegraph.captioning.realizers import CaptionRequest, VLMRealizer
 from evokegraph.captioning.runner import choose
 from evokegraph.errors import ModelError, UserInputError
 from evokegraph.ingest.models.backends import LLMMiner
 from evokegraph.ingest.stages import ImageItem, MiningInput
-from evokegraph.models.chat import ChatRequest, ChatResult
+from evokegraph.models.chat import ChatRequest
 from evokegraph.models.presets import engine_options, reference_realizer_options
 from evokegraph.records import ContextPath, Element, ImageRecord, PathStep
-
-
-class FakeEngine:
-    spec = "fake:model"
-
-    def __init__(self, answer: str) -> None:
-        self.answer = answer
-        self.requests: list[ChatRequest] = []
-
-    def generate(self, requests: Sequence[ChatRequest]) -> list[ChatResult]:
-        self.requests += requests
-        return [ChatResult(text=self.answer) for _ in requests]
 
 
 def mining_input(image_id: str, captions: list[str]) -> MiningInput:

@@ -4,14 +4,13 @@ distance is short of coverage (on a stand-in engine: no LLM is reachable here)."
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 
 import pytest
+from stand_ins import FakeEngine
 
 from evokegraph.ingest.gap_fill import fill_gaps, short_slots
 from evokegraph.ingest.stages import ImageItem, MiningInput
 from evokegraph.levels import COVERAGE_MIN_WORDS
-from evokegraph.models.chat import ChatRequest, ChatResult
 from evokegraph.records import Element, Evocation, ImageRecord
 from evokegraph.runs import Failed
 from evokegraph.weights import finalize
@@ -54,18 +53,6 @@ def test_short_slots_and_fill_gaps_add_only_what_coverage_asks() -> None:
     assert weights["implement"] == pytest.approx(0.8)
 
 
-class _Engine:
-    spec = "stand-in:model"
-
-    def __init__(self, answer: str) -> None:
-        self.answer = answer
-        self.requests: list[ChatRequest] = []
-
-    def generate(self, requests: Sequence[ChatRequest]) -> list[ChatResult]:
-        self.requests += requests
-        return [ChatResult(text=self.answer) for _ in requests]
-
-
 def test_the_llm_is_asked_only_about_short_elements_and_a_bad_answer_fails_the_image(
     tmp_path,
 ) -> None:
@@ -79,7 +66,7 @@ def test_the_llm_is_asked_only_about_short_elements_and_a_bad_answer_fails_the_i
         "pencil": {f"distance {d}": ["crayon", "pen", "stylus"] for d in range(1, 6)},
         "desk": {f"distance {d}": ["table", "bureau", "workspace"] for d in range(1, 6)},
     }
-    eng = _Engine(json.dumps(answer))
+    eng = FakeEngine(json.dumps(answer))
     memory = tmp_path / "written.jsonl"  # one unrelated scene: the shipped memory may hold this one
     toy = {"caption": "a boy crying over a broken toy", "word": "toy", "d": {"5": ["loss"]}}
     memory.write_text(json.dumps(toy) + "\n")
@@ -103,7 +90,7 @@ def test_the_llm_is_asked_only_about_short_elements_and_a_bad_answer_fails_the_i
     assert short_slots(got, ["pencil"], COVERAGE_MIN_WORDS).get("pencil", []) != [1]
     assert miner.settings()["contextual"] == miner.base.settings()
     # a malformed answer fails the image (recorded; the next run retries it)
-    broken = _Engine("not json at all")
+    broken = FakeEngine("not json at all")
     (bad,) = MINERS.create("contextual+llm", engine=broken, cache="off", written=str(memory)).mine(
         [item]
     )
