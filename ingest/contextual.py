@@ -680,20 +680,16 @@ class ContextualMiner:
         if not kinds.get(SYNONYMS) and " " in concept and t.pos == "n":
             chosen = context_sense(concept.rsplit(" ", 1)[1], "n", ctx_vec, enc, self._sense_cache)
             related = sense_related(chosen[0]) if chosen else {}
-            kinds = {k: frozenset(x.lower() for x in v) for k, v in related.items()}
-            bonus = wordnet_bonus(related, vocab)
+            kinds, bonus = _kinds(related), wordnet_bonus(related, vocab)
             # the head's links, as the acceptance model reads them
             pad = np.zeros(len(words) - n, dtype=np.float32)
-            links = {
-                "wn_syn": bonus.get(SYNONYMS, zero),
-                **{f"wn{k}": bonus.get(k, zero) for k in (1, 2, 3, 4)},
-            }
+            links = _link_features(bonus, zero)
             feats = {**feats, **{k: np.concatenate([v, pad]) for k, v in links.items()}}
         names = frozenset().union(*(kinds.get(k, frozenset()) for k in NEAR_FILL[d]))
         new = [
             x
             for x in sorted(names)
-            if x not in vocab.index and x not in words[n:] and _fill_extra(x, d)
+            if x not in vocab.index and x not in words[n:] and _fill_extra(x)
         ]
         if new:  # scored by the same terms as the miner's extras, whatever their gate
             t = replace(t, extras={**t.extras, d: new}, kinds=kinds)
@@ -704,16 +700,8 @@ class ContextualMiner:
                 d, t, ctx_vec, aim, feats["hand_all"], words, feats, pool
             )
         # the vocabulary's by its WordNet arrays, the words appended after it by name
-        has = {
-            k: np.concatenate(
-                [
-                    bonus.get(k, zero) > 0,
-                    np.array([w in kinds.get(k, ()) for w in words[n:]], dtype=bool),
-                ]
-            )
-            for k in NEAR_FILL[d]
-        }
-        ok = np.logical_or.reduce([has[k] for k in NEAR_FILL[d]])
+        linked = np.maximum.reduce([bonus.get(k, zero) for k in NEAR_FILL[d]]) > 0
+        ok = np.concatenate([linked, np.array([w in names for w in words[n:]], dtype=bool)])
         ok[:n] &= self._masks(t.pos if d in SAME_POS else "n")[d]
         ok[:n] &= ~self._too_general()  # WordNet's most general nodes
         hand = np.where(ok, feats["hand_all"], -np.inf)
@@ -794,7 +782,7 @@ class ContextualMiner:
                 else np.zeros(len(vocab.words), dtype=np.float32)
             ),
             sense_rank=float(np.log1p(chosen[1])) if chosen else 0.0,
-            kinds={k: frozenset(n.lower() for n in v) for k, v in related.items()},
+            kinds=_kinds(related),
             depth=float(sense_depth(chosen[0])) if chosen else -1.0,
             memory={
                 d: m.evidence(ctx_vec, wvec, len(vocab.words), LONE_SCENE_MIN.get(d))
@@ -855,8 +843,7 @@ class ContextualMiner:
             "zipf": vocab.zipf - self.min_zipf,
             "hub": vocab.hub,
             "generic": self._generic.get(d, zero),
-            "wn_syn": t.bonus.get(SYNONYMS, zero),
-            **{f"wn{k}": t.bonus.get(k, zero) for k in (1, 2, 3, 4)},
+            **_link_features(t.bonus, zero),
             "other_class": t.other_class,
             "in_scene": t.in_scene,
             "scene_class": self._masks(t.pos if d in SAME_POS else "n")[("class", 3)],
@@ -1490,17 +1477,28 @@ def _aim(spec: DistanceSpec, base: float) -> float:
     return base + spec.aim_offset if spec.aim is None else min(spec.aim, base + spec.aim_offset)
 
 
-def _fill_extra(name: str, d: int) -> bool:
-    """A WordNet name outside the vocabulary that may fill distance ``d``
-    (version 39): lower case, letters, as common as :data:`FILL_EXTRA_ZIPF`, one
-    word at 1, up to two beyond ("body part", "writing implement")."""
+def _fill_extra(name: str) -> bool:
+    """A WordNet name (lower-cased) outside the vocabulary that may fill a slight
+    abstraction (version 39): letters, up to two words ("body part", "writing
+    implement"), as common as :data:`FILL_EXTRA_ZIPF`."""
     from evokegraph.lexicons.frequency import zipf_frequency
 
-    if not name.replace(" ", "").isalpha() or name != name.lower():
-        return False
-    if len(name.split()) > (1 if d == 1 else 2):
+    if not name.replace(" ", "").isalpha() or len(name.split()) > 2:
         return False
     return zipf_frequency(name) >= FILL_EXTRA_ZIPF
+
+
+def _kinds(related: dict[int, list[str]]) -> dict[int, frozenset[str]]:
+    """:func:`sense_related`'s names per key, lower-cased, as sets."""
+    return {k: frozenset(n.lower() for n in v) for k, v in related.items()}
+
+
+def _link_features(bonus: dict[int, np.ndarray], zero: np.ndarray) -> dict[str, np.ndarray]:
+    """The acceptance model's WordNet link features from :func:`wordnet_bonus`'s arrays."""
+    return {
+        "wn_syn": bonus.get(SYNONYMS, zero),
+        **{f"wn{k}": bonus.get(k, zero) for k in (1, 2, 3, 4)},
+    }
 
 
 def wordnet_extras(related: dict[int, list[str]], vocab: Any, word: str) -> dict[int, list[str]]:

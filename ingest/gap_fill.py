@@ -24,6 +24,7 @@ was built; the tests run it on a stand-in engine with the chat engines' interfac
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -42,17 +43,20 @@ class GapFillOptions(ContextualOptions):
     """The ``contextual+llm`` miner: the contextual miner's options (its model: ``--llm``)."""
 
 
+def _per_slot(evocations: Iterable[Evocation]) -> Counter[tuple[str, int]]:
+    """How many words each (element, distance) holds."""
+    return Counter((ev.element, ev.distance) for ev in evocations)
+
+
 def short_slots(
     evocations: Iterable[Evocation], elements: Sequence[str], need: Mapping[int, int]
 ) -> dict[str, list[int]]:
     """Per element (in ``elements``' order), the distances holding fewer words
     than ``need`` asks (elements with none left out)."""
-    count: dict[tuple[str, int], int] = {}
-    for ev in evocations:
-        count[ev.element, ev.distance] = count.get((ev.element, ev.distance), 0) + 1
+    count = _per_slot(evocations)
     out: dict[str, list[int]] = {}
     for el in elements:
-        short = [d for d in DISTANCES if count.get((el, d), 0) < need.get(d, 0)]
+        short = [d for d in DISTANCES if count[el, d] < need.get(d, 0)]
         if short:
             out[el] = short
     return out
@@ -67,22 +71,17 @@ def fill_gaps(
     element already holds; each added word ranked after the distance's words,
     with no score. A pure transform."""
     out = list(base)
-    have: dict[str, list[str]] = {}
-    count: dict[tuple[str, int], int] = {}
+    count = _per_slot(out)
+    taken: dict[str, list[str]] = {}  # per element: itself and its words
     for ev in out:
-        have.setdefault(ev.element, []).append(ev.concept)
-        count[ev.element, ev.distance] = count.get((ev.element, ev.distance), 0) + 1
+        taken.setdefault(ev.element, [ev.element]).append(ev.concept)
     for ev in sorted(extra, key=lambda e: (e.element, e.distance, e.rank)):
-        n = count.get((ev.element, ev.distance), 0)
-        if n >= need.get(ev.distance, 0):
-            continue
-        taken = have.setdefault(ev.element, [])
-        if near_duplicate(ev.concept, ev.element) or any(
-            near_duplicate(ev.concept, w) for w in taken
-        ):
+        n = count[ev.element, ev.distance]
+        words = taken.setdefault(ev.element, [ev.element])
+        if n >= need.get(ev.distance, 0) or any(near_duplicate(ev.concept, w) for w in words):
             continue
         out.append(ev.model_copy(update={"rank": n, "score": None}))
-        taken.append(ev.concept)
+        words.append(ev.concept)
         count[ev.element, ev.distance] = n + 1
     return out
 
